@@ -1,0 +1,144 @@
+/*
+ * common/io.c - whole-buffer reads and writes, checked formatting, clocks
+ * and hashing.
+ *
+ * Used by trusted and jailed processes alike; allocates only what callers
+ * bound with an explicit maximum.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mg.h"
+
+int mg_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int mg_read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Grow *buf so that it holds at least need bytes. 0 or -1. */
+static int grow(char **buf, size_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 65536;
+    char *nbuf;
+
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2)
+            return -1;
+        ncap *= 2;
+    }
+    if (ncap == *cap)
+        return 0;
+    nbuf = realloc(*buf, ncap);
+    if (!nbuf)
+        return -1;
+    *buf = nbuf;
+    *cap = ncap;
+    return 0;
+}
+
+int mg_read_all(int fd, size_t max, char **out, size_t *len)
+{
+    char *buf = NULL;
+    size_t cap = 0, used = 0;
+
+    for (;;) {
+        if (grow(&buf, &cap, used + 4097) < 0)
+            goto fail;
+        ssize_t n = read(fd, buf + used, cap - used - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        if (n == 0)
+            break;
+        used += (size_t)n;
+        if (used > max) {
+            errno = EFBIG;
+            goto fail;
+        }
+    }
+    buf[used] = '\0';
+    *out = buf;
+    *len = used;
+    return 0;
+fail:
+    free(buf);
+    return -1;
+}
+
+int mg_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    return n;
+}
+
+double mg_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int mg_sha256_fd(int fd, char out[65])
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    unsigned char buf[65536];
+    ssize_t n;
+    off_t off = 0;
+
+    while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_checksum_free(ck);
+            return -1;
+        }
+        g_checksum_update(ck, buf, (gssize)n);
+        off += n;
+    }
+    g_strlcpy(out, g_checksum_get_string(ck), 65);
+    g_checksum_free(ck);
+    return 0;
+}

@@ -1,0 +1,310 @@
+/*
+ * conf/conf.c - load mugai.conf (GKeyFile INI) over the table's defaults.
+ *
+ * Runs in trusted processes at start-up and on reload. Rejects unknown
+ * groups and keys and out-of-range values with the file, line and key, so
+ * that a typo never silently falls back to a default.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "conf.h"
+#include "conf_int.h"
+
+#ifndef MUGAI_LIBEXECDIR
+#define MUGAI_LIBEXECDIR "/usr/local/libexec/mugai"
+#endif
+
+/* Address of a parameter's field inside c. */
+static void *field(conf *c, const conf_param *p)
+{
+    return (char *)c + p->offset;
+}
+
+/* Parse a boolean as written by people: true/false, yes/no, on/off, 1/0. */
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_ascii_strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (g_ascii_strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* Non-zero when v is one of the '|'-separated choices. */
+static int in_choices(const char *choices, const char *v)
+{
+    gchar **list = g_strsplit(choices, "|", -1);
+    int found = g_strv_contains((const gchar *const *)list, v);
+
+    g_strfreev(list);
+    return found;
+}
+
+/* Store value v for parameter p; on a bad value return a reason in why (or static text). */
+static const char *set_value(conf *c, const conf_param *p, const char *v, char *why, size_t len)
+{
+    guint64 n;
+    int b;
+
+    switch (p->type) {
+    case CONF_STRING:
+        if (p->choices && !in_choices(p->choices, v))
+            return g_snprintf(why, len, "\"%s\" is not one of %s", v, p->choices) > 0
+                       ? why
+                       : "not an allowed value";
+        g_free(*(char **)field(c, p));
+        *(char **)field(c, p) = g_strdup(v);
+        return NULL;
+    case CONF_UINT:
+    case CONF_SIZE:
+        if (!g_ascii_string_to_unsigned(v, 10, p->min, p->max, &n, NULL))
+            return g_snprintf(why, len, "\"%s\" is not a whole number from %lu to %lu", v, p->min,
+                              p->max) > 0
+                       ? why
+                       : "not a whole number in range";
+        if (p->type == CONF_UINT)
+            *(unsigned *)field(c, p) = (unsigned)n;
+        else
+            *(size_t *)field(c, p) = (size_t)n;
+        return NULL;
+    case CONF_BOOL:
+        if (parse_bool(v, &b) < 0)
+            return g_snprintf(why, len, "\"%s\" is not true or false", v) > 0 ? why
+                                                                              : "not a boolean";
+        *(int *)field(c, p) = b;
+        return NULL;
+    }
+    return "unknown parameter type";
+}
+
+/* The table entry for group.key, or NULL. */
+static const conf_param *lookup(const char *group, const char *key)
+{
+    for (size_t i = 0; i < conf_nparams; i++)
+        if (strcmp(conf_params[i].group, group) == 0 && strcmp(conf_params[i].key, key) == 0)
+            return &conf_params[i];
+    return NULL;
+}
+
+/* Non-zero when the table has parameters in this group. */
+static int known_group(const char *group)
+{
+    for (size_t i = 0; i < conf_nparams; i++)
+        if (strcmp(conf_params[i].group, group) == 0)
+            return 1;
+    return 0;
+}
+
+conf *conf_new_defaults(void)
+{
+    conf *c = g_new0(conf, 1);
+
+    char why[160];
+
+    for (size_t i = 0; i < conf_nparams; i++)
+        if (set_value(c, &conf_params[i], conf_params[i].def, why, sizeof(why)) != NULL)
+            g_error("conf: default of %s.%s is invalid", conf_params[i].group, conf_params[i].key);
+    return c;
+}
+
+void conf_free(conf *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < conf_nparams; i++)
+        if (conf_params[i].type == CONF_STRING)
+            g_free(*(char **)field(c, &conf_params[i]));
+    g_free(c);
+}
+
+/* Line number of "key =" inside [group] in the file's text, or 0 when not found. */
+static unsigned find_line(const char *text, const char *group, const char *key)
+{
+    gchar **lines = g_strsplit(text ? text : "", "\n", -1);
+    int in_group = group == NULL;
+    unsigned found = 0;
+
+    for (unsigned i = 0; lines[i] && !found; i++) {
+        const char *l = lines[i] + strspn(lines[i], " \t");
+        size_t klen = key ? strlen(key) : 0;
+        if (*l == '[') {
+            in_group =
+                group && strncmp(l + 1, group, strlen(group)) == 0 && l[1 + strlen(group)] == ']';
+            if (!key && in_group)
+                found = i + 1;
+        } else if (key && in_group && strncmp(l, key, klen) == 0 &&
+                   strchr(" \t=", l[klen]) != NULL) {
+            found = i + 1;
+        }
+    }
+    g_strfreev(lines);
+    return found;
+}
+
+/* Format an error naming the file, the line (when known) and the key. */
+static char *conf_err(const char *path, const char *text, const char *group, const char *key,
+                      const char *why)
+{
+    unsigned line = find_line(text, group, key);
+    GString *s = g_string_new(path);
+
+    if (line)
+        g_string_append_printf(s, ":%u", line);
+    if (key)
+        g_string_append_printf(s, ": [%s] %s: %s", group, key, why);
+    else
+        g_string_append_printf(s, ": [%s]: %s", group, why);
+    char *msg = strdup(s->str);
+
+    g_string_free(s, TRUE);
+    return msg;
+}
+
+/* Apply every key of the loaded file to c; returns an error message or NULL. */
+static char *apply_file(conf *c, GKeyFile *kf, const char *path, const char *text)
+{
+    gchar **groups = g_key_file_get_groups(kf, NULL);
+    char *err = NULL;
+
+    for (size_t g = 0; groups[g] && !err; g++) {
+        gchar **keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+        if (!known_group(groups[g]))
+            err = conf_err(path, text, groups[g], NULL, "unknown section");
+        for (size_t k = 0; keys[k] && !err; k++) {
+            const conf_param *p = lookup(groups[g], keys[k]);
+            gchar *v = g_key_file_get_value(kf, groups[g], keys[k], NULL);
+            const char *why;
+            char buf[256];
+            if (!p)
+                err = conf_err(path, text, groups[g], keys[k], "unknown key");
+            else if ((why = set_value(c, p, g_strstrip(v), buf, sizeof(buf))) != NULL)
+                err = conf_err(path, text, groups[g], keys[k], why);
+            g_free(v);
+        }
+        g_strfreev(keys);
+    }
+    g_strfreev(groups);
+    return err;
+}
+
+/* Resolve render_path "auto": beside the build tree's program, else the install location. */
+static void resolve_render_path(conf *c)
+{
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (strcmp(c->render_path, "auto") != 0)
+        return;
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        gchar *dir = g_path_get_dirname(exe);
+        gchar *cand = g_build_filename(dir, "..", "render", "mugai-render", NULL);
+        g_free(dir);
+        if (access(cand, X_OK) == 0) {
+            g_free(c->render_path);
+            c->render_path = cand;
+            return;
+        }
+        g_free(cand);
+    }
+    g_free(c->render_path);
+    c->render_path = g_strdup(MUGAI_LIBEXECDIR "/mugai-render");
+}
+
+conf *conf_load(const char *path, char **err)
+{
+    conf *c = conf_new_defaults();
+    GKeyFile *kf;
+    GError *gerr = NULL;
+    gchar *text = NULL;
+
+    *err = NULL;
+    if (!path) {
+        if (access(CONF_DEFAULT_PATH, F_OK) != 0 && errno == ENOENT) {
+            resolve_render_path(c);
+            return c;
+        }
+        path = CONF_DEFAULT_PATH;
+    }
+    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+        *err = g_strdup_printf("%s: cannot read configuration: %s", path, gerr->message);
+    } else {
+        kf = g_key_file_new();
+        if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr))
+            *err = g_strdup_printf("%s: %s", path, gerr->message);
+        else
+            *err = apply_file(c, kf, path, text);
+        g_key_file_free(kf);
+    }
+    g_clear_error(&gerr);
+    g_free(text);
+    if (*err) {
+        char *copy = strdup(*err);
+        g_free(*err);
+        *err = copy;
+        conf_free(c);
+        return NULL;
+    }
+    resolve_render_path(c);
+    return c;
+}
+
+/* Describe the allowed values of p in a short parenthesis, into buf. */
+static const char *describe_range(const conf_param *p, char *buf, size_t len)
+{
+    switch (p->type) {
+    case CONF_UINT:
+    case CONF_SIZE:
+        g_snprintf(buf, len, "%lu..%lu", p->min, p->max);
+        return buf;
+    case CONF_BOOL:
+        return "true or false";
+    case CONF_STRING:
+        return p->choices ? p->choices : "text";
+    }
+    return "";
+}
+
+int conf_write_sample(FILE *out)
+{
+    const char *group = NULL;
+    char range[64];
+
+    fprintf(out, "# mugai.conf - configuration of the mugai sanitization gateway.\n"
+                 "# Generated from the parameter table by `mugai-config --sample`.\n"
+                 "# Every line below shows a parameter with its default value; remove the\n"
+                 "# leading '#' to change it. Unknown keys are an error.\n");
+    for (size_t i = 0; i < conf_nparams; i++) {
+        const conf_param *p = &conf_params[i];
+        if (!group || strcmp(group, p->group) != 0) {
+            group = p->group;
+            fprintf(out, "\n[%s]\n", group);
+        }
+        fprintf(out, "\n# %s (%s)\n#%s = %s\n", p->doc, describe_range(p, range, sizeof(range)),
+                p->key, p->def);
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+void conf_print_keys(FILE *out)
+{
+    char range[64];
+
+    for (size_t i = 0; i < conf_nparams; i++) {
+        const conf_param *p = &conf_params[i];
+        fprintf(out, "  [%s] %s = %s  (%s)\n      %s\n", p->group, p->key, p->def,
+                describe_range(p, range, sizeof(range)), p->doc);
+    }
+}

@@ -1,0 +1,57 @@
+/*
+ * conf/conf.h - mugai configuration: one declarative table of parameters
+ * (conf_table.c) drives the parser, the sample file and the help text.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+#define CONF_DEFAULT_PATH "/etc/mugai/mugai.conf"
+
+typedef struct conf {
+    /* [general] */
+    char *log_level;  /* debug, info, warning, error */
+    char *audit_log;  /* JSON lines; empty disables */
+    char *render_path; /* the mugai-render program */
+    char *soffice_path;
+    size_t max_input_mb;
+    /* [render] */
+    unsigned pdf_dpi;
+    unsigned max_pages;
+    unsigned max_image_mpixels; /* megapixels per page or image */
+    char *image_output;        /* "png" or "auto" (JPEG for photographs) */
+    unsigned jpeg_quality;
+    size_t max_text_mb;
+    char *charsets; /* comma-separated fallback order for unlabeled text */
+    /* [jail] */
+    unsigned jail_timeout;    /* wall-clock seconds per conversion */
+    unsigned jail_cpu;        /* CPU seconds per conversion */
+    size_t jail_memory_mb;    /* address space */
+    size_t jail_file_size_mb; /* largest file the child may write */
+    unsigned jail_open_files;
+    unsigned jail_processes;
+    int jail_seccomp;
+    int jail_network_namespace;
+    unsigned office_timeout;
+    size_t office_memory_mb;
+    /* [scan] */
+    char *clamav_db_dir;
+    int scan_required; /* no database: 1 = refuse to start, 0 = warn loudly and go on */
+    size_t scan_max_file_mb;
+} conf;
+
+/* Defaults from the table. Caller frees with conf_free. */
+conf *conf_new_defaults(void);
+/* Load path over the defaults; on failure returns NULL and a message naming
+ * the file, line, key and reason in *err (caller frees with free()).
+ * A NULL path loads CONF_DEFAULT_PATH if it exists, else the defaults. */
+conf *conf_load(const char *path, char **err);
+void conf_free(conf *c);
+/* Write the commented sample configuration generated from the table. */
+int conf_write_sample(FILE *out);
+/* Print "group.key  default  doc" lines for --help output. */
+void conf_print_keys(FILE *out);
+
+#endif

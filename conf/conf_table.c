@@ -1,0 +1,81 @@
+/*
+ * conf/conf_table.c - every mugai configuration parameter, declared once.
+ *
+ * The parser, the sample mugai.conf and the --help key list are generated
+ * from this table; a parameter that is not here does not exist.
+ */
+#include <stddef.h>
+
+#include "conf.h"
+#include "conf_int.h"
+
+#define S(g, k, d, ch, f, doc)                                                                     \
+    {                                                                                              \
+        g, k, CONF_STRING, d, 0, 0, ch, offsetof(conf, f), doc                                     \
+    }
+#define U(g, k, d, lo, hi, f, doc)                                                                 \
+    {                                                                                              \
+        g, k, CONF_UINT, #d, lo, hi, NULL, offsetof(conf, f), doc                                  \
+    }
+#define Z(g, k, d, lo, hi, f, doc)                                                                 \
+    {                                                                                              \
+        g, k, CONF_SIZE, #d, lo, hi, NULL, offsetof(conf, f), doc                                  \
+    }
+#define B(g, k, d, f, doc)                                                                         \
+    {                                                                                              \
+        g, k, CONF_BOOL, d, 0, 1, NULL, offsetof(conf, f), doc                                     \
+    }
+
+const conf_param conf_params[] = {
+    S("general", "log_level", "info", "debug|info|warning|error", log_level,
+      "Lowest level of log lines written (debug, info, warning, error)."),
+    S("general", "audit_log", "", NULL, audit_log,
+      "File that receives one JSON line per sanitized input; empty disables the audit log."),
+    S("general", "render_path", "auto", NULL, render_path,
+      "The jailed renderer program; auto finds the one installed with mugai."),
+    S("general", "soffice_path", "/usr/bin/soffice", NULL, soffice_path,
+      "LibreOffice's soffice program, used to turn Office documents into PDF in the jail."),
+    Z("general", "max_input_mb", 100, 1, 4096, max_input_mb,
+      "Largest input file in MiB; a larger one is blocked."),
+    U("render", "pdf_dpi", 150, 50, 600, pdf_dpi,
+      "Resolution in dots per inch at which document pages are rendered to pixels."),
+    U("render", "max_pages", 500, 1, 10000, max_pages,
+      "Most pages a document may have; a longer one is blocked."),
+    U("render", "max_image_mpixels", 100, 1, 1000, max_image_mpixels,
+      "Most pixels (in millions) an image or a rendered page may have, checked before decoding."),
+    S("render", "image_output", "auto", "auto|png", image_output,
+      "Image output format: png always, or auto (JPEG for photographs, PNG otherwise)."),
+    U("render", "jpeg_quality", 85, 30, 100, jpeg_quality,
+      "JPEG quality for photographs when image_output is auto."),
+    Z("render", "max_text_mb", 32, 1, 1024, max_text_mb,
+      "Largest text, CSV or HTML conversion result in MiB."),
+    S("render", "charsets", "UTF-8,CP932,EUC-JP,ISO-2022-JP", NULL, charsets,
+      "Character sets tried, in order, for text whose encoding is not declared."),
+    U("jail", "timeout", 120, 1, 3600, jail_timeout,
+      "Wall-clock seconds one conversion may take before its processes are killed."),
+    U("jail", "cpu", 60, 1, 3600, jail_cpu, "CPU seconds one conversion may use."),
+    Z("jail", "memory_mb", 1024, 64, 65536, jail_memory_mb,
+      "Address space of the renderer in MiB."),
+    Z("jail", "file_size_mb", 256, 1, 65536, jail_file_size_mb,
+      "Largest file a jailed process may write, in MiB."),
+    U("jail", "open_files", 64, 16, 4096, jail_open_files,
+      "Most file descriptors a jailed process may hold."),
+    U("jail", "processes", 256, 1, 65536, jail_processes,
+      "Most processes of the jail's user (RLIMIT_NPROC; not enforced for root)."),
+    B("jail", "seccomp", "true", jail_seccomp,
+      "Confine the renderer with a seccomp system-call allow-list."),
+    B("jail", "network_namespace", "true", jail_network_namespace,
+      "Run every conversion in a new network namespace without interfaces."),
+    U("jail", "office_timeout", 180, 5, 3600, office_timeout,
+      "Wall-clock seconds LibreOffice may take for one document."),
+    Z("jail", "office_memory_mb", 4096, 512, 65536, office_memory_mb,
+      "Address space of LibreOffice in MiB."),
+    S("scan", "clamav_db_dir", "/var/lib/clamav", NULL, clamav_db_dir,
+      "Directory of the ClamAV signature database."),
+    B("scan", "required", "true", scan_required,
+      "Refuse to start without a usable signature database (false: warn and go on unscanned)."),
+    Z("scan", "max_file_mb", 100, 1, 4096, scan_max_file_mb,
+      "Largest file, in MiB, that ClamAV scans in full."),
+};
+
+const size_t conf_nparams = sizeof(conf_params) / sizeof(conf_params[0]);

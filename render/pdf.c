@@ -1,0 +1,159 @@
+/*
+ * render/pdf.c - PDF pages to RGB pixels with poppler-glib and cairo.
+ *
+ * Runs inside mugai-render, under the jail and seccomp, on untrusted bytes.
+ * One page is rendered, converted and emitted at a time so memory stays flat
+ * in page count. It must never draw annotations or form fields (only the page
+ * content), never allocate a page before its size is checked, and never try
+ * a password.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+#include <cairo.h>
+#include <poppler.h>
+#include "rnd_int.h"
+
+/* Pixel size of one side of length points at dpi, or 0 when out of range. */
+static unsigned side_pixels(double points, unsigned dpi)
+{
+    double px = points * (double)dpi / 72.0;
+
+    if (!(px > 0.0) || px > (double)RND_MAX_DIM)
+        return 0;
+    unsigned n = (unsigned)px;
+    return (double)n < px ? n + 1 : n;
+}
+
+/* Hide every annotation (links, comments, form widgets) of page so only content is drawn. */
+static void hide_annots(PopplerPage *page)
+{
+    GList *map = poppler_page_get_annot_mapping(page);
+
+    for (GList *l = map; l; l = l->next) {
+        PopplerAnnotMapping *m = l->data;
+        PopplerAnnotFlag f = poppler_annot_get_flags(m->annot);
+        poppler_annot_set_flags(m->annot, f | POPPLER_ANNOT_FLAG_HIDDEN);
+    }
+    poppler_page_free_annot_mapping(map);
+}
+
+/* Convert cairo RGB24 (native-endian xRGB words) to packed RGB in place, row by row. */
+static void to_packed_rgb(unsigned char *data, unsigned w, unsigned h, size_t stride)
+{
+    for (unsigned y = 0; y < h; y++) {
+        unsigned char *row = data + (size_t)y * stride;
+        const uint32_t *src = (const uint32_t *)row;
+        for (unsigned x = 0; x < w; x++) {
+            uint32_t px = src[x];
+            row[x * 3] = (unsigned char)((px >> 16) & 0xff);
+            row[x * 3 + 1] = (unsigned char)((px >> 8) & 0xff);
+            row[x * 3 + 2] = (unsigned char)(px & 0xff);
+        }
+    }
+}
+
+/* Draw page on white into a fresh surface, emit it and free it. */
+static rnd_status render_page(PopplerPage *page, unsigned w, unsigned h, const rnd_limits *lim,
+                              const rnd_out *out, char *msg, size_t msg_len)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)w, (int)h);
+    rnd_status st = RND_OK;
+
+    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(s);
+        snprintf(msg, msg_len, "cannot allocate a %ux%u page", w, h);
+        return RND_ERR_LIMIT;
+    }
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_scale(cr, lim->dpi / 72.0, lim->dpi / 72.0);
+    hide_annots(page);
+    poppler_page_render_for_printing(page, cr);
+    cairo_destroy(cr);
+    cairo_surface_flush(s);
+    unsigned char *data = cairo_image_surface_get_data(s);
+    size_t stride = (size_t)cairo_image_surface_get_stride(s);
+    to_packed_rgb(data, w, h, stride);
+    if (out->page(out->ctx, w, h, data, stride) < 0) {
+        snprintf(msg, msg_len, "cannot write the page");
+        st = RND_ERR_INTERNAL;
+    }
+    cairo_surface_destroy(s);
+    return st;
+}
+
+/* Check the size of page i and render it. */
+static rnd_status do_page(PopplerDocument *doc, int i, const rnd_limits *lim, const rnd_out *out,
+                          char *msg, size_t msg_len)
+{
+    PopplerPage *page = poppler_document_get_page(doc, i);
+    double pw = 0, ph = 0;
+    rnd_status st;
+
+    if (!page) {
+        snprintf(msg, msg_len, "page %d cannot be read", i + 1);
+        return RND_ERR_MALFORMED;
+    }
+    poppler_page_get_size(page, &pw, &ph);
+    unsigned w = side_pixels(pw, lim->dpi), h = side_pixels(ph, lim->dpi);
+    if (!w || !h || (uint64_t)w * h > lim->max_pixels) {
+        snprintf(msg, msg_len,
+                 "page %d of %.0fx%.0f points is too large at %u dpi (limit %llu pixels)", i + 1,
+                 pw, ph, lim->dpi, (unsigned long long)lim->max_pixels);
+        st = RND_ERR_LIMIT;
+    } else {
+        st = render_page(page, w, h, lim, out, msg, msg_len);
+    }
+    g_object_unref(page);
+    return st;
+}
+
+/* Open the document; a password or a parse failure becomes a status. */
+static PopplerDocument *open_doc(const void *data, size_t len, rnd_status *st, char *msg,
+                                 size_t msg_len)
+{
+    GBytes *bytes = g_bytes_new_static(data, len);
+    GError *err = NULL;
+    PopplerDocument *doc = poppler_document_new_from_bytes(bytes, NULL, &err);
+
+    g_bytes_unref(bytes);
+    if (doc)
+        return doc;
+    if (err && err->domain == POPPLER_ERROR && err->code == POPPLER_ERROR_ENCRYPTED) {
+        *st = RND_ERR_ENCRYPTED;
+        snprintf(msg, msg_len, "encrypted PDF: cannot inspect");
+    } else {
+        *st = RND_ERR_MALFORMED;
+        snprintf(msg, msg_len, "not a readable PDF: %s", err ? err->message : "unknown error");
+    }
+    g_clear_error(&err);
+    return NULL;
+}
+
+rnd_status rnd_pdf_render(const void *data, size_t len, const rnd_limits *lim, const rnd_out *out,
+                          char *msg, size_t msg_len)
+{
+    rnd_status st = RND_OK;
+    PopplerDocument *doc = open_doc(data, len, &st, msg, msg_len);
+
+    if (!doc)
+        return st;
+    int n = poppler_document_get_n_pages(doc);
+    if (n < 1) {
+        snprintf(msg, msg_len, "PDF has no pages");
+        st = RND_ERR_MALFORMED;
+    } else if ((unsigned)n > lim->max_pages) {
+        snprintf(msg, msg_len, "PDF has %d pages, more than the limit of %u", n, lim->max_pages);
+        st = RND_ERR_LIMIT;
+    } else if (out->begin(out->ctx, (unsigned)n) < 0) {
+        snprintf(msg, msg_len, "cannot write the page count");
+        st = RND_ERR_INTERNAL;
+    }
+    for (int i = 0; st == RND_OK && i < n; i++)
+        st = do_page(doc, i, lim, out, msg, msg_len);
+    g_object_unref(doc);
+    return st;
+}

@@ -1,0 +1,480 @@
+/*
+ * sanitize/engine.c - the engine for one input file: identify, scan,
+ * apply the policy, convert through the render jail, and rebuild the output
+ * on the trusted side.
+ *
+ * Runs in sanitize-file (and later each pool worker), with the user's
+ * privileges. It never parses document content itself: libmagic and
+ * libclamav look at the bytes, everything else happens in mugai-render.
+ * It must never write an output that did not come from the jail's pixels
+ * or text, never modify the input, and never overwrite without being told.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <magic.h>
+
+#include "mg.h"
+#include "san.h"
+#include "san_int.h"
+
+struct san_engine {
+    const conf *c;
+    magic_t mime; /* MIME type */
+    magic_t desc; /* textual description (tells encrypted Office files apart) */
+    san_scanner *scanner;
+};
+
+/* Open a libmagic cookie with flags, loading the default database. */
+static magic_t magic_cookie(int flags, char **err)
+{
+    magic_t m = magic_open(flags | MAGIC_NO_CHECK_COMPRESS | MAGIC_ERROR);
+
+    if (!m || magic_load(m, NULL) != 0) {
+        *err = strdup(m ? magic_error(m) : "libmagic: out of memory");
+        if (m)
+            magic_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+san_engine *san_engine_new(const conf *c, char **err)
+{
+    san_engine *e = g_new0(san_engine, 1);
+
+    *err = NULL;
+    e->c = c;
+    if (access(c->render_path, X_OK) != 0) {
+        *err = g_strdup_printf("%s: renderer not found or not executable: %s", c->render_path,
+                               g_strerror(errno));
+        char *copy = strdup(*err);
+        g_free(*err);
+        *err = copy;
+    } else if ((e->mime = magic_cookie(MAGIC_MIME_TYPE, err)) != NULL &&
+               (e->desc = magic_cookie(MAGIC_NONE, err)) != NULL) {
+        e->scanner = scan_new(c, err);
+    }
+    if (*err) {
+        san_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void san_engine_free(san_engine *e)
+{
+    if (!e)
+        return;
+    if (e->mime)
+        magic_close(e->mime);
+    if (e->desc)
+        magic_close(e->desc);
+    scan_free(e->scanner);
+    g_free(e);
+}
+
+int san_engine_scanning(const san_engine *e)
+{
+    return scan_active(e->scanner);
+}
+
+const char *san_verdict_name(san_verdict v)
+{
+    static const char *const names[] = {"sanitized", "blocked", "held", "failed"};
+
+    return (unsigned)v < G_N_ELEMENTS(names) ? names[v] : "failed";
+}
+
+void san_result_clear(san_result *r)
+{
+    g_free(r->reason);
+    g_free(r->kind);
+    g_free(r->detected_type);
+    g_free(r->declared_ext);
+    g_free(r->signature);
+    g_free(r->output_path);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Set the verdict, kind and reason of r. */
+static void verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->verdict = v;
+    if (kind) {
+        g_free(r->kind);
+        r->kind = g_strdup(kind);
+    }
+    g_free(r->reason);
+    va_start(ap, fmt);
+    r->reason = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+}
+
+/* libmagic's answer for fd with cookie m, as a new string ("application/octet-stream" when
+ * it has none). */
+static char *magic_of(magic_t m, int fd)
+{
+    const char *s;
+    int dupfd = dup(fd); /* libmagic closes nothing but may move the offset */
+
+    if (dupfd < 0)
+        return g_strdup("application/octet-stream");
+    s = magic_descriptor(m, dupfd);
+    close(dupfd);
+    lseek(fd, 0, SEEK_SET);
+    return g_strdup(s ? s : "application/octet-stream");
+}
+
+/* ---- the output file: a temporary beside the final name, renamed at the end ---- */
+
+typedef struct outfile {
+    int fd;
+    char *tmp;
+    char *dir;
+} outfile;
+
+/* Create a temporary output in dir. 0 or -1. */
+static int outfile_open(outfile *o, const char *dir, const char *stem)
+{
+    mode_t mask = umask(0);
+    gchar *base = g_strdup_printf(".%s.mugai-XXXXXX", stem);
+
+    umask(mask);
+    o->dir = g_strdup(dir);
+    o->tmp = g_build_filename(dir, base, NULL);
+    g_free(base);
+    o->fd = mkstemp(o->tmp);
+    if (o->fd < 0)
+        return -1;
+    if (fchmod(o->fd, 0666 & ~mask) < 0)
+        return -1;
+    return 0;
+}
+
+/* Remove the temporary output, if any. */
+static void outfile_discard(outfile *o)
+{
+    if (o->fd >= 0) {
+        close(o->fd);
+        unlink(o->tmp);
+    }
+    o->fd = -1;
+    g_free(o->tmp);
+    g_free(o->dir);
+    o->tmp = o->dir = NULL;
+}
+
+/* Make the output durable and give it its final name. Returns the path or NULL (errno). */
+static char *outfile_commit(outfile *o, const char *name, int overwrite)
+{
+    char *final = g_build_filename(o->dir, name, NULL);
+    int rc;
+
+    if (fsync(o->fd) < 0) {
+        g_free(final);
+        return NULL;
+    }
+    if (overwrite)
+        rc = rename(o->tmp, final);
+    else
+        rc = renameat2(AT_FDCWD, o->tmp, AT_FDCWD, final, RENAME_NOREPLACE);
+    if (rc < 0) {
+        g_free(final);
+        return NULL;
+    }
+    close(o->fd);
+    o->fd = -1;
+    g_free(o->tmp);
+    g_free(o->dir);
+    o->tmp = o->dir = NULL;
+    return final;
+}
+
+/* ---- converters ---- */
+
+typedef struct pdf_sink_ctx {
+    pdfw *w;
+    unsigned pages;
+} pdf_sink_ctx;
+
+/* Jail sink: announce the page count (nothing to do). */
+static int pdf_begin(void *ctx, unsigned npages)
+{
+    (void)ctx;
+    (void)npages;
+    return 0;
+}
+
+/* Jail sink: append one page of pixels to the output PDF. */
+static int pdf_page(void *ctx, unsigned w, unsigned h, const uint8_t *rgb)
+{
+    pdf_sink_ctx *p = ctx;
+
+    p->pages++;
+    return pdfw_add_page(p->w, w, h, rgb);
+}
+
+/* Map a jail failure to the result's verdict. Returns 0, or -1 for an internal error. */
+static int jail_verdict(san_result *r, jail_status st, const char *why)
+{
+    switch (st) {
+    case JAIL_OK:
+        return 0;
+    case JAIL_ENCRYPTED:
+        verdict(r, SAN_HELD, "encrypted", "%s", why);
+        return 0;
+    case JAIL_LIMIT:
+        verdict(r, SAN_BLOCKED, NULL, "over a limit: %s", why);
+        return 0;
+    case JAIL_MALFORMED:
+        verdict(r, SAN_FAILED, NULL, "cannot be converted: %s", why);
+        return 0;
+    case JAIL_TIMEOUT:
+    case JAIL_CRASHED:
+    case JAIL_PROTOCOL:
+        verdict(r, SAN_FAILED, NULL, "conversion failed (%s): %s", jail_status_name(st), why);
+        return 0;
+    case JAIL_ERROR:
+        break;
+    }
+    verdict(r, SAN_FAILED, NULL, "internal error: %s", why);
+    return -1;
+}
+
+/* Render the PDF on in_fd to an image-only PDF on out_fd. */
+static int convert_pdf(san_engine *e, int in_fd, int out_fd, san_result *r)
+{
+    char why[512] = "";
+    pdf_sink_ctx ctx = {pdfw_new(out_fd, e->c->pdf_dpi), 0};
+    jail_sink sink = {pdf_begin, pdf_page, &ctx};
+    jail_status st;
+
+    if (!ctx.w)
+        return jail_verdict(r, JAIL_ERROR, "cannot start the output PDF");
+    st = jail_render_pages(e->c, "pdf", NULL, in_fd, &sink, why, sizeof(why));
+    if (st == JAIL_OK && pdfw_finish(ctx.w) < 0)
+        st = JAIL_ERROR, g_strlcpy(why, "cannot write the output PDF", sizeof(why));
+    pdfw_free(ctx.w);
+    r->pages = ctx.pages;
+    return jail_verdict(r, st, why);
+}
+
+/* Turn the Office document on in_fd into PDF in the jail, then flatten it. */
+static int convert_office(san_engine *e, int in_fd, const char *ext, int out_fd, san_result *r)
+{
+    char why[512] = "";
+    int pdf_fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
+    jail_status st;
+    int rc;
+
+    if (pdf_fd < 0)
+        return jail_verdict(r, JAIL_ERROR, "cannot create a temporary file");
+    st = jail_office_to_pdf(e->c, in_fd, ext, pdf_fd, why, sizeof(why));
+    if (st != JAIL_OK) {
+        close(pdf_fd);
+        return jail_verdict(r, st, why);
+    }
+    lseek(pdf_fd, 0, SEEK_SET);
+    rc = convert_pdf(e, pdf_fd, out_fd, r);
+    close(pdf_fd);
+    return rc;
+}
+
+typedef struct img_ctx {
+    san_engine *e;
+    int out_fd;
+    int photo;
+    int written;
+} img_ctx;
+
+/* Jail sink: nothing to do before the single image. */
+static int img_begin(void *ctx, unsigned npages)
+{
+    (void)ctx;
+    return npages == 1 ? 0 : -1;
+}
+
+/* Jail sink: re-encode the decoded image without metadata. */
+static int img_page(void *ctx, unsigned w, unsigned h, const uint8_t *rgb)
+{
+    img_ctx *p = ctx;
+    const conf *c = p->e->c;
+
+    p->photo = strcmp(c->image_output, "auto") == 0 && imgout_is_photo(w, h, rgb);
+    p->written = 1;
+    return imgout_write(p->out_fd, p->photo ? "jpeg" : "png", w, h, rgb, c->jpeg_quality);
+}
+
+/* Decode an image in the jail and re-encode it; *ext becomes "png" or "jpg". */
+static int convert_image(san_engine *e, int in_fd, const char *type, int out_fd, san_result *r,
+                         const char **ext)
+{
+    char why[512] = "";
+    img_ctx ctx = {e, out_fd, 0, 0};
+    jail_sink sink = {img_begin, img_page, &ctx};
+    jail_status st = jail_render_pages(e->c, "image", type, in_fd, &sink, why, sizeof(why));
+
+    if (st == JAIL_OK && !ctx.written)
+        st = JAIL_PROTOCOL, g_strlcpy(why, "no image decoded", sizeof(why));
+    *ext = ctx.photo ? "jpg" : "png";
+    r->pages = ctx.written;
+    return jail_verdict(r, st, why);
+}
+
+/* Convert text, CSV or HTML to UTF-8 text in the jail and write it. */
+static int convert_text(san_engine *e, int in_fd, const char *mode, int out_fd, san_result *r)
+{
+    char why[512] = "";
+    char *text = NULL;
+    size_t len = 0;
+    jail_status st = jail_render_text(e->c, mode, in_fd, &text, &len, why, sizeof(why));
+    int rc;
+
+    if (st == JAIL_OK) {
+        /* Spreadsheet programs read a CSV as UTF-8 only when it starts with a BOM. */
+        if ((strcmp(mode, "csv") == 0 && mg_write_all(out_fd, "\xEF\xBB\xBF", 3) < 0) ||
+            mg_write_all(out_fd, text, len) < 0)
+            st = JAIL_ERROR, g_strlcpy(why, "cannot write the output", sizeof(why));
+    }
+    rc = jail_verdict(r, st, why);
+    g_free(text);
+    return rc;
+}
+
+/* Dispatch to the converter for cls; fills r->verdict on failure. */
+static int convert(san_engine *e, const san_class *cls, int in_fd, int out_fd, san_result *r,
+                   const char **ext)
+{
+    *ext = cls->out_ext;
+    if (strcmp(cls->kind, "pdf") == 0)
+        return convert_pdf(e, in_fd, out_fd, r);
+    if (strcmp(cls->kind, "office") == 0)
+        return convert_office(e, in_fd, cls->ext[0] ? cls->ext : "docx", out_fd, r);
+    if (strcmp(cls->kind, "image") == 0)
+        return convert_image(e, in_fd, cls->img_type, out_fd, r, ext);
+    if (strcmp(cls->kind, "html") == 0)
+        return convert_text(e, in_fd, "html", out_fd, r);
+    if (strcmp(cls->kind, "csv") == 0)
+        return convert_text(e, in_fd, "csv", out_fd, r);
+    return convert_text(e, in_fd, "text", out_fd, r);
+}
+
+/* Identify fd: fill the result's types, size, hash and virus verdict; the class in *cls.
+ * Returns 0 when conversion should go on, 1 when a verdict is reached, -1 on error. */
+static int identify(san_engine *e, int fd, const char *name, san_result *r, san_class *cls)
+{
+    char why[256] = "";
+    const char *virname = NULL;
+    struct stat st;
+    char *desc;
+    int rc;
+
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        verdict(r, SAN_FAILED, "unknown", "not a regular file");
+        return 1;
+    }
+    r->in_size = (size_t)st.st_size;
+    if (mg_sha256_fd(fd, r->sha256) < 0) {
+        verdict(r, SAN_FAILED, "unknown", "cannot read: %s", g_strerror(errno));
+        return 1;
+    }
+    r->detected_type = magic_of(e->mime, fd);
+    desc = magic_of(e->desc, fd);
+    san_classify(r->detected_type, desc, name, cls);
+    g_free(desc);
+    r->kind = g_strdup(cls->kind);
+    r->declared_ext = g_strdup(cls->ext);
+    if ((size_t)st.st_size > e->c->max_input_mb * 1024 * 1024) {
+        verdict(r, SAN_BLOCKED, "too-large", "larger than the limit of %zu MiB",
+                e->c->max_input_mb);
+        return 1;
+    }
+    rc = scan_fd(e->scanner, fd, name, &virname, why, sizeof(why));
+    if (rc == 1) {
+        r->signature = g_strdup(virname);
+        verdict(r, SAN_BLOCKED, "virus", "virus signature %s found", virname);
+        return 1;
+    }
+    if (rc < 0) {
+        verdict(r, SAN_FAILED, NULL, "%s", why);
+        return -1;
+    }
+    if (cls->verdict != SAN_SANITIZED) {
+        verdict(r, (san_verdict)cls->verdict, NULL, "%s", cls->reason);
+        return 1;
+    }
+    return 0;
+}
+
+/* Convert an identified input into out_dir; fills r. 0, or -1 on an internal error. */
+static int produce(san_engine *e, int fd, const san_class *cls, const char *out_dir,
+                   const char *out_stem, int overwrite, san_result *r)
+{
+    outfile o = {-1, NULL, NULL};
+    const char *ext = cls->out_ext;
+    gchar *name = g_strdup_printf("%s.%s", out_stem, ext);
+    gchar *path = g_build_filename(out_dir, name, NULL);
+    int rc = 0;
+
+    if (!overwrite && access(path, F_OK) == 0) {
+        verdict(r, SAN_FAILED, NULL, "output %s exists (use --force to overwrite)", path);
+    } else if (outfile_open(&o, out_dir, out_stem) < 0) {
+        verdict(r, SAN_FAILED, NULL, "cannot create output in %s: %s", out_dir, g_strerror(errno));
+        rc = -1;
+    } else if ((rc = convert(e, cls, fd, o.fd, r, &ext)) == 0 && r->reason == NULL) {
+        struct stat st;
+        g_free(name);
+        name = g_strdup_printf("%s.%s", out_stem, ext);
+        if (fstat(o.fd, &st) == 0)
+            r->out_size = (size_t)st.st_size;
+        r->output_path = outfile_commit(&o, name, overwrite);
+        if (!r->output_path && errno == EEXIST)
+            verdict(r, SAN_FAILED, NULL, "output %s/%s exists (use --force to overwrite)", out_dir,
+                    name);
+        else if (!r->output_path)
+            verdict(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
+                    g_strerror(errno)),
+                rc = -1;
+        else
+            verdict(r, SAN_SANITIZED, NULL, "%s", cls->reason[0] ? cls->reason : "converted");
+    }
+    outfile_discard(&o);
+    g_free(name);
+    g_free(path);
+    return rc;
+}
+
+int san_file(san_engine *e, const char *in_path, const char *display_name, const char *out_dir,
+             const char *out_stem, int overwrite, san_result *r)
+{
+    double t0 = mg_now();
+    san_class cls;
+    int fd, rc;
+
+    memset(r, 0, sizeof(*r));
+    fd = open(in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        verdict(r, SAN_FAILED, "unknown", "cannot open: %s", g_strerror(errno));
+        r->seconds = mg_now() - t0;
+        return 0;
+    }
+    rc = identify(e, fd, display_name ? display_name : in_path, r, &cls);
+    if (rc == 0)
+        rc = produce(e, fd, &cls, out_dir, out_stem, overwrite, r);
+    else if (rc == 1)
+        rc = 0;
+    close(fd);
+    r->seconds = mg_now() - t0;
+    return rc;
+}

@@ -1,0 +1,118 @@
+/*
+ * sanitize/report.c - the per-input report as JSON, for sanitize-file's
+ * --json output and the audit log.
+ *
+ * Runs in trusted processes. Holds identifiers, names, types, sizes,
+ * hashes and verdicts only: never file or message content.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-glib/json-glib.h>
+
+#include "mg.h"
+#include "san.h"
+
+/* Add a string member, or null when s is NULL. */
+static void add_str(JsonBuilder *b, const char *name, const char *s)
+{
+    json_builder_set_member_name(b, name);
+    if (s)
+        json_builder_add_string_value(b, s);
+    else
+        json_builder_add_null_value(b);
+}
+
+/* Add an integer member. */
+static void add_int(JsonBuilder *b, const char *name, gint64 v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+}
+
+/* Add the members describing r to the open object in b. */
+static void add_result(JsonBuilder *b, const char *input, const san_result *r)
+{
+    add_str(b, "input", input);
+    add_str(b, "verdict", san_verdict_name(r->verdict));
+    add_str(b, "reason", r->reason ? r->reason : "");
+    add_str(b, "kind", r->kind ? r->kind : "unknown");
+    add_str(b, "detected_type", r->detected_type);
+    add_str(b, "declared_extension", r->declared_ext);
+    add_str(b, "signature", r->signature);
+    add_str(b, "output", r->output_path);
+    add_str(b, "sha256", r->sha256[0] ? r->sha256 : NULL);
+    add_int(b, "size", (gint64)r->in_size);
+    add_int(b, "output_size", (gint64)r->out_size);
+    add_int(b, "pages", r->pages);
+    json_builder_set_member_name(b, "seconds");
+    json_builder_add_double_value(b, (double)(gint64)(r->seconds * 1000.0 + 0.5) / 1000.0);
+}
+
+JsonNode *san_result_to_json(const char *input, const san_result *r)
+{
+    JsonBuilder *b = json_builder_new();
+    JsonNode *node;
+
+    json_builder_begin_object(b);
+    add_result(b, input, r);
+    json_builder_end_object(b);
+    node = json_builder_get_root(b);
+    g_object_unref(b);
+    return node;
+}
+
+/* Current time as an ISO 8601 UTC string, into buf. */
+static const char *now_iso(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    if (strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+int san_audit_write(const conf *c, const char *program, const char *input, const san_result *r)
+{
+    JsonBuilder *b;
+    JsonGenerator *gen;
+    JsonNode *root;
+    char when[32];
+    gchar *line;
+    int fd, rc;
+
+    if (!c->audit_log || !c->audit_log[0])
+        return 0;
+    b = json_builder_new();
+    json_builder_begin_object(b);
+    add_str(b, "time", now_iso(when, sizeof(when)));
+    add_str(b, "program", program);
+    add_int(b, "pid", getpid());
+    add_result(b, input, r);
+    json_builder_end_object(b);
+    gen = json_generator_new();
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_node_unref(root);
+    line = json_generator_to_data(gen, NULL);
+    fd = open(c->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    rc = -1;
+    if (fd >= 0) {
+        gchar *full = g_strconcat(line, "\n", NULL);
+        /* One write per line: O_APPEND keeps concurrent writers' lines whole. */
+        rc = mg_write_all(fd, full, strlen(full));
+        g_free(full);
+        close(fd);
+    }
+    if (rc < 0)
+        mg_error("%s: cannot write the audit log: %s", c->audit_log, g_strerror(errno));
+    g_free(line);
+    g_object_unref(gen);
+    g_object_unref(b);
+    return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * sanitize/san_int.h - internals of the engine shared between its files.
+ */
+#ifndef SAN_INT_H
+#define SAN_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "conf.h"
+#include "rnd.h"
+
+/* ---- jail.c: run mugai-render (or LibreOffice) in a child under the jail ---- */
+
+typedef enum {
+    JAIL_OK = 0,
+    JAIL_MALFORMED, /* renderer said the input is broken */
+    JAIL_ENCRYPTED, /* renderer said it is encrypted */
+    JAIL_LIMIT,     /* a bound was exceeded (pages, pixels, bytes, memory) */
+    JAIL_TIMEOUT,   /* wall-clock timeout: process group killed */
+    JAIL_CRASHED,   /* killed by a signal or exited without a valid stream */
+    JAIL_PROTOCOL,  /* output violated the wire format */
+    JAIL_ERROR      /* could not start, or the sink failed */
+} jail_status;
+
+/* Receives pages one at a time; npages is announced first through begin. 0 or -1. */
+typedef struct jail_sink {
+    int (*begin)(void *ctx, unsigned npages);
+    int (*page)(void *ctx, unsigned width, unsigned height, const uint8_t *rgb);
+    void *ctx;
+} jail_sink;
+
+/* Render in_fd ("pdf", or "image" with img_type "png", "jpeg", "gif", "bmp", "tiff", "webp")
+ * into sink. why receives a one-line reason on failure. */
+jail_status jail_render_pages(const conf *c, const char *mode, const char *img_type, int in_fd,
+                              const jail_sink *sink, char *why, size_t why_len);
+/* Convert in_fd with mode "text", "csv" or "html" to UTF-8; *out is g_malloc'ed. */
+jail_status jail_render_text(const conf *c, const char *mode, int in_fd, char **out,
+                             size_t *out_len, char *why, size_t why_len);
+/* Convert an Office document (ext: "docx", "xls", ...) to PDF with LibreOffice under the
+ * jail (no seccomp: it must exec); the PDF is written to out_fd. */
+jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
+                               size_t why_len);
+const char *jail_status_name(jail_status s);
+
+/* ---- pdfout.c: image-only PDF built on the trusted side, page by page ---- */
+
+typedef struct pdfw pdfw;
+/* Start a PDF on fd (borrowed); dpi sets the page size from pixel dimensions. */
+pdfw *pdfw_new(int fd, unsigned dpi);
+/* Append one page of RGB pixels (stride = width*3). 0 or -1. */
+int pdfw_add_page(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb);
+/* Write xref and trailer. 0 or -1. */
+int pdfw_finish(pdfw *w);
+void pdfw_free(pdfw *w);
+
+/* ---- imgout.c: re-encode pixels as PNG or JPEG with no metadata ---- */
+
+/* Write RGB pixels to fd as "png" or "jpeg". 0 or -1. */
+int imgout_write(int fd, const char *format, unsigned width, unsigned height, const uint8_t *rgb,
+                 unsigned jpeg_quality);
+/* Heuristic: non-zero when the pixels look like a photograph (many distinct colours). */
+int imgout_is_photo(unsigned width, unsigned height, const uint8_t *rgb);
+
+/* ---- detect.c: what an input is and what policy does with it ---- */
+
+typedef struct san_class {
+    const char *kind;     /* "pdf", "image", ..., or a blocked kind such as "executable" */
+    const char *img_type; /* for images: "png", "jpeg", "gif", "bmp", "tiff", "webp" */
+    const char *out_ext;  /* extension of the output, NULL when nothing is produced */
+    const char *ext;      /* declared extension, lower case, "" when none (borrowed) */
+    int verdict;          /* san_verdict */
+    char reason[256];     /* why it was blocked or held; a mismatch note otherwise */
+} san_class;
+
+/* Classify by content type (libmagic MIME and description) and file name. name is borrowed
+ * and must outlive out. */
+void san_classify(const char *mime, const char *desc, const char *name, san_class *out);
+
+/* ---- scan.c: libclamav ---- */
+
+typedef struct san_scanner san_scanner;
+/* Load and compile the database in c->clamav_db_dir. Without one: NULL and *err when
+ * c->scan_required, else a scanner that scans nothing (with a loud warning). */
+san_scanner *scan_new(const conf *c, char **err);
+void scan_free(san_scanner *s);
+int scan_active(const san_scanner *s);
+/* Scan fd. 0 clean, 1 infected (*virname borrowed until the next scan), -1 error (why). */
+int scan_fd(san_scanner *s, int fd, const char *name, const char **virname, char *why,
+            size_t why_len);
+
+#endif
