@@ -303,9 +303,9 @@ static size_t j_escape(const char *d, size_t n, jis_set *set)
         const char *seq;
         int set; /* -1: announcer only, no change */
     } esc[] = {
-        {"(B", J_ASCII},   {"(J", J_ROMAN},   {"(H", J_ROMAN},   {"(I", J_KANA},
-        {"$@", J_X0208},   {"$B", J_X0208},   {"$(B", J_X0208},  {"$(O", J_X0208},
-        {"$(Q", J_X0208},  {"$(D", J_X0212},  {"&@", -1},
+        {"(B", J_ASCII},  {"(J", J_ROMAN},  {"(H", J_ROMAN},  {"(I", J_KANA},
+        {"$@", J_X0208},  {"$B", J_X0208},  {"$(B", J_X0208}, {"$(O", J_X0208},
+        {"$(Q", J_X0208}, {"$(D", J_X0212}, {"&@", -1},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(esc); i++) {
         size_t k = strlen(esc[i].seq);
@@ -455,7 +455,7 @@ static int score_char(gunichar c)
         return 1; /* symbols, ①, ㈱, Ⅲ */
     if ((c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF))
         return -1; /* rare ideographs */
-    return 0; /* half-width kana, Latin-1 and everything else */
+    return 0;      /* half-width kana, Latin-1 and everything else */
 }
 
 /* Mean character score of valid UTF-8 text; 0 for empty text. */

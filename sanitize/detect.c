@@ -235,6 +235,17 @@ void san_classify(const char *mime, const char *desc, const char *name, san_clas
     danger = ext_kind(dangerous_ext, G_N_ELEMENTS(dangerous_ext), out->ext);
     if (desc && strstr(desc, "Encrypted") != NULL)
         mime = "application/encrypted";
+    /* libmagic's guess at a DOS .COM program rests on a few first bytes, which ordinary
+     * Shift_JIS text can start with. Named as text, it is converted as text: the output is
+     * only the decoded characters, so a real program gains nothing. */
+    if (desc && strncmp(desc, "DOS executable (COM", 19) == 0 &&
+        g_strcmp0(ext_kind(honest_ext, G_N_ELEMENTS(honest_ext), out->ext), "text") == 0 &&
+        !danger) {
+        classify_convertible(&(mime_rule){"text/plain", "text", NULL}, "text/plain", out);
+        g_snprintf(out->reason, sizeof(out->reason),
+                   "libmagic guessed a DOS program; converted as text as the name says");
+        return;
+    }
     if ((r = match_mime(blocked, G_N_ELEMENTS(blocked), mime)) != NULL) {
         const char *claims = ext_kind(honest_ext, G_N_ELEMENTS(honest_ext), out->ext);
         if (strcmp(r->kind, "encrypted") == 0)

@@ -1,1 +1,859 @@
-/* placeholder */
+/*
+ * sanitize/jail.c - run mugai-render (or LibreOffice) on untrusted input in a
+ * jailed child and read back only pixels or UTF-8 text.
+ *
+ * Runs in the sanitizer worker (trusted, single-threaded). Per conversion it
+ * forks a child that gets its own process group, rlimits, a new network
+ * namespace, an empty private directory, a clean environment and only the
+ * input, output and error fds, then execs the renderer. The parent enforces a
+ * wall-clock deadline and checks every byte of the wire format (rnd.h). It must
+ * never trust a count, size or length from the child before checking it, never
+ * leave a zombie or a stray process, and never pass anything on but checked
+ * pixels and valid UTF-8.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <glib.h>
+#include "mg.h"
+#include "san_int.h"
+
+#define TAIL_MAX 400
+
+/* One running child and what the parent has read from it. */
+typedef struct run {
+    pid_t pid;
+    int out; /* read end of the child's stdout, -1 once closed */
+    int err; /* read end of the child's stderr, -1 once closed */
+    double deadline;
+    char tail[TAIL_MAX + 1]; /* last bytes of the child's stderr */
+    size_t tail_len;
+    int timed_out;
+} run;
+
+/* How to start a child. */
+typedef struct spec {
+    const conf *c;
+    const char *path;
+    char **argv;
+    int in_fd;
+    const char *dir;
+    size_t memory_mb;
+    unsigned timeout;
+} spec;
+
+/* The exit of a child. */
+typedef struct ending {
+    int status;
+    double cpu;
+} ending;
+
+const char *jail_status_name(jail_status s)
+{
+    static const char *const names[] = {"ok",      "malformed", "encrypted", "limit",
+                                        "timeout", "crashed",   "protocol",  "error"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+/* Format a one-line reason into why; an over-long reason is cut. */
+static void why_set(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void why_set(char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!why || why_len == 0)
+        return;
+    va_start(ap, fmt);
+    if (vsnprintf(why, why_len, fmt, ap) < 0)
+        why[0] = '\0';
+    va_end(ap);
+    for (char *p = why; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+/* Create a fresh 0700 directory under $TMPDIR or /tmp into buf. 0 or -1. */
+static int private_dir_new(char *buf, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    if (!tmp || tmp[0] != '/')
+        tmp = "/tmp";
+    if (mg_snprintf(buf, len, "%s/mugai-jail-XXXXXX", tmp) < 0 || !mkdtemp(buf)) {
+        mg_error("jail: cannot create a private directory under %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* nftw callback: remove one entry, children first. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+        mg_warn("jail: cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Remove the private directory and everything the child left in it. */
+static void private_dir_remove(const char *dir)
+{
+    if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        mg_warn("jail: cannot remove %s: %s", dir, strerror(errno));
+}
+
+/* Non-zero when network namespaces can be created; probed once, warned once. */
+static int netns_available(void)
+{
+    static int state = -1;
+    int st = 0;
+
+    if (state >= 0)
+        return state;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(unshare(CLONE_NEWNET) == 0 ? 0 : 1);
+    state = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!state)
+        mg_warn("jail: network namespaces are not available; jailed programs keep the network");
+    return state;
+}
+
+/* Set one rlimit in the child; soft and hard. 0 or -1. */
+static int limit(int res, rlim_t soft, rlim_t hard)
+{
+    struct rlimit rl = {soft, hard};
+    return setrlimit(res, &rl);
+}
+
+/* Apply every rlimit of the jail in the child. 0 or -1. */
+static int child_limits(const spec *s)
+{
+    const conf *c = s->c;
+    rlim_t mem = (rlim_t)s->memory_mb << 20;
+    rlim_t fsize = (rlim_t)c->jail_file_size_mb << 20;
+
+    return limit(RLIMIT_AS, mem, mem) | limit(RLIMIT_CPU, c->jail_cpu, (rlim_t)c->jail_cpu + 2) |
+           limit(RLIMIT_FSIZE, fsize, fsize) |
+           limit(RLIMIT_NOFILE, c->jail_open_files, c->jail_open_files) |
+           limit(RLIMIT_NPROC, c->jail_processes, c->jail_processes) | limit(RLIMIT_CORE, 0, 0);
+}
+
+/* Report a setup failure on the child's stderr and exit. */
+static void child_die(const char *what)
+{
+    char msg[256];
+
+    if (mg_snprintf(msg, sizeof msg, "jail setup: %s: %s\n", what, strerror(errno)) < 0)
+        _exit(127);
+    (void)mg_write_all(STDERR_FILENO, msg, strlen(msg));
+    _exit(127);
+}
+
+/* In the child: become the jail and exec; never returns. */
+static void child_exec(const spec *s, int outw, int errw, int netns)
+{
+    char home[PATH_MAX + 8], tmpdir[PATH_MAX + 8];
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(errw, STDERR_FILENO) < 0 || dup2(outw, STDOUT_FILENO) < 0 ||
+        dup2(s->in_fd, STDIN_FILENO) < 0)
+        _exit(127);
+    close_range(3, ~0U, 0);
+    if (setpgid(0, 0) < 0)
+        child_die("setpgid");
+    if (netns && unshare(CLONE_NEWNET) < 0)
+        child_die("unshare(CLONE_NEWNET)");
+    if (chdir(s->dir) < 0)
+        child_die("chdir");
+    if (mg_snprintf(home, sizeof home, "HOME=%s", s->dir) < 0 ||
+        mg_snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", s->dir) < 0)
+        _exit(127);
+    char *envp[] = {"PATH=/usr/bin:/bin", home, tmpdir, "LANG=C.UTF-8", NULL};
+    if (child_limits(s) < 0)
+        child_die("setrlimit");
+    execve(s->path, s->argv, envp);
+    child_die(s->path);
+}
+
+/* Start the child described by s; the parent keeps the read ends in r. 0 or -1. */
+static int run_start(run *r, const spec *s, char *why, size_t why_len)
+{
+    int outp[2], errp[2];
+    int netns = s->c->jail_network_namespace && netns_available();
+
+    memset(r, 0, sizeof *r);
+    r->pid = -1;
+    r->out = r->err = -1;
+    if (pipe2(outp, O_CLOEXEC) < 0)
+        return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), -1;
+    if (pipe2(errp, O_CLOEXEC) < 0) {
+        close(outp[0]);
+        close(outp[1]);
+        return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), -1;
+    }
+    r->deadline = mg_now() + s->timeout;
+    r->pid = fork();
+    if (r->pid == 0)
+        child_exec(s, outp[1], errp[1], netns);
+    close(outp[1]);
+    close(errp[1]);
+    r->out = outp[0];
+    r->err = errp[0];
+    if (r->pid < 0) {
+        why_set(why, why_len, "cannot fork: %s", strerror(errno));
+        return -1;
+    }
+    setpgid(r->pid, r->pid); /* also in the child: whichever runs first */
+    return 0;
+}
+
+/* Keep the last TAIL_MAX bytes of the child's stderr. */
+static void tail_add(run *r, const char *buf, size_t n)
+{
+    if (n >= TAIL_MAX) {
+        memcpy(r->tail, buf + n - TAIL_MAX, TAIL_MAX);
+        r->tail_len = TAIL_MAX;
+    } else {
+        size_t keep = r->tail_len + n > TAIL_MAX ? TAIL_MAX - n : r->tail_len;
+        memmove(r->tail, r->tail + r->tail_len - keep, keep);
+        memcpy(r->tail + keep, buf, n);
+        r->tail_len = keep + n;
+    }
+    r->tail[r->tail_len] = '\0';
+}
+
+/* Read what stderr has; close it at end of file. */
+static void err_drain(run *r)
+{
+    char buf[1024];
+    ssize_t n = read(r->err, buf, sizeof buf);
+
+    if (n > 0) {
+        tail_add(r, buf, (size_t)n);
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(r->err);
+        r->err = -1;
+    }
+}
+
+/* Drain stderr for up to ms milliseconds. */
+static void err_poll(run *r, int ms)
+{
+    struct pollfd p = {r->err, POLLIN, 0};
+
+    if (r->err < 0) {
+        poll(NULL, 0, ms);
+        return;
+    }
+    if (poll(&p, 1, ms) > 0)
+        err_drain(r);
+}
+
+/* Wait until stdout is readable (want_out) or stderr is closed, draining stderr meanwhile.
+ * 0 when ready, -2 at the deadline. */
+static int run_wait(run *r, int want_out)
+{
+    for (;;) {
+        struct pollfd p[2] = {{want_out ? r->out : -1, POLLIN, 0}, {r->err, POLLIN, 0}};
+        if (!want_out && r->err < 0)
+            return 0;
+        double left = r->deadline - mg_now();
+        if (left <= 0)
+            return r->timed_out = 1, -2;
+        int rc = poll(p, 2, (int)(left * 1000) + 1);
+        if (rc < 0 && errno != EINTR)
+            return -2;
+        if (rc > 0 && p[1].revents)
+            err_drain(r);
+        if (rc > 0 && want_out && p[0].revents)
+            return 0;
+    }
+}
+
+/* Read exactly n bytes of stdout. 0, -1 at end of file or error, -2 at the deadline. */
+static int rd_exact(run *r, void *buf, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        if (run_wait(r, 1) < 0)
+            return -2;
+        ssize_t k = read(r->out, (char *)buf + got, n - got);
+        if (k == 0)
+            return -1;
+        if (k < 0 && errno != EINTR && errno != EAGAIN)
+            return -1;
+        if (k > 0)
+            got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Read one little-endian 32-bit integer. As rd_exact. */
+static int rd_u32(run *r, uint32_t *v)
+{
+    uint8_t b[4];
+    int rc = rd_exact(r, b, 4);
+
+    if (rc == 0)
+        *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return rc;
+}
+
+/* Wait for the child within the deadline (killing its group at the end) and reap it. */
+static void run_end(run *r, ending *e)
+{
+    siginfo_t si;
+    struct rusage ru;
+
+    memset(e, 0, sizeof *e);
+    if (r->pid <= 0)
+        return;
+    while (!r->timed_out) {
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
+            break;
+        if (si.si_pid == r->pid)
+            break;
+        if (mg_now() >= r->deadline)
+            r->timed_out = 1;
+        else
+            err_poll(r, 10);
+    }
+    kill(-r->pid, SIGKILL); /* the group, while the leader's zombie still holds its id */
+    for (double end = mg_now() + 1.0; r->err >= 0 && mg_now() < end;)
+        err_poll(r, 50);
+    if (wait4(r->pid, &e->status, 0, &ru) == r->pid)
+        e->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    r->pid = -1;
+}
+
+/* Close the pipes of r. */
+static void run_close(run *r)
+{
+    if (r->out >= 0)
+        close(r->out);
+    if (r->err >= 0)
+        close(r->err);
+    r->out = r->err = -1;
+}
+
+/* Non-zero when the stderr tail says memory ran out. */
+static int tail_says_memory(const run *r)
+{
+    static const char *const words[] = {"memory", "alloc", "ENOMEM"};
+
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(r->tail, words[i]))
+            return 1;
+    return 0;
+}
+
+/* Last line of the stderr tail, for a reason; static buffer. */
+static const char *tail_line(run *r)
+{
+    static char line[TAIL_MAX + 1];
+    size_t n = r->tail_len;
+
+    while (n > 0 && (r->tail[n - 1] == '\n' || r->tail[n - 1] == '\r'))
+        n--;
+    size_t start = n;
+    while (start > 0 && r->tail[start - 1] != '\n')
+        start--;
+    memcpy(line, r->tail + start, n - start);
+    line[n - start] = '\0';
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = '?';
+    return line;
+}
+
+/* Classify a child that ended without a complete, valid stream. */
+static jail_status classify_end(const spec *s, run *r, const ending *e, char *why, size_t why_len)
+{
+    if (r->timed_out) {
+        why_set(why, why_len, "renderer exceeded the time limit of %u s", s->timeout);
+        return JAIL_TIMEOUT;
+    }
+    int sig = WIFSIGNALED(e->status) ? WTERMSIG(e->status) : 0;
+    if (sig == SIGXCPU || (sig == SIGKILL && e->cpu + 0.5 >= s->c->jail_cpu)) {
+        why_set(why, why_len, "CPU limit of %u s exceeded", s->c->jail_cpu);
+        return JAIL_LIMIT;
+    }
+    if (tail_says_memory(r)) {
+        why_set(why, why_len, "renderer ran out of memory (limit %zu MiB)", s->memory_mb);
+        return JAIL_LIMIT;
+    }
+    if (sig == SIGXFSZ) {
+        why_set(why, why_len, "file size limit of %zu MiB exceeded", s->c->jail_file_size_mb);
+        return JAIL_LIMIT;
+    }
+    if (sig) {
+        why_set(why, why_len, "renderer killed by signal %s%s", sigabbrev_np(sig) ? "SIG" : "",
+                sigabbrev_np(sig) ? sigabbrev_np(sig) : "(unknown)");
+        if (sig == SIGSYS)
+            why_set(why, why_len, "renderer killed by signal SIGSYS (seccomp)");
+        return JAIL_CRASHED;
+    }
+    if (WIFEXITED(e->status) && WEXITSTATUS(e->status) == 127) {
+        why_set(why, why_len, "cannot start %s: %s", s->path, tail_line(r));
+        return JAIL_ERROR;
+    }
+    why_set(why, why_len, "renderer exited with status %d without a complete result%s%s",
+            WIFEXITED(e->status) ? WEXITSTATUS(e->status) : -1, r->tail_len ? ": " : "",
+            tail_line(r));
+    return JAIL_CRASHED;
+}
+
+/* Read the rest of a FAIL frame and map its code. */
+static jail_status read_fail(run *r, char *why, size_t why_len)
+{
+    uint32_t code, len;
+    char msg[RND_MAX_MSG + 1];
+
+    if (rd_u32(r, &code) < 0 || rd_u32(r, &len) < 0 || len > RND_MAX_MSG ||
+        rd_exact(r, msg, len) < 0)
+        return why_set(why, why_len, "renderer sent a broken FAIL frame"), JAIL_PROTOCOL;
+    msg[len] = '\0';
+    for (char *p = msg; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            *p = '?';
+    why_set(why, why_len, "%s", msg);
+    switch (code) {
+    case RND_ERR_MALFORMED:
+        return JAIL_MALFORMED;
+    case RND_ERR_ENCRYPTED:
+        return JAIL_ENCRYPTED;
+    case RND_ERR_LIMIT:
+        return JAIL_LIMIT;
+    case RND_ERR_INTERNAL:
+    case RND_ERR_USAGE:
+        return JAIL_ERROR;
+    default:
+        why_set(why, why_len, "renderer sent an unknown failure code %u", code);
+        return JAIL_PROTOCOL;
+    }
+}
+
+/* Read a 4-byte tag; a FAIL frame is consumed into *st. 0 when the tag is want, 1 when the
+ * stream ended (reason in *st), -1 on a violation. */
+static int read_tag(run *r, const char *want, jail_status *st, char *why, size_t why_len)
+{
+    char tag[4];
+    int rc = rd_exact(r, tag, 4);
+
+    if (rc == -2)
+        return *st = JAIL_TIMEOUT, 1;
+    if (rc == -1)
+        return *st = JAIL_CRASHED, 1;
+    if (memcmp(tag, want, 4) == 0)
+        return 0;
+    if (memcmp(tag, RND_TAG_FAIL, 4) == 0)
+        return *st = read_fail(r, why, why_len), 1;
+    why_set(why, why_len, "renderer sent an unexpected frame where %.4s was due", want);
+    return *st = JAIL_PROTOCOL, 1;
+}
+
+/* Largest page in pixels that c allows. */
+static uint64_t max_pixels(const conf *c)
+{
+    uint64_t m = (uint64_t)c->max_image_mpixels * 1000000u;
+    uint64_t cap = (uint64_t)RND_MAX_DIM * RND_MAX_DIM;
+    return m == 0 || m > cap ? cap : m;
+}
+
+/* Read one PAGE frame into *buf (grown as needed) and hand it to the sink. */
+static jail_status read_page(run *r, const conf *c, const jail_sink *sink, uint8_t **buf,
+                             size_t *cap, char *why, size_t why_len)
+{
+    uint32_t w, h;
+    jail_status st = JAIL_OK;
+
+    if (read_tag(r, RND_TAG_PAGE, &st, why, why_len) != 0)
+        return st;
+    if (rd_u32(r, &w) < 0 || rd_u32(r, &h) < 0)
+        return JAIL_CRASHED;
+    if (w < 1 || h < 1 || w > RND_MAX_DIM || h > RND_MAX_DIM || (uint64_t)w * h > max_pixels(c)) {
+        why_set(why, why_len, "renderer announced a %ux%u page, over the limits", w, h);
+        return JAIL_PROTOCOL;
+    }
+    size_t need = (size_t)w * h * 3; /* <= 3e8: no overflow after the checks above */
+    if (need > *cap) {
+        uint8_t *nb = realloc(*buf, need);
+        if (!nb)
+            return why_set(why, why_len, "cannot allocate a %ux%u page", w, h), JAIL_ERROR;
+        *buf = nb;
+        *cap = need;
+    }
+    int rc = rd_exact(r, *buf, need);
+    if (rc < 0)
+        return rc == -2 ? JAIL_TIMEOUT : JAIL_CRASHED;
+    if (sink->page(sink->ctx, w, h, *buf) < 0)
+        return why_set(why, why_len, "the page could not be stored"), JAIL_ERROR;
+    return JAIL_OK;
+}
+
+/* Read "DONE n" and check that the stream ends there. */
+static jail_status read_done(run *r, uint32_t n, char *why, size_t why_len)
+{
+    jail_status st = JAIL_OK;
+    uint32_t v;
+    char extra;
+
+    if (read_tag(r, RND_TAG_DONE, &st, why, why_len) != 0)
+        return st;
+    if (rd_u32(r, &v) < 0)
+        return JAIL_CRASHED;
+    if (v != n)
+        return why_set(why, why_len, "renderer closed with DONE %u, expected %u", v, n),
+               JAIL_PROTOCOL;
+    int rc = rd_exact(r, &extra, 1);
+    if (rc == 0)
+        return why_set(why, why_len, "renderer wrote past the end of its stream"), JAIL_PROTOCOL;
+    return rc == -2 ? JAIL_TIMEOUT : JAIL_OK;
+}
+
+/* Read "MGR1" and the first tag of want. As read_tag. */
+static int read_start(run *r, const char *want, jail_status *st, char *why, size_t why_len)
+{
+    char magic[4];
+    int rc = rd_exact(r, magic, 4);
+
+    if (rc < 0)
+        return *st = rc == -2 ? JAIL_TIMEOUT : JAIL_CRASHED, 1;
+    if (memcmp(magic, RND_MAGIC, 4) != 0)
+        return why_set(why, why_len, "renderer output has no MGR1 header"), *st = JAIL_PROTOCOL, 1;
+    return read_tag(r, want, st, why, why_len);
+}
+
+/* The whole pixel stream: PAGS n, n pages, DONE n. */
+static jail_status read_pages(run *r, const conf *c, const jail_sink *sink, char *why,
+                              size_t why_len)
+{
+    jail_status st = JAIL_OK;
+    uint32_t n;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+
+    if (read_start(r, RND_TAG_PAGES, &st, why, why_len) != 0)
+        return st;
+    if (rd_u32(r, &n) < 0)
+        return JAIL_CRASHED;
+    if (n < 1 || n > c->max_pages)
+        return why_set(why, why_len, "renderer announced %u pages (limit %u)", n, c->max_pages),
+               JAIL_PROTOCOL;
+    if (sink->begin && sink->begin(sink->ctx, n) < 0)
+        return why_set(why, why_len, "the output could not be started"), JAIL_ERROR;
+    for (uint32_t i = 0; i < n && st == JAIL_OK; i++)
+        st = read_page(r, c, sink, &buf, &cap, why, why_len);
+    free(buf);
+    return st == JAIL_OK ? read_done(r, n, why, why_len) : st;
+}
+
+/* The text stream: TEXT len bytes, DONE 0. *out is g_malloc'ed on success. */
+static jail_status read_text(run *r, const conf *c, char **out, size_t *out_len, char *why,
+                             size_t why_len)
+{
+    jail_status st = JAIL_OK;
+    uint32_t len;
+    size_t max = c->max_text_mb > SIZE_MAX >> 21 ? SIZE_MAX >> 1 : c->max_text_mb << 20;
+
+    if (read_start(r, RND_TAG_TEXT, &st, why, why_len) != 0)
+        return st;
+    if (rd_u32(r, &len) < 0)
+        return JAIL_CRASHED;
+    if (len > max)
+        return why_set(why, why_len, "renderer sent %u bytes of text (limit %zu)", len, max),
+               JAIL_PROTOCOL;
+    char *text = g_malloc((size_t)len + 1);
+    int rc = rd_exact(r, text, len);
+    text[len] = '\0';
+    if (rc < 0)
+        st = rc == -2 ? JAIL_TIMEOUT : JAIL_CRASHED;
+    else if (!g_utf8_validate(text, len, NULL))
+        st = (why_set(why, why_len, "renderer sent invalid UTF-8 or a NUL byte"), JAIL_PROTOCOL);
+    else
+        st = read_done(r, 0, why, why_len);
+    if (st != JAIL_OK)
+        return g_free(text), st;
+    *out = text;
+    *out_len = len;
+    return JAIL_OK;
+}
+
+/* Settle the final status from the stream result st and the child's end. */
+static jail_status settle(const spec *s, run *r, jail_status st, char *why, size_t why_len)
+{
+    ending e;
+
+    if (st == JAIL_PROTOCOL || st == JAIL_ERROR || st == JAIL_TIMEOUT) {
+        if (st == JAIL_TIMEOUT)
+            r->timed_out = 1;
+        kill(-r->pid, SIGKILL);
+    }
+    run_end(r, &e);
+    run_close(r);
+    if (st == JAIL_OK && r->timed_out)
+        st = JAIL_TIMEOUT;
+    if (st == JAIL_OK && !(WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0)) {
+        why_set(why, why_len, "renderer reported success but exited abnormally");
+        st = JAIL_CRASHED;
+    }
+    if (st == JAIL_CRASHED || st == JAIL_TIMEOUT)
+        st = classify_end(s, r, &e, why, why_len);
+    if (st != JAIL_OK)
+        mg_info("jail: %s: %s", jail_status_name(st), why ? why : "");
+    return st;
+}
+
+/* A read-only descriptor of the input at offset 0, not 0..2, close-on-exec; -1 on error. */
+static int input_fd(int in_fd)
+{
+    char path[64];
+    int fl = fcntl(in_fd, F_GETFL);
+
+    if (fl < 0)
+        return -1;
+    if ((fl & O_ACCMODE) != O_RDONLY) {
+        if (mg_snprintf(path, sizeof path, "/proc/self/fd/%d", in_fd) < 0)
+            return -1;
+        return open(path, O_RDONLY | O_CLOEXEC);
+    }
+    (void)lseek(in_fd, 0, SEEK_SET);
+    return fcntl(in_fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/* Build the render argument vector into argv (static strings in bufs). */
+static void render_args(const conf *c, const char *mode, const char *img_type, char *argv[16],
+                        char bufs[4][32])
+{
+    size_t i = 0;
+    size_t text = c->max_text_mb > (UINT32_MAX >> 20) ? UINT32_MAX : c->max_text_mb << 20;
+
+    if (mg_snprintf(bufs[0], 32, "%u", c->pdf_dpi) < 0 ||
+        mg_snprintf(bufs[1], 32, "%u", c->max_pages) < 0 ||
+        mg_snprintf(bufs[2], 32, "%llu", (unsigned long long)max_pixels(c)) < 0 ||
+        mg_snprintf(bufs[3], 32, "%zu", text) < 0)
+        mg_panic("jail: argument buffer too small");
+    argv[i++] = c->render_path;
+    argv[i++] = (char *)mode;
+    argv[i++] = "--dpi", argv[i++] = bufs[0];
+    argv[i++] = "--max-pages", argv[i++] = bufs[1];
+    argv[i++] = "--max-pixels", argv[i++] = bufs[2];
+    argv[i++] = "--max-text", argv[i++] = bufs[3];
+    if (c->charsets && c->charsets[0])
+        argv[i++] = "--charsets", argv[i++] = c->charsets;
+    if (img_type)
+        argv[i++] = "--type", argv[i++] = (char *)img_type;
+    if (!c->jail_seccomp)
+        argv[i++] = "--no-seccomp";
+    argv[i] = NULL;
+}
+
+/* Run mugai-render: set up, read with reader, settle. */
+static jail_status render_run(const conf *c, const char *mode, const char *img_type, int in_fd,
+                              const jail_sink *sink, char **out, size_t *out_len, char *why,
+                              size_t why_len)
+{
+    char dir[PATH_MAX], bufs[4][32];
+    char *argv[16];
+    run r;
+    jail_status st;
+
+    why_set(why, why_len, "%s", "");
+    render_args(c, mode, img_type, argv, bufs);
+    int fd = input_fd(in_fd);
+    if (fd < 0)
+        return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
+    if (private_dir_new(dir, sizeof dir) < 0) {
+        close(fd);
+        return why_set(why, why_len, "cannot create a private directory"), JAIL_ERROR;
+    }
+    spec s = {c, c->render_path, argv, fd, dir, c->jail_memory_mb, c->jail_timeout};
+    if (run_start(&r, &s, why, why_len) < 0) {
+        st = JAIL_ERROR;
+        run_close(&r);
+    } else {
+        st = sink ? read_pages(&r, c, sink, why, why_len)
+                  : read_text(&r, c, out, out_len, why, why_len);
+        st = settle(&s, &r, st, why, why_len);
+        if (st != JAIL_OK && !sink && *out)
+            g_free(*out), *out = NULL;
+    }
+    close(fd);
+    private_dir_remove(dir);
+    return st;
+}
+
+jail_status jail_render_pages(const conf *c, const char *mode, const char *img_type, int in_fd,
+                              const jail_sink *sink, char *why, size_t why_len)
+{
+    if (strcmp(mode, "pdf") != 0 && strcmp(mode, "image") != 0)
+        return why_set(why, why_len, "unknown page mode %s", mode), JAIL_ERROR;
+    if (strcmp(mode, "image") == 0 && !img_type)
+        return why_set(why, why_len, "image mode needs a type"), JAIL_ERROR;
+    return render_run(c, mode, strcmp(mode, "image") == 0 ? img_type : NULL, in_fd, sink, NULL,
+                      NULL, why, why_len);
+}
+
+jail_status jail_render_text(const conf *c, const char *mode, int in_fd, char **out,
+                             size_t *out_len, char *why, size_t why_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (strcmp(mode, "text") != 0 && strcmp(mode, "csv") != 0 && strcmp(mode, "html") != 0)
+        return why_set(why, why_len, "unknown text mode %s", mode), JAIL_ERROR;
+    return render_run(c, mode, NULL, in_fd, NULL, out, out_len, why, why_len);
+}
+
+/* Copy everything from in_fd (from offset 0 when it can seek) to out_fd. 0 or -1. */
+static int copy_fd(int in_fd, int out_fd)
+{
+    char buf[65536];
+    ssize_t n;
+
+    (void)lseek(in_fd, 0, SEEK_SET);
+    while ((n = read(in_fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || mg_write_all(out_fd, buf, (size_t)n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Copy in_fd into path, created 0600. 0 or -1. */
+static int copy_to_path(int in_fd, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        return -1;
+    int rc = copy_fd(in_fd, fd);
+    if (close(fd) < 0)
+        rc = -1;
+    return rc;
+}
+
+/* Check that path is a non-empty file starting with "%PDF-" and copy it to out_fd. */
+static jail_status take_pdf(const char *path, int out_fd, char *why, size_t why_len)
+{
+    char head[5];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return why_set(why, why_len, "LibreOffice produced no PDF"), JAIL_MALFORMED;
+    jail_status st = JAIL_OK;
+    if (mg_read_full(fd, head, sizeof head) < 0 || memcmp(head, "%PDF-", 5) != 0)
+        st = (why_set(why, why_len, "LibreOffice produced no PDF"), JAIL_MALFORMED);
+    else if (copy_fd(fd, out_fd) < 0)
+        st = (why_set(why, why_len, "cannot copy the PDF: %s", strerror(errno)), JAIL_ERROR);
+    close(fd);
+    return st;
+}
+
+/* Paths used by one LibreOffice conversion inside the private directory. */
+typedef struct office_paths {
+    char input[PATH_MAX];
+    char profile[PATH_MAX + 32];
+    char outdir[PATH_MAX];
+    char pdf[PATH_MAX];
+} office_paths;
+
+/* Fill p for dir and ext. 0 or -1. */
+static int office_paths_make(office_paths *p, const char *dir, const char *ext)
+{
+    if (mg_snprintf(p->input, sizeof p->input, "%s/input.%s", dir, ext) < 0 ||
+        mg_snprintf(p->profile, sizeof p->profile, "-env:UserInstallation=file://%s/profile", dir) <
+            0 ||
+        mg_snprintf(p->outdir, sizeof p->outdir, "%s/out", dir) < 0 ||
+        mg_snprintf(p->pdf, sizeof p->pdf, "%s/out/input.pdf", dir) < 0)
+        return -1;
+    return 0;
+}
+
+/* Run soffice on the prepared input; settle its end. */
+static jail_status office_run(const conf *c, const char *dir, office_paths *p, char *why,
+                              size_t why_len)
+{
+    char *argv[] = {c->soffice_path,
+                    "--headless",
+                    "--norestore",
+                    "--nolockcheck",
+                    "--nodefault",
+                    "--nofirststartwizard",
+                    p->profile,
+                    "--convert-to",
+                    "pdf",
+                    "--outdir",
+                    p->outdir,
+                    p->input,
+                    NULL};
+    run r;
+    ending e;
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    if (devnull < 0)
+        return why_set(why, why_len, "cannot open /dev/null"), JAIL_ERROR;
+    spec s = {c, c->soffice_path, argv, devnull, dir, c->office_memory_mb, c->office_timeout};
+    int rc = run_start(&r, &s, why, why_len);
+    close(devnull);
+    if (rc < 0)
+        return run_close(&r), JAIL_ERROR;
+    (void)run_wait(&r, 0); /* until its stderr closes or the deadline */
+    run_end(&r, &e);
+    run_close(&r);
+    if (!r.timed_out && WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0)
+        return JAIL_OK;
+    jail_status st = classify_end(&s, &r, &e, why, why_len);
+    if (st == JAIL_TIMEOUT)
+        why_set(why, why_len, "LibreOffice exceeded the time limit of %u s", c->office_timeout);
+    return st;
+}
+
+jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
+                               size_t why_len)
+{
+    char dir[PATH_MAX];
+    office_paths p;
+    jail_status st;
+
+    why_set(why, why_len, "%s", "");
+    for (const char *q = ext; *q; q++)
+        if (!g_ascii_isalnum(*q))
+            return why_set(why, why_len, "bad extension"), JAIL_ERROR;
+    if (private_dir_new(dir, sizeof dir) < 0)
+        return why_set(why, why_len, "cannot create a private directory"), JAIL_ERROR;
+    if (office_paths_make(&p, dir, ext) < 0 || copy_to_path(in_fd, p.input) < 0) {
+        why_set(why, why_len, "cannot copy the input into the jail directory");
+        st = JAIL_ERROR;
+    } else {
+        st = office_run(c, dir, &p, why, why_len);
+        if (st == JAIL_OK)
+            st = take_pdf(p.pdf, out_fd, why, why_len);
+    }
+    if (st != JAIL_OK)
+        mg_info("jail: office: %s: %s", jail_status_name(st), why ? why : "");
+    private_dir_remove(dir);
+    return st;
+}

@@ -26,7 +26,9 @@
 #define PDFW_BUF 65536
 #define PDFW_MAX_DIM 10000u
 #define PDFW_MAX_DPI 2400u
+#ifndef PDFW_ZLEVEL
 #define PDFW_ZLEVEL 6
+#endif
 #define PDFW_OBJ_CATALOG 1u
 #define PDFW_OBJ_PAGES 2u
 #define PDFW_OBJ_INFO 3u

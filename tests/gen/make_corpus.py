@@ -178,7 +178,8 @@ WRITER_HTML = """<!DOCTYPE html>
 </body></html>
 """.format(ja=JA, ext=JA_EXT)
 
-CALC_CSV = "品名,数量,単価\nりんご,3,120\nみかん,5,80\n{ja},1,1\n".format(ja=JA)
+CALC_CSV = "品名,数量,単価\n" + "".join(
+    "{ja}{i},{i},{p}\n".format(ja=JA, i=i, p=100 + i) for i in range(1, 31))
 
 
 def fodp_source():
@@ -330,8 +331,10 @@ def xlsm_bytes():
           '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
     sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>%s</t></is></c>'
-             '<c r="B1"><v>42</v></c></row></sheetData></worksheet>' % JA)
+             '<sheetData>%s</sheetData></worksheet>'
+             % "".join('<row r="%d"><c r="A%d" t="inlineStr"><is><t>%s</t></is></c>'
+                       '<c r="B%d"><v>%d</v></c></row>' % (i, i, JA, i, 40 + i)
+                       for i in range(1, 31)))
     return zip_bytes([("[Content_Types].xml", ct), ("_rels/.rels", rels),
                       ("xl/workbook.xml", wb), ("xl/_rels/workbook.xml.rels", wbrels),
                       ("xl/worksheets/sheet1.xml", sheet), ("xl/vbaProject.bin", FAKE_VBA)])
@@ -407,12 +410,12 @@ def gen_images(out):
     put(out, "img_anim.gif", save(frames[0], "GIF", save_all=True, append_images=frames[1:],
                                   duration=200, loop=0))
     entry("img_anim.gif", ["sanitized"], ["image"], [".png"], dims=[160, 120], fast=True)
-    put(out, "img_plain.bmp", save(picture(200, 100), "BMP"))
-    entry("img_plain.bmp", ["sanitized"], ["image"], [".png"], dims=[200, 100], fast=True)
-    put(out, "img_plain.tiff", save(picture(210, 110), "TIFF", compression="tiff_lzw"))
-    entry("img_plain.tiff", ["sanitized"], ["image"], [".png"], dims=[210, 110], fast=True)
-    put(out, "img_plain.webp", save(picture(220, 120), "WEBP", lossless=True))
-    entry("img_plain.webp", ["sanitized"], ["image"], [".png", ".jpg"], dims=[220, 120],
+    put(out, "img_bmp.bmp", save(picture(200, 100), "BMP"))
+    entry("img_bmp.bmp", ["sanitized"], ["image"], [".png"], dims=[200, 100], fast=True)
+    put(out, "img_tiff.tiff", save(picture(210, 110), "TIFF", compression="tiff_lzw"))
+    entry("img_tiff.tiff", ["sanitized"], ["image"], [".png"], dims=[210, 110], fast=True)
+    put(out, "img_webp.webp", save(picture(220, 120), "WEBP", lossless=True))
+    entry("img_webp.webp", ["sanitized"], ["image"], [".png", ".jpg"], dims=[220, 120],
           fast=True)
     put(out, "img_bomb.png", png_bomb())
     entry("img_bomb.png", ["blocked", "failed"],
@@ -562,6 +565,9 @@ def main(argv):
     if os.environ.get("MUGAI_NO_OFFICE") != "1":
         gen_office(out)
     make_clamdb.write_db(os.path.join(out, "clamdb"))
+    stems = [os.path.splitext(e["name"])[0] for e in MANIFEST]
+    if len(set(stems)) != len(stems):
+        raise SystemExit("make_corpus: two inputs share a stem; their outputs would collide")
     for e in MANIFEST:
         with open(os.path.join(out, "files", e["name"]), "rb") as f:
             e["sha256"] = hashlib.sha256(f.read()).hexdigest()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# run/setup.sh - shared set-up for the quick-start commands: install the
+# Debian packages mugai needs (only those missing), then configure and
+# build into build/ (or $MUGAI_BUILD). Sourced by run/demo and run/test.
+set -euo pipefail
+
+MUGAI_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MUGAI_BUILD=${MUGAI_BUILD:-$MUGAI_ROOT/build}
+
+# Everything to build, run and test mugai, from Debian 12's archive.
+MUGAI_PACKAGES=(
+  build-essential cmake pkg-config clang-format file
+  libglib2.0-dev libgmime-3.0-dev libmagic-dev libclamav-dev libpoppler-glib-dev
+  libcairo2-dev libarchive-dev libseccomp-dev libsqlite3-dev libxml2-dev
+  libgdk-pixbuf-2.0-dev webp-pixbuf-loader libjson-glib-dev libcmocka-dev zlib1g-dev
+  libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
+  libreoffice-impress-nogui fonts-ipaexfont
+  poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
+)
+
+mugai_install_packages() {
+  local missing=()
+  for p in "${MUGAI_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "==> all ${#MUGAI_PACKAGES[@]} packages are installed"
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "run/setup: missing packages: ${missing[*]}; run as root to install them" >&2
+    exit 2
+  fi
+  echo "==> installing ${#missing[@]} packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >/dev/null
+}
+
+mugai_build() {
+  echo "==> building in $MUGAI_BUILD"
+  cmake -S "$MUGAI_ROOT" -B "$MUGAI_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$MUGAI_BUILD" -j "$(nproc)" -- --no-print-directory | grep -Ev '^\[ *[0-9]+%\]' || true
+  test -x "$MUGAI_BUILD/tools/sanitize-file" || { echo "run/setup: build failed" >&2; exit 1; }
+}
