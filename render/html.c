@@ -25,6 +25,8 @@
 #define HTML_SNIFF 4096    /* bytes searched for <meta charset> */
 #define HTML_MAX_NEST 64   /* lists, tables and links tracked per kind */
 #define HTML_MAX_URL 4096
+#define HTML_SCAN_MAX 4096 /* nodes looked at to tell a layout table from a data table */
+#define HTML_TRUNCATED "[…]"
 #define HTML_LINK_REMOVED "[リンク削除]"
 
 /* What an element does to the text layout. */
@@ -47,7 +49,8 @@ typedef enum {
     EL_CELL,
     EL_A,
     EL_IMG,
-    EL_INPUT
+    EL_INPUT,
+    EL_FLAT /* a layout element past the depth bound: a space, nothing more */
 } el_kind;
 
 static const struct {
@@ -132,6 +135,7 @@ typedef struct {
     long counter[HTML_MAX_NEST];
     int tables;
     int row_cells[HTML_MAX_NEST];
+    int layout[HTML_MAX_NEST]; /* table used for page layout, not data */
     int links;
     size_t link_start[HTML_MAX_NEST];
 } walk;
@@ -321,6 +325,7 @@ static void w_link_leave(walk *w, const xmlNode *n, size_t start)
         return;
     }
     if (url_is_active(href)) {
+        w->pending_space = 1;
         w_lit(w, HTML_LINK_REMOVED);
         xmlFree(href);
         return;
@@ -364,12 +369,75 @@ static void w_image(walk *w, const xmlNode *n)
     xmlFree(alt);
 }
 
-/* Start a table cell: separate it from the previous cell of the row. */
+/* The next node after n in document order inside root, or NULL. */
+static const xmlNode *next_in(const xmlNode *root, const xmlNode *n, int skip_children)
+{
+    if (!skip_children && n->children)
+        return n->children;
+    while (n != root && !n->next)
+        n = n->parent;
+    return n == root ? NULL : n->next;
+}
+
+/* Elements that only page layout puts inside a table cell. */
+static int el_structural(el_kind k)
+{
+    return k == EL_TABLE || k == EL_HEADING || k == EL_UL || k == EL_OL || k == EL_LI ||
+           k == EL_PRE || k == EL_QUOTE || k == EL_HR;
+}
+
+/* Non-zero for a table that lays out a page (nested tables, lists, headings,
+ * several paragraphs in a cell) rather than holding rows of data. */
+static int table_is_layout(const xmlNode *table)
+{
+    size_t seen = 0;
+    int blocks = 0;
+    int skip = 0;
+
+    for (const xmlNode *n = table->children; n; n = next_in(table, n, skip)) {
+        skip = 0;
+        if (++seen > HTML_SCAN_MAX)
+            return 1;
+        if (n->type != XML_ELEMENT_NODE || !n->name)
+            continue;
+        el_kind k = el_classify(n);
+        if (el_structural(k))
+            return 1;
+        skip = k == EL_SKIP;
+        if (k == EL_CELL)
+            blocks = 0;
+        if (k == EL_BLOCK && ++blocks >= 3)
+            return 1;
+    }
+    return 0;
+}
+
+/* Non-zero when the innermost table is a layout table (or untracked). */
+static int w_layout(const walk *w)
+{
+    return w->tables == 0 || w->tables > HTML_MAX_NEST || w->layout[w->tables - 1];
+}
+
+/* Enter a table and decide how its cells are written. */
+static void w_table_enter(walk *w, const xmlNode *n)
+{
+    w_break(w, 2, 1);
+    if (w->tables < HTML_MAX_NEST)
+        w->layout[w->tables] = table_is_layout(n);
+    w->tables++;
+}
+
+/* Start a table cell: data cells join the row, layout cells are blocks. */
 static void w_cell_enter(walk *w)
 {
     int t = w->tables > 0 && w->tables <= HTML_MAX_NEST ? w->tables - 1 : -1;
 
+    if (w_layout(w)) {
+        w_break(w, 1, 0);
+        return;
+    }
     if (t >= 0 && w->row_cells[t]++ > 0) {
+        w->pending_space = 0;
         w_lit(w, " |");
         w->pending_space = 1;
     }
@@ -384,18 +452,10 @@ static void w_row_enter(walk *w)
     w_break(w, 1, 1);
 }
 
-/* Layout on entering an element; returns non-zero to walk its children. */
-static int w_enter_el(walk *w, const xmlNode *n, el_kind k)
+/* Layout on entering a block-level element; returns non-zero to walk its children. */
+static int w_enter_block(walk *w, el_kind k)
 {
     switch (k) {
-    case EL_SKIP:
-        return 0;
-    case EL_INPUT:
-        return 0; /* hidden values and form data are never shown */
-    case EL_BLOCK:
-    case EL_DT:
-        w_break(w, k == EL_DT ? 1 : 2, 0);
-        return 1;
     case EL_HEADING:
         w_break(w, 2, 1);
         w_marker(w, "■ ");
@@ -410,13 +470,28 @@ static int w_enter_el(walk *w, const xmlNode *n, el_kind k)
         w_break(w, 2, 1);
         return 0;
     case EL_PRE:
-        w_break(w, 2, 1);
-        w->pre++;
-        return 1;
     case EL_QUOTE:
         w_break(w, 2, 1);
-        w->quote++;
+        w->pre += k == EL_PRE;
+        w->quote += k == EL_QUOTE;
         return 1;
+    case EL_DD:
+        w_break(w, 1, 1);
+        w_marker(w, "  ");
+        return 1;
+    default:
+        w_break(w, k == EL_DT ? 1 : 2, 0);
+        return 1;
+    }
+}
+
+/* Layout on entering an element; returns non-zero to walk its children. */
+static int w_enter_el(walk *w, const xmlNode *n, el_kind k)
+{
+    switch (k) {
+    case EL_SKIP:
+    case EL_INPUT: /* hidden values and form data are never shown */
+        return 0;
     case EL_UL:
     case EL_OL:
         w_list_enter(w, n, k == EL_OL);
@@ -424,13 +499,8 @@ static int w_enter_el(walk *w, const xmlNode *n, el_kind k)
     case EL_LI:
         w_list_item(w);
         return 1;
-    case EL_DD:
-        w_break(w, 1, 1);
-        w_marker(w, "  ");
-        return 1;
     case EL_TABLE:
-        w_break(w, 2, 1);
-        w->tables++;
+        w_table_enter(w, n);
         return 1;
     case EL_TR:
         w_row_enter(w);
@@ -448,8 +518,12 @@ static int w_enter_el(walk *w, const xmlNode *n, el_kind k)
         return 0;
     case EL_INLINE:
         return 1;
+    case EL_FLAT:
+        w->pending_space = 1;
+        return 1;
+    default:
+        return w_enter_block(w, k);
     }
-    return 1;
 }
 
 /* Layout on leaving an element entered with w_enter_el. */
@@ -477,8 +551,14 @@ static void w_leave_el(walk *w, const xmlNode *n, el_kind k)
     case EL_TR:
         w_break(w, 1, 1);
         break;
+    case EL_FLAT:
+        w->pending_space = 1;
+        break;
     case EL_CELL:
-        w->cells--;
+        if (w_layout(w))
+            w_break(w, 1, 1);
+        else
+            w->cells--;
         break;
     case EL_A:
         w->links--;
@@ -497,7 +577,7 @@ static el_kind w_kind(const xmlNode *n, int depth)
 
     if (depth <= HTML_MAX_DEPTH || k == EL_SKIP || k == EL_INPUT)
         return k;
-    return k == EL_IMG ? EL_IMG : EL_INLINE;
+    return k == EL_IMG || k == EL_INLINE ? k : EL_FLAT;
 }
 
 /* Visit a node on the way down; returns non-zero to walk its children. */
@@ -646,22 +726,34 @@ static char *html_sniff_charset(const char *d, size_t n)
     return NULL;
 }
 
-/* Parse UTF-8 HTML and walk it into text; caller g_free()s. */
+/* Parse UTF-8 HTML and walk it into text; caller g_free()s. XML_PARSE_HUGE
+ * lifts the parser's 256-level depth limit, which would drop the rest of the
+ * page: the walk is iterative and bounds layout depth itself, and the jail's
+ * address-space limit bounds memory. */
 static char *html_convert(const char *utf8, size_t len)
 {
     const int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                     HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC;
+                     HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC | XML_PARSE_HUGE;
     walk w;
 
     if (len > INT_MAX)
         return NULL;
-    htmlDocPtr doc = htmlReadMemory(utf8, (int)len, NULL, "UTF-8", opts);
-    if (!doc)
-        return g_strdup("");
+    htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
+    if (!ctxt)
+        return NULL;
+    htmlDocPtr doc = htmlCtxtReadMemory(ctxt, utf8, (int)len, NULL, "UTF-8", opts);
+    /* A parser that stopped early (a limit) loses the rest: say so. */
+    int halted = ctxt->disableSAX != 0;
+    htmlFreeParserCtxt(ctxt);
     memset(&w, 0, sizeof w);
     w.out = g_string_sized_new(len / 2 + 1);
-    walk_tree(&w, (xmlNode *)doc);
+    if (doc)
+        walk_tree(&w, (xmlNode *)doc);
     xmlFreeDoc(doc);
+    if (halted) {
+        w_break(&w, 2, 1);
+        w_lit(&w, HTML_TRUNCATED);
+    }
     char *text = tidy(w.out);
     g_string_free(w.out, TRUE);
     return text;

@@ -564,17 +564,47 @@ static GString *decode_fallbacks(const char *d, size_t n, const char *fallbacks,
     return best;
 }
 
+/* Valid UTF-8 cut short inside its last character: decoded with U+FFFD, or NULL. */
+static GString *dec_utf8_cut(const char *d, size_t n)
+{
+    size_t k = n;
+
+    while (k > 0 && n - k < 4 && ((unsigned char)d[k - 1] & 0xC0) == 0x80)
+        k--;
+    if (k == 0 || (unsigned char)d[k - 1] < 0xC2 || (unsigned char)d[k - 1] > 0xF4)
+        return NULL;
+    unsigned char lead = (unsigned char)d[k - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    if (n - (k - 1) >= need)
+        return NULL;
+    GString *s = dec_utf8(d, k - 1, DEC_STRICT);
+    if (s)
+        g_string_append(s, TEXT_REPLACEMENT);
+    return s;
+}
+
 /* Detection without a usable label: escapes, UTF-8, then the fallbacks. */
 static GString *decode_detect(const char *d, size_t n, const char *fallbacks, const char **used)
 {
     GString *s;
 
-    if (has_2022_escape(d, n) && (s = dec_2022(d, n, DEC_STRICT)) != NULL) {
-        *used = "ISO-2022-JP";
-        return s;
+    if (has_2022_escape(d, n)) {
+        /* Seven-bit data with designations is ISO-2022-JP even when damaged. */
+        s = dec_2022(d, n, DEC_STRICT);
+        if (!s && is_ascii(d, n))
+            s = dec_2022(d, n, DEC_LENIENT);
+        if (s) {
+            *used = "ISO-2022-JP";
+            return s;
+        }
     }
     if ((s = dec_utf8(d, n, DEC_STRICT)) != NULL) {
         *used = utf8_name(d, n);
+        return s;
+    }
+    /* Mail cut at a size limit often ends inside a character. */
+    if ((s = dec_utf8_cut(d, n)) != NULL) {
+        *used = "UTF-8";
         return s;
     }
     if ((s = decode_fallbacks(d, n, fallbacks, DEC_STRICT, used)) != NULL)

@@ -15,7 +15,7 @@ MUGAI_PACKAGES=(
   libgdk-pixbuf-2.0-dev webp-pixbuf-loader libjson-glib-dev libcmocka-dev zlib1g-dev
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
   libreoffice-impress-nogui fonts-ipaexfont
-  poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
+  poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
 )
 
 mugai_install_packages() {

@@ -172,12 +172,15 @@ static void child_exec(const spec *s, int outw, int errw, int netns)
     sigset_t none;
 
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        (void)signal(sig, SIG_DFL); /* fails harmlessly for SIGKILL, SIGSTOP and RT gaps */
     if (dup2(errw, STDERR_FILENO) < 0 || dup2(outw, STDOUT_FILENO) < 0 ||
         dup2(s->in_fd, STDIN_FILENO) < 0)
         _exit(127);
-    close_range(3, ~0U, 0);
+    if (close_range(3, ~0U, 0) < 0)
+        for (int fd = 3; fd < 4096; fd++)
+            (void)close(fd);
     if (setpgid(0, 0) < 0)
         child_die("setpgid");
     if (netns && unshare(CLONE_NEWNET) < 0)
@@ -222,7 +225,7 @@ static int run_start(run *r, const spec *s, char *why, size_t why_len)
         why_set(why, why_len, "cannot fork: %s", strerror(errno));
         return -1;
     }
-    setpgid(r->pid, r->pid); /* also in the child: whichever runs first */
+    (void)setpgid(r->pid, r->pid); /* also in the child: whichever runs first; may race */
     return 0;
 }
 
@@ -339,7 +342,7 @@ static void run_end(run *r, ending *e)
         else
             err_poll(r, 10);
     }
-    kill(-r->pid, SIGKILL); /* the group, while the leader's zombie still holds its id */
+    (void)kill(-r->pid, SIGKILL); /* the group, while the leader's zombie holds its id */
     for (double end = mg_now() + 1.0; r->err >= 0 && mg_now() < end;)
         err_poll(r, 50);
     if (wait4(r->pid, &e->status, 0, &ru) == r->pid)
@@ -518,7 +521,6 @@ static jail_status read_done(run *r, uint32_t n, char *why, size_t why_len)
 {
     jail_status st = JAIL_OK;
     uint32_t v;
-    char extra;
 
     if (read_tag(r, RND_TAG_DONE, &st, why, why_len) != 0)
         return st;
@@ -527,10 +529,19 @@ static jail_status read_done(run *r, uint32_t n, char *why, size_t why_len)
     if (v != n)
         return why_set(why, why_len, "renderer closed with DONE %u, expected %u", v, n),
                JAIL_PROTOCOL;
-    int rc = rd_exact(r, &extra, 1);
-    if (rc == 0)
-        return why_set(why, why_len, "renderer wrote past the end of its stream"), JAIL_PROTOCOL;
-    return rc == -2 ? JAIL_TIMEOUT : JAIL_OK;
+    return JAIL_OK;
+}
+
+/* After the group is gone: non-zero when bytes followed DONE. A writer that escaped the group
+ * is given at most a second; it cannot add anything that is accepted. */
+static int trailing_bytes(run *r)
+{
+    struct pollfd p = {r->out, POLLIN, 0};
+    char extra;
+
+    if (r->out < 0 || poll(&p, 1, 1000) <= 0)
+        return 0;
+    return read(r->out, &extra, 1) > 0;
 }
 
 /* Read "MGR1" and the first tag of want. As read_tag. */
@@ -609,9 +620,13 @@ static jail_status settle(const spec *s, run *r, jail_status st, char *why, size
     if (st == JAIL_PROTOCOL || st == JAIL_ERROR || st == JAIL_TIMEOUT) {
         if (st == JAIL_TIMEOUT)
             r->timed_out = 1;
-        kill(-r->pid, SIGKILL);
+        (void)kill(-r->pid, SIGKILL);
     }
     run_end(r, &e);
+    if (st == JAIL_OK && trailing_bytes(r)) {
+        why_set(why, why_len, "renderer wrote past the end of its stream");
+        st = JAIL_PROTOCOL;
+    }
     run_close(r);
     if (st == JAIL_OK && r->timed_out)
         st = JAIL_TIMEOUT;

@@ -52,6 +52,7 @@ def entry(name, expect, kinds=(), ext=(), **more):
         "ink": False,
         "csv_formulas": [],
         "fast": False,
+        "max_seconds": 120,
     }
     e.update(more)
     MANIFEST.append(e)
@@ -156,13 +157,14 @@ def gen_pdfs(out):
     dst = os.path.join(out, "files", "pdf_encrypted.pdf")
     subprocess.run(["qpdf", "--static-id", "--static-aes-iv", "--encrypt", "user", "owner", "256", "--",
                     src, dst], check=True)
-    entry("pdf_encrypted.pdf", ["held"], ["encrypted"], reason_any=["encrypt", "password"])
+    entry("pdf_encrypted.pdf", ["held"], ["encrypted"], reason_any=["encrypt", "password"],
+          max_seconds=30)
     cut = multi.index(b"2 0 obj") + 20
     put(out, "pdf_corrupt.pdf", multi[:cut])
-    entry("pdf_corrupt.pdf", ["failed", "blocked"], reason_any=[])
+    entry("pdf_corrupt.pdf", ["failed", "blocked"], max_seconds=30)
     rnd = random.Random(20240401)
     put(out, "pdf_random.pdf", rnd.randbytes(4096))
-    entry("pdf_random.pdf", ["failed", "blocked"])
+    entry("pdf_random.pdf", ["failed", "blocked"], max_seconds=30)
 
 
 # ---------------------------------------------------------------- Office
@@ -340,6 +342,46 @@ def xlsm_bytes():
                       ("xl/worksheets/sheet1.xml", sheet), ("xl/vbaProject.bin", FAKE_VBA)])
 
 
+AGILE_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+    '<encryption xmlns="http://schemas.microsoft.com/office/2006/encryption"'
+    ' xmlns:p="http://schemas.microsoft.com/office/2006/keyEncryptor/password">'
+    '<keyData saltSize="16" blockSize="16" keyBits="256" hashSize="64" cipherAlgorithm="AES"'
+    ' cipherChaining="ChainingModeCBC" hashAlgorithm="SHA512" saltValue="AAAAAAAAAAAAAAAAAAAAAA=="/>'
+    '<keyEncryptors><keyEncryptor uri="http://schemas.microsoft.com/office/2006/keyEncryptor/password">'
+    '<p:encryptedKey spinCount="100000" saltSize="16" blockSize="16" keyBits="256" hashSize="64"'
+    ' cipherAlgorithm="AES" cipherChaining="ChainingModeCBC" hashAlgorithm="SHA512"'
+    ' saltValue="AAAAAAAAAAAAAAAAAAAAAA=="/></keyEncryptor></keyEncryptors></encryption>')
+
+
+def cfb_dirent(name, kind, right, child, start, size):
+    """One 128-byte compound-file directory entry."""
+    raw = name.encode("utf-16-le") + b"\0\0" if name else b""
+    return (raw.ljust(64, b"\0") + struct.pack("<HBBIII", len(raw), kind, 1, 0xFFFFFFFF, right,
+                                               child)
+            + b"\0" * 16 + b"\0" * 4 + b"\0" * 16 + struct.pack("<IQ", start, size))
+
+
+def encrypted_ooxml():
+    """A password-protected OOXML file as Office writes it: a compound file
+    holding EncryptionInfo (agile) and EncryptedPackage streams. The
+    ciphertext is random; only the structure matters to a classifier."""
+    end, free = 0xFFFFFFFE, 0xFFFFFFFF
+    info = (struct.pack("<HHI", 4, 4, 0x40) + AGILE_XML.encode("ascii")).ljust(4096, b"\0")
+    package = struct.pack("<Q", 12000) + random.Random(11).randbytes(4088)
+    fat = [0xFFFFFFFD, end] + list(range(3, 10)) + [end] + list(range(11, 18)) + [end]
+    fat += [free] * (128 - len(fat))
+    hdr = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16
+           + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
+           + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+           + struct.pack("<I", 0) + struct.pack("<I", free) * 108)
+    dirs = (cfb_dirent("Root Entry", 5, free, 1, end, 0)
+            + cfb_dirent("EncryptionInfo", 2, 2, free, 2, len(info))
+            + cfb_dirent("EncryptedPackage", 2, free, free, 10, len(package))
+            + cfb_dirent("", 0, free, free, 0, 0))
+    return hdr + struct.pack("<128I", *fat) + dirs + info + package
+
+
 def gen_macro(out):
     """Macro-bearing OOXML: the output must be pixels with no macro trace."""
     absent = ["MUGAI-MACRO-PAYLOAD", "MugaiMacro", "vbaProject", "AutoOpen"]
@@ -349,6 +391,9 @@ def gen_macro(out):
     put(out, "macro_xlsm.xlsm", xlsm_bytes())
     entry("macro_xlsm.xlsm", ["sanitized"], ["office"], [".pdf"], pdf_checks=True, ink=True,
           absent=absent)
+    put(out, "office_encrypted.docx", encrypted_ooxml())
+    entry("office_encrypted.docx", ["held"], ["encrypted"], reason_any=["encrypt", "password"],
+          max_seconds=60)
 
 
 # ---------------------------------------------------------------- images
@@ -419,10 +464,11 @@ def gen_images(out):
           fast=True)
     put(out, "img_bomb.png", png_bomb())
     entry("img_bomb.png", ["blocked", "failed"],
-          reason_any=["pixel", "limit", "large", "dimension", "size", "bound"])
+          reason_any=["pixel", "limit", "large", "dimension", "size", "bound"], max_seconds=30)
     jpg = save(picture(640, 480), "JPEG", quality=90)
     put(out, "img_truncated.jpg", jpg[: len(jpg) // 2])
-    entry("img_truncated.jpg", ["failed", "blocked", "sanitized"], ["image"], [".jpg", ".png"])
+    entry("img_truncated.jpg", ["failed", "blocked", "sanitized"], ["image"], [".jpg", ".png"],
+          max_seconds=30)
 
 
 # ---------------------------------------------------------------- HTML, text, CSV

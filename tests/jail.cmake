@@ -1,0 +1,15 @@
+# The render jail: a misbehaving probe program and the launcher's unit tests,
+# which also drive the real mugai-render (its seccomp allow-list is on).
+add_executable(jail_probe unit/jail_probe.c)
+
+if(TARGET PkgConfig::CMOCKA)
+  add_executable(test_jail unit/test_jail.c)
+  target_link_libraries(test_jail PRIVATE san PkgConfig::POPPLER PkgConfig::PIXBUF
+    PkgConfig::CMOCKA)
+  target_compile_definitions(test_jail PRIVATE
+    JAIL_PROBE="$<TARGET_FILE:jail_probe>"
+    JAIL_RENDER="$<TARGET_FILE:mugai-render>")
+  add_dependencies(test_jail jail_probe mugai-render)
+  add_test(NAME unit_jail COMMAND test_jail)
+  set_tests_properties(unit_jail PROPERTIES TIMEOUT 600)
+endif()

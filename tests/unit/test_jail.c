@@ -1,0 +1,434 @@
+/*
+ * tests/unit/test_jail.c - the render jail: a misbehaving probe must be
+ * contained (memory, CPU, time, network, protocol, processes), and the real
+ * mugai-render, with its seccomp filter on, must render PDFs and images.
+ *
+ * Runs as root in CI (network namespaces need it); creates its inputs itself.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cairo.h>
+#include <cairo-pdf.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib.h>
+#include "san_int.h"
+
+/* Pages received by a sink. */
+typedef struct pages {
+    unsigned announced;
+    unsigned count;
+    unsigned w, h;
+    int white_corner;
+} pages;
+
+/* A conf with small limits for the tests. */
+static conf *test_conf(const char *render)
+{
+    static conf c;
+
+    memset(&c, 0, sizeof c);
+    c.render_path = (char *)render;
+    c.soffice_path = "/usr/bin/soffice";
+    c.pdf_dpi = 144;
+    c.max_pages = 20;
+    c.max_image_mpixels = 40;
+    c.max_text_mb = 1;
+    c.charsets = "UTF-8,CP932,EUC-JP,ISO-2022-JP";
+    c.jail_timeout = 60;
+    c.jail_cpu = 30;
+    c.jail_memory_mb = 1024;
+    c.jail_file_size_mb = 64;
+    c.jail_open_files = 64;
+    c.jail_processes = 64;
+    c.jail_seccomp = 1;
+    c.jail_network_namespace = 1;
+    c.office_timeout = 180;
+    c.office_memory_mb = 4096;
+    return &c;
+}
+
+/* An unlinked temporary file holding len bytes of data, at offset 0. */
+static int temp_input(const void *data, size_t len)
+{
+    char path[] = "/tmp/test_jail-XXXXXX";
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    return fd;
+}
+
+/* Processes still running (not zombies) whose program is the probe. */
+static int running_probes(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    char path[300], exe[4096], stat[512];
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/exe", e->d_name);
+        ssize_t k = readlink(path, exe, sizeof exe - 1);
+        if (k <= 0)
+            continue;
+        exe[k] = '\0';
+        if (strcmp(exe, JAIL_PROBE) != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(stat, sizeof stat, f) && !strstr(stat, ") Z"))
+            n++;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Run the probe with cmd in text mode; returns the status, text in *out. */
+static jail_status run_probe(conf *c, const char *cmd, char **out, char *why, size_t why_len)
+{
+    size_t len = 0;
+    int fd = temp_input(cmd, strlen(cmd));
+    jail_status st = jail_render_text(c, "text", fd, out, &len, why, why_len);
+
+    close(fd);
+    return st;
+}
+
+/* One row per misbehaviour: what it does, the limits, what the jail must answer. */
+typedef struct probe_case {
+    const char *cmd;
+    unsigned timeout, cpu;
+    size_t memory_mb;
+    jail_status want, also;
+    const char *why_has;
+    double max_seconds;
+} probe_case;
+
+static const probe_case probe_cases[] = {
+    {"hog\n", 60, 30, 128, JAIL_LIMIT, JAIL_CRASHED, "memory", 30},
+    {"spin\n", 60, 1, 256, JAIL_LIMIT, JAIL_LIMIT, "CPU", 30},
+    {"sleep\n", 2, 30, 256, JAIL_TIMEOUT, JAIL_TIMEOUT, "time", 6},
+    {"garbage\n", 10, 30, 256, JAIL_PROTOCOL, JAIL_PROTOCOL, "", 6},
+    {"huge\n", 10, 30, 256, JAIL_PROTOCOL, JAIL_PROTOCOL, "20000x20000", 6},
+    {"sigsys\n", 10, 30, 256, JAIL_CRASHED, JAIL_CRASHED, "SIGSYS (seccomp)", 6},
+};
+
+/* Every misbehaviour ends with the expected status, in time, with nothing left running. */
+static void test_probe_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof probe_cases / sizeof probe_cases[0]; i++) {
+        const probe_case *pc = &probe_cases[i];
+        conf *c = test_conf(JAIL_PROBE);
+        char why[256] = "", *out = NULL;
+        c->jail_timeout = pc->timeout;
+        c->jail_cpu = pc->cpu;
+        c->jail_memory_mb = pc->memory_mb;
+        jail_status st;
+        double t0 = g_get_monotonic_time() / 1e6;
+        if (strncmp(pc->cmd, "huge", 4) == 0) {
+            pages p = {0};
+            int (*begin)(void *, unsigned) = NULL;
+            jail_sink sink = {begin, NULL, &p};
+            int fd = temp_input(pc->cmd, strlen(pc->cmd));
+            st = jail_render_pages(c, "pdf", NULL, fd, &sink, why, sizeof why);
+            close(fd);
+        } else {
+            st = run_probe(c, pc->cmd, &out, why, sizeof why);
+        }
+        double dt = g_get_monotonic_time() / 1e6 - t0;
+        print_message("probe %s -> %s (%s) in %.1f s\n", pc->cmd, jail_status_name(st), why, dt);
+        assert_true(st == pc->want || st == pc->also);
+        assert_non_null(strstr(why, pc->why_has));
+        assert_true(dt < pc->max_seconds);
+        assert_null(out);
+        assert_int_equal(running_probes(), 0);
+    }
+}
+
+/* A listener on 127.0.0.1 outside the jail; the port in *port. */
+static int listen_loopback(int *port)
+{
+    struct sockaddr_in sa = {0};
+    socklen_t sl = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* The probe cannot reach a port that is listening outside the jail. */
+static void test_probe_net(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    conf *c = test_conf(JAIL_PROBE);
+    char cmd[32], why[256] = "", *out = NULL;
+    int port;
+    int lfd = listen_loopback(&port);
+    snprintf(cmd, sizeof cmd, "net %d\n", port);
+    c->jail_network_namespace = 0; /* first without the namespace: the port is reachable */
+    assert_int_equal(run_probe(c, cmd, &out, why, sizeof why), JAIL_OK);
+    assert_string_equal(out, "connected");
+    g_free(out);
+    c->jail_network_namespace = 1;
+    assert_int_equal(run_probe(c, cmd, &out, why, sizeof why), JAIL_OK);
+    print_message("net probe in the jail: %s\n", out);
+    assert_non_null(strstr(out, "connect failed"));
+    g_free(out);
+    close(lfd);
+}
+
+/* Children forked by the probe are gone once the jail returns. */
+static void test_probe_fork(void **state)
+{
+    (void)state;
+    conf *c = test_conf(JAIL_PROBE);
+    char why[256] = "", *out = NULL;
+
+    assert_int_equal(run_probe(c, "fork\n", &out, why, sizeof why), JAIL_OK);
+    assert_non_null(out);
+    assert_true(strlen(out) > 0);
+    g_free(out);
+    assert_int_equal(running_probes(), 0);
+}
+
+/* Sink: count pages and check sizes. */
+static int sink_begin(void *ctx, unsigned n)
+{
+    ((pages *)ctx)->announced = n;
+    return 0;
+}
+
+static int sink_page(void *ctx, unsigned w, unsigned h, const uint8_t *rgb)
+{
+    pages *p = ctx;
+
+    p->count++;
+    p->w = w;
+    p->h = h;
+    p->white_corner = rgb[0] == 255 && rgb[1] == 255 && rgb[2] == 255;
+    return 0;
+}
+
+/* Write a 3-page 200x100 pt PDF with Japanese text to an unlinked file. */
+static cairo_status_t to_string(void *closure, const unsigned char *data, unsigned int len)
+{
+    g_string_append_len(closure, (const char *)data, len);
+    return CAIRO_STATUS_SUCCESS;
+}
+
+static GString *make_pdf(void)
+{
+    GString *buf = g_string_new(NULL);
+    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(to_string, buf, 200, 100);
+    cairo_t *cr = cairo_create(s);
+
+    for (int i = 0; i < 3; i++) {
+        cairo_select_font_face(cr, "IPAexGothic", CAIRO_FONT_SLANT_NORMAL,
+                               CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_set_font_size(cr, 20);
+        cairo_move_to(cr, 10, 50);
+        cairo_show_text(cr, "無害化 テスト");
+        cairo_show_page(cr);
+    }
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    return buf;
+}
+
+/* Run the real renderer on data in mode. */
+static jail_status render(const char *mode, const char *type, const void *data, size_t len,
+                          pages *p, char *why, size_t why_len)
+{
+    conf *c = test_conf(JAIL_RENDER);
+    jail_sink sink = {sink_begin, sink_page, p};
+    int fd = temp_input(data, len);
+    jail_status st = jail_render_pages(c, mode, type, fd, &sink, why, why_len);
+
+    close(fd);
+    return st;
+}
+
+/* A 3-page PDF renders to 3 pages of 400x200 pixels at 144 dpi, seccomp on. */
+static void test_render_pdf(void **state)
+{
+    (void)state;
+    GString *pdf = make_pdf();
+    pages p = {0};
+    char why[256] = "";
+
+    assert_int_equal(render("pdf", NULL, pdf->str, pdf->len, &p, why, sizeof why), JAIL_OK);
+    assert_int_equal(p.announced, 3);
+    assert_int_equal(p.count, 3);
+    assert_int_equal(p.w, 400);
+    assert_int_equal(p.h, 200);
+    assert_true(p.white_corner);
+    g_string_free(pdf, TRUE);
+}
+
+/* Random bytes are not a PDF; an encrypted PDF is held. */
+static void test_render_pdf_bad(void **state)
+{
+    (void)state;
+    char junk[4096], why[256] = "";
+    pages p = {0};
+
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)(rand() & 0xff);
+    assert_int_equal(render("pdf", NULL, junk, sizeof junk, &p, why, sizeof why), JAIL_MALFORMED);
+    if (access("/usr/bin/qpdf", X_OK) != 0)
+        return;
+    GString *pdf = make_pdf();
+    char in[] = "/tmp/test_jail-in-XXXXXX", out[64], cmd[256];
+    int fd = mkstemp(in);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, pdf->str, pdf->len), (ssize_t)pdf->len);
+    close(fd);
+    snprintf(out, sizeof out, "%s.enc", in);
+    snprintf(cmd, sizeof cmd, "qpdf --encrypt user owner 256 -- %s %s", in, out);
+    assert_int_equal(system(cmd), 0);
+    gchar *enc;
+    gsize enc_len;
+    assert_true(g_file_get_contents(out, &enc, &enc_len, NULL));
+    unlink(in);
+    unlink(out);
+    assert_int_equal(render("pdf", NULL, enc, enc_len, &p, why, sizeof why), JAIL_ENCRYPTED);
+    assert_non_null(strstr(why, "encrypted"));
+    g_free(enc);
+    g_string_free(pdf, TRUE);
+}
+
+/* Images saved by gdk-pixbuf in each format come back as one page of the same size. */
+static void test_render_images(void **state)
+{
+    static const char *const types[] = {"png", "jpeg", "tiff", "bmp"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        int alpha = strcmp(types[i], "jpeg") != 0 && strcmp(types[i], "bmp") != 0;
+        GdkPixbuf *pb = gdk_pixbuf_new(GDK_COLORSPACE_RGB, alpha, 8, 40, 30);
+        gdk_pixbuf_fill(pb, 0x2040ff80);
+        gchar *buf;
+        gsize len;
+        if (!gdk_pixbuf_save_to_buffer(pb, &buf, &len, types[i], NULL, NULL)) {
+            g_object_unref(pb);
+            continue;
+        }
+        pages p = {0};
+        char why[256] = "";
+        jail_status st = render("image", types[i], buf, len, &p, why, sizeof why);
+        print_message("image %s -> %s %s\n", types[i], jail_status_name(st), why);
+        assert_int_equal(st, JAIL_OK);
+        assert_int_equal(p.count, 1);
+        assert_int_equal(p.w, 40);
+        assert_int_equal(p.h, 30);
+        assert_int_equal(render("image", "svg", buf, len, &p, why, sizeof why), JAIL_ERROR);
+        g_free(buf);
+        g_object_unref(pb);
+    }
+}
+
+/* An image larger than the pixel bound is refused before decoding. */
+static void test_render_image_limit(void **state)
+{
+    (void)state;
+    GdkPixbuf *pb = gdk_pixbuf_new(GDK_COLORSPACE_RGB, FALSE, 8, 9000, 9000);
+    gchar *buf;
+    gsize len;
+    pages p = {0};
+    char why[256] = "";
+
+    gdk_pixbuf_fill(pb, 0xffffffff);
+    assert_true(gdk_pixbuf_save_to_buffer(pb, &buf, &len, "png", NULL, NULL));
+    assert_int_equal(render("image", "png", buf, len, &p, why, sizeof why), JAIL_LIMIT);
+    assert_int_equal(p.count, 0);
+    g_free(buf);
+    g_object_unref(pb);
+}
+
+/* Plain UTF-8 text goes through the text mode unchanged. */
+static void test_render_text(void **state)
+{
+    (void)state;
+    conf *c = test_conf(JAIL_RENDER);
+    const char *text = "こんにちは、無害化です。\n";
+    char why[256] = "", *out = NULL;
+    size_t len = 0;
+    int fd = temp_input(text, strlen(text));
+
+    assert_int_equal(jail_render_text(c, "text", fd, &out, &len, why, sizeof why), JAIL_OK);
+    assert_non_null(strstr(out, "無害化"));
+    g_free(out);
+    close(fd);
+}
+
+/* LibreOffice converts a text document to a PDF that renders. */
+static void test_office(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/soffice", X_OK) != 0 || getenv("MUGAI_SKIP_OFFICE"))
+        skip();
+    conf *c = test_conf(JAIL_RENDER);
+    const char *text = "議事録\n無害化通信のテストです。\n";
+    char why[256] = "";
+    int in = temp_input(text, strlen(text));
+    int out = temp_input("", 0);
+
+    jail_status st = jail_office_to_pdf(c, in, "txt", out, why, sizeof why);
+    print_message("office -> %s %s\n", jail_status_name(st), why);
+    assert_int_equal(st, JAIL_OK);
+    pages p = {0};
+    jail_sink sink = {sink_begin, sink_page, &p};
+    assert_int_equal(jail_render_pages(c, "pdf", NULL, out, &sink, why, sizeof why), JAIL_OK);
+    assert_true(p.count >= 1);
+    close(in);
+    close(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probe_cases),
+        cmocka_unit_test(test_probe_net),
+        cmocka_unit_test(test_probe_fork),
+        cmocka_unit_test(test_render_pdf),
+        cmocka_unit_test(test_render_pdf_bad),
+        cmocka_unit_test(test_render_images),
+        cmocka_unit_test(test_render_image_limit),
+        cmocka_unit_test(test_render_text),
+        cmocka_unit_test(test_office),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
