@@ -12,8 +12,8 @@
 
 typedef struct conf {
     /* [general] */
-    char *log_level;  /* debug, info, warning, error */
-    char *audit_log;  /* JSON lines; empty disables */
+    char *log_level;   /* debug, info, warning, error */
+    char *audit_log;   /* JSON lines; empty disables */
     char *render_path; /* the mugai-render program */
     char *soffice_path;
     size_t max_input_mb;
@@ -21,7 +21,7 @@ typedef struct conf {
     unsigned pdf_dpi;
     unsigned max_pages;
     unsigned max_image_mpixels; /* megapixels per page or image */
-    char *image_output;        /* "png" or "auto" (JPEG for photographs) */
+    char *image_output;         /* "png" or "auto" (JPEG for photographs) */
     unsigned jpeg_quality;
     size_t max_text_mb;
     char *charsets; /* comma-separated fallback order for unlabeled text */

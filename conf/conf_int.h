@@ -12,8 +12,8 @@ typedef struct conf_param {
     const char *group;
     const char *key;
     conf_type type;
-    const char *def;     /* default, as written in the file */
-    unsigned long min;   /* bounds for numbers */
+    const char *def;   /* default, as written in the file */
+    unsigned long min; /* bounds for numbers */
     unsigned long max;
     const char *choices; /* "a|b|c" for strings with a fixed set of values, else NULL */
     size_t offset;       /* into struct conf */

@@ -431,7 +431,7 @@ static jail_status classify_end(const spec *s, run *r, const ending *e, char *wh
 /* Read the rest of a FAIL frame and map its code. */
 static jail_status read_fail(run *r, char *why, size_t why_len)
 {
-    uint32_t code, len;
+    uint32_t code = 0, len = 0;
     char msg[RND_MAX_MSG + 1];
 
     if (rd_u32(r, &code) < 0 || rd_u32(r, &len) < 0 || len > RND_MAX_MSG ||
@@ -489,7 +489,7 @@ static uint64_t max_pixels(const conf *c)
 static jail_status read_page(run *r, const conf *c, const jail_sink *sink, uint8_t **buf,
                              size_t *cap, char *why, size_t why_len)
 {
-    uint32_t w, h;
+    uint32_t w = 0, h = 0;
     jail_status st = JAIL_OK;
 
     if (read_tag(r, RND_TAG_PAGE, &st, why, why_len) != 0)
@@ -520,7 +520,7 @@ static jail_status read_page(run *r, const conf *c, const jail_sink *sink, uint8
 static jail_status read_done(run *r, uint32_t n, char *why, size_t why_len)
 {
     jail_status st = JAIL_OK;
-    uint32_t v;
+    uint32_t v = 0;
 
     if (read_tag(r, RND_TAG_DONE, &st, why, why_len) != 0)
         return st;
@@ -562,7 +562,7 @@ static jail_status read_pages(run *r, const conf *c, const jail_sink *sink, char
                               size_t why_len)
 {
     jail_status st = JAIL_OK;
-    uint32_t n;
+    uint32_t n = 0;
     uint8_t *buf = NULL;
     size_t cap = 0;
 
@@ -586,7 +586,7 @@ static jail_status read_text(run *r, const conf *c, char **out, size_t *out_len,
                              size_t why_len)
 {
     jail_status st = JAIL_OK;
-    uint32_t len;
+    uint32_t len = 0;
     size_t max = c->max_text_mb > SIZE_MAX >> 21 ? SIZE_MAX >> 1 : c->max_text_mb << 20;
 
     if (read_start(r, RND_TAG_TEXT, &st, why, why_len) != 0)

@@ -26,7 +26,7 @@ typedef struct san_result {
     char sha256[65];     /* of the input */
     size_t in_size;
     size_t out_size;
-    unsigned pages;      /* pages rendered, 0 when not paged */
+    unsigned pages; /* pages rendered, 0 when not paged */
     double seconds;
 } san_result;
 

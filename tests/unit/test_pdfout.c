@@ -90,7 +90,7 @@ static uint8_t *make_pixels(pix_kind kind, unsigned w, unsigned h)
     unsigned seed = 42;
     for (unsigned y = 0; y < h; y++)
         for (unsigned x = 0; x < w; x++) {
-            int c[3];
+            int c[3] = {0, 0, 0};
             kind_px(kind, w, h, x, y, &seed, c);
             put_px(p, w, x, y, c[0], c[1], c[2]);
         }
