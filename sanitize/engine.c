@@ -344,7 +344,8 @@ static int convert_text(san_engine *e, int in_fd, const char *mode, int out_fd, 
     if (st == JAIL_OK) {
         /* Spreadsheet programs read a CSV as UTF-8 only when it starts with a BOM. */
         if ((strcmp(mode, "csv") == 0 && mg_write_all(out_fd, "\xEF\xBB\xBF", 3) < 0) ||
-            mg_write_all(out_fd, text, len) < 0)
+            mg_write_all(out_fd, text, len) < 0 ||
+            (len > 0 && text[len - 1] != '\n' && mg_write_all(out_fd, "\n", 1) < 0))
             st = JAIL_ERROR, g_strlcpy(why, "cannot write the output", sizeof(why));
     }
     rc = jail_verdict(r, st, why);
