@@ -40,6 +40,26 @@ typedef struct conf {
     char *clamav_db_dir;
     int scan_required; /* no database: 1 = refuse to start, 0 = warn loudly and go on */
     size_t scan_max_file_mb;
+    /* [mail] */
+    unsigned mail_max_depth;    /* nesting of multiparts and attached messages */
+    unsigned mail_max_parts;    /* leaf parts per message */
+    size_t mail_max_header_kb;  /* one header field */
+    size_t mail_max_message_mb; /* whole message */
+    char *mail_alternative;     /* "text" or "html": which alternative body is used */
+    char *mail_notice_template; /* file with the notice text; "builtin" for the built-in */
+    char *mail_subject_tag;     /* prefixed to the subject of sanitized mail; empty for none */
+    /* [archive] */
+    unsigned archive_max_depth;
+    unsigned archive_max_entries;
+    size_t archive_max_total_mb; /* sum of member sizes */
+    size_t archive_max_entry_mb; /* one member */
+    unsigned archive_max_ratio;  /* uncompressed / compressed */
+    /* [quarantine] */
+    char *quarantine_dir;
+    unsigned quarantine_retention_days;
+    char *release_host;
+    unsigned release_port;
+    char *release_helo;
 } conf;
 
 /* Defaults from the table. Caller frees with conf_free. */

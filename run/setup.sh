@@ -15,6 +15,7 @@ MUGAI_PACKAGES=(
   libgdk-pixbuf-2.0-dev webp-pixbuf-loader libjson-glib-dev libcmocka-dev zlib1g-dev
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
   libreoffice-impress-nogui fonts-ipaexfont
+  libcurl4-openssl-dev w3m
   poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
 )
 

@@ -45,6 +45,18 @@ static const mime_rule convertible[] = {
     {"text/rtf", "office", NULL},
     {"application/rtf", "office", NULL},
     {"text/html", "html", NULL},
+    {"message/rfc822", "mail", NULL},
+    {"application/zip", "archive", NULL},
+    {"application/x-7z-compressed", "archive", NULL},
+    {"application/x-lzh-compressed", "archive", NULL},
+    {"application/x-tar", "archive", NULL},
+    {"application/gzip", "archive", NULL},
+    {"application/x-bzip2", "archive", NULL},
+    {"application/x-xz", "archive", NULL},
+    {"application/x-rar", "archive", NULL},
+    {"application/vnd.rar", "archive", NULL},
+    {"application/x-cpio", "archive", NULL},
+    {"application/vnd.ms-cab-compressed", "archive", NULL},
     {"text/csv", "csv", NULL},
     {"text/*", "text", NULL},
     {"inode/x-empty", "text", NULL},
@@ -84,17 +96,6 @@ static const mime_rule blocked[] = {
     {"application/x-vhd", "disk-image", NULL},
     {"application/x-apple-diskimage", "disk-image", NULL},
     {"application/x-raw-disk-image", "disk-image", NULL},
-    {"application/zip", "archive", NULL},
-    {"application/x-7z-compressed", "archive", NULL},
-    {"application/x-lzh-compressed", "archive", NULL},
-    {"application/x-tar", "archive", NULL},
-    {"application/gzip", "archive", NULL},
-    {"application/x-bzip2", "archive", NULL},
-    {"application/x-xz", "archive", NULL},
-    {"application/x-rar", "archive", NULL},
-    {"application/vnd.rar", "archive", NULL},
-    {"application/x-cpio", "archive", NULL},
-    {"application/vnd.ms-cab-compressed", "archive", NULL},
     {"application/encrypted", "encrypted", NULL},
 };
 
@@ -112,6 +113,9 @@ static const ext_rule dangerous_ext[] = {
     {"disk-image", "iso img vhd vhdx vmdk dmg udf"},
 };
 
+/* OOXML and ODF documents that libmagic sees only as zips. */
+static const mime_rule zipped_office = {"application/zip", "office", NULL};
+
 /* Extensions that honestly name each convertible kind (images by type). */
 static const ext_rule honest_ext[] = {
     {"pdf", "pdf"},
@@ -124,6 +128,8 @@ static const ext_rule honest_ext[] = {
     {"office", "doc docx docm dot dotx dotm xls xlsx xlsm xlt xltx xltm ppt pptx pptm pps ppsx pot "
                "potx odt ods odp ott ots otp rtf"},
     {"html", "html htm"},
+    {"mail", "eml msg"},
+    {"archive", "zip 7z lzh lha tar gz tgz bz2 tbz2 xz txz rar cab cpio"},
     {"csv", "csv tsv"},
     {"text", "txt text log md ini cfg conf json xml yaml yml tsv csv eml"},
 };
@@ -201,6 +207,10 @@ static const char *output_ext(const char *kind, const char *img_type)
         return strcmp(img_type, "jpeg") == 0 ? "jpg" : "png";
     if (strcmp(kind, "csv") == 0)
         return "csv";
+    if (strcmp(kind, "archive") == 0)
+        return "zip";
+    if (strcmp(kind, "mail") == 0)
+        return "eml";
     return "txt";
 }
 
@@ -231,6 +241,7 @@ void san_classify(const char *mime, const char *desc, const char *name, san_clas
     const mime_rule *r;
 
     memset(out, 0, sizeof(*out));
+    out->name = name;
     out->ext = g_intern_string(extension(name, ext_buf, sizeof(ext_buf)));
     danger = ext_kind(dangerous_ext, G_N_ELEMENTS(dangerous_ext), out->ext);
     if (desc && strstr(desc, "Encrypted") != NULL)
@@ -250,9 +261,6 @@ void san_classify(const char *mime, const char *desc, const char *name, san_clas
         const char *claims = ext_kind(honest_ext, G_N_ELEMENTS(honest_ext), out->ext);
         if (strcmp(r->kind, "encrypted") == 0)
             block(out, SAN_HELD, "encrypted", "encrypted document (%s): cannot inspect", mime);
-        else if (strcmp(r->kind, "archive") == 0 && claims && strcmp(claims, "office") == 0 &&
-                 strcmp(mime, "application/zip") == 0)
-            classify_convertible(&(mime_rule){mime, "office", NULL}, mime, out);
         else if (claims && strcmp(claims, "text") != 0)
             block(out, SAN_BLOCKED, "mismatch", "content is %s (%s) but the name says .%s: blocked",
                   mime, r->kind, out->ext);
@@ -265,7 +273,18 @@ void san_classify(const char *mime, const char *desc, const char *name, san_clas
               danger);
         return;
     }
+    /* A message libmagic cannot name (a NUL in a header, say) is still parsed as mail when
+     * it is named as one: the clean copy is rebuilt from converted parts only. */
+    if (in_list("eml msg", out->ext) &&
+        (strcmp(mime, "application/octet-stream") == 0 || strncmp(mime, "text/", 5) == 0))
+        mime = "message/rfc822";
     if ((r = match_mime(convertible, G_N_ELEMENTS(convertible), mime)) != NULL) {
+        const char *claims = ext_kind(honest_ext, G_N_ELEMENTS(honest_ext), out->ext);
+        /* OOXML and ODF files are zips; libmagic names them so only when the parts it looks
+         * for come first. The name decides, and LibreOffice reads the content. */
+        if (strcmp(r->kind, "archive") == 0 && g_strcmp0(claims, "office") == 0 &&
+            strcmp(mime, "application/zip") == 0)
+            r = &zipped_office;
         classify_convertible(r, mime, out);
         return;
     }

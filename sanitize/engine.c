@@ -29,6 +29,11 @@ struct san_engine {
     magic_t mime; /* MIME type */
     magic_t desc; /* textual description (tells encrypted Office files apart) */
     san_scanner *scanner;
+    quar_store *store;     /* originals of top-level messages */
+    quar_store *own_store; /* opened here from the configuration when none was given */
+    char *store_err;
+    const char *actor;
+    unsigned top_level; /* non-zero while san_file converts its own input */
 };
 
 /* Open a libmagic cookie with flags, loading the default database. */
@@ -77,6 +82,8 @@ void san_engine_free(san_engine *e)
     if (e->desc)
         magic_close(e->desc);
     scan_free(e->scanner);
+    quar_close(e->own_store);
+    g_free(e->store_err);
     g_free(e);
 }
 
@@ -94,6 +101,13 @@ const char *san_verdict_name(san_verdict v)
 
 void san_result_clear(san_result *r)
 {
+    for (size_t i = 0; i < r->nmembers; i++) {
+        g_free(r->members[i].name);
+        g_free(r->members[i].output_name);
+        san_result_clear(&r->members[i].r);
+    }
+    g_free(r->members);
+    quar_msg_free(r->mail);
     g_free(r->reason);
     g_free(r->kind);
     g_free(r->detected_type);
@@ -338,7 +352,7 @@ static int convert_text(san_engine *e, int in_fd, const char *mode, int out_fd, 
     char why[512] = "";
     char *text = NULL;
     size_t len = 0;
-    jail_status st = jail_render_text(e->c, mode, in_fd, &text, &len, why, sizeof(why));
+    jail_status st = jail_render_text(e->c, mode, NULL, in_fd, &text, &len, why, sizeof(why));
     int rc;
 
     if (st == JAIL_OK) {
@@ -353,11 +367,63 @@ static int convert_text(san_engine *e, int in_fd, const char *mode, int out_fd, 
     return rc;
 }
 
-/* Dispatch to the converter for cls; fills r->verdict on failure. */
-static int convert(san_engine *e, const san_class *cls, int in_fd, int out_fd, san_result *r,
-                   const char **ext)
+/* The quarantine for originals: the one given, else the configured one opened on first use. */
+static quar_store *engine_store(san_engine *e)
+{
+    char *err = NULL;
+
+    if (e->store || e->store_err)
+        return e->store;
+    e->own_store = quar_open_fs(e->c->quarantine_dir, e->c->quarantine_retention_days, &err);
+    if (!e->own_store) {
+        e->store_err = g_strdup(err ? err : "cannot open the quarantine");
+        mg_warn("%s", e->store_err);
+        free(err);
+    }
+    e->store = e->own_store;
+    return e->store;
+}
+
+/* Sanitize a message. A file given to san_file has its original stored; an attached or
+ * archived one does not (its container's original is stored). */
+static int convert_mail(san_engine *e, int in_fd, unsigned depth, int out_fd, san_result *r)
+{
+    san_mail_result mr = {0};
+    char *err = NULL;
+    int rc;
+
+    lseek(in_fd, 0, SEEK_SET);
+    rc = san_mail(e, e->top_level && depth == 0 ? engine_store(e) : NULL, in_fd, NULL, e->actor,
+                  out_fd, &mr, &err);
+    if (rc < 0)
+        verdict(r, SAN_FAILED, NULL, "internal error: %s", err ? err : "mail engine failed");
+    else if (mr.record->id[0])
+        r->reason =
+            g_strdup_printf("%s; original kept as %s",
+                            mr.changed ? "sanitized" : "text body re-encoded", mr.record->id);
+    free(err);
+    r->mail = mr.record;
+    mr.record = NULL;
+    san_mail_result_clear(&mr);
+    return rc;
+}
+
+void san_engine_set_store(san_engine *e, struct quar_store *q, const char *actor)
+{
+    e->store = q;
+    e->actor = actor;
+}
+
+/* Dispatch to the converter for cls; sets r->verdict other than SAN_SANITIZED on failure. */
+static int convert(san_engine *e, const san_class *cls, int in_fd, unsigned depth, int out_fd,
+                   san_result *r, const char **ext)
 {
     *ext = cls->out_ext;
+    r->verdict = SAN_SANITIZED;
+    if (strcmp(cls->kind, "archive") == 0)
+        return archive_sanitize(e, in_fd, cls->name, depth, out_fd, r);
+    if (strcmp(cls->kind, "mail") == 0)
+        return convert_mail(e, in_fd, depth, out_fd, r);
     if (strcmp(cls->kind, "pdf") == 0)
         return convert_pdf(e, in_fd, out_fd, r);
     if (strcmp(cls->kind, "office") == 0)
@@ -401,7 +467,12 @@ static int identify(san_engine *e, int fd, const char *name, san_result *r, san_
                 e->c->max_input_mb);
         return 1;
     }
-    rc = scan_fd(e->scanner, fd, name, &virname, why, sizeof(why));
+    /* Containers are not judged whole: every member or part is scanned on its own, so one
+     * infected attachment removes that attachment, not the whole message or archive. */
+    if (strcmp(cls->kind, "archive") == 0 || strcmp(cls->kind, "mail") == 0)
+        rc = 0;
+    else
+        rc = scan_fd(e->scanner, fd, name, &virname, why, sizeof(why));
     if (rc == 1) {
         r->signature = g_strdup(virname);
         verdict(r, SAN_BLOCKED, "virus", "virus signature %s found", virname);
@@ -433,7 +504,7 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
     } else if (outfile_open(&o, out_dir, out_stem) < 0) {
         verdict(r, SAN_FAILED, NULL, "cannot create output in %s: %s", out_dir, g_strerror(errno));
         rc = -1;
-    } else if ((rc = convert(e, cls, fd, o.fd, r, &ext)) == 0 && r->reason == NULL) {
+    } else if ((rc = convert(e, cls, fd, 0, o.fd, r, &ext)) == 0 && r->verdict == SAN_SANITIZED) {
         struct stat st;
         g_free(name);
         name = g_strdup_printf("%s.%s", out_stem, ext);
@@ -471,11 +542,53 @@ int san_file(san_engine *e, const char *in_path, const char *display_name, const
         return 0;
     }
     rc = identify(e, fd, display_name ? display_name : in_path, r, &cls);
+    e->top_level = 1;
     if (rc == 0)
         rc = produce(e, fd, &cls, out_dir, out_stem, overwrite, r);
     else if (rc == 1)
         rc = 0;
+    e->top_level = 0;
     close(fd);
+    r->seconds = mg_now() - t0;
+    return rc;
+}
+
+const conf *san_engine_conf(const san_engine *e)
+{
+    return e->c;
+}
+
+int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, san_result *r,
+                   int *out_fd, const char **out_ext)
+{
+    double t0 = mg_now();
+    san_class cls;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    *out_fd = -1;
+    *out_ext = NULL;
+    rc = identify(e, in_fd, name, r, &cls);
+    if (rc == 0) {
+        int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            verdict(r, SAN_FAILED, NULL, "cannot create a temporary file: %s", g_strerror(errno));
+            rc = -1;
+        } else if ((rc = convert(e, &cls, in_fd, depth, fd, r, out_ext)) == 0 &&
+                   r->verdict == SAN_SANITIZED) {
+            struct stat st;
+            if (!r->reason)
+                verdict(r, SAN_SANITIZED, NULL, "%s", cls.reason[0] ? cls.reason : "converted");
+            r->out_size = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
+            lseek(fd, 0, SEEK_SET);
+            *out_fd = fd;
+        } else {
+            close(fd);
+            *out_ext = NULL;
+        }
+    } else if (rc == 1) {
+        rc = 0;
+    }
     r->seconds = mg_now() - t0;
     return rc;
 }

@@ -659,8 +659,8 @@ static int input_fd(int in_fd)
 }
 
 /* Build the render argument vector into argv (static strings in bufs). */
-static void render_args(const conf *c, const char *mode, const char *img_type, char *argv[16],
-                        char bufs[4][32])
+static void render_args(const conf *c, const char *mode, const char *img_type, const char *label,
+                        char *argv[18], char bufs[4][32])
 {
     size_t i = 0;
     size_t text = c->max_text_mb > (UINT32_MAX >> 20) ? UINT32_MAX : c->max_text_mb << 20;
@@ -680,23 +680,25 @@ static void render_args(const conf *c, const char *mode, const char *img_type, c
         argv[i++] = "--charsets", argv[i++] = c->charsets;
     if (img_type)
         argv[i++] = "--type", argv[i++] = (char *)img_type;
+    if (label)
+        argv[i++] = "--label", argv[i++] = (char *)label;
     if (!c->jail_seccomp)
         argv[i++] = "--no-seccomp";
     argv[i] = NULL;
 }
 
 /* Run mugai-render: set up, read with reader, settle. */
-static jail_status render_run(const conf *c, const char *mode, const char *img_type, int in_fd,
-                              const jail_sink *sink, char **out, size_t *out_len, char *why,
-                              size_t why_len)
+static jail_status render_run(const conf *c, const char *mode, const char *img_type,
+                              const char *label, int in_fd, const jail_sink *sink, char **out,
+                              size_t *out_len, char *why, size_t why_len)
 {
     char dir[PATH_MAX], bufs[4][32];
-    char *argv[16];
+    char *argv[18];
     run r;
     jail_status st;
 
     why_set(why, why_len, "%s", "");
-    render_args(c, mode, img_type, argv, bufs);
+    render_args(c, mode, img_type, label, argv, bufs);
     int fd = input_fd(in_fd);
     if (fd < 0)
         return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
@@ -727,18 +729,29 @@ jail_status jail_render_pages(const conf *c, const char *mode, const char *img_t
         return why_set(why, why_len, "unknown page mode %s", mode), JAIL_ERROR;
     if (strcmp(mode, "image") == 0 && !img_type)
         return why_set(why, why_len, "image mode needs a type"), JAIL_ERROR;
-    return render_run(c, mode, strcmp(mode, "image") == 0 ? img_type : NULL, in_fd, sink, NULL,
-                      NULL, why, why_len);
+    return render_run(c, mode, strcmp(mode, "image") == 0 ? img_type : NULL, NULL, in_fd, sink,
+                      NULL, NULL, why, why_len);
 }
 
-jail_status jail_render_text(const conf *c, const char *mode, int in_fd, char **out,
-                             size_t *out_len, char *why, size_t why_len)
+/* Non-zero when label looks like a charset name: it comes from untrusted mail headers. */
+static int label_ok(const char *label)
+{
+    size_t n = strlen(label);
+
+    return n > 0 && n < 40 &&
+           strspn(label, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789-_.:") == n;
+}
+
+jail_status jail_render_text(const conf *c, const char *mode, const char *label, int in_fd,
+                             char **out, size_t *out_len, char *why, size_t why_len)
 {
     *out = NULL;
     *out_len = 0;
     if (strcmp(mode, "text") != 0 && strcmp(mode, "csv") != 0 && strcmp(mode, "html") != 0)
         return why_set(why, why_len, "unknown text mode %s", mode), JAIL_ERROR;
-    return render_run(c, mode, NULL, in_fd, NULL, out, out_len, why, why_len);
+    return render_run(c, mode, NULL, label && label_ok(label) ? label : NULL, in_fd, NULL, out,
+                      out_len, why, why_len);
 }
 
 /* Copy everything from in_fd (from offset 0 when it can seek) to out_fd. 0 or -1. */

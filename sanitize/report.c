@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mg.h"
+#include "quar.h"
 #include "san.h"
 
 /* Add a string member, or null when s is NULL. */
@@ -33,6 +34,45 @@ static void add_int(JsonBuilder *b, const char *name, gint64 v)
     json_builder_add_int_value(b, v);
 }
 
+static void add_result(JsonBuilder *b, const char *input, const san_result *r);
+
+/* Add "members": what became of each member of an archive. */
+static void add_members(JsonBuilder *b, const san_result *r)
+{
+    json_builder_set_member_name(b, "members");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < r->nmembers; i++) {
+        json_builder_begin_object(b);
+        add_result(b, r->members[i].name, &r->members[i].r);
+        add_str(b, "output_name", r->members[i].output_name);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+/* Add "quarantine_id" and "parts": the fate of every part of a message. */
+static void add_mail(JsonBuilder *b, const quar_msg *m)
+{
+    add_str(b, "quarantine_id", m->id[0] ? m->id : NULL);
+    json_builder_set_member_name(b, "parts");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < m->nparts; i++) {
+        const quar_part *p = &m->parts[i];
+        json_builder_begin_object(b);
+        add_str(b, "path", p->path);
+        add_str(b, "filename", p->filename);
+        add_str(b, "declared_type", p->declared_type);
+        add_str(b, "detected_type", p->detected_type);
+        add_int(b, "size", (gint64)p->size);
+        add_str(b, "sha256", p->sha256[0] ? p->sha256 : NULL);
+        add_str(b, "action", p->action);
+        add_str(b, "reason", p->reason);
+        add_str(b, "signature", p->signature);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 /* Add the members describing r to the open object in b. */
 static void add_result(JsonBuilder *b, const char *input, const san_result *r)
 {
@@ -50,6 +90,10 @@ static void add_result(JsonBuilder *b, const char *input, const san_result *r)
     add_int(b, "pages", r->pages);
     json_builder_set_member_name(b, "seconds");
     json_builder_add_double_value(b, (double)(gint64)(r->seconds * 1000.0 + 0.5) / 1000.0);
+    if (r->nmembers)
+        add_members(b, r);
+    if (r->mail)
+        add_mail(b, r->mail);
 }
 
 JsonNode *san_result_to_json(const char *input, const san_result *r)

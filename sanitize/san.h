@@ -28,7 +28,17 @@ typedef struct san_result {
     size_t out_size;
     unsigned pages; /* pages rendered, 0 when not paged */
     double seconds;
+    struct san_member *members; /* archive members, in archive order */
+    size_t nmembers;
+    struct quar_msg *mail; /* a message: its quarantine record with every part's fate */
 } san_result;
+
+/* One member of an archive and what became of it. */
+typedef struct san_member {
+    char *name;        /* normalized UTF-8 path inside the archive */
+    char *output_name; /* path inside the rebuilt zip, NULL when removed */
+    san_result r;
+} san_member;
 
 typedef struct san_engine san_engine;
 
@@ -39,6 +49,10 @@ void san_engine_free(san_engine *e);
 /* Non-zero when virus scanning is active. */
 int san_engine_scanning(const san_engine *e);
 
+struct quar_store;
+/* Store originals of messages given to san_file in q (borrowed; NULL: not stored). */
+void san_engine_set_store(san_engine *e, struct quar_store *q, const char *actor);
+
 /* Sanitize the file at in_path; display_name is the name used for type checks and reports.
  * The output is written in out_dir as out_stem + the new extension, never overwriting unless
  * overwrite. Fills *r (free with san_result_clear). Returns 0 when a verdict was reached
@@ -48,6 +62,32 @@ int san_file(san_engine *e, const char *in_path, const char *display_name, const
 void san_result_clear(san_result *r);
 /* "sanitized", "blocked", "held", "failed". */
 const char *san_verdict_name(san_verdict v);
+
+/* ---- mail.c: one Internet mail message ---- */
+
+#include "quar.h"
+
+typedef struct san_envelope {
+    const char *queue_id;          /* may be NULL */
+    const char *client;            /* may be NULL */
+    const char *sender;            /* may be NULL */
+    const char *const *recipients; /* NULL-terminated, may be NULL */
+} san_envelope;
+
+typedef struct san_mail_result {
+    quar_msg *record; /* the quarantine record with every part's fate; owned */
+    int changed;      /* something was removed or converted besides the text body */
+    double seconds;
+} san_mail_result;
+
+/* Sanitize the RFC 5322 message on in_fd. The original is stored in q first (when q is not
+ * NULL), then the clean message (text/plain UTF-8 body with the notice, sanitized attachments)
+ * is written to out_fd, CRLF, and re-parsed before return. Returns 0 (a clean message was
+ * written, whatever the input), or -1 on an internal error (reason logged and in *err): the
+ * caller must not pass the message on. */
+int san_mail(san_engine *e, quar_store *q, int in_fd, const san_envelope *env, const char *actor,
+             int out_fd, san_mail_result *r, char **err);
+void san_mail_result_clear(san_mail_result *r);
 
 /* ---- report.c ---- */
 

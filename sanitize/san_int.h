@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "conf.h"
 #include "rnd.h"
+#include "san.h"
 
 /* ---- jail.c: run mugai-render (or LibreOffice) in a child under the jail ---- */
 
@@ -33,9 +34,10 @@ typedef struct jail_sink {
  * into sink. why receives a one-line reason on failure. */
 jail_status jail_render_pages(const conf *c, const char *mode, const char *img_type, int in_fd,
                               const jail_sink *sink, char *why, size_t why_len);
-/* Convert in_fd with mode "text", "csv" or "html" to UTF-8; *out is g_malloc'ed. */
-jail_status jail_render_text(const conf *c, const char *mode, int in_fd, char **out,
-                             size_t *out_len, char *why, size_t why_len);
+/* Convert in_fd with mode "text", "csv" or "html" to UTF-8; label is the declared charset or
+ * NULL (ignored unless it looks like a charset name); *out is g_malloc'ed. */
+jail_status jail_render_text(const conf *c, const char *mode, const char *label, int in_fd,
+                             char **out, size_t *out_len, char *why, size_t why_len);
 /* Convert an Office document (ext: "docx", "xls", ...) to PDF with LibreOffice under the
  * jail (no seccomp: it must exec); the PDF is written to out_fd. */
 jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
@@ -68,6 +70,7 @@ typedef struct san_class {
     const char *img_type; /* for images: "png", "jpeg", "gif", "bmp", "tiff", "webp" */
     const char *out_ext;  /* extension of the output, NULL when nothing is produced */
     const char *ext;      /* declared extension, lower case, "" when none (borrowed) */
+    const char *name;     /* the name classified (borrowed) */
     int verdict;          /* san_verdict */
     char reason[256];     /* why it was blocked or held; a mismatch note otherwise */
 } san_class;
@@ -75,6 +78,42 @@ typedef struct san_class {
 /* Classify by content type (libmagic MIME and description) and file name. name is borrowed
  * and must outlive out. */
 void san_classify(const char *mime, const char *desc, const char *name, san_class *out);
+
+/* ---- engine.c: one input to one output, for the mail and archive code ---- */
+
+/* Sanitize the content of in_fd (named name; depth = archives it is nested in) into a new
+ * anonymous temporary file. Fills r (verdict, reason, kind, types, hash, sizes, members).
+ * On SAN_SANITIZED *out_fd is the output, rewound, and *out_ext its extension ("pdf", "png",
+ * "jpg", "txt", "csv", "zip"); otherwise *out_fd is -1. Returns 0 or -1 (internal error). */
+int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, san_result *r,
+                   int *out_fd, const char **out_ext);
+/* The configuration the engine runs with. */
+const conf *san_engine_conf(const san_engine *e);
+
+/* ---- archive.c: archives, member by member ---- */
+
+/* Open the archive on in_fd within the [archive] bounds, sanitize every member with
+ * san_convert_fd (depth + 1), record each in r->members, and write a new zip of the sanitized
+ * members to out_fd. Sets r's verdict: SAN_SANITIZED when a zip was written (even if some
+ * members were removed: their reasons are in r->members), SAN_HELD for an encrypted archive,
+ * SAN_BLOCKED over a bound (bomb, too deep, too many entries), SAN_FAILED when unreadable.
+ * Returns 0, or -1 on an internal error. */
+int archive_sanitize(san_engine *e, int in_fd, const char *name, unsigned depth, int out_fd,
+                     san_result *r);
+
+/* ---- mailhdr.c: header values and file names of Internet mail ---- */
+
+/* Decode a raw header value to UTF-8: folding removed, RFC 2047 encoded words (also inside
+ * quotes, also split in the middle of a character across adjacent words of one charset, any
+ * Japanese charset incl. ISO-2022-JP with NEC/IBM extensions and CP932 under Shift_JIS labels),
+ * raw 8-bit bytes decoded through the fallback list. Never NULL; caller g_free()s. */
+char *mailhdr_decode(const char *raw, size_t len, const char *fallbacks);
+/* The attachment file name from the raw Content-Disposition and Content-Type values (either
+ * may be NULL): filename / filename* (RFC 2231 with charset and continuations) / name,
+ * RFC 2047 inside quotes, raw 8-bit. Made safe: the last path component only, no control
+ * characters, at most 200 bytes of UTF-8 (extension kept). NULL when there is none;
+ * caller g_free()s. */
+char *mailhdr_filename(const char *disposition, const char *content_type, const char *fallbacks);
 
 /* ---- scan.c: libclamav ---- */
 

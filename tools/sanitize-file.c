@@ -18,6 +18,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mg.h"
+#include "quar.h"
 #include "san.h"
 
 enum { EXIT_ALL_SANITIZED = 0, EXIT_SOME_REMOVED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
@@ -248,6 +249,16 @@ static void print_text(const job *j, const san_result *r, int quiet)
     }
     if (r->verdict != SAN_SANITIZED || (r->reason && strcmp(r->reason, "converted") != 0))
         printf("           %s: %s\n", r->verdict == SAN_SANITIZED ? "note" : "reason", r->reason);
+    for (size_t i = 0; r->mail && i < r->mail->nparts; i++) {
+        const quar_part *p = &r->mail->parts[i];
+        if (strcmp(p->action, "body") != 0)
+            printf("           part %s %s: %s (%s)\n", p->path,
+                   p->filename ? p->filename : p->declared_type, p->action, p->reason);
+    }
+    for (size_t i = 0; i < r->nmembers; i++)
+        printf("           member %s: %s (%s)\n", r->members[i].name,
+               san_verdict_name(r->members[i].r.verdict),
+               r->members[i].r.reason ? r->members[i].r.reason : "");
 }
 
 /* Show "[i/n] name" on the terminal while an input is being worked on. */
@@ -325,6 +336,14 @@ static int run_all(san_engine *e, const conf *c, const options *o, GPtrArray *jo
     if (internal)
         return EXIT_INTERNAL;
     return counts[SAN_SANITIZED] == jobs->len ? EXIT_ALL_SANITIZED : EXIT_SOME_REMOVED;
+}
+
+/* The user to name in the quarantine's audit trail. */
+static const char *actor(void)
+{
+    const char *sudo = getenv("SUDO_USER");
+
+    return sudo && *sudo ? sudo : g_get_user_name();
 }
 
 /* Parse the command line into o; returns the index of the first input or -1 (usage error),
@@ -412,6 +431,7 @@ int main(int argc, char **argv)
         conf_free(c);
         return EXIT_USAGE;
     }
+    san_engine_set_store(e, NULL, actor());
     jobs = g_ptr_array_new_with_free_func(job_free);
     if (collect(jobs, argv + first, argc - first, o.out_dir) < 0 || make_dir(o.out_dir) < 0)
         rc = EXIT_USAGE;

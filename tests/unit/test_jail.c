@@ -112,7 +112,7 @@ static jail_status run_probe(conf *c, const char *cmd, char **out, char *why, si
 {
     size_t len = 0;
     int fd = temp_input(cmd, strlen(cmd));
-    jail_status st = jail_render_text(c, "text", fd, out, &len, why, why_len);
+    jail_status st = jail_render_text(c, "text", NULL, fd, out, &len, why, why_len);
 
     close(fd);
     return st;
@@ -387,7 +387,7 @@ static void test_render_text(void **state)
     size_t len = 0;
     int fd = temp_input(text, strlen(text));
 
-    assert_int_equal(jail_render_text(c, "text", fd, &out, &len, why, sizeof why), JAIL_OK);
+    assert_int_equal(jail_render_text(c, "text", NULL, fd, &out, &len, why, sizeof why), JAIL_OK);
     assert_non_null(strstr(out, "無害化"));
     g_free(out);
     close(fd);

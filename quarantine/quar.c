@@ -1,0 +1,391 @@
+/*
+ * quarantine/quar.c - the quarantine store's public functions: readable ids,
+ * message and event helpers, and the calls that dispatch to a backend.
+ *
+ * Runs in trusted processes (sanitizer workers, sanitize-file,
+ * mugai-quarantine) with the privileges of the store's owner. It never parses
+ * message content; it only indexes what the engine decided. It must never
+ * report success for an original that is not durable on disk.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "quar_int.h"
+
+/* 30 characters readable over the phone: 2-9 and A-Z without I, L, O, U. */
+static const char id_alphabet[] = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
+#define ID_ALPHABET_LEN (sizeof id_alphabet - 1)
+
+int quar_err(quar_store *s, char **err, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    if (!err)
+        return -1;
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    free(*err);
+    if (asprintf(err, "quarantine store %s: %s", s && s->where ? s->where : "?", msg) < 0)
+        *err = NULL;
+    g_free(msg);
+    return -1;
+}
+
+/* Fill buf with random bytes from the kernel; aborts if the kernel cannot give any. */
+static void random_bytes(unsigned char *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = getrandom(buf + got, len - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            abort();
+        got += (size_t)n;
+    }
+}
+
+void quar_new_id(int64_t now, char out[24])
+{
+    time_t t = (time_t)now;
+    struct tm tm;
+    char date[16];
+    size_t i = 0;
+
+    if (!localtime_r(&t, &tm) || strftime(date, sizeof date, "%Y%m%d", &tm) != 8)
+        strcpy(date, "00000000");
+    memcpy(out, "Q-", 2);
+    memcpy(out + 2, date, 8);
+    out[10] = '-';
+    while (i < 6) {
+        unsigned char b;
+        random_bytes(&b, 1);
+        /* rejection sampling keeps every letter equally likely */
+        if (b >= 256 - 256 % ID_ALPHABET_LEN)
+            continue;
+        out[11 + i++] = id_alphabet[b % ID_ALPHABET_LEN];
+    }
+    out[17] = '\0';
+}
+
+/* Upper-case a looked-up id into buf[24]; 0, or -1 when it cannot be an id. */
+static int norm_id(const char *id, char buf[24])
+{
+    size_t len = id ? strlen(id) : 0;
+
+    if (len == 0 || len >= 24)
+        return -1;
+    for (size_t i = 0; i <= len; i++)
+        buf[i] = (char)toupper((unsigned char)id[i]);
+    return 0;
+}
+
+quar_msg *quar_msg_new(void)
+{
+    quar_msg *m = g_new0(quar_msg, 1);
+
+    m->recipients = g_new0(char *, 1);
+    return m;
+}
+
+/* Free the strings of one part. */
+static void part_clear(quar_part *p)
+{
+    g_free(p->path);
+    g_free(p->filename);
+    g_free(p->declared_type);
+    g_free(p->detected_type);
+    g_free(p->action);
+    g_free(p->reason);
+    g_free(p->signature);
+}
+
+void quar_msg_free(quar_msg *m)
+{
+    if (!m)
+        return;
+    g_free(m->queue_id);
+    g_free(m->client);
+    g_free(m->sender);
+    g_strfreev(m->recipients);
+    g_free(m->subject);
+    g_free(m->from);
+    g_free(m->message_id);
+    g_free(m->verdict);
+    g_free(m->status);
+    for (size_t i = 0; i < m->nparts; i++)
+        part_clear(&m->parts[i]);
+    g_free(m->parts);
+    g_free(m);
+}
+
+void quar_msg_list_free(quar_msg **list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        quar_msg_free(list[i]);
+    g_free(list);
+}
+
+void quar_event_list_free(quar_event **list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!list[i])
+            continue;
+        g_free(list[i]->msg_id);
+        g_free(list[i]->actor);
+        g_free(list[i]->action);
+        g_free(list[i]->reason);
+        g_free(list[i]->detail);
+        g_free(list[i]);
+    }
+    g_free(list);
+}
+
+quar_event *quar_event_dup(const quar_event *ev)
+{
+    quar_event *e = g_new0(quar_event, 1);
+
+    e->time = ev->time;
+    e->msg_id = g_strdup(ev->msg_id);
+    e->actor = g_strdup(ev->actor);
+    e->action = g_strdup(ev->action);
+    e->reason = g_strdup(ev->reason);
+    e->detail = g_strdup(ev->detail);
+    return e;
+}
+
+quar_part *quar_msg_add_part(quar_msg *m, const char *path, const char *filename,
+                             const char *declared_type, const char *detected_type, uint64_t size,
+                             const char *sha256, const char *action, const char *reason,
+                             const char *signature)
+{
+    quar_part *p;
+
+    m->parts = g_renew(quar_part, m->parts, m->nparts + 1);
+    p = &m->parts[m->nparts++];
+    memset(p, 0, sizeof *p);
+    p->path = g_strdup(path);
+    p->filename = g_strdup(filename);
+    p->declared_type = g_strdup(declared_type);
+    p->detected_type = g_strdup(detected_type);
+    p->size = size;
+    if (sha256)
+        g_strlcpy(p->sha256, sha256, sizeof p->sha256);
+    p->action = g_strdup(action);
+    p->reason = g_strdup(reason);
+    p->signature = g_strdup(signature);
+    return p;
+}
+
+quar_msg *quar_msg_dup(const quar_msg *m)
+{
+    quar_msg *c = g_new0(quar_msg, 1);
+
+    memcpy(c->id, m->id, sizeof c->id);
+    c->time = m->time;
+    c->queue_id = g_strdup(m->queue_id);
+    c->client = g_strdup(m->client);
+    c->sender = g_strdup(m->sender);
+    c->recipients = m->recipients ? g_strdupv(m->recipients) : g_new0(char *, 1);
+    c->subject = g_strdup(m->subject);
+    c->from = g_strdup(m->from);
+    c->message_id = g_strdup(m->message_id);
+    c->size = m->size;
+    memcpy(c->sha256, m->sha256, sizeof c->sha256);
+    c->verdict = g_strdup(m->verdict);
+    c->status = g_strdup(m->status);
+    c->expires = m->expires;
+    for (size_t i = 0; i < m->nparts; i++) {
+        const quar_part *p = &m->parts[i];
+        quar_msg_add_part(c, p->path, p->filename, p->declared_type, p->detected_type, p->size,
+                          p->sha256, p->action, p->reason, p->signature);
+    }
+    return c;
+}
+
+/* Non-zero when needle is NULL or found in hay ignoring ASCII case. */
+static int contains(const char *hay, const char *needle)
+{
+    return !needle || (hay && strcasestr(hay, needle) != NULL);
+}
+
+int quar_filter_match(const quar_filter *f, const quar_msg *m)
+{
+    int rcpt = 0;
+
+    if (!f)
+        return 1;
+    if ((f->since && m->time < f->since) || (f->until && m->time > f->until))
+        return 0;
+    if (!contains(m->sender, f->sender))
+        return 0;
+    if ((f->verdict && g_strcmp0(f->verdict, m->verdict) != 0) ||
+        (f->status && g_strcmp0(f->status, m->status) != 0))
+        return 0;
+    if (!f->recipient)
+        return 1;
+    for (size_t i = 0; m->recipients && m->recipients[i] && !rcpt; i++)
+        rcpt = contains(m->recipients[i], f->recipient);
+    return rcpt;
+}
+
+int quar_status_holds(const char *status)
+{
+    return g_strcmp0(status, "quarantined") == 0 || g_strcmp0(status, "released") == 0;
+}
+
+void quar_close(quar_store *s)
+{
+    if (s)
+        s->be->close(s);
+}
+
+/* Pick an id not yet in the store. 0, or -1 on a store error. */
+static int fresh_id(quar_store *s, int64_t now, char out[24], char **err)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        quar_msg *old = NULL;
+        int rc;
+
+        quar_new_id(now, out);
+        rc = s->be->get(s, out, &old, err);
+        quar_msg_free(old);
+        if (rc != 0)
+            return rc == 1 ? 0 : -1;
+    }
+    return quar_err(s, err, "no free quarantine id after 8 tries");
+}
+
+/* Non-zero when the caller chose id in advance (it is already in the notice) and it is free. */
+static int preset_id_free(quar_store *s, const char *id)
+{
+    quar_msg *old = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (!id[0])
+        return 0;
+    rc = s->be->get(s, id, &old, &err);
+    quar_msg_free(old);
+    free(err);
+    return rc == 1;
+}
+
+int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
+{
+    if (m->time == 0)
+        m->time = (int64_t)time(NULL);
+    if (!m->sender)
+        m->sender = g_strdup("");
+    if (!m->recipients)
+        m->recipients = g_new0(char *, 1);
+    m->expires = m->time + (int64_t)s->retention_days * 86400;
+    g_free(m->status);
+    m->status = g_strdup("quarantined");
+    if (!preset_id_free(s, m->id) && fresh_id(s, m->time, m->id, err) < 0)
+        return -1;
+    if (s->be->put(s, fd, m, err) < 0)
+        return -1;
+    return quar_audit(s, m->id, actor ? actor : "unknown", "stored", NULL, NULL, err) == 0 ? 0 : -1;
+}
+
+int quar_get(quar_store *s, const char *id, quar_msg **out, char **err)
+{
+    char buf[24];
+
+    *out = NULL;
+    if (norm_id(id, buf) < 0)
+        return 1;
+    return s->be->get(s, buf, out, err);
+}
+
+int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err)
+{
+    static const quar_filter any;
+
+    *out = NULL;
+    *n = 0;
+    return s->be->list(s, f ? f : &any, out, n, err);
+}
+
+int quar_open_original(quar_store *s, const char *id, int *fd, char **err)
+{
+    char buf[24];
+
+    *fd = -1;
+    if (norm_id(id, buf) < 0)
+        return 1;
+    return s->be->open_original(s, buf, fd, err);
+}
+
+int quar_set_status(quar_store *s, const char *id, const char *status, char **err)
+{
+    char buf[24];
+
+    if (norm_id(id, buf) < 0)
+        return 1;
+    return s->be->set_status(s, buf, status, err);
+}
+
+int quar_remove(quar_store *s, const char *id, const char *status, char **err)
+{
+    char buf[24];
+    int rc;
+
+    if (norm_id(id, buf) < 0)
+        return 1;
+    rc = s->be->remove_original(s, buf, err);
+    if (rc != 0)
+        return rc;
+    return s->be->set_status(s, buf, status, err);
+}
+
+int quar_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err)
+{
+    *ids = NULL;
+    *n = 0;
+    return s->be->expired(s, now, ids, n, err);
+}
+
+int quar_audit(quar_store *s, const char *id, const char *actor, const char *action,
+               const char *reason, const char *detail, char **err)
+{
+    char buf[24];
+    quar_event ev = {0};
+
+    if (norm_id(id, buf) < 0)
+        return 1;
+    ev.time = (int64_t)time(NULL);
+    ev.msg_id = buf;
+    ev.actor = (char *)(actor ? actor : "unknown");
+    ev.action = (char *)action;
+    ev.reason = (char *)reason;
+    ev.detail = (char *)detail;
+    return s->be->audit(s, &ev, err);
+}
+
+int quar_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err)
+{
+    char buf[24];
+
+    *out = NULL;
+    *n = 0;
+    if (norm_id(id, buf) < 0)
+        return 1;
+    return s->be->events(s, buf, out, n, err);
+}

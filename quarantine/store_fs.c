@@ -1,0 +1,811 @@
+/*
+ * quarantine/store_fs.c - the filesystem + SQLite quarantine backend.
+ *
+ * Originals live in DIR/originals/ab/abcdef... named by their SHA-256
+ * (files 0600, directories 0700); the index is DIR/index.sqlite (WAL mode,
+ * foreign keys on, schema version in PRAGMA user_version). Runs in trusted
+ * processes as the store's owner and never interprets message content. It
+ * must never index a message before its original is fsync'd under its final
+ * name, and never unlink a file another held message still refers to.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <sqlite3.h>
+
+#include "mg.h"
+#include "quar_int.h"
+
+#define SCHEMA_VERSION 1
+#define TMP_PREFIX ".tmp-"
+#define STALE_TMP_SECONDS 3600
+#define BUSY_TIMEOUT_MS 10000
+#define COPY_CHUNK 65536
+
+typedef struct fs_store {
+    quar_store head;
+    sqlite3 *db;
+    char *originals; /* DIR/originals */
+} fs_store;
+
+static const char schema_sql[] =
+    "CREATE TABLE messages ("
+    " id TEXT PRIMARY KEY, time INTEGER NOT NULL, queue_id TEXT, client TEXT,"
+    " sender TEXT NOT NULL, subject TEXT, from_hdr TEXT, message_id TEXT,"
+    " size INTEGER NOT NULL, sha256 TEXT NOT NULL, verdict TEXT, status TEXT NOT NULL,"
+    " expires INTEGER NOT NULL);"
+    "CREATE INDEX messages_time ON messages(time);"
+    "CREATE INDEX messages_sha256 ON messages(sha256);"
+    "CREATE INDEX messages_expires ON messages(expires);"
+    "CREATE TABLE recipients ("
+    " msg_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL, addr TEXT NOT NULL, PRIMARY KEY (msg_id, idx));"
+    "CREATE TABLE parts ("
+    " msg_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL, path TEXT, filename TEXT, declared_type TEXT,"
+    " detected_type TEXT, size INTEGER NOT NULL, sha256 TEXT, action TEXT, reason TEXT,"
+    " signature TEXT, PRIMARY KEY (msg_id, idx));"
+    "CREATE TABLE events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    " msg_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " actor TEXT, action TEXT NOT NULL, reason TEXT, detail TEXT);"
+    "CREATE INDEX events_msg ON events(msg_id, id);";
+
+static const char msg_cols[] = "id, time, queue_id, client, sender, subject, from_hdr, "
+                               "message_id, size, sha256, verdict, status, expires";
+
+/* The backend's view of s. */
+static fs_store *fs(quar_store *s)
+{
+    return (fs_store *)s;
+}
+
+/* Report the database's last error. Returns -1. */
+static int db_err(quar_store *s, char **err, const char *what)
+{
+    return quar_err(s, err, "index: %s: %s", what, sqlite3_errmsg(fs(s)->db));
+}
+
+/* Run SQL without results. 0 or -1. */
+static int exec_sql(quar_store *s, const char *sql, char **err)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(fs(s)->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    quar_err(s, err, "index: %s", msg ? msg : "unknown error");
+    sqlite3_free(msg);
+    return -1;
+}
+
+/* Prepare one statement. 0 or -1. */
+static int prep(quar_store *s, const char *sql, sqlite3_stmt **st, char **err)
+{
+    if (sqlite3_prepare_v2(fs(s)->db, sql, -1, st, NULL) == SQLITE_OK)
+        return 0;
+    *st = NULL;
+    return db_err(s, err, "prepare");
+}
+
+/* Bind a string, NULL as SQL NULL. */
+static int bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* A heap copy of a text column (NULL stays NULL). */
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    return g_strdup((const char *)sqlite3_column_text(st, i));
+}
+
+/* Step a statement expected to finish without rows, then finalize it. 0 or -1. */
+static int step_done(quar_store *s, sqlite3_stmt *st, char **err)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc != SQLITE_DONE) {
+        db_err(s, err, "write");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* DIR/originals/ab/abcdef... for a hash into a new string. */
+static char *original_path(quar_store *s, const char *sha)
+{
+    return g_strdup_printf("%s/%.2s/%s", fs(s)->originals, sha, sha);
+}
+
+/* fsync a directory so that a rename or unlink in it is durable. 0 or -1. */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Create a directory 0700 unless it exists. 0 or -1. */
+static int make_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return 0;
+    return -1;
+}
+
+/* Copy fd into out while hashing; size in *size. 0 or -1 (errno set). */
+static int copy_hash(int fd, int out, char sha[65], uint64_t *size)
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    unsigned char *buf = g_malloc(COPY_CHUNK);
+    ssize_t n;
+    int rc = 0;
+
+    *size = 0;
+    while ((n = read(fd, buf, COPY_CHUNK)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || mg_write_all(out, buf, (size_t)n) < 0) {
+            rc = -1;
+            break;
+        }
+        g_checksum_update(ck, buf, n);
+        *size += (uint64_t)n;
+    }
+    if (rc == 0)
+        g_strlcpy(sha, g_checksum_get_string(ck), 65);
+    g_checksum_free(ck);
+    g_free(buf);
+    return rc;
+}
+
+/* Write fd's content to a fsync'd temporary file under originals; its name in *tmp. */
+static int write_temp(quar_store *s, int fd, quar_msg *m, char **tmp, char **err)
+{
+    char *name = g_strdup_printf("%s/" TMP_PREFIX "XXXXXX", fs(s)->originals);
+    int out = mkostemp(name, O_CLOEXEC);
+    int saved;
+
+    if (out < 0) {
+        quar_err(s, err, "creating %s: %s", name, strerror(errno));
+        g_free(name);
+        return -1;
+    }
+    if (fchmod(out, 0600) == 0 && copy_hash(fd, out, m->sha256, &m->size) == 0 && fsync(out) == 0 &&
+        close(out) == 0) {
+        *tmp = name;
+        return 0;
+    }
+    saved = errno;
+    close(out);
+    unlink(name);
+    quar_err(s, err, "writing %s: %s", name, strerror(saved));
+    g_free(name);
+    return -1;
+}
+
+/* Move the temporary file to its content address, or drop it when that exists. 0 or -1. */
+static int place_original(quar_store *s, const char *tmp, const char *sha, char **err)
+{
+    char *path = original_path(s, sha);
+    char *dir = g_path_get_dirname(path);
+    struct stat st;
+    int rc = 0;
+
+    if (make_dir(dir) < 0)
+        rc = quar_err(s, err, "creating %s: %s", dir, strerror(errno));
+    else if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(tmp); /* same content already stored: reuse it */
+    else if (rename(tmp, path) < 0)
+        rc = quar_err(s, err, "renaming to %s: %s", path, strerror(errno));
+    else if (sync_dir(dir) < 0 || sync_dir(fs(s)->originals) < 0)
+        rc = quar_err(s, err, "syncing %s: %s", dir, strerror(errno));
+    g_free(dir);
+    g_free(path);
+    return rc;
+}
+
+/* Insert the messages row. 0 or -1. */
+static int insert_message(quar_store *s, const quar_msg *m, char **err)
+{
+    sqlite3_stmt *st;
+
+    if (prep(s,
+             "INSERT INTO messages (id, time, queue_id, client, sender, subject, from_hdr,"
+             " message_id, size, sha256, verdict, status, expires)"
+             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             &st, err) < 0)
+        return -1;
+    bind_str(st, 1, m->id);
+    sqlite3_bind_int64(st, 2, m->time);
+    bind_str(st, 3, m->queue_id);
+    bind_str(st, 4, m->client);
+    bind_str(st, 5, m->sender ? m->sender : "");
+    bind_str(st, 6, m->subject);
+    bind_str(st, 7, m->from);
+    bind_str(st, 8, m->message_id);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)m->size);
+    bind_str(st, 10, m->sha256);
+    bind_str(st, 11, m->verdict);
+    bind_str(st, 12, m->status);
+    sqlite3_bind_int64(st, 13, m->expires);
+    return step_done(s, st, err);
+}
+
+/* Insert the recipients rows. 0 or -1. */
+static int insert_recipients(quar_store *s, const quar_msg *m, char **err)
+{
+    for (size_t i = 0; m->recipients && m->recipients[i]; i++) {
+        sqlite3_stmt *st;
+        if (prep(s, "INSERT INTO recipients (msg_id, idx, addr) VALUES (?,?,?)", &st, err) < 0)
+            return -1;
+        bind_str(st, 1, m->id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        bind_str(st, 3, m->recipients[i]);
+        if (step_done(s, st, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Insert the parts rows. 0 or -1. */
+static int insert_parts(quar_store *s, const quar_msg *m, char **err)
+{
+    for (size_t i = 0; i < m->nparts; i++) {
+        const quar_part *p = &m->parts[i];
+        sqlite3_stmt *st;
+        if (prep(s,
+                 "INSERT INTO parts (msg_id, idx, path, filename, declared_type, detected_type,"
+                 " size, sha256, action, reason, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                 &st, err) < 0)
+            return -1;
+        bind_str(st, 1, m->id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        bind_str(st, 3, p->path);
+        bind_str(st, 4, p->filename);
+        bind_str(st, 5, p->declared_type);
+        bind_str(st, 6, p->detected_type);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)p->size);
+        bind_str(st, 8, p->sha256);
+        bind_str(st, 9, p->action);
+        bind_str(st, 10, p->reason);
+        bind_str(st, 11, p->signature);
+        if (step_done(s, st, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Store the original, then index it; file placement and index share one write lock. */
+static int fs_put(quar_store *s, int fd, quar_msg *m, char **err)
+{
+    char *tmp = NULL;
+
+    if (write_temp(s, fd, m, &tmp, err) < 0)
+        return -1;
+    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0) {
+        unlink(tmp);
+        g_free(tmp);
+        return -1;
+    }
+    if (place_original(s, tmp, m->sha256, err) < 0 || insert_message(s, m, err) < 0 ||
+        insert_recipients(s, m, err) < 0 || insert_parts(s, m, err) < 0) {
+        unlink(tmp);
+        g_free(tmp);
+        exec_sql(s, "ROLLBACK", NULL);
+        return -1;
+    }
+    g_free(tmp);
+    return exec_sql(s, "COMMIT", err);
+}
+
+/* Fill a message from a row selected with msg_cols. */
+static quar_msg *row_to_msg(sqlite3_stmt *st)
+{
+    quar_msg *m = quar_msg_new();
+
+    g_strlcpy(m->id, (const char *)sqlite3_column_text(st, 0), sizeof m->id);
+    m->time = sqlite3_column_int64(st, 1);
+    m->queue_id = col_str(st, 2);
+    m->client = col_str(st, 3);
+    m->sender = col_str(st, 4);
+    m->subject = col_str(st, 5);
+    m->from = col_str(st, 6);
+    m->message_id = col_str(st, 7);
+    m->size = (uint64_t)sqlite3_column_int64(st, 8);
+    g_strlcpy(m->sha256, (const char *)sqlite3_column_text(st, 9), sizeof m->sha256);
+    m->verdict = col_str(st, 10);
+    m->status = col_str(st, 11);
+    m->expires = sqlite3_column_int64(st, 12);
+    return m;
+}
+
+/* Load m's recipients and parts. 0 or -1. */
+static int load_children(quar_store *s, quar_msg *m, char **err)
+{
+    GPtrArray *rcpts = g_ptr_array_new();
+    sqlite3_stmt *st;
+    int rc;
+
+    if (prep(s, "SELECT addr FROM recipients WHERE msg_id = ? ORDER BY idx", &st, err) < 0) {
+        g_ptr_array_free(rcpts, TRUE);
+        return -1;
+    }
+    bind_str(st, 1, m->id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        g_ptr_array_add(rcpts, col_str(st, 0));
+    sqlite3_finalize(st);
+    g_ptr_array_add(rcpts, NULL);
+    g_strfreev(m->recipients);
+    m->recipients = (char **)g_ptr_array_free(rcpts, FALSE);
+    if (rc != SQLITE_DONE)
+        return db_err(s, err, "reading recipients");
+    if (prep(s,
+             "SELECT path, filename, declared_type, detected_type, size, sha256, action, reason,"
+             " signature FROM parts WHERE msg_id = ? ORDER BY idx",
+             &st, err) < 0)
+        return -1;
+    bind_str(st, 1, m->id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        quar_msg_add_part(
+            m, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+            (uint64_t)sqlite3_column_int64(st, 4), (const char *)sqlite3_column_text(st, 5),
+            (const char *)sqlite3_column_text(st, 6), (const char *)sqlite3_column_text(st, 7),
+            (const char *)sqlite3_column_text(st, 8));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(s, err, "reading parts");
+}
+
+/* Run a prepared message query; the rows become complete messages in *out. */
+static int collect(quar_store *s, sqlite3_stmt *st, GPtrArray *out, char **err)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        g_ptr_array_add(out, row_to_msg(st));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_err(s, err, "reading messages");
+    for (guint i = 0; i < out->len; i++)
+        if (load_children(s, g_ptr_array_index(out, i), err) < 0)
+            return -1;
+    return 0;
+}
+
+/* Message id with its recipients and parts. */
+static int fs_get(quar_store *s, const char *id, quar_msg **out, char **err)
+{
+    GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)quar_msg_free);
+    char *sql = g_strdup_printf("SELECT %s FROM messages WHERE id = ?", msg_cols);
+    sqlite3_stmt *st;
+    int rc = prep(s, sql, &st, err);
+
+    g_free(sql);
+    if (rc == 0) {
+        bind_str(st, 1, id);
+        rc = collect(s, st, found, err);
+    }
+    if (rc == 0 && found->len == 0)
+        rc = 1;
+    if (rc == 0)
+        *out = g_ptr_array_steal_index(found, 0);
+    g_ptr_array_free(found, TRUE);
+    return rc;
+}
+
+/* The SELECT for a filter; parameters bound in the same order by bind_filter. */
+static char *filter_sql(const quar_filter *f)
+{
+    GString *q = g_string_new(NULL);
+
+    g_string_printf(q, "SELECT %s FROM messages m WHERE 1", msg_cols);
+    if (f->since)
+        g_string_append(q, " AND time >= ?");
+    if (f->until)
+        g_string_append(q, " AND time <= ?");
+    if (f->sender)
+        g_string_append(q, " AND instr(lower(sender), lower(?)) > 0");
+    if (f->recipient)
+        g_string_append(q, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.msg_id = m.id"
+                           " AND instr(lower(r.addr), lower(?)) > 0)");
+    if (f->verdict)
+        g_string_append(q, " AND verdict = ?");
+    if (f->status)
+        g_string_append(q, " AND status = ?");
+    g_string_append(q, " ORDER BY time DESC, id DESC");
+    if (f->limit)
+        g_string_append(q, " LIMIT ?");
+    return g_string_free(q, FALSE);
+}
+
+/* Bind the filter's values in filter_sql's order. */
+static void bind_filter(sqlite3_stmt *st, const quar_filter *f)
+{
+    int i = 1;
+
+    if (f->since)
+        sqlite3_bind_int64(st, i++, f->since);
+    if (f->until)
+        sqlite3_bind_int64(st, i++, f->until);
+    if (f->sender)
+        bind_str(st, i++, f->sender);
+    if (f->recipient)
+        bind_str(st, i++, f->recipient);
+    if (f->verdict)
+        bind_str(st, i++, f->verdict);
+    if (f->status)
+        bind_str(st, i++, f->status);
+    if (f->limit)
+        sqlite3_bind_int64(st, i++, f->limit);
+}
+
+/* Messages matching f, newest first. */
+static int fs_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err)
+{
+    GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)quar_msg_free);
+    char *sql = filter_sql(f);
+    sqlite3_stmt *st;
+    int rc = prep(s, sql, &st, err);
+
+    g_free(sql);
+    if (rc == 0) {
+        bind_filter(st, f);
+        rc = collect(s, st, found, err);
+    }
+    if (rc == 0) {
+        g_ptr_array_set_free_func(found, NULL);
+        *n = found->len;
+        g_ptr_array_add(found, NULL);
+        *out = (quar_msg **)g_ptr_array_free(found, FALSE);
+        return 0;
+    }
+    g_ptr_array_free(found, TRUE);
+    return -1;
+}
+
+/* sha256 and status of message id into new strings. 0, 1 unknown, or -1. */
+static int lookup_file(quar_store *s, const char *id, char **sha, char **status, char **err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (prep(s, "SELECT sha256, status FROM messages WHERE id = ?", &st, err) < 0)
+        return -1;
+    bind_str(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *sha = col_str(st, 0);
+        *status = col_str(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? 1 : db_err(s, err, "lookup");
+}
+
+/* A read-only fd on the original of id. */
+static int fs_open_original(quar_store *s, const char *id, int *fd, char **err)
+{
+    char *sha = NULL, *status = NULL, *path;
+    int rc = lookup_file(s, id, &sha, &status, err);
+
+    if (rc != 0)
+        return rc;
+    path = original_path(s, sha);
+    if (!quar_status_holds(status))
+        rc = quar_err(s, err, "%s: original removed (status %s)", id, status);
+    else if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        rc = quar_err(s, err, "%s: opening %s: %s", id, path, strerror(errno));
+    g_free(path);
+    g_free(sha);
+    g_free(status);
+    return rc;
+}
+
+/* Change a message's status. */
+static int fs_set_status(quar_store *s, const char *id, const char *status, char **err)
+{
+    sqlite3_stmt *st;
+
+    if (prep(s, "UPDATE messages SET status = ? WHERE id = ?", &st, err) < 0)
+        return -1;
+    bind_str(st, 1, status);
+    bind_str(st, 2, id);
+    if (step_done(s, st, err) < 0)
+        return -1;
+    return sqlite3_changes(fs(s)->db) == 0 ? 1 : 0;
+}
+
+/* How many other held messages refer to sha. -1 on error. */
+static int other_holders(quar_store *s, const char *id, const char *sha, char **err)
+{
+    sqlite3_stmt *st;
+    int n = -1;
+
+    if (prep(s,
+             "SELECT count(*) FROM messages WHERE sha256 = ? AND id <> ?"
+             " AND status IN ('quarantined', 'released')",
+             &st, err) < 0)
+        return -1;
+    bind_str(st, 1, sha);
+    bind_str(st, 2, id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    else
+        db_err(s, err, "counting holders");
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Unlink the original unless shared; under the write lock so no put reuses it meanwhile. */
+static int fs_remove_original(quar_store *s, const char *id, char **err)
+{
+    char *sha = NULL, *status = NULL, *path = NULL, *dir = NULL;
+    int rc = exec_sql(s, "BEGIN IMMEDIATE", err);
+    int others;
+
+    if (rc == 0)
+        rc = lookup_file(s, id, &sha, &status, err);
+    if (rc == 0 && (others = other_holders(s, id, sha, err)) < 0)
+        rc = -1;
+    if (rc == 0 && others == 0) {
+        path = original_path(s, sha);
+        dir = g_path_get_dirname(path);
+        if (unlink(path) < 0 && errno != ENOENT)
+            rc = quar_err(s, err, "removing %s: %s", path, strerror(errno));
+        else if (sync_dir(dir) < 0)
+            rc = quar_err(s, err, "syncing %s: %s", dir, strerror(errno));
+    }
+    exec_sql(s, rc == 0 ? "COMMIT" : "ROLLBACK", NULL);
+    g_free(sha);
+    g_free(status);
+    g_free(path);
+    g_free(dir);
+    return rc;
+}
+
+/* Ids past expiry that still hold an original, oldest expiry first. */
+static int fs_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err)
+{
+    GPtrArray *found = g_ptr_array_new();
+    sqlite3_stmt *st;
+    int rc;
+
+    if (prep(s,
+             "SELECT id FROM messages WHERE expires < ?"
+             " AND status IN ('quarantined', 'released') ORDER BY expires, id",
+             &st, err) < 0) {
+        g_ptr_array_free(found, TRUE);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        g_ptr_array_add(found, col_str(st, 0));
+    sqlite3_finalize(st);
+    *n = found->len;
+    g_ptr_array_add(found, NULL);
+    *ids = (char **)g_ptr_array_free(found, FALSE);
+    if (rc == SQLITE_DONE)
+        return 0;
+    g_strfreev(*ids);
+    *ids = NULL;
+    *n = 0;
+    return db_err(s, err, "reading expiry");
+}
+
+/* 1 when no message has this id, 0 when one has, -1 on error. */
+static int unknown_id(quar_store *s, const char *id, char **err)
+{
+    char *sha = NULL, *status = NULL;
+    int rc = lookup_file(s, id, &sha, &status, err);
+
+    g_free(sha);
+    g_free(status);
+    return rc;
+}
+
+/* Append an audit event. */
+static int fs_audit(quar_store *s, const quar_event *ev, char **err)
+{
+    sqlite3_stmt *st;
+    int rc = unknown_id(s, ev->msg_id, err);
+
+    if (rc != 0)
+        return rc;
+    if (prep(s,
+             "INSERT INTO events (time, msg_id, actor, action, reason, detail)"
+             " VALUES (?,?,?,?,?,?)",
+             &st, err) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, ev->time);
+    bind_str(st, 2, ev->msg_id);
+    bind_str(st, 3, ev->actor);
+    bind_str(st, 4, ev->action);
+    bind_str(st, 5, ev->reason);
+    bind_str(st, 6, ev->detail);
+    return step_done(s, st, err);
+}
+
+/* A message's events, oldest first. */
+static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err)
+{
+    GPtrArray *found;
+    sqlite3_stmt *st;
+    int rc = unknown_id(s, id, err);
+
+    if (rc != 0)
+        return rc;
+    if (prep(s,
+             "SELECT time, msg_id, actor, action, reason, detail FROM events"
+             " WHERE msg_id = ? ORDER BY id",
+             &st, err) < 0)
+        return -1;
+    bind_str(st, 1, id);
+    found = g_ptr_array_new();
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        quar_event *e = g_new0(quar_event, 1);
+        e->time = sqlite3_column_int64(st, 0);
+        e->msg_id = col_str(st, 1);
+        e->actor = col_str(st, 2);
+        e->action = col_str(st, 3);
+        e->reason = col_str(st, 4);
+        e->detail = col_str(st, 5);
+        g_ptr_array_add(found, e);
+    }
+    sqlite3_finalize(st);
+    *n = found->len;
+    g_ptr_array_add(found, NULL);
+    *out = (quar_event **)g_ptr_array_free(found, FALSE);
+    if (rc == SQLITE_DONE)
+        return 0;
+    quar_event_list_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+    return db_err(s, err, "reading events");
+}
+
+/* Close the database and free the store. */
+static void fs_close(quar_store *s)
+{
+    sqlite3_close(fs(s)->db);
+    g_free(fs(s)->originals);
+    g_free(s->where);
+    g_free(s);
+}
+
+static const quar_backend fs_backend = {
+    .put = fs_put,
+    .get = fs_get,
+    .list = fs_list,
+    .open_original = fs_open_original,
+    .set_status = fs_set_status,
+    .remove_original = fs_remove_original,
+    .expired = fs_expired,
+    .audit = fs_audit,
+    .events = fs_events,
+    .close = fs_close,
+};
+
+/* Remove temporary files left by a writer that died; recent ones may still be in use. */
+static void clean_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    time_t now = time(NULL);
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            now - st.st_mtime > STALE_TMP_SECONDS)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+/* The schema version stored in the index, or -1. */
+static int user_version(quar_store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+
+    if (prep(s, "PRAGMA user_version", &st, NULL) < 0)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Create the schema in a fresh index, or check an existing one's version. 0 or -1. */
+static int ensure_schema(quar_store *s, char **err)
+{
+    char *sql;
+    int v, rc;
+
+    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    v = user_version(s);
+    if (v == SCHEMA_VERSION)
+        return exec_sql(s, "COMMIT", err);
+    if (v != 0) {
+        exec_sql(s, "ROLLBACK", NULL);
+        return quar_err(s, err, "index schema version %d, this program knows %d", v,
+                        SCHEMA_VERSION);
+    }
+    sql = g_strdup_printf("%s PRAGMA user_version = %d;", schema_sql, SCHEMA_VERSION);
+    rc = exec_sql(s, sql, err);
+    g_free(sql);
+    if (rc < 0) {
+        exec_sql(s, "ROLLBACK", NULL);
+        return -1;
+    }
+    return exec_sql(s, "COMMIT", err);
+}
+
+/* Open the index (0600) and set WAL, busy timeout, foreign keys and full sync. 0 or -1. */
+static int open_index(quar_store *s, const char *dir, char **err)
+{
+    char *path = g_strdup_printf("%s/index.sqlite", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int rc;
+
+    if (fd < 0) {
+        quar_err(s, err, "opening %s: %s", path, strerror(errno));
+        g_free(path);
+        return -1;
+    }
+    close(fd);
+    rc = sqlite3_open_v2(path, &fs(s)->db, SQLITE_OPEN_READWRITE, NULL);
+    g_free(path);
+    if (rc != SQLITE_OK)
+        return db_err(s, err, "open");
+    sqlite3_busy_timeout(fs(s)->db, BUSY_TIMEOUT_MS);
+    if (exec_sql(s,
+                 "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+                 " PRAGMA synchronous = FULL;",
+                 err) < 0)
+        return -1;
+    return ensure_schema(s, err);
+}
+
+quar_store *quar_open_fs(const char *dir, unsigned retention_days, char **err)
+{
+    fs_store *st = g_new0(fs_store, 1);
+    quar_store *s = &st->head;
+
+    s->be = &fs_backend;
+    s->retention_days = retention_days;
+    s->where = g_strdup(dir);
+    st->originals = g_strdup_printf("%s/originals", dir);
+    if (make_dir(dir) < 0 || make_dir(st->originals) < 0) {
+        quar_err(s, err, "creating directories: %s", strerror(errno));
+        fs_close(s);
+        return NULL;
+    }
+    clean_stale_temps(st->originals);
+    if (open_index(s, dir, err) < 0) {
+        fs_close(s);
+        return NULL;
+    }
+    return s;
+}

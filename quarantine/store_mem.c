@@ -1,0 +1,292 @@
+/*
+ * quarantine/store_mem.c - the in-memory quarantine backend, for unit tests:
+ * messages, originals (GBytes by SHA-256) and events in GLib containers.
+ *
+ * Runs inside test programs only. It must behave exactly like the filesystem
+ * backend as seen through quar.h; it never touches the disk except for the
+ * anonymous memory file handed out by open_original.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mg.h"
+#include "quar_int.h"
+
+typedef struct mem_store {
+    quar_store head;
+    GHashTable *msgs;      /* id -> quar_msg* */
+    GHashTable *originals; /* sha256 -> GBytes* */
+    GPtrArray *events;     /* quar_event*, oldest first */
+} mem_store;
+
+/* The backend's view of s. */
+static mem_store *mem(quar_store *s)
+{
+    return (mem_store *)s;
+}
+
+/* Read fd to its end into a GBytes, hashing as it goes. 0 or -1. */
+static int slurp(int fd, GBytes **out, char sha[65])
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    GByteArray *buf = g_byte_array_new();
+    guint8 chunk[65536];
+    ssize_t n;
+
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_checksum_free(ck);
+            g_byte_array_unref(buf);
+            return -1;
+        }
+        g_checksum_update(ck, chunk, (gssize)n);
+        g_byte_array_append(buf, chunk, (guint)n);
+    }
+    g_strlcpy(sha, g_checksum_get_string(ck), 65);
+    g_checksum_free(ck);
+    *out = g_byte_array_free_to_bytes(buf);
+    return 0;
+}
+
+/* Store the original and a copy of m. */
+static int mem_put(quar_store *s, int fd, quar_msg *m, char **err)
+{
+    GBytes *data;
+
+    if (slurp(fd, &data, m->sha256) < 0)
+        return quar_err(s, err, "reading the original: %s", strerror(errno));
+    m->size = g_bytes_get_size(data);
+    if (g_hash_table_contains(mem(s)->originals, m->sha256))
+        g_bytes_unref(data);
+    else
+        g_hash_table_insert(mem(s)->originals, g_strdup(m->sha256), data);
+    g_hash_table_insert(mem(s)->msgs, g_strdup(m->id), quar_msg_dup(m));
+    return 0;
+}
+
+/* A copy of message id. */
+static int mem_get(quar_store *s, const char *id, quar_msg **out, char **err)
+{
+    quar_msg *m = g_hash_table_lookup(mem(s)->msgs, id);
+
+    (void)err;
+    if (!m)
+        return 1;
+    *out = quar_msg_dup(m);
+    return 0;
+}
+
+/* Newest first; ties broken by id, as the SQL backend does. */
+static gint newest_first(gconstpointer a, gconstpointer b)
+{
+    const quar_msg *x = *(quar_msg *const *)a, *y = *(quar_msg *const *)b;
+
+    if (x->time != y->time)
+        return x->time > y->time ? -1 : 1;
+    return -strcmp(x->id, y->id);
+}
+
+/* Copies of the messages matching f. */
+static int mem_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err)
+{
+    GPtrArray *all = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer v;
+
+    (void)err;
+    g_hash_table_iter_init(&it, mem(s)->msgs);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (quar_filter_match(f, v))
+            g_ptr_array_add(all, v);
+    g_ptr_array_sort(all, newest_first);
+    if (f->limit && all->len > f->limit)
+        g_ptr_array_set_size(all, f->limit);
+    *n = all->len;
+    *out = g_new0(quar_msg *, all->len + 1);
+    for (guint i = 0; i < all->len; i++)
+        (*out)[i] = quar_msg_dup(g_ptr_array_index(all, i));
+    g_ptr_array_free(all, TRUE);
+    return 0;
+}
+
+/* An anonymous memory file holding the original, positioned at its start. */
+static int mem_open_original(quar_store *s, const char *id, int *fd, char **err)
+{
+    quar_msg *m = g_hash_table_lookup(mem(s)->msgs, id);
+    GBytes *data;
+    gsize len;
+    const void *p;
+    int mfd;
+
+    if (!m)
+        return 1;
+    data = quar_status_holds(m->status) ? g_hash_table_lookup(mem(s)->originals, m->sha256) : NULL;
+    if (!data)
+        return quar_err(s, err, "%s: original removed (status %s)", id, m->status);
+    p = g_bytes_get_data(data, &len);
+    mfd = memfd_create("quar-original", MFD_CLOEXEC);
+    if (mfd < 0 || mg_write_all(mfd, p, len) < 0 || lseek(mfd, 0, SEEK_SET) < 0) {
+        if (mfd >= 0)
+            close(mfd);
+        return quar_err(s, err, "%s: memory file: %s", id, strerror(errno));
+    }
+    *fd = mfd;
+    return 0;
+}
+
+/* Change a message's status. */
+static int mem_set_status(quar_store *s, const char *id, const char *status, char **err)
+{
+    quar_msg *m = g_hash_table_lookup(mem(s)->msgs, id);
+
+    (void)err;
+    if (!m)
+        return 1;
+    g_free(m->status);
+    m->status = g_strdup(status);
+    return 0;
+}
+
+/* Drop the original unless another holding message shares its content. */
+static int mem_remove_original(quar_store *s, const char *id, char **err)
+{
+    quar_msg *m = g_hash_table_lookup(mem(s)->msgs, id);
+    GHashTableIter it;
+    gpointer v;
+
+    (void)err;
+    if (!m)
+        return 1;
+    g_hash_table_iter_init(&it, mem(s)->msgs);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const quar_msg *o = v;
+        if (o != m && strcmp(o->sha256, m->sha256) == 0 && quar_status_holds(o->status))
+            return 0;
+    }
+    g_hash_table_remove(mem(s)->originals, m->sha256);
+    return 0;
+}
+
+/* Oldest expiry first, ties by id, as the SQL backend does. */
+static gint expiry_first(gconstpointer a, gconstpointer b)
+{
+    const quar_msg *x = *(quar_msg *const *)a, *y = *(quar_msg *const *)b;
+
+    if (x->expires != y->expires)
+        return x->expires < y->expires ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Ids past expiry that still hold an original, oldest expiry first. */
+static int mem_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err)
+{
+    GPtrArray *found = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer v;
+
+    (void)err;
+    g_hash_table_iter_init(&it, mem(s)->msgs);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const quar_msg *m = v;
+        if (m->expires < now && quar_status_holds(m->status))
+            g_ptr_array_add(found, v);
+    }
+    g_ptr_array_sort(found, expiry_first);
+    *n = found->len;
+    *ids = g_new0(char *, found->len + 1);
+    for (guint i = 0; i < found->len; i++)
+        (*ids)[i] = g_strdup(((quar_msg *)g_ptr_array_index(found, i))->id);
+    g_ptr_array_free(found, TRUE);
+    return 0;
+}
+
+/* Append an event for a known message. */
+static int mem_audit(quar_store *s, const quar_event *ev, char **err)
+{
+    (void)err;
+    if (!g_hash_table_contains(mem(s)->msgs, ev->msg_id))
+        return 1;
+    g_ptr_array_add(mem(s)->events, quar_event_dup(ev));
+    return 0;
+}
+
+/* Copies of a message's events, oldest first. */
+static int mem_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err)
+{
+    GPtrArray *evs = mem(s)->events;
+    GPtrArray *found;
+
+    (void)err;
+    if (!g_hash_table_contains(mem(s)->msgs, id))
+        return 1;
+    found = g_ptr_array_new();
+    for (guint i = 0; i < evs->len; i++) {
+        const quar_event *e = g_ptr_array_index(evs, i);
+        if (strcmp(e->msg_id, id) == 0)
+            g_ptr_array_add(found, quar_event_dup(e));
+    }
+    *n = found->len;
+    g_ptr_array_add(found, NULL);
+    *out = (quar_event **)g_ptr_array_free(found, FALSE);
+    return 0;
+}
+
+/* Free one stored event. */
+static void event_free(gpointer p)
+{
+    quar_event *e = p;
+
+    g_free(e->msg_id);
+    g_free(e->actor);
+    g_free(e->action);
+    g_free(e->reason);
+    g_free(e->detail);
+    g_free(e);
+}
+
+/* Free the store and everything in it. */
+static void mem_close(quar_store *s)
+{
+    mem_store *ms = mem(s);
+
+    g_hash_table_destroy(ms->msgs);
+    g_hash_table_destroy(ms->originals);
+    g_ptr_array_free(ms->events, TRUE);
+    g_free(s->where);
+    g_free(ms);
+}
+
+static const quar_backend mem_backend = {
+    .put = mem_put,
+    .get = mem_get,
+    .list = mem_list,
+    .open_original = mem_open_original,
+    .set_status = mem_set_status,
+    .remove_original = mem_remove_original,
+    .expired = mem_expired,
+    .audit = mem_audit,
+    .events = mem_events,
+    .close = mem_close,
+};
+
+quar_store *quar_open_memory(unsigned retention_days)
+{
+    mem_store *ms = g_new0(mem_store, 1);
+
+    ms->head.be = &mem_backend;
+    ms->head.retention_days = retention_days;
+    ms->head.where = g_strdup(":memory:");
+    ms->msgs =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)quar_msg_free);
+    ms->originals =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+    ms->events = g_ptr_array_new_with_free_func(event_free);
+    return &ms->head;
+}

@@ -1,0 +1,610 @@
+/*
+ * sanitize/archive.c - archives (zip, 7z, lzh, tar, gz, bz2, xz, rar, cab):
+ * read member by member with libarchive within the [archive] bounds, sanitize
+ * every member through the engine, and repack the sanitized members as a new
+ * zip with UTF-8 names.
+ *
+ * Runs in the trusted process (sanitize-file, pool workers) on untrusted
+ * bytes: libarchive only lists and decompresses; member content goes through
+ * san_convert_fd like any other input. It must never create a file at a path
+ * taken from the archive (members go to anonymous temporary files), never
+ * read on past a bound, and never put into the new zip anything the engine
+ * did not sanitize.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <glib.h>
+
+#include "mg.h"
+#include "san_int.h"
+
+#define ARCH_BUF_SIZE (64 * 1024)
+/* Expansion below this never counts as a bomb: small, very regular files compress well. */
+#define ARCH_RATIO_FLOOR ((uint64_t)1024 * 1024)
+#define ARCH_NAME_CHARSETS "UTF-8,CP932,EUC-JP"
+
+/* What reading one entry led to. */
+typedef enum {
+    STEP_NEXT = 0,  /* go on with the next entry */
+    STEP_STOP = 1,  /* the archive's verdict is reached: stop reading */
+    STEP_SKIP = 2,  /* this member could not be read; the next one can */
+    STEP_ERROR = -1 /* internal error: verdict and reason set */
+} arch_step;
+
+typedef struct arch {
+    san_engine *e;
+    const conf *c;
+    const char *name; /* the archive's own name (borrowed) */
+    unsigned depth;
+    san_result *r;
+    struct archive *rd;
+    struct archive *wr; /* the new zip, NULL until a member survives */
+    int out_fd;
+    GHashTable *outnames; /* case-folded output names already used */
+    unsigned char *buf;   /* ARCH_BUF_SIZE bytes */
+    uint64_t expanded;    /* bytes of all members read so far */
+    size_t entries;       /* headers read, directories included */
+    size_t kept;          /* members written to the new zip */
+    size_t cap;           /* allocated r->members */
+} arch;
+
+/* Set a result's verdict, kind (unless NULL) and reason. */
+static void set_verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->verdict = v;
+    if (kind) {
+        g_free(r->kind);
+        r->kind = g_strdup(kind);
+    }
+    g_free(r->reason);
+    va_start(ap, fmt);
+    r->reason = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+}
+
+/* ---- names ---- */
+
+/* A raw member name as UTF-8: kept when valid, else decoded (zips from Japanese Windows
+ * carry CP932 names without the UTF-8 flag). Caller g_free()s; never NULL. */
+static char *name_to_utf8(const char *raw, size_t len)
+{
+    const char *used = NULL;
+    char *s;
+
+    if (g_utf8_validate(raw, (gssize)len, NULL))
+        return g_strndup(raw, len);
+    s = rnd_text_to_utf8(raw, len, NULL, ARCH_NAME_CHARSETS, &used);
+    return s ? s : g_utf8_make_valid(raw, (gssize)len);
+}
+
+/* One path component without control characters; first: drop a drive letter ("C:"). */
+static char *component_clean(const char *comp, int first)
+{
+    GString *out = g_string_new(NULL);
+
+    if (first && g_ascii_isalpha(comp[0]) && comp[1] == ':')
+        comp += 2;
+    for (const char *p = comp; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (!g_unichar_iscntrl(c))
+            g_string_append_unichar(out, c);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Make a UTF-8 member name safe: '/' separators, no empty, "." or ".." components, no
+ * leading '/', drive letter or control character; "member-N" (N = index) when nothing is
+ * left. Caller g_free()s; never NULL. */
+static char *name_normalize(const char *utf8, size_t index)
+{
+    GString *out = g_string_new(NULL);
+    char *copy = g_strdelimit(g_strdup(utf8), "\\", '/');
+    char **parts = g_strsplit(copy, "/", -1);
+
+    for (size_t i = 0; parts[i]; i++) {
+        char *comp = component_clean(parts[i], out->len == 0);
+        if (comp[0] && strcmp(comp, ".") != 0 && strcmp(comp, "..") != 0) {
+            if (out->len)
+                g_string_append_c(out, '/');
+            g_string_append(out, comp);
+        }
+        g_free(comp);
+    }
+    g_strfreev(parts);
+    g_free(copy);
+    if (out->len == 0)
+        g_string_printf(out, "member-%zu", index);
+    return g_string_free(out, FALSE);
+}
+
+/* A name fit for a one-line reason: control characters shown as '?'. Caller g_free()s. */
+static char *name_printable(const char *utf8)
+{
+    GString *out = g_string_new(NULL);
+
+    for (const char *p = utf8; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_iscntrl(c))
+            g_string_append_c(out, '?');
+        else
+            g_string_append_unichar(out, c);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Length of name without the extension of its last component ("a/b.txt" -> 5). */
+static size_t name_stem_len(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    const char *dot = strrchr(base, '.');
+
+    return dot && dot != base ? (size_t)(dot - name) : strlen(name);
+}
+
+/* name with its extension replaced by ext, " (n)" before it when n > 1. NULL when the name is
+ * too long to format. Caller g_free()s. */
+static char *name_with_ext(const char *name, const char *ext, unsigned n)
+{
+    size_t stem = name_stem_len(name);
+
+    if (stem > INT_MAX)
+        return NULL;
+    if (n > 1)
+        return g_strdup_printf("%.*s (%u).%s", (int)stem, name, n, ext);
+    return g_strdup_printf("%.*s.%s", (int)stem, name, ext);
+}
+
+/* The output name for a sanitized member: its extension replaced by ext, made unique
+ * (ignoring case) among the names already written. Caller g_free()s; NULL when too long. */
+static char *name_output(GHashTable *used, const char *name, const char *ext)
+{
+    for (unsigned n = 1; n < UINT_MAX; n++) {
+        char *cand = name_with_ext(name, ext, n);
+        char *key;
+        if (!cand)
+            return NULL;
+        key = g_utf8_casefold(cand, -1);
+        if (!g_hash_table_contains(used, key)) {
+            g_hash_table_add(used, key);
+            return cand;
+        }
+        g_free(key);
+        g_free(cand);
+    }
+    return NULL;
+}
+
+/* The name of the single member of a lone compressed file: the archive's base name without
+ * the compression extension ("report.txt.gz" -> "report.txt", "x.tgz" -> "x.tar"). Caller
+ * g_free()s; "member-1" when nothing is left. */
+static char *name_raw_member(const char *archive_name)
+{
+    static const char *const strip[] = {".gz", ".bz2", ".xz", ".lzma", ".z", ".lz", ".zst"};
+    static const char *const to_tar[] = {".tgz", ".tbz2", ".tbz", ".txz"};
+    char *base = g_path_get_basename(archive_name ? archive_name : "");
+    size_t len = strlen(base);
+    char *res = NULL;
+
+    for (size_t i = 0; !res && i < G_N_ELEMENTS(strip); i++) {
+        size_t el = strlen(strip[i]);
+        if (len > el && g_ascii_strcasecmp(base + len - el, strip[i]) == 0)
+            res = g_strndup(base, len - el);
+    }
+    for (size_t i = 0; !res && i < G_N_ELEMENTS(to_tar); i++) {
+        size_t el = strlen(to_tar[i]);
+        if (len > el && g_ascii_strcasecmp(base + len - el, to_tar[i]) == 0)
+            res = g_strdup_printf("%.*s.tar", (int)(len - el), base);
+    }
+    g_free(base);
+    if (res && (res[0] == '\0' || strcmp(res, ".") == 0 || strcmp(res, "..") == 0)) {
+        g_free(res);
+        res = NULL;
+    }
+    return res ? res : g_strdup("member-1");
+}
+
+/* ---- the result's member list ---- */
+
+/* Append a member named name (taken) to r->members; returns it, zeroed but for the name. */
+static san_member *member_add(arch *x, char *name)
+{
+    san_result *r = x->r;
+    san_member *m;
+
+    if (r->nmembers == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 16;
+        r->members = g_renew(san_member, r->members, x->cap);
+    }
+    m = &r->members[r->nmembers++];
+    memset(m, 0, sizeof(*m));
+    m->name = name;
+    return m;
+}
+
+/* Note in m's reason that its name was changed from orig. */
+static void member_note_rename(san_member *m, const char *orig)
+{
+    char *shown = name_printable(orig);
+    char *reason =
+        g_strdup_printf("%s; name normalized from \"%s\"", m->r.reason ? m->r.reason : "", shown);
+
+    g_free(m->r.reason);
+    m->r.reason = reason;
+    g_free(shown);
+}
+
+/* ---- reading ---- */
+
+/* Non-zero when libarchive's last error says the data is encrypted. */
+static int read_error_encrypted(struct archive *a)
+{
+    const char *msg = archive_error_string(a);
+
+    return archive_read_has_encrypted_entries(a) > 0 ||
+           (msg && (strstr(msg, "ncrypt") || strstr(msg, "assphrase")));
+}
+
+/* Set the verdict for a libarchive read error: held when encrypted, else failed. */
+static void read_error_verdict(arch *x, const char *what)
+{
+    const char *msg = archive_error_string(x->rd);
+
+    if (read_error_encrypted(x->rd))
+        set_verdict(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
+    else
+        set_verdict(x->r, SAN_FAILED, NULL, "malformed archive (%s): %s", what,
+                    msg ? msg : "unknown error");
+}
+
+/* Check the bounds after entry_bytes of the current member were read. */
+static arch_step check_bounds(arch *x, uint64_t entry_bytes)
+{
+    const conf *c = x->c;
+    int64_t packed = archive_filter_bytes(x->rd, -1);
+
+    if (entry_bytes > (uint64_t)c->archive_max_entry_mb * 1024 * 1024) {
+        set_verdict(x->r, SAN_BLOCKED, NULL, "a member is larger than %zu MiB",
+                    c->archive_max_entry_mb);
+        return STEP_STOP;
+    }
+    if (x->expanded > (uint64_t)c->archive_max_total_mb * 1024 * 1024) {
+        set_verdict(x->r, SAN_BLOCKED, NULL, "members expand to more than %zu MiB",
+                    c->archive_max_total_mb);
+        return STEP_STOP;
+    }
+    if (x->expanded > ARCH_RATIO_FLOOR && packed > 0 &&
+        x->expanded / (uint64_t)packed >= c->archive_max_ratio) {
+        set_verdict(x->r, SAN_BLOCKED, NULL, "compression ratio over %u: archive bomb",
+                    c->archive_max_ratio);
+        return STEP_STOP;
+    }
+    return STEP_NEXT;
+}
+
+/* A read error in m's data: m fails when libarchive can go on with the next member, the
+ * whole archive otherwise (held when encrypted). */
+static arch_step data_error(arch *x, san_member *m, la_ssize_t code)
+{
+    const char *msg = archive_error_string(x->rd);
+
+    if (code == ARCHIVE_FATAL || read_error_encrypted(x->rd)) {
+        read_error_verdict(x, "member data");
+        return STEP_STOP;
+    }
+    set_verdict(&m->r, SAN_FAILED, "unknown", "cannot be read from the archive: %s",
+                msg ? msg : "unknown error");
+    return STEP_SKIP;
+}
+
+/* Copy the current member's data to fd, within the bounds. */
+static arch_step copy_data(arch *x, san_member *m, int fd)
+{
+    uint64_t entry_bytes = 0;
+
+    for (;;) {
+        la_ssize_t n = archive_read_data(x->rd, x->buf, ARCH_BUF_SIZE);
+        arch_step st;
+        if (n == 0)
+            return STEP_NEXT;
+        if (n < 0)
+            return data_error(x, m, n);
+        entry_bytes += (uint64_t)n;
+        x->expanded += (uint64_t)n;
+        if ((st = check_bounds(x, entry_bytes)) != STEP_NEXT)
+            return st;
+        if (mg_write_all(fd, x->buf, (size_t)n) < 0) {
+            set_verdict(x->r, SAN_FAILED, NULL, "cannot write a temporary file: %s",
+                        g_strerror(errno));
+            return STEP_ERROR;
+        }
+    }
+}
+
+/* ---- writing the new zip ---- */
+
+/* Start the new zip on out_fd: deflate, UTF-8 names, no block padding. 0 or -1. */
+static int zip_start(arch *x)
+{
+    x->wr = archive_write_new();
+    if (!x->wr || archive_write_set_format_zip(x->wr) != ARCHIVE_OK ||
+        archive_write_set_options(x->wr, "zip:compression=deflate,zip:hdrcharset=UTF-8") !=
+            ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(x->wr, 1) != ARCHIVE_OK ||
+        archive_write_open_fd(x->wr, x->out_fd) != ARCHIVE_OK) {
+        set_verdict(x->r, SAN_FAILED, NULL, "cannot start the new zip: %s",
+                    x->wr ? archive_error_string(x->wr) : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Write the sanitized member on fd (rewound) to the zip as outname. 0 or -1. */
+static int zip_add(arch *x, const char *outname, int fd, time_t mtime)
+{
+    struct archive_entry *we;
+    struct stat st;
+    int rc = 0;
+
+    if ((!x->wr && zip_start(x) < 0))
+        return -1;
+    if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+        set_verdict(x->r, SAN_FAILED, NULL, "cannot read a sanitized member: %s",
+                    g_strerror(errno));
+        return -1;
+    }
+    we = archive_entry_new();
+    archive_entry_set_pathname_utf8(we, outname);
+    archive_entry_set_filetype(we, AE_IFREG);
+    archive_entry_set_perm(we, 0644);
+    archive_entry_set_size(we, (la_int64_t)st.st_size);
+    archive_entry_set_mtime(we, mtime, 0);
+    if (archive_write_header(x->wr, we) != ARCHIVE_OK)
+        rc = -1;
+    for (ssize_t n; rc == 0 && (n = read(fd, x->buf, ARCH_BUF_SIZE)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || archive_write_data(x->wr, x->buf, (size_t)n) != n)
+            rc = -1;
+    }
+    if (rc < 0)
+        set_verdict(x->r, SAN_FAILED, NULL, "cannot write the new zip: %s",
+                    archive_error_string(x->wr) ? archive_error_string(x->wr) : "read error");
+    archive_entry_free(we);
+    return rc;
+}
+
+/* Drop whatever was written of the new zip: the caller writes nothing unless sanitized. */
+static void zip_discard(arch *x)
+{
+    if (x->wr) {
+        archive_write_free(x->wr);
+        x->wr = NULL;
+    }
+    if (ftruncate(x->out_fd, 0) < 0 || lseek(x->out_fd, 0, SEEK_SET) < 0)
+        mg_warn("archive: cannot empty the output: %s", g_strerror(errno));
+}
+
+/* ---- entries ---- */
+
+/* Sanitize the member data already copied to fd and add the result to the zip. */
+static arch_step member_convert(arch *x, san_member *m, int fd, time_t mtime)
+{
+    const char *ext = NULL;
+    int out = -1;
+    arch_step st = STEP_NEXT;
+
+    if (lseek(fd, 0, SEEK_SET) < 0 ||
+        san_convert_fd(x->e, fd, m->name, x->depth + 1, &m->r, &out, &ext) < 0) {
+        set_verdict(x->r, SAN_FAILED, NULL, "internal error on member %s: %s", m->name,
+                    m->r.reason ? m->r.reason : g_strerror(errno));
+        st = STEP_ERROR;
+    } else if (m->r.verdict == SAN_SANITIZED && out >= 0 && ext) {
+        m->output_name = name_output(x->outnames, m->name, ext);
+        if (!m->output_name)
+            set_verdict(&m->r, SAN_BLOCKED, NULL, "member name too long");
+        else if (zip_add(x, m->output_name, out, mtime) < 0)
+            st = STEP_ERROR;
+        else
+            x->kept++;
+    }
+    if (out >= 0)
+        close(out);
+    return st;
+}
+
+/* A regular member: copy it out within the bounds, then sanitize it. */
+static arch_step entry_regular(arch *x, struct archive_entry *ent, san_member *m)
+{
+    int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    time_t mtime = archive_entry_mtime_is_set(ent) ? archive_entry_mtime(ent) : time(NULL);
+    arch_step st;
+
+    if (fd < 0) {
+        set_verdict(x->r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
+                    g_strerror(errno));
+        return STEP_ERROR;
+    }
+    st = copy_data(x, m, fd);
+    if (st == STEP_NEXT)
+        st = member_convert(x, m, fd, mtime);
+    else if (st == STEP_SKIP)
+        st = STEP_NEXT;
+    else
+        set_verdict(&m->r, x->r->verdict, "unknown", "%s", x->r->reason);
+    close(fd);
+    return st;
+}
+
+/* Non-zero for an entry that is a link or a special file rather than data. */
+static int entry_is_special(arch *x, struct archive_entry *ent)
+{
+    if (archive_format(x->rd) == ARCHIVE_FORMAT_RAW)
+        return 0;
+    return archive_entry_filetype(ent) != AE_IFREG || archive_entry_hardlink(ent) != NULL;
+}
+
+/* The member's name: normalized UTF-8; *orig gets the decoded original. */
+static char *entry_name(arch *x, struct archive_entry *ent, char **orig)
+{
+    const char *raw = archive_entry_pathname(ent);
+
+    if (archive_format(x->rd) == ARCHIVE_FORMAT_RAW) {
+        *orig = name_raw_member(x->name);
+        return g_strdup(*orig);
+    }
+    if (!raw)
+        raw = archive_entry_pathname_utf8(ent);
+    *orig = name_to_utf8(raw ? raw : "", raw ? strlen(raw) : 0);
+    return name_normalize(*orig, x->entries);
+}
+
+/* Handle one entry whose header was just read. */
+static arch_step entry_handle(arch *x, struct archive_entry *ent)
+{
+    char *orig = NULL;
+    san_member *m;
+    arch_step st = STEP_NEXT;
+
+    if (archive_format(x->rd) == ARCHIVE_FORMAT_RAW && archive_filter_count(x->rd) <= 1) {
+        set_verdict(x->r, SAN_FAILED, NULL, "not a recognised archive format");
+        return STEP_STOP;
+    }
+    if (archive_entry_is_encrypted(ent)) {
+        set_verdict(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
+        return STEP_STOP;
+    }
+    if (archive_entry_filetype(ent) == AE_IFDIR && archive_format(x->rd) != ARCHIVE_FORMAT_RAW)
+        return STEP_NEXT;
+    m = member_add(x, entry_name(x, ent, &orig));
+    if (entry_is_special(x, ent))
+        set_verdict(&m->r, SAN_BLOCKED, "unknown", "link/special file: removed");
+    else
+        st = entry_regular(x, ent, m);
+    if (strcmp(orig, m->name) != 0)
+        member_note_rename(m, orig);
+    g_free(orig);
+    return st;
+}
+
+/* Read every entry until the end or a verdict. */
+static arch_step read_entries(arch *x)
+{
+    struct archive_entry *ent;
+
+    for (;;) {
+        int rc = archive_read_next_header(x->rd, &ent);
+        arch_step st;
+        if (rc == ARCHIVE_EOF)
+            return STEP_NEXT;
+        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+            read_error_verdict(x, "header");
+            return STEP_STOP;
+        }
+        if (++x->entries > x->c->archive_max_entries) {
+            set_verdict(x->r, SAN_BLOCKED, NULL, "more than %u entries", x->c->archive_max_entries);
+            return STEP_STOP;
+        }
+        if ((st = entry_handle(x, ent)) != STEP_NEXT)
+            return st;
+    }
+}
+
+/* Open the reader on in_fd: every format and filter, raw for a lone compressed file. */
+static int reader_open(arch *x, int in_fd)
+{
+    x->rd = archive_read_new();
+    if (!x->rd || lseek(in_fd, 0, SEEK_SET) < 0 ||
+        archive_read_support_filter_all(x->rd) != ARCHIVE_OK ||
+        archive_read_support_format_all(x->rd) != ARCHIVE_OK ||
+        archive_read_support_format_raw(x->rd) != ARCHIVE_OK) {
+        set_verdict(x->r, SAN_FAILED, NULL, "cannot start the archive reader");
+        return -1;
+    }
+    if (archive_read_open_fd(x->rd, in_fd, ARCH_BUF_SIZE) != ARCHIVE_OK) {
+        read_error_verdict(x, "open");
+        return 1;
+    }
+    return 0;
+}
+
+/* Set the final verdict once every entry was read. */
+static arch_step finish(arch *x)
+{
+    size_t n = x->r->nmembers;
+
+    if (x->kept == 0) {
+        set_verdict(x->r, SAN_BLOCKED, NULL, "no member could be sanitized (%zu members)", n);
+        return STEP_STOP;
+    }
+    if (archive_write_close(x->wr) != ARCHIVE_OK) {
+        set_verdict(x->r, SAN_FAILED, NULL, "cannot finish the new zip: %s",
+                    archive_error_string(x->wr));
+        return STEP_ERROR;
+    }
+    set_verdict(x->r, SAN_SANITIZED, NULL, "%zu of %zu members sanitized", x->kept, n);
+    return STEP_NEXT;
+}
+
+/* Read, sanitize and repack; the verdict is in x->r. */
+static arch_step arch_run(arch *x, int in_fd)
+{
+    int rc = reader_open(x, in_fd);
+    arch_step st;
+
+    if (rc != 0)
+        return rc < 0 ? STEP_ERROR : STEP_STOP;
+    st = read_entries(x);
+    if (st == STEP_NEXT)
+        st = finish(x);
+    return st;
+}
+
+/* See san_int.h: the verdict is in r, the new zip on out_fd only when sanitized. */
+int archive_sanitize(san_engine *e, int in_fd, const char *name, unsigned depth, int out_fd,
+                     san_result *r)
+{
+    arch x = {.e = e, .c = san_engine_conf(e), .name = name, .depth = depth, .r = r};
+    /* Names libarchive converts (UTF-8 zip names, 7z, pax) must come out as UTF-8. */
+    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+    arch_step st;
+
+    if (depth >= x.c->archive_max_depth) {
+        set_verdict(r, SAN_BLOCKED, NULL, "archives nested too deep (more than %u levels)",
+                    x.c->archive_max_depth);
+        st = STEP_STOP;
+    } else {
+        x.out_fd = out_fd;
+        x.outnames = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        x.buf = g_malloc(ARCH_BUF_SIZE);
+        st = arch_run(&x, in_fd);
+        if (st != STEP_NEXT)
+            zip_discard(&x);
+        else
+            archive_write_free(x.wr);
+        archive_read_free(x.rd);
+        g_hash_table_destroy(x.outnames);
+        g_free(x.buf);
+    }
+    if (utf8) {
+        uselocale(old);
+        freelocale(utf8);
+    }
+    return st == STEP_ERROR ? -1 : 0;
+}
