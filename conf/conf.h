@@ -60,6 +60,15 @@ typedef struct conf {
     char *release_host;
     unsigned release_port;
     char *release_helo;
+    /* [milter] */
+    char *milter_socket; /* "unix:/path" or "inet:port@host" */
+    char *milter_user;   /* run as this user after binding; empty: stay */
+    char *milter_pid_file;
+    char *milter_spool_dir;
+    unsigned milter_workers;
+    unsigned milter_jobs_per_worker;
+    unsigned milter_queue_wait;  /* seconds to wait for a free worker */
+    unsigned milter_job_timeout; /* seconds one message may take in a worker */
 } conf;
 
 /* Defaults from the table. Caller frees with conf_free. */

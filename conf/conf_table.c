@@ -110,6 +110,21 @@ const conf_param conf_params[] = {
     U("quarantine", "release_port", 10026, 1, 65535, release_port, "Port of the release listener."),
     S("quarantine", "release_helo", "mugai-release", NULL, release_helo,
       "Name mugai gives in EHLO when it releases mail."),
+    S("milter", "socket", "unix:/run/mugai/milter.sock", NULL, milter_socket,
+      "Where mugai-milter listens: unix:/path or inet:port@host."),
+    S("milter", "user", "", NULL, milter_user,
+      "User mugai-milter runs as after binding its socket; empty keeps the starting user."),
+    S("milter", "pid_file", "/run/mugai/mugai-milter.pid", NULL, milter_pid_file,
+      "File holding the process id of mugai-milter; empty for none."),
+    S("milter", "spool_dir", "/var/spool/mugai", NULL, milter_spool_dir,
+      "Directory where messages are spooled while they are sanitized."),
+    U("milter", "workers", 2, 1, 256, milter_workers, "Sanitizer worker processes."),
+    U("milter", "jobs_per_worker", 500, 1, 1000000, milter_jobs_per_worker,
+      "Messages a worker handles before it is replaced by a fresh one."),
+    U("milter", "queue_wait", 60, 1, 3600, milter_queue_wait,
+      "Seconds a message may wait for a free worker before it is deferred (451)."),
+    U("milter", "job_timeout", 300, 5, 3600, milter_job_timeout,
+      "Seconds one message may take in a worker before it is deferred (451)."),
 };
 
 const size_t conf_nparams = sizeof(conf_params) / sizeof(conf_params[0]);

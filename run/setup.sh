@@ -15,7 +15,7 @@ MUGAI_PACKAGES=(
   libgdk-pixbuf-2.0-dev webp-pixbuf-loader libjson-glib-dev libcmocka-dev zlib1g-dev
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
   libreoffice-impress-nogui fonts-ipaexfont
-  libcurl4-openssl-dev w3m
+  libcurl4-openssl-dev w3m libmilter-dev miltertest postfix
   poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
 )
 
@@ -35,6 +35,8 @@ mugai_install_packages() {
   fi
   echo "==> installing ${#missing[@]} packages: ${missing[*]}"
   apt-get update -qq
+  # mugai runs its own private Postfix instances; the system one stays unconfigured.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     >/dev/null
 }

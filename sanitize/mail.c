@@ -815,6 +815,31 @@ static int verify(int fd)
     return ok ? 0 : -1;
 }
 
+/* The address of the i-th mailbox in list, or NULL. */
+static const char *mailbox_at(InternetAddressList *list, int i)
+{
+    InternetAddress *a = list ? internet_address_list_get_address(list, i) : NULL;
+
+    return a && INTERNET_ADDRESS_IS_MAILBOX(a)
+               ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))
+               : NULL;
+}
+
+/* Without an envelope (a file given to sanitize-file) the header addresses stand in. */
+static void envelope_from_headers(quar_msg *r, GMimeMessage *msg)
+{
+    InternetAddressList *to = g_mime_message_get_all_recipients(msg);
+    int n = to ? internet_address_list_length(to) : 0, k = 0;
+
+    r->sender = g_strdup(mailbox_at(g_mime_message_get_from(msg), 0));
+    r->recipients = g_new0(char *, (size_t)n + 1);
+    for (int i = 0; i < n; i++)
+        if (mailbox_at(to, i))
+            r->recipients[k++] = g_strdup(mailbox_at(to, i));
+    if (to)
+        g_object_unref(to);
+}
+
 /* Fill the record's envelope and key headers. */
 static void record_envelope(mail_ctx *m, const san_envelope *env, GMimeMessage *msg, int fd)
 {
@@ -834,6 +859,8 @@ static void record_envelope(mail_ctx *m, const san_envelope *env, GMimeMessage *
         for (size_t i = 0; i < n; i++)
             r->recipients[i] = g_strdup(env->recipients[i]);
     }
+    if (!env && msg)
+        envelope_from_headers(r, msg);
     if (!r->recipients)
         r->recipients = g_new0(char *, 1);
     r->size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;

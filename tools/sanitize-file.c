@@ -158,20 +158,51 @@ static int walk(GPtrArray *jobs, const char *dir, const char *out_dir, const str
     return 0;
 }
 
+/* The output extension an input's name suggests, to foresee name collisions (the content
+ * decides in the end; a collision the names did not foresee fails as "exists"). */
+static const char *likely_ext(const char *input)
+{
+    static const char *const classes[][2] = {
+        {"pdf", "pdf doc docx docm dot dotx xls xlsx xlsm ppt pptx pptm odt ods odp rtf"},
+        {"png", "png jpg jpeg jpe jfif gif bmp dib tif tiff webp"},
+        {"txt", "txt text log md html htm"},
+        {"csv", "csv tsv"},
+        {"eml", "eml msg"},
+        {"zip", "zip 7z lzh lha tar gz tgz bz2 xz rar cab"},
+    };
+    const char *dot = strrchr(input, '.');
+    gchar *ext = g_ascii_strdown(dot ? dot + 1 : "", -1);
+    const char *found = NULL;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(classes) && !found; i++) {
+        gchar **words = g_strsplit(classes[i][1], " ", -1);
+        if (*ext && g_strv_contains((const gchar *const *)words, ext))
+            found = classes[i][0];
+        g_strfreev(words);
+    }
+    g_free(ext);
+    return found ? found : "other";
+}
+
+/* The key two jobs share when their outputs would have the same name. */
+static gchar *collision_key(const job *j)
+{
+    return g_strdup_printf("%s/%s.%s", j->out_dir, j->stem, likely_ext(j->input));
+}
+
 /* Where two inputs would give the same output name, keep their full names as stems. */
 static void resolve_collisions(GPtrArray *jobs)
 {
     GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     for (guint i = 0; i < jobs->len; i++) {
-        job *j = jobs->pdata[i];
-        gchar *key = g_build_filename(j->out_dir, j->stem, NULL);
+        gchar *key = collision_key(jobs->pdata[i]);
         g_hash_table_insert(seen, key,
                             GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(seen, key)) + 1));
     }
     for (guint i = 0; i < jobs->len; i++) {
         job *j = jobs->pdata[i];
-        gchar *key = g_build_filename(j->out_dir, j->stem, NULL);
+        gchar *key = collision_key(j);
         if (GPOINTER_TO_UINT(g_hash_table_lookup(seen, key)) > 1) {
             g_free(j->stem);
             j->stem = g_path_get_basename(j->input);
