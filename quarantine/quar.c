@@ -24,6 +24,7 @@
 static const char id_alphabet[] = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
 #define ID_ALPHABET_LEN (sizeof id_alphabet - 1)
 
+/* Format a store error into *err; see quar_int.h. */
 int quar_err(quar_store *s, char **err, const char *fmt, ...)
 {
     va_list ap;
@@ -56,6 +57,7 @@ static void random_bytes(unsigned char *buf, size_t len)
     }
 }
 
+/* A random readable id for the local date of now; the caller checks it is free. */
 void quar_new_id(int64_t now, char out[24])
 {
     time_t t = (time_t)now;
@@ -91,6 +93,7 @@ static int norm_id(const char *id, char buf[24])
     return 0;
 }
 
+/* An empty message with an empty recipient list. Caller frees with quar_msg_free. */
 quar_msg *quar_msg_new(void)
 {
     quar_msg *m = g_new0(quar_msg, 1);
@@ -111,6 +114,7 @@ static void part_clear(quar_part *p)
     g_free(p->signature);
 }
 
+/* Free m and everything it owns; NULL is fine. */
 void quar_msg_free(quar_msg *m)
 {
     if (!m)
@@ -130,6 +134,7 @@ void quar_msg_free(quar_msg *m)
     g_free(m);
 }
 
+/* Free a list returned by quar_list; NULL is fine. */
 void quar_msg_list_free(quar_msg **list, size_t n)
 {
     if (!list)
@@ -139,6 +144,7 @@ void quar_msg_list_free(quar_msg **list, size_t n)
     g_free(list);
 }
 
+/* Free a list returned by quar_events; NULL is fine. */
 void quar_event_list_free(quar_event **list, size_t n)
 {
     if (!list)
@@ -156,6 +162,7 @@ void quar_event_list_free(quar_event **list, size_t n)
     g_free(list);
 }
 
+/* Deep copy of one event, freed as a one-element list member. */
 quar_event *quar_event_dup(const quar_event *ev)
 {
     quar_event *e = g_new0(quar_event, 1);
@@ -169,6 +176,7 @@ quar_event *quar_event_dup(const quar_event *ev)
     return e;
 }
 
+/* Append a copy of the given part to m; see quar.h. */
 quar_part *quar_msg_add_part(quar_msg *m, const char *path, const char *filename,
                              const char *declared_type, const char *detected_type, uint64_t size,
                              const char *sha256, const char *action, const char *reason,
@@ -192,6 +200,7 @@ quar_part *quar_msg_add_part(quar_msg *m, const char *path, const char *filename
     return p;
 }
 
+/* Deep copy of m, parts and recipients included. */
 quar_msg *quar_msg_dup(const quar_msg *m)
 {
     quar_msg *c = g_new0(quar_msg, 1);
@@ -224,6 +233,7 @@ static int contains(const char *hay, const char *needle)
     return !needle || (hay && strcasestr(hay, needle) != NULL);
 }
 
+/* The memory backend's version of the SQL WHERE clause. */
 int quar_filter_match(const quar_filter *f, const quar_msg *m)
 {
     int rcpt = 0;
@@ -244,11 +254,13 @@ int quar_filter_match(const quar_filter *f, const quar_msg *m)
     return rcpt;
 }
 
+/* "quarantined" and "released" messages still own their original. */
 int quar_status_holds(const char *status)
 {
     return g_strcmp0(status, "quarantined") == 0 || g_strcmp0(status, "released") == 0;
 }
 
+/* Close any backend; NULL is fine. */
 void quar_close(quar_store *s)
 {
     if (s)
@@ -286,6 +298,7 @@ static int preset_id_free(quar_store *s, const char *id)
     return rc == 1;
 }
 
+/* Fill in id, time, expiry and status, store through the backend, record "stored". */
 int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
 {
     if (m->time == 0)
@@ -304,6 +317,7 @@ int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
     return quar_audit(s, m->id, actor ? actor : "unknown", "stored", NULL, NULL, err) == 0 ? 0 : -1;
 }
 
+/* One message by id (any case). Caller frees *out with quar_msg_free. */
 int quar_get(quar_store *s, const char *id, quar_msg **out, char **err)
 {
     char buf[24];
@@ -314,6 +328,7 @@ int quar_get(quar_store *s, const char *id, quar_msg **out, char **err)
     return s->be->get(s, buf, out, err);
 }
 
+/* Messages matching f (NULL: all), newest first. */
 int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err)
 {
     static const quar_filter any;
@@ -323,6 +338,7 @@ int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, c
     return s->be->list(s, f ? f : &any, out, n, err);
 }
 
+/* A read-only fd on the original; the caller closes it. */
 int quar_open_original(quar_store *s, const char *id, int *fd, char **err)
 {
     char buf[24];
@@ -333,6 +349,7 @@ int quar_open_original(quar_store *s, const char *id, int *fd, char **err)
     return s->be->open_original(s, buf, fd, err);
 }
 
+/* Change the status of a message. */
 int quar_set_status(quar_store *s, const char *id, const char *status, char **err)
 {
     char buf[24];
@@ -342,6 +359,7 @@ int quar_set_status(quar_store *s, const char *id, const char *status, char **er
     return s->be->set_status(s, buf, status, err);
 }
 
+/* Drop the original (shared files stay while held elsewhere), then set status. */
 int quar_remove(quar_store *s, const char *id, const char *status, char **err)
 {
     char buf[24];
@@ -355,6 +373,7 @@ int quar_remove(quar_store *s, const char *id, const char *status, char **err)
     return s->be->set_status(s, buf, status, err);
 }
 
+/* Expired ids still holding an original. Caller frees *ids with g_strfreev. */
 int quar_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err)
 {
     *ids = NULL;
@@ -362,6 +381,7 @@ int quar_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err)
     return s->be->expired(s, now, ids, n, err);
 }
 
+/* Append an audit event stamped now; 1 when the id is unknown. */
 int quar_audit(quar_store *s, const char *id, const char *actor, const char *action,
                const char *reason, const char *detail, char **err)
 {
@@ -379,6 +399,7 @@ int quar_audit(quar_store *s, const char *id, const char *actor, const char *act
     return s->be->audit(s, &ev, err);
 }
 
+/* Audit events of a message, oldest first. */
 int quar_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err)
 {
     char buf[24];

@@ -558,7 +558,7 @@ static int fs_remove_original(quar_store *s, const char *id, char **err)
 {
     char *sha = NULL, *status = NULL, *path = NULL, *dir = NULL;
     int rc = exec_sql(s, "BEGIN IMMEDIATE", err);
-    int others;
+    int others = -1;
 
     if (rc == 0)
         rc = lookup_file(s, id, &sha, &status, err);
@@ -788,6 +788,7 @@ static int open_index(quar_store *s, const char *dir, char **err)
     return ensure_schema(s, err);
 }
 
+/* Open or create the store under dir. Caller closes with quar_close. */
 quar_store *quar_open_fs(const char *dir, unsigned retention_days, char **err)
 {
     fs_store *st = g_new0(fs_store, 1);

@@ -276,6 +276,7 @@ static const quar_backend mem_backend = {
     .close = mem_close,
 };
 
+/* An empty in-memory store. Caller closes with quar_close. */
 quar_store *quar_open_memory(unsigned retention_days)
 {
     mem_store *ms = g_new0(mem_store, 1);

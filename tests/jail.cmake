@@ -1,6 +1,11 @@
 # The render jail: a misbehaving probe program and the launcher's unit tests,
 # which also drive the real mugai-render (its seccomp allow-list is on).
 add_executable(jail_probe unit/jail_probe.c)
+if(MUGAI_SANITIZERS)
+  # Runs in the jail under an address-space limit, as mugai-render does.
+  target_compile_options(jail_probe PRIVATE -fno-sanitize=all)
+  target_link_options(jail_probe PRIVATE -fno-sanitize=all)
+endif()
 
 if(TARGET PkgConfig::CMOCKA)
   add_executable(test_jail unit/test_jail.c)

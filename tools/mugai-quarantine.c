@@ -6,9 +6,10 @@
  * side. It reads untrusted originals only to copy them out (export, release)
  * or, for `export --part`, to parse their MIME structure with GMime; it never
  * renders or executes them. Text from mail (subjects, names) is stripped of
- * control characters before it reaches the terminal. It must never touch an
- * original without first writing an audit event naming the actor and the
- * reason before it reports success, and never overwrite an existing file.
+ * control characters before it reaches the terminal. It must never report
+ * success for an action on an original (export, release, delete, purge)
+ * before that action's audit event, naming actor and reason, is written, and
+ * never overwrite an existing file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -718,12 +719,21 @@ static GMimeObject *find_part(GMimeMessage *msg, const char *path)
  * 0, 1 when the part does not exist, -1 on error. */
 static int write_part(int in, int out, const char *path)
 {
-    GMimeStream *src = g_mime_stream_fs_new(dup(in));
-    GMimeParser *parser = g_mime_parser_new_with_stream(src);
-    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-    GMimeStream *dst = g_mime_stream_fs_new(out);
-    GMimeObject *part = msg ? find_part(msg, path) : NULL;
+    int copy = dup(in);
+    GMimeStream *src;
+    GMimeParser *parser;
+    GMimeMessage *msg;
+    GMimeStream *dst;
+    GMimeObject *part;
     ssize_t rc = -2;
+
+    if (copy < 0)
+        return -1;
+    src = g_mime_stream_fs_new(copy);
+    parser = g_mime_parser_new_with_stream(src);
+    msg = g_mime_parser_construct_message(parser, NULL);
+    dst = g_mime_stream_fs_new(out);
+    part = msg ? find_part(msg, path) : NULL;
 
     g_mime_stream_fs_set_owner(GMIME_STREAM_FS(dst), FALSE);
     if (part && GMIME_IS_PART(part) && g_mime_part_get_content(GMIME_PART(part)))
@@ -769,9 +779,11 @@ static int do_export(ctx *c, const char *id, const char *out_path, const char *p
         return store_rc(rc, id, err);
     out = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0) {
-        complain("export: cannot create %s: %s", out_path, strerror(errno));
+        int saved = errno;
+        complain("export: cannot create %s: %s%s", out_path, strerror(saved),
+                 saved == EEXIST ? " (an existing file is never overwritten)" : "");
         close(in);
-        return errno == EEXIST ? EX_USAGE : EX_STORE;
+        return saved == EEXIST ? EX_USAGE : EX_STORE;
     }
     rc = part ? write_part(in, out, part) : copy_fd(in, out);
     if (fchmod(out, 0600) < 0 || fsync(out) < 0 || close(out) < 0)
@@ -1262,6 +1274,7 @@ static int wants_help(int argc, char **argv)
     return 0;
 }
 
+/* Global options, configuration, store, then the command. */
 int main(int argc, char **argv)
 {
     ctx c = {0};

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import unittest
 
 BUILD = None
@@ -240,8 +241,6 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(self.list_ids("--verdict", "blocked"), [self.jp])
         self.assertEqual(self.list_ids("--status", "quarantined", "--limit", "2"), [self.jp, c])
         self.assertEqual(self.list_ids("--status", "deleted"), [])
-        os.environ["TZ"] = "Asia/Tokyo"
-        time.tzset()
         self.assertEqual(self.list_ids("--since", day(t + DAY), "--until", day(t + 2 * DAY)),
                          [c, b])
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t + DAY))
@@ -266,6 +265,39 @@ class QuarantineTest(unittest.TestCase):
         self.assertTrue(msg["time"].endswith("+09:00"), msg["time"])
         self.assertEqual(msg["subject"], JP_SUBJECT)
         self.assertEqual(m["recipients"], ["somu@city.example.lg.jp", "kikaku@city.example.lg.jp"])
+
+    def test_list_aligns_wide_subjects(self):
+        self.put_plain(1, time=self.now - 7200, sender="a@example.org",
+                       rcpts=["r@city.example.lg.jp"], subject="short ascii")
+        self.put_plain(2, time=self.now - 9000, sender="b@example.org",
+                       rcpts=["r@city.example.lg.jp"],
+                       subject="令和八年度予算要求に関する資料の送付について（再送）長い件名")
+        width = lambda t: sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in t)
+        lines = self.run_tool("list").stdout.splitlines()[1:]
+        self.assertEqual(len(lines), 3)
+        ends = {width(l[:l.index(" clean ") if " clean " in l else l.index(" blocked ")])
+                for l in lines}
+        self.assertEqual(len(ends), 1, lines)
+        self.assertIn("…", lines[2])
+
+    def test_control_characters_never_reach_the_terminal(self):
+        mid = self.put_plain(1, time=self.now, sender="evil@example.org",
+                             rcpts=["r@city.example.lg.jp"], subject="hi\x1b[2J\x1b]0;owned\x07")
+        for args in (["list"], ["show", mid]):
+            out = self.run_tool(*args).stdout
+            self.assertNotIn("\x1b", out)
+            self.assertNotIn("\x07", out)
+        self.assertEqual(self.show(mid)["subject"], "hi\x1b[2J\x1b]0;owned\x07")
+
+    def test_export_part_of_single_part_message(self):
+        mid = self.put_plain(5, time=self.now, sender="s@example.org", rcpts=["r@x"], subject="s")
+        out = os.path.join(self.dir, "body")
+        r = self.run_tool("export", mid, "--part", "1", "-o", out, "--reason", "r")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), b"body 5\r\n")
+        self.assertEqual(self.run_tool("export", mid, "--part", "2", "-o", out + "2",
+                                       "--reason", "r").returncode, 1)
 
     # show ---------------------------------------------------------------
 
@@ -492,4 +524,6 @@ class QuarantineTest(unittest.TestCase):
 
 if __name__ == "__main__":
     BUILD = sys.argv.pop(1)
+    os.environ["TZ"] = "Asia/Tokyo"  # dates given to --since/--until are local time
+    time.tzset()
     unittest.main(verbosity=2)

@@ -78,6 +78,7 @@ static int apply(quar_msg *m, int opt, const char *v, unsigned *retention, const
     return 0;
 }
 
+/* Store one message as described by the options; print its id. */
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"time", 1, NULL, 't'},

@@ -148,7 +148,9 @@ static void test_roundtrip(void **state)
     assert_string_equal(m->status, "quarantined");
     assert_int_equal(m->expires, T0 + 30 * DAY);
     assert_int_equal(m->size, strlen(content));
-    assert_string_equal(m->sha256, g_compute_checksum_for_string(G_CHECKSUM_SHA256, content, -1));
+    char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, content, -1);
+    assert_string_equal(m->sha256, hash);
+    g_free(hash);
     lower = g_ascii_strdown(m->id, -1);
     assert_int_equal(quar_get(f->s, lower, &g, &err), 0);
     assert_string_equal(g->id, m->id);
@@ -480,6 +482,28 @@ static void test_fs_stale_temp(void **state)
     g_free(fresh);
 }
 
+/* Filesystem: two processes' worth of connections on one store see each other's writes. */
+static void test_fs_two_connections(void **state)
+{
+    fixture *f = *state;
+    char *err = NULL, a[24], b[24];
+    quar_store *first = f->s, *second = quar_open_fs(f->dir, 30, &err);
+    quar_msg **list = NULL;
+    size_t n = 0;
+
+    assert_non_null(second);
+    put_msg(f, "one", T0, "s@example.com", "r@city.lg.jp", "clean", a);
+    f->s = second;
+    put_msg(f, "two", T0 + 1, "s@example.com", "r@city.lg.jp", "clean", b);
+    assert_int_equal(quar_list(first, NULL, &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0]->id, b);
+    assert_string_equal(list[1]->id, a);
+    quar_msg_list_free(list, n);
+    quar_close(second);
+    f->s = first;
+}
+
 /* The same test against each backend, named after it. */
 #define BOTH(fn)                                                                                   \
     {"mem/" #fn, fn, setup, teardown, &kind_mem},                                                  \
@@ -491,13 +515,14 @@ static void test_fs_stale_temp(void **state)
         "fs/" #fn, fn, setup, teardown, &kind_fs                                                   \
     }
 
+/* Every test against each backend, in Tokyo time. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         BOTH(test_roundtrip), BOTH(test_shared_content),   BOTH(test_list_filters),
         BOTH(test_ids),       BOTH(test_remove_shared),    BOTH(test_expired),
         BOTH(test_events),    BOTH(test_unknown_id),       FS_ONLY(test_fs_file),
-        FS_ONLY(test_fs_wal), FS_ONLY(test_fs_stale_temp),
+        FS_ONLY(test_fs_wal), FS_ONLY(test_fs_stale_temp), FS_ONLY(test_fs_two_connections),
     };
 
     setenv("TZ", "Asia/Tokyo", 1);

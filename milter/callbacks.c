@@ -1,0 +1,802 @@
+/*
+ * milter/callbacks.c - the libmilter callbacks of mugai-milter.
+ *
+ * Runs in the milter front end, in libmilter's threads, as the unprivileged
+ * milter user. The callbacks are thin: they copy the envelope, spool the
+ * message to a 0600 file and, at end of message, hand the job to the pool
+ * and apply its answer (body first, then headers). Must never hold a message
+ * in memory, never accept a message before a worker confirmed that its
+ * original is in the quarantine store, and never pass a message on after any
+ * error: every failure is a 451 temporary failure. Allocation failure here
+ * tempfails the message; it must not abort the process.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "mg.h"
+#include "milter.h"
+
+#define CHUNK (64u * 1024u)
+#define MAX_RCPTS 10000u
+#define MAX_KEPT_HEADERS 1000u
+#define MAX_CLEAN_HEADER (8u * 1024u * 1024u)
+#define PROGRESS_MS 5000
+
+/* Every smfi_* call goes through this table, so tests can observe them. */
+typedef struct smfi_ops {
+    int (*replacebody)(SMFICTX *, unsigned char *, int);
+    int (*chgheader)(SMFICTX *, char *, int, char *);
+    int (*addheader)(SMFICTX *, char *, char *);
+    int (*progress)(SMFICTX *);
+    int (*setreply)(SMFICTX *, char *, char *, char *);
+    char *(*getsymval)(SMFICTX *, char *);
+    int (*setpriv)(SMFICTX *, void *);
+    void *(*getpriv)(SMFICTX *);
+} smfi_ops;
+
+static const smfi_ops smfi = {smfi_replacebody, smfi_chgheader, smfi_addheader, smfi_progress,
+                              smfi_setreply,    smfi_getsymval, smfi_setpriv,   smfi_getpriv};
+
+typedef struct hdr {
+    char *name;
+    char *value; /* raw, after the colon, folds as "\n" */
+} hdr;
+
+/* A message in progress: freed by msg_free only. */
+typedef struct mctx {
+    FILE *spool;
+    char path[4096];
+    char *sender;
+    char **rcpts; /* NULL-terminated */
+    size_t nrcpts;
+    char *qid;
+    hdr *hdrs; /* the headers mugai may change: Content-*, MIME-Version, Subject, X-Mugai-* */
+    size_t nhdrs;
+} mctx;
+
+/* A connection: freed in cb_close. */
+typedef struct cctx {
+    char *client;
+    mctx *msg;
+} cctx;
+
+static const conf *g_conf;
+static char g_pool_path[108];
+static atomic_uint g_active;
+
+/* Connections in progress. */
+unsigned milter_active(void)
+{
+    return atomic_load(&g_active);
+}
+
+/* The queue id for logs. */
+static const char *qid_of(const mctx *m)
+{
+    return m != NULL && m->qid != NULL ? m->qid : "NOQUEUE";
+}
+
+/* Log why and answer 451 4.7.1. */
+static sfsistat tempfail(SMFICTX *ctx, const mctx *m, const char *why)
+{
+    char text[256];
+    size_t i;
+
+    mg_error("%s: tempfail: %s", qid_of(m), why);
+    if (mg_snprintf(text, sizeof(text), "mugai: %s", why) < 0)
+        memcpy(text, "mugai: internal error", sizeof("mugai: internal error"));
+    for (i = 0; text[i] != '\0'; i++)
+        if (text[i] == '%' || (unsigned char)text[i] < 0x20)
+            text[i] = ' ';
+    if (smfi.setreply(ctx, "451", "4.7.1", text) != MI_SUCCESS)
+        mg_warn("%s: smfi_setreply failed", qid_of(m));
+    return SMFIS_TEMPFAIL;
+}
+
+/* Free the message context, its copies and its spool file. */
+static void msg_free(cctx *cc)
+{
+    mctx *m = cc != NULL ? cc->msg : NULL;
+    size_t i;
+
+    if (m == NULL)
+        return;
+    if (m->spool != NULL) {
+        fclose(m->spool);
+        unlink(m->path);
+    }
+    for (i = 0; i < m->nrcpts; i++)
+        free(m->rcpts[i]);
+    for (i = 0; i < m->nhdrs; i++) {
+        free(m->hdrs[i].name);
+        free(m->hdrs[i].value);
+    }
+    free(m->rcpts);
+    free(m->hdrs);
+    free(m->sender);
+    free(m->qid);
+    free(m);
+    cc->msg = NULL;
+}
+
+/* Pick up the queue id once the MTA has one. */
+static void msg_qid(SMFICTX *ctx, mctx *m)
+{
+    char *v;
+
+    if (m->qid != NULL)
+        return;
+    v = smfi.getsymval(ctx, "i");
+    if (v != NULL && *v != '\0')
+        m->qid = strdup(v);
+}
+
+/* A new message with its spool file. */
+static mctx *msg_new(void)
+{
+    mctx *m = calloc(1, sizeof(*m));
+    int fd;
+
+    if (m == NULL)
+        return NULL;
+    m->rcpts = calloc(1, sizeof(char *));
+    if (m->rcpts == NULL ||
+        mg_snprintf(m->path, sizeof(m->path), "%s/msg-XXXXXX", g_conf->milter_spool_dir) < 0)
+        goto fail;
+    fd = mkostemp(m->path, O_CLOEXEC);
+    if (fd < 0)
+        goto fail;
+    m->spool = fdopen(fd, "w+");
+    if (m->spool == NULL) {
+        close(fd);
+        unlink(m->path);
+        goto fail;
+    }
+    return m;
+fail:
+    free(m->rcpts);
+    free(m);
+    return NULL;
+}
+
+/* An address without its angle brackets. */
+static char *addr_copy(const char *a)
+{
+    size_t n;
+    char *s;
+
+    if (a == NULL)
+        return strdup("");
+    if (*a == '<')
+        a++;
+    n = strlen(a);
+    if (n > 0 && a[n - 1] == '>')
+        n--;
+    s = malloc(n + 1);
+    if (s != NULL) {
+        memcpy(s, a, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* xxfi_negotiate: the actions mugai needs and only the steps it uses. */
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+                             unsigned long *pf2, unsigned long *pf3)
+{
+    unsigned long want = SMFIF_CHGBODY | SMFIF_CHGHDRS | SMFIF_ADDHDRS;
+    unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+    (void)ctx;
+    (void)f2;
+    (void)f3;
+    if ((f0 & want) != want || (f1 & SMFIP_HDR_LEADSPC) == 0) {
+        mg_error("the MTA lacks the milter actions mugai needs");
+        return SMFIS_REJECT;
+    }
+    *pf0 = want;
+    *pf1 = SMFIP_HDR_LEADSPC | (f1 & skip);
+    *pf2 = 0;
+    *pf3 = 0;
+    return SMFIS_CONTINUE;
+}
+
+/* The client as "name [address]". */
+static char *client_string(const char *name, const struct sockaddr *sa)
+{
+    char addr[INET6_ADDRSTRLEN] = "local", buf[1200];
+
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof(addr));
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
+    if (mg_snprintf(buf, sizeof(buf), "%s [%s]", name ? name : "unknown", addr) < 0)
+        return strdup(addr);
+    return strdup(buf);
+}
+
+/* xxfi_connect: the connection context. */
+static sfsistat cb_connect(SMFICTX *ctx, char *host, struct sockaddr *sa)
+{
+    cctx *cc = calloc(1, sizeof(*cc));
+
+    if (cc == NULL || smfi.setpriv(ctx, cc) != MI_SUCCESS) {
+        free(cc);
+        return tempfail(ctx, NULL, "out of memory");
+    }
+    atomic_fetch_add(&g_active, 1);
+    cc->client = client_string(host, sa);
+    return SMFIS_CONTINUE;
+}
+
+/* xxfi_envfrom: a new message. */
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    cctx *cc = smfi.getpriv(ctx);
+
+    if (cc == NULL)
+        return tempfail(ctx, NULL, "no connection context");
+    msg_free(cc);
+    cc->msg = msg_new();
+    if (cc->msg == NULL)
+        return tempfail(ctx, NULL, "cannot create a spool file");
+    cc->msg->sender = addr_copy(argv != NULL ? argv[0] : NULL);
+    msg_qid(ctx, cc->msg);
+    if (cc->msg->sender == NULL)
+        return tempfail(ctx, cc->msg, "out of memory");
+    return SMFIS_CONTINUE;
+}
+
+/* xxfi_envrcpt: one more recipient. */
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    cctx *cc = smfi.getpriv(ctx);
+    mctx *m = cc != NULL ? cc->msg : NULL;
+    char **nr;
+
+    if (m == NULL)
+        return tempfail(ctx, NULL, "no message context");
+    if (m->nrcpts >= MAX_RCPTS)
+        return tempfail(ctx, m, "too many recipients");
+    nr = realloc(m->rcpts, (m->nrcpts + 2) * sizeof(char *));
+    if (nr == NULL)
+        return tempfail(ctx, m, "out of memory");
+    m->rcpts = nr;
+    m->rcpts[m->nrcpts] = addr_copy(argv != NULL ? argv[0] : NULL);
+    if (m->rcpts[m->nrcpts] == NULL)
+        return tempfail(ctx, m, "out of memory");
+    m->rcpts[++m->nrcpts] = NULL;
+    return SMFIS_CONTINUE;
+}
+
+/* Non-zero for the header names whose changes mugai applies. */
+static int hdr_kept(const char *name)
+{
+    return strncasecmp(name, "Content-", 8) == 0 || strncasecmp(name, "X-Mugai-", 8) == 0 ||
+           strcasecmp(name, "MIME-Version") == 0 || strcasecmp(name, "Subject") == 0;
+}
+
+/* Remember a header mugai may change. */
+static int msg_keep(mctx *m, const char *name, const char *value)
+{
+    hdr *nh;
+
+    if (m->nhdrs >= MAX_KEPT_HEADERS)
+        return -1;
+    nh = realloc(m->hdrs, (m->nhdrs + 1) * sizeof(hdr));
+    if (nh == NULL)
+        return -1;
+    m->hdrs = nh;
+    nh[m->nhdrs].name = strdup(name);
+    nh[m->nhdrs].value = strdup(value);
+    if (nh[m->nhdrs].name == NULL || nh[m->nhdrs].value == NULL) {
+        free(nh[m->nhdrs].name);
+        free(nh[m->nhdrs].value);
+        return -1;
+    }
+    m->nhdrs++;
+    return 0;
+}
+
+/* Spool "Name:" + value + CRLF, turning bare LFs of folded values into CRLF. */
+static int spool_header(FILE *f, const char *name, const char *value)
+{
+    const char *p;
+
+    if (fputs(name, f) == EOF || fputc(':', f) == EOF)
+        return -1;
+    for (p = value; *p != '\0'; p++) {
+        if (*p == '\n' && (p == value || p[-1] != '\r') && fputc('\r', f) == EOF)
+            return -1;
+        if (fputc(*p, f) == EOF)
+            return -1;
+    }
+    return fputs("\r\n", f) == EOF ? -1 : 0;
+}
+
+/* xxfi_header: spool one header. */
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    cctx *cc = smfi.getpriv(ctx);
+    mctx *m = cc != NULL ? cc->msg : NULL;
+
+    if (m == NULL)
+        return tempfail(ctx, NULL, "no message context");
+    if (name == NULL || value == NULL)
+        return SMFIS_CONTINUE;
+    if (spool_header(m->spool, name, value) < 0)
+        return tempfail(ctx, m, "cannot write the spool file");
+    if (hdr_kept(name) && msg_keep(m, name, value) < 0)
+        return tempfail(ctx, m, "too many content headers or out of memory");
+    return SMFIS_CONTINUE;
+}
+
+/* xxfi_eoh: the blank line ending the header. */
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+    cctx *cc = smfi.getpriv(ctx);
+
+    if (cc == NULL || cc->msg == NULL)
+        return tempfail(ctx, NULL, "no message context");
+    if (fputs("\r\n", cc->msg->spool) == EOF)
+        return tempfail(ctx, cc->msg, "cannot write the spool file");
+    return SMFIS_CONTINUE;
+}
+
+/* xxfi_body: spool a body chunk as received. */
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
+{
+    cctx *cc = smfi.getpriv(ctx);
+
+    if (cc == NULL || cc->msg == NULL)
+        return tempfail(ctx, NULL, "no message context");
+    if (len > 0 && fwrite(buf, 1, len, cc->msg->spool) != len)
+        return tempfail(ctx, cc->msg, "cannot write the spool file");
+    return SMFIS_CONTINUE;
+}
+
+/* Connect to the pool socket. */
+static int pool_connect(void)
+{
+    struct sockaddr_un sa;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, g_pool_path, sizeof(g_pool_path));
+    if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Wait for the reply, calling smfi_progress every few seconds. */
+static const char *job_wait(SMFICTX *ctx, mctx *m, int s, milter_reply *r)
+{
+    double until = mg_now() + g_conf->milter_queue_wait + g_conf->milter_job_timeout + 10;
+    struct pollfd pf = {s, POLLIN, 0};
+    struct timeval tv = {10, 0};
+
+    for (;;) {
+        int n = poll(&pf, 1, PROGRESS_MS);
+
+        if (n > 0)
+            break;
+        if (n < 0 && errno != EINTR)
+            return "poll failed";
+        if (mg_now() >= until)
+            return "sanitization timed out";
+        if (smfi.progress(ctx) != MI_SUCCESS)
+            return "smfi_progress failed";
+    }
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (milter_reply_recv(s, r) < 0)
+        return errno == ENODATA || errno == EBADMSG ? "sanitizer worker failed" : "bad reply";
+    (void)m;
+    return NULL;
+}
+
+/* Hand the spooled message to the pool and wait for its answer. */
+static const char *job_run(SMFICTX *ctx, mctx *m, const char *client, milter_reply *r)
+{
+    milter_job j = {m->qid, (char *)client, m->sender, m->rcpts, m->nrcpts, fileno(m->spool)};
+    const char *why;
+    int s;
+
+    if (fflush(m->spool) == EOF)
+        return "cannot write the spool file";
+    s = pool_connect();
+    if (s < 0)
+        return "sanitizer pool unreachable";
+    if (milter_job_send(s, &j) < 0) {
+        close(s);
+        return "cannot send the job";
+    }
+    why = job_wait(ctx, m, s, r);
+    close(s);
+    return why;
+}
+
+/* A parsed header block of the clean message. */
+typedef struct clean {
+    hdr *h;
+    size_t nh;
+    char *buf; /* header bytes, then the first body bytes */
+    size_t blen, body_off;
+} clean;
+
+/* Free a parsed clean header block. */
+static void clean_free(clean *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->nh; i++) {
+        free(c->h[i].name);
+        free(c->h[i].value);
+    }
+    free(c->h);
+    free(c->buf);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Read from fd until the first blank line (or EOF), keeping what follows it. */
+static int clean_read(int fd, clean *c)
+{
+    size_t cap = 0;
+    char *end;
+
+    for (;;) {
+        ssize_t n;
+
+        if (c->blen + CHUNK + 1 > cap) {
+            char *nb;
+
+            if (cap >= MAX_CLEAN_HEADER)
+                return -1;
+            cap = cap ? cap * 2 : 2 * CHUNK;
+            nb = realloc(c->buf, cap);
+            if (nb == NULL)
+                return -1;
+            c->buf = nb;
+        }
+        n = read(fd, c->buf + c->blen, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        c->blen += (size_t)n;
+        c->buf[c->blen] = '\0';
+        end = c->blen >= 2 && memcmp(c->buf, "\r\n", 2) == 0 ? c->buf : strstr(c->buf, "\r\n\r\n");
+        if (end != NULL) {
+            c->body_off = (size_t)(end - c->buf) + (end == c->buf ? 2 : 4);
+            *end = '\0';
+            return 0;
+        }
+        if (n == 0) {
+            c->body_off = c->blen;
+            return 0;
+        }
+    }
+}
+
+/* Append one header line (with continuations) to c->h; value folds become "\n". */
+static int clean_add(clean *c, const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+    hdr *nh;
+    size_t i, k = 0;
+
+    if (colon == NULL)
+        return 0;
+    nh = realloc(c->h, (c->nh + 1) * sizeof(hdr));
+    if (nh == NULL)
+        return -1;
+    c->h = nh;
+    nh[c->nh].name = strndup(line, (size_t)(colon - line));
+    nh[c->nh].value = malloc(len + 1);
+    if (nh[c->nh].name == NULL || nh[c->nh].value == NULL) {
+        free(nh[c->nh].name);
+        free(nh[c->nh].value);
+        return -1;
+    }
+    for (i = (size_t)(colon - line) + 1; i < len; i++)
+        if (line[i] != '\r')
+            nh[c->nh].value[k++] = line[i];
+    nh[c->nh].value[k] = '\0';
+    c->nh++;
+    return 0;
+}
+
+/* Split the header block into fields. */
+static int clean_parse(clean *c)
+{
+    const char *p = c->buf, *start = c->buf;
+
+    if (*p == '\0')
+        return 0;
+    for (;;) {
+        const char *eol = strstr(p, "\r\n");
+
+        if (eol == NULL || (eol[2] != ' ' && eol[2] != '\t')) {
+            const char *stop = eol ? eol : p + strlen(p);
+
+            if (clean_add(c, start, (size_t)(stop - start)) < 0)
+                return -1;
+            if (eol == NULL)
+                return 0;
+            start = eol + 2;
+        }
+        p = eol + 2;
+    }
+}
+
+/* The first value of name in a header list, or NULL. */
+static const char *hdr_find(const hdr *h, size_t n, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcasecmp(h[i].name, name) == 0)
+            return h[i].value;
+    return NULL;
+}
+
+/* How many times name occurs in a header list. */
+static int hdr_count(const hdr *h, size_t n, const char *name)
+{
+    size_t i;
+    int k = 0;
+
+    for (i = 0; i < n; i++)
+        k += strcasecmp(h[i].name, name) == 0;
+    return k;
+}
+
+/* Non-zero when the name occurred earlier in the list (handled already). */
+static int hdr_seen(const hdr *h, size_t i)
+{
+    size_t k;
+
+    for (k = 0; k < i; k++)
+        if (strcasecmp(h[k].name, h[i].name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Replace the body with the clean message's, in chunks of at most 64 KiB, back to back. */
+static const char *apply_body(SMFICTX *ctx, int fd, clean *c)
+{
+    size_t off = c->body_off;
+    unsigned char *buf;
+
+    while (off < c->blen) {
+        size_t n = c->blen - off > CHUNK ? CHUNK : c->blen - off;
+
+        if (smfi.replacebody(ctx, (unsigned char *)c->buf + off, (int)n) != MI_SUCCESS)
+            return "smfi_replacebody failed";
+        off += n;
+    }
+    buf = malloc(CHUNK);
+    if (buf == NULL)
+        return "out of memory";
+    for (;;) {
+        ssize_t n = read(fd, buf, CHUNK);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || smfi.replacebody(ctx, buf, (int)n) != MI_SUCCESS) {
+            free(buf);
+            return n == 0  ? NULL
+                   : n < 0 ? "cannot read the clean message"
+                           : "smfi_replacebody failed";
+        }
+    }
+}
+
+/* Delete every occurrence of name, last first so the indexes stay valid. */
+static int hdr_delete_all(SMFICTX *ctx, const mctx *m, const char *name, int from)
+{
+    int i;
+
+    for (i = hdr_count(m->hdrs, m->nhdrs, name); i >= from; i--)
+        if (smfi.chgheader(ctx, (char *)name, i, NULL) != MI_SUCCESS)
+            return -1;
+    return 0;
+}
+
+/* Content-* and MIME-Version: the clean message's values replace the original ones. */
+static int apply_content(SMFICTX *ctx, const mctx *m, const clean *c)
+{
+    size_t i;
+
+    for (i = 0; i < m->nhdrs; i++) {
+        const char *name = m->hdrs[i].name, *v;
+
+        if (hdr_seen(m->hdrs, i) || strncasecmp(name, "X-Mugai-", 8) == 0 ||
+            strcasecmp(name, "Subject") == 0)
+            continue;
+        v = hdr_find(c->h, c->nh, name);
+        if (v != NULL && smfi.chgheader(ctx, (char *)name, 1, (char *)v) != MI_SUCCESS)
+            return -1;
+        if (hdr_delete_all(ctx, m, name, v != NULL ? 2 : 1) < 0)
+            return -1;
+    }
+    for (i = 0; i < c->nh; i++) {
+        const char *name = c->h[i].name;
+
+        if ((strncasecmp(name, "Content-", 8) != 0 && strcasecmp(name, "MIME-Version") != 0) ||
+            hdr_seen(c->h, i) || hdr_find(m->hdrs, m->nhdrs, name) != NULL)
+            continue;
+        if (smfi.addheader(ctx, (char *)name, c->h[i].value) != MI_SUCCESS)
+            return -1;
+    }
+    return 0;
+}
+
+/* Compare header values ignoring CR and LF (folding). */
+static int value_same(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == '\r' || *a == '\n')
+            a++;
+        while (*b == '\r' || *b == '\n')
+            b++;
+        if (*a != *b)
+            return 0;
+        if (*a == '\0')
+            return 1;
+        a++;
+        b++;
+    }
+}
+
+/* X-Mugai-* (incoming ones deleted first) and the subject tag. */
+static int apply_mugai(SMFICTX *ctx, const mctx *m, const clean *c, const char *qid)
+{
+    const char *san = hdr_find(c->h, c->nh, "X-Mugai-Sanitized");
+    const char *cs = hdr_find(c->h, c->nh, "Subject");
+    const char *os = hdr_find(m->hdrs, m->nhdrs, "Subject");
+    char idv[64];
+    size_t i;
+
+    for (i = 0; i < m->nhdrs; i++)
+        if (!hdr_seen(m->hdrs, i) && strncasecmp(m->hdrs[i].name, "X-Mugai-", 8) == 0 &&
+            hdr_delete_all(ctx, m, m->hdrs[i].name, 1) < 0)
+            return -1;
+    if (mg_snprintf(idv, sizeof(idv), " %s", qid) < 0)
+        return -1;
+    if (smfi.addheader(ctx, "X-Mugai-Sanitized", san ? (char *)san : " yes") != MI_SUCCESS ||
+        smfi.addheader(ctx, "X-Mugai-Quarantine-Id", idv) != MI_SUCCESS)
+        return -1;
+    if (cs == NULL || (os != NULL && value_same(cs, os)))
+        return 0;
+    if (os != NULL)
+        return smfi.chgheader(ctx, "Subject", 1, (char *)cs) == MI_SUCCESS ? 0 : -1;
+    return smfi.addheader(ctx, "Subject", (char *)cs) == MI_SUCCESS ? 0 : -1;
+}
+
+/* Apply the clean message: all body replacement first, then the header changes. */
+static const char *apply(SMFICTX *ctx, const mctx *m, const milter_reply *r)
+{
+    clean c;
+    const char *why = NULL;
+
+    memset(&c, 0, sizeof(c));
+    if (lseek(r->fd, 0, SEEK_SET) < 0 || clean_read(r->fd, &c) < 0 || clean_parse(&c) < 0)
+        why = "cannot read the clean message";
+    if (why == NULL)
+        why = apply_body(ctx, r->fd, &c);
+    if (why == NULL && apply_content(ctx, m, &c) < 0)
+        why = "changing the content headers failed";
+    if (why == NULL && apply_mugai(ctx, m, &c, r->qid) < 0)
+        why = "adding the mugai headers failed";
+    clean_free(&c);
+    return why;
+}
+
+/* Sanitize the spooled message and apply the result. */
+static sfsistat msg_finish(SMFICTX *ctx, cctx *cc)
+{
+    mctx *m = cc->msg;
+    milter_reply r;
+    const char *why;
+
+    memset(&r, 0, sizeof(r));
+    r.fd = -1;
+    msg_qid(ctx, m);
+    why = job_run(ctx, m, cc->client, &r);
+    if (why == NULL && r.status != MILTER_ST_OK)
+        why = r.status == MILTER_ST_BUSY ? "no sanitizer worker available" : "sanitization failed";
+    if (why == NULL)
+        why = apply(ctx, m, &r);
+    if (why != NULL) {
+        if (r.text != NULL)
+            mg_error("%s: pool says: %s", qid_of(m), r.text);
+        milter_reply_clear(&r);
+        return tempfail(ctx, m, why);
+    }
+    mg_info("%s: accepted sanitized copy, quarantine id %s", qid_of(m), r.qid);
+    milter_reply_clear(&r);
+    return SMFIS_ACCEPT;
+}
+
+/* xxfi_eom: hand over, apply, answer; the message context ends here. */
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+    cctx *cc = smfi.getpriv(ctx);
+    sfsistat rc;
+
+    if (cc == NULL || cc->msg == NULL)
+        return tempfail(ctx, NULL, "no message context");
+    rc = msg_finish(ctx, cc);
+    msg_free(cc);
+    return rc;
+}
+
+/* xxfi_abort: the message context ends here. */
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+    cctx *cc = smfi.getpriv(ctx);
+
+    if (cc != NULL && cc->msg != NULL)
+        mg_info("%s: aborted by the MTA", qid_of(cc->msg));
+    msg_free(cc);
+    return SMFIS_CONTINUE;
+}
+
+/* xxfi_close: the connection context ends here (it may never have been made). */
+static sfsistat cb_close(SMFICTX *ctx)
+{
+    cctx *cc = smfi.getpriv(ctx);
+
+    if (cc != NULL) {
+        msg_free(cc);
+        free(cc->client);
+        free(cc);
+        smfi.setpriv(ctx, NULL);
+        atomic_fetch_sub(&g_active, 1);
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* Register the callbacks. */
+int milter_register(const conf *c)
+{
+    struct smfiDesc d;
+
+    g_conf = c;
+    if (milter_pool_path(c, g_pool_path, sizeof(g_pool_path)) < 0)
+        return -1;
+    memset(&d, 0, sizeof(d));
+    d.xxfi_name = "mugai";
+    d.xxfi_version = SMFI_VERSION;
+    d.xxfi_flags = SMFIF_CHGBODY | SMFIF_CHGHDRS | SMFIF_ADDHDRS;
+    d.xxfi_connect = cb_connect;
+    d.xxfi_envfrom = cb_envfrom;
+    d.xxfi_envrcpt = cb_envrcpt;
+    d.xxfi_header = cb_header;
+    d.xxfi_eoh = cb_eoh;
+    d.xxfi_body = cb_body;
+    d.xxfi_eom = cb_eom;
+    d.xxfi_abort = cb_abort;
+    d.xxfi_close = cb_close;
+    d.xxfi_negotiate = cb_negotiate;
+    return smfi_register(d) == MI_SUCCESS ? 0 : -1;
+}

@@ -1,0 +1,291 @@
+/*
+ * milter/main.c - mugai-milter: the Postfix front end of mugai.
+ *
+ * Started by systemd (or by hand) as root or as the milter user. Binds the
+ * milter socket, writes the pid file, drops privileges to [milter] user,
+ * then forks: the child becomes the libmilter front end (threads), the
+ * parent stays the single-threaded pool supervisor that forks the sanitizer
+ * workers. Must never start libmilter threads before that fork, and never
+ * keep root privileges after binding.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "mg.h"
+#include "milter.h"
+
+#define EXIT_USAGE 2
+
+typedef struct opts {
+    const char *conf_path;
+    const char *socket;
+    int foreground;
+} opts;
+
+/* The --help text. */
+static void usage(FILE *out)
+{
+    fputs("Usage: mugai-milter [-c FILE] [-f] [-p SOCKET]\n"
+          "\n"
+          "The Postfix milter of the mugai sanitization gateway. Every message Postfix\n"
+          "receives is spooled, its original stored in the quarantine, and replaced by a\n"
+          "sanitized copy (plain-text body, attachments flattened) before Postfix accepts it.\n"
+          "Any internal failure answers 451 4.7.1 so that no mail is lost or passed unsanitized.\n"
+          "\n"
+          "Options:\n"
+          "  -c, --config FILE   configuration file (default " CONF_DEFAULT_PATH ")\n"
+          "  -f, --foreground    stay in the foreground and log to stderr as well as syslog\n"
+          "  -p, --socket SOCKET listen on SOCKET instead of [milter] socket:\n"
+          "                      unix:/path/to/socket or inet:PORT@HOST\n"
+          "  -h, --help          show this help and exit\n"
+          "\n"
+          "Processes: the main process is the pool supervisor (pid file, SIGHUP reloads the\n"
+          "configuration and virus signatures and replaces the workers; SIGTERM stops\n"
+          "accepting connections, finishes messages in flight and exits). It forks the\n"
+          "libmilter front end and [milter] workers sanitizer processes.\n"
+          "\n"
+          "Configuration keys used ([milter]): socket, user, pid_file, spool_dir, workers,\n"
+          "jobs_per_worker, queue_wait, job_timeout; and [scan], [quarantine], [mail] for the\n"
+          "engine. See mugai-config --sample.\n"
+          "\n"
+          "Exit status: 0 on a clean stop, 2 on a usage or configuration error, 1 on a fatal\n"
+          "error (socket, privileges, engine or quarantine store).\n",
+          out);
+}
+
+/* Parse the command line; returns -1 after printing a usage error, 1 for --help. */
+static int parse_args(int argc, char **argv, opts *o)
+{
+    static const struct option lo[] = {{"config", required_argument, NULL, 'c'},
+                                       {"foreground", no_argument, NULL, 'f'},
+                                       {"socket", required_argument, NULL, 'p'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "c:fp:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            o->conf_path = optarg;
+            break;
+        case 'f':
+            o->foreground = 1;
+            break;
+        case 'p':
+            o->socket = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            fputs("Try 'mugai-milter --help'.\n", stderr);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "mugai-milter: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Create the spool directory and remove files left by an earlier run. */
+static int spool_prepare(const conf *c, const struct passwd *pw)
+{
+    DIR *d;
+    struct dirent *e;
+
+    if (mkdir(c->milter_spool_dir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    if (pw != NULL && chown(c->milter_spool_dir, pw->pw_uid, pw->pw_gid) < 0)
+        return -1;
+    d = opendir(c->milter_spool_dir);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "msg-", 4) != 0 && strncmp(e->d_name, "clean-", 6) != 0)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            mg_info("removed leftover spool file %s", e->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Write our pid to the pid file (if any). */
+static int write_pid(const conf *c)
+{
+    char buf[32];
+    int fd, n;
+
+    if (c->milter_pid_file == NULL || *c->milter_pid_file == '\0')
+        return 0;
+    fd = open(c->milter_pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    n = mg_snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (n < 0 || mg_write_all(fd, buf, (size_t)n) < 0) {
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+/* Give the unix milter socket to the milter user (group access for Postfix). */
+static void socket_owner(const char *sock, const struct passwd *pw)
+{
+    const char *path = NULL;
+
+    if (strncmp(sock, "unix:", 5) == 0)
+        path = sock + 5;
+    else if (strncmp(sock, "local:", 6) == 0)
+        path = sock + 6;
+    else if (sock[0] == '/')
+        path = sock;
+    if (path == NULL)
+        return;
+    if (pw != NULL) {
+        if (chown(path, pw->pw_uid, pw->pw_gid) < 0 || chmod(path, 0660) < 0)
+            mg_warn("milter socket %s: %s", path, strerror(errno));
+    } else if (chmod(path, 0666) < 0) {
+        mg_warn("milter socket %s: %s", path, strerror(errno));
+    }
+}
+
+/* Become the milter user. */
+static int drop_privileges(const struct passwd *pw)
+{
+    if (pw == NULL || getuid() == pw->pw_uid)
+        return 0;
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+        return -1;
+    return setuid(0) == 0 ? -1 : 0;
+}
+
+/* The libmilter front end (child of the supervisor). */
+static int front_end(const conf *c)
+{
+    double until;
+
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGHUP, SIG_IGN); /* reload is the supervisor's job */
+    if (smfi_main() != MI_SUCCESS)
+        mg_error("libmilter stopped with an error");
+    until = mg_now() + c->milter_queue_wait + c->milter_job_timeout + 15;
+    while (milter_active() > 0 && mg_now() < until)
+        usleep(100000);
+    mg_info("milter front end stopped");
+    return 0;
+}
+
+/* Bind the milter socket and register the callbacks. */
+static int milter_setup(conf *c, const struct passwd *pw)
+{
+    if (milter_register(c) < 0) {
+        mg_error("smfi_register failed");
+        return -1;
+    }
+    if (smfi_setconn(c->milter_socket) != MI_SUCCESS || smfi_settimeout(600) != MI_SUCCESS ||
+        smfi_opensocket(1) != MI_SUCCESS) {
+        mg_error("cannot listen on %s", c->milter_socket);
+        return -1;
+    }
+    socket_owner(c->milter_socket, pw);
+    return 0;
+}
+
+/* Load the configuration and apply -p. Exits 2 on error. */
+static conf *load_conf(const opts *o)
+{
+    char *err = NULL;
+    conf *c = conf_load(o->conf_path, &err);
+
+    if (c == NULL) {
+        fprintf(stderr, "mugai-milter: %s\n", err ? err : "cannot load the configuration");
+        exit(EXIT_USAGE);
+    }
+    if (o->socket != NULL) {
+        free(c->milter_socket);
+        c->milter_socket = strdup(o->socket);
+        if (c->milter_socket == NULL)
+            mg_fatal("out of memory");
+    }
+    return c;
+}
+
+/* Look up [milter] user; exits 2 when unknown. */
+static struct passwd *milter_user(const conf *c)
+{
+    struct passwd *pw;
+
+    if (c->milter_user == NULL || *c->milter_user == '\0')
+        return NULL;
+    pw = getpwnam(c->milter_user);
+    if (pw == NULL) {
+        fprintf(stderr, "mugai-milter: unknown [milter] user %s\n", c->milter_user);
+        exit(EXIT_USAGE);
+    }
+    return pw;
+}
+
+/* Prepare everything that needs the starting privileges. */
+static void start(conf *c, const opts *o, struct passwd *pw)
+{
+    int lvl = mg_log_level_parse(c->log_level);
+
+    mg_log_init("mugai-milter", !o->foreground, lvl < 0 ? MG_LOG_INFO : (mg_log_level)lvl);
+    if (spool_prepare(c, pw) < 0)
+        mg_fatal("spool directory %s: %s", c->milter_spool_dir, strerror(errno));
+    if (milter_setup(c, pw) < 0)
+        exit(1);
+    if (!o->foreground && daemon(0, 0) < 0)
+        mg_fatal("daemon: %s", strerror(errno));
+    if (write_pid(c) < 0)
+        mg_fatal("pid file %s: %s", c->milter_pid_file, strerror(errno));
+    if (drop_privileges(pw) < 0)
+        mg_fatal("cannot become user %s", c->milter_user);
+}
+
+/* mugai-milter. */
+int main(int argc, char **argv)
+{
+    opts o = {NULL, NULL, 0};
+    conf *c;
+    struct passwd *pw;
+    int lsock, rc;
+    pid_t child;
+
+    rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : EXIT_USAGE;
+    c = load_conf(&o);
+    pw = milter_user(c);
+    start(c, &o, pw);
+    lsock = milter_pool_listen(c);
+    if (lsock < 0)
+        return 1;
+    child = fork();
+    if (child < 0)
+        mg_fatal("fork: %s", strerror(errno));
+    if (child == 0) {
+        close(lsock);
+        return front_end(c);
+    }
+    mg_info("started on %s (pid %ld)", c->milter_socket, (long)getpid());
+    rc = milter_pool_run(c, o.conf_path, lsock, child);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * milter/milter.h - internals of mugai-milter: the typed messages between the
+ * milter front end and the sanitizer pool (proto.c), the pool supervisor and
+ * its workers (pool.c), and the libmilter callbacks (callbacks.c).
+ */
+#ifndef MILTER_H
+#define MILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+/* ---- proto.c: typed messages over a unix stream socket ---- */
+
+#define MILTER_MAGIC 0x4d474a31u      /* "MGJ1" */
+#define MILTER_MSG_MAX (256u * 1024u) /* longest payload accepted */
+#define MILTER_DONE 0x444f4e45u       /* completion mark closing every reply */
+
+enum { MILTER_T_JOB = 1, MILTER_T_REPLY = 2 };
+
+typedef enum { MILTER_ST_OK = 0, MILTER_ST_FAIL = 1, MILTER_ST_BUSY = 2 } milter_status;
+
+/* One message: fixed header {magic, type, length} then length payload bytes. */
+typedef struct milter_msg {
+    uint32_t type;
+    unsigned char *buf; /* payload */
+    size_t len, cap;
+    size_t pos; /* read cursor of the typed getters */
+    int fd;     /* descriptor that travelled with the message, -1 when none; owned */
+} milter_msg;
+
+/* An empty message of this type. Caller frees with milter_msg_free. NULL on ENOMEM. */
+milter_msg *milter_msg_new(uint32_t type);
+/* Free m and close its fd. Accepts NULL. */
+void milter_msg_free(milter_msg *m);
+int milter_msg_put_u32(milter_msg *m, uint32_t v);
+/* A string (NULL allowed) as u32 length + bytes. */
+int milter_msg_put_str(milter_msg *m, const char *s);
+int milter_msg_get_u32(milter_msg *m, uint32_t *v);
+/* A copy of the next string in *s (NULL when sent as NULL); caller frees with free(). */
+int milter_msg_get_str(milter_msg *m, char **s);
+/* 0 when every payload byte was consumed, -1 when bytes are left over. */
+int milter_msg_end(const milter_msg *m);
+/* Send m on sock with fd attached by SCM_RIGHTS (fd < 0: none). 0 or -1. */
+int milter_msg_send(int sock, const milter_msg *m, int fd);
+/* Receive one message; a short, over-long or foreign message is an error (-1, errno set;
+ * EOF before any byte gives -1 with errno ENODATA). Caller frees *out. */
+int milter_msg_recv(int sock, milter_msg **out);
+
+/* A job: the envelope and the spool file of one message. */
+typedef struct milter_job {
+    char *queue_id;
+    char *client;
+    char *sender;
+    char **rcpts; /* NULL-terminated */
+    size_t nrcpts;
+    int fd; /* the spooled message, -1 when none */
+} milter_job;
+
+/* The answer of a worker (or of the supervisor when busy). */
+typedef struct milter_reply {
+    milter_status status;
+    char *qid;  /* quarantine id when OK */
+    char *text; /* reason when not OK */
+    int fd;     /* the clean message when OK, else -1 */
+} milter_reply;
+
+/* Send j (strings and j->fd borrowed). 0 or -1. */
+int milter_job_send(int sock, const milter_job *j);
+/* Receive a job with its fd; clear with milter_job_clear. 0 or -1. */
+int milter_job_recv(int sock, milter_job *j);
+void milter_job_clear(milter_job *j);
+/* Send r followed by the completion mark. 0 or -1. */
+int milter_reply_send(int sock, const milter_reply *r);
+/* Receive a reply; a reply without the completion mark (a worker that died) is -1.
+ * Clear with milter_reply_clear. */
+int milter_reply_recv(int sock, milter_reply *r);
+void milter_reply_clear(milter_reply *r);
+/* Send one byte and an fd over a control socket; receive them (*fd = -1 when none). */
+int milter_fd_send(int sock, char tag, int fd);
+int milter_fd_recv(int sock, char *tag, int *fd);
+
+/* ---- pool.c: the supervisor and its workers ---- */
+
+/* Socket path of the pool inside the spool directory into out. 0 or -1 when too long. */
+int milter_pool_path(const conf *c, char *out, size_t size);
+/* Bind and listen on the pool socket (mode 0600). Returns the socket or -1. */
+int milter_pool_listen(const conf *c);
+/* Run the supervisor in this process until child (the milter front end) has exited and
+ * the workers are stopped. c and conf_path are taken over. Returns the exit code. */
+int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child);
+
+/* ---- callbacks.c: libmilter front end ---- */
+
+/* Register the callbacks with libmilter; the configuration is borrowed for the process. */
+int milter_register(const conf *c);
+/* Connections in progress (for a bounded wait at shutdown). */
+unsigned milter_active(void);
+
+#endif

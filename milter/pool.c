@@ -1,0 +1,557 @@
+/*
+ * milter/pool.c - the sanitizer pool: a supervisor and its single-threaded
+ * workers.
+ *
+ * The supervisor is the main mugai-milter process; it never creates threads,
+ * so forking workers is safe. It loads the configuration and the engine
+ * (ClamAV signatures compiled once, shared copy-on-write), checks the store,
+ * accepts job connections from the milter threads on a private unix socket in
+ * the spool directory and hands each connection to a free worker by fd
+ * passing (or answers busy after queue_wait). It restarts dead workers,
+ * replaces a worker after jobs_per_worker jobs, and on SIGHUP rebuilds the
+ * engine and replaces every worker. Workers read the job (envelope + spool
+ * fd), run san_mail and reply with the clean message's fd and a completion
+ * mark. Runs as the unprivileged milter user; workers see untrusted mail
+ * only through the engine, which parses it in the render jail.
+ * Must never answer OK for a message whose original is not in the store,
+ * and never keep a job connection open in the supervisor after handing it
+ * over (a worker that dies must give the milter thread an EOF).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mg.h"
+#include "milter.h"
+#include "quar.h"
+#include "san.h"
+
+#define POOL_MAX_WORKERS 256
+#define POOL_MAX_QUEUE 1024
+
+typedef struct worker {
+    pid_t pid; /* 0: empty slot */
+    int ctl;   /* control socket, -1 when closed */
+    int busy;
+    int retire; /* replace after the current job */
+    unsigned jobs;
+} worker;
+
+typedef struct waiting {
+    int fd;
+    double since;
+} waiting;
+
+typedef struct pool {
+    conf *c;
+    char *conf_path;
+    san_engine *eng;
+    int lsock, sigfd;
+    pid_t child; /* the milter front end; 0 once it has exited */
+    int stopping;
+    double respawn_after; /* back off when workers die at start */
+    worker w[POOL_MAX_WORKERS];
+    waiting q[POOL_MAX_QUEUE];
+    size_t nq;
+} pool;
+
+/* The pool socket's path: SPOOL/pool.sock. */
+int milter_pool_path(const conf *c, char *out, size_t size)
+{
+    return mg_snprintf(out, size, "%s/pool.sock", c->milter_spool_dir) < 0 ? -1 : 0;
+}
+
+/* Create the listening pool socket, replacing a stale one. */
+int milter_pool_listen(const conf *c)
+{
+    struct sockaddr_un sa;
+    int s;
+    mode_t old;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (milter_pool_path(c, sa.sun_path, sizeof(sa.sun_path)) < 0) {
+        mg_error("pool socket path in %s is too long", c->milter_spool_dir);
+        return -1;
+    }
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    unlink(sa.sun_path);
+    old = umask(077);
+    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 128) < 0) {
+        umask(old);
+        mg_error("pool socket %s: %s", sa.sun_path, strerror(errno));
+        close(s);
+        return -1;
+    }
+    umask(old);
+    return s;
+}
+
+/* ---- worker side ---- */
+
+/* An anonymous 0600 file in the spool directory for the clean message. */
+static int worker_tmpfile(const conf *c)
+{
+    char path[4096];
+    int fd = open(c->milter_spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+    if (fd >= 0)
+        return fd;
+    if (mg_snprintf(path, sizeof(path), "%s/clean-XXXXXX", c->milter_spool_dir) < 0)
+        return -1;
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+/* Sanitize one job and fill the reply. */
+static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r)
+{
+    san_envelope env = {j->queue_id, j->client, j->sender, (const char *const *)j->rcpts};
+    san_mail_result res;
+    char *err = NULL;
+    int out = worker_tmpfile(p->c);
+
+    memset(&res, 0, sizeof(res));
+    if (out < 0 || lseek(j->fd, 0, SEEK_SET) < 0) {
+        r->status = MILTER_ST_FAIL;
+        r->text = strdup("cannot open a spool file");
+    } else if (san_mail(p->eng, st, j->fd, &env, "mugai-milter", out, &res, &err) < 0) {
+        r->status = MILTER_ST_FAIL;
+        r->text = strdup(err ? err : "sanitization failed");
+    } else {
+        r->status = MILTER_ST_OK;
+        r->qid = strdup(res.record->id);
+        r->fd = out;
+        out = -1;
+        mg_info("%s: sanitized, quarantine id %s%s", j->queue_id ? j->queue_id : "-", r->qid,
+                res.changed ? ", changed" : "");
+    }
+    if (out >= 0)
+        close(out);
+    free(err);
+    san_mail_result_clear(&res);
+}
+
+/* Serve one job connection handed over by the supervisor. */
+static void worker_job(pool *p, quar_store *st, int conn)
+{
+    struct timeval tv = {30, 0};
+    milter_job j;
+    milter_reply r;
+
+    memset(&r, 0, sizeof(r));
+    r.fd = -1;
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (milter_job_recv(conn, &j) < 0) {
+        mg_warn("pool worker: bad job message: %s", strerror(errno));
+        return;
+    }
+    alarm(p->c->milter_job_timeout + 5);
+    worker_sanitize(p, st, &j, &r);
+    if (r.status == MILTER_ST_OK && r.qid == NULL) {
+        mg_panic("pool worker: out of memory");
+    }
+    if (r.status != MILTER_ST_OK)
+        mg_error("%s: sanitization failed: %s", j.queue_id ? j.queue_id : "-",
+                 r.text ? r.text : "out of memory");
+    if (milter_reply_send(conn, &r) < 0)
+        mg_warn("%s: reply lost: %s", j.queue_id ? j.queue_id : "-", strerror(errno));
+    alarm(0);
+    milter_reply_clear(&r);
+    milter_job_clear(&j);
+}
+
+/* A worker's life: take connections from ctl until it is closed. */
+static void worker_main(pool *p, int ctl)
+{
+    char *err = NULL;
+    quar_store *st = quar_open_fs(p->c->quarantine_dir, p->c->quarantine_retention_days, &err);
+    char tag;
+    int conn;
+
+    if (st == NULL) {
+        mg_error("pool worker: quarantine store: %s", err ? err : "unknown error");
+        _exit(1);
+    }
+    san_engine_set_store(p->eng, st, "mugai-milter");
+    while (milter_fd_recv(ctl, &tag, &conn) == 0) {
+        if (conn < 0)
+            continue;
+        worker_job(p, st, conn);
+        close(conn);
+        if (mg_write_all(ctl, "D", 1) < 0)
+            break;
+    }
+    quar_close(st);
+    _exit(0);
+}
+
+/* ---- supervisor side ---- */
+
+/* Fork a worker into slot i. */
+static int pool_spawn(pool *p, size_t i)
+{
+    int sv[2];
+    pid_t pid;
+    sigset_t all;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        size_t k;
+
+        close(sv[0]);
+        close(p->lsock);
+        close(p->sigfd);
+        for (k = 0; k < POOL_MAX_WORKERS; k++)
+            if (p->w[k].ctl >= 0)
+                close(p->w[k].ctl);
+        for (k = 0; k < p->nq; k++)
+            close(p->q[k].fd);
+        sigemptyset(&all);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGTERM, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        worker_main(p, sv[1]);
+    }
+    close(sv[1]);
+    p->w[i] = (worker){pid, sv[0], 0, 0, 0};
+    return 0;
+}
+
+/* Close a worker's control socket: it exits after its current job. */
+static void pool_retire(pool *p, size_t i)
+{
+    if (p->w[i].ctl >= 0)
+        close(p->w[i].ctl);
+    p->w[i].ctl = -1;
+}
+
+/* Start workers in empty slots, backing off after a failure. */
+static void pool_fill(pool *p)
+{
+    size_t i;
+
+    if (p->stopping || mg_now() < p->respawn_after)
+        return;
+    for (i = 0; i < p->c->milter_workers && i < POOL_MAX_WORKERS; i++) {
+        if (p->w[i].ctl >= 0)
+            continue;
+        if (pool_spawn(p, i) < 0) {
+            mg_error("pool: cannot start a worker: %s", strerror(errno));
+            p->respawn_after = mg_now() + 1.0;
+            return;
+        }
+    }
+}
+
+/* Tell the milter thread there is no worker, then drop its connection. */
+static void pool_busy(pool *p, size_t k)
+{
+    milter_reply r = {MILTER_ST_BUSY, NULL, "no sanitizer worker free within queue_wait", -1};
+
+    mg_warn("pool: no worker free within %u s", p->c->milter_queue_wait);
+    if (milter_reply_send(p->q[k].fd, &r) < 0)
+        mg_warn("pool: busy reply lost: %s", strerror(errno));
+    close(p->q[k].fd);
+    memmove(&p->q[k], &p->q[k + 1], (p->nq - k - 1) * sizeof(p->q[0]));
+    p->nq--;
+}
+
+/* Hand waiting connections to idle workers; expire those waiting too long. */
+static void pool_dispatch(pool *p)
+{
+    size_t i, k;
+
+    for (i = 0; i < POOL_MAX_WORKERS && p->nq > 0; i++) {
+        worker *w = &p->w[i];
+
+        if (w->ctl < 0 || w->busy || w->retire)
+            continue;
+        if (milter_fd_send(w->ctl, 'J', p->q[0].fd) < 0) {
+            mg_warn("pool: worker %ld unreachable", (long)w->pid);
+            pool_retire(p, i);
+            continue;
+        }
+        w->busy = 1;
+        close(p->q[0].fd);
+        memmove(&p->q[0], &p->q[1], (p->nq - 1) * sizeof(p->q[0]));
+        p->nq--;
+    }
+    for (k = 0; k < p->nq;) {
+        if (mg_now() - p->q[k].since >= p->c->milter_queue_wait)
+            pool_busy(p, k);
+        else
+            k++;
+    }
+}
+
+/* A worker reported a finished job (or closed its end). */
+static void pool_worker_event(pool *p, size_t i)
+{
+    worker *w = &p->w[i];
+    char b;
+    ssize_t n = read(w->ctl, &b, 1);
+
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n <= 0) {
+        pool_retire(p, i);
+        return;
+    }
+    w->busy = 0;
+    w->jobs++;
+    if (w->retire || w->jobs >= p->c->milter_jobs_per_worker || i >= p->c->milter_workers)
+        pool_retire(p, i);
+}
+
+/* Reap children; the milter front end exiting stops the pool. */
+static void pool_reap(pool *p)
+{
+    pid_t pid;
+    int status;
+    size_t i;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == p->child) {
+            mg_info("milter front end exited (status %d)", status);
+            p->child = 0;
+            p->stopping = 1;
+            continue;
+        }
+        for (i = 0; i < POOL_MAX_WORKERS; i++) {
+            if (p->w[i].pid != pid)
+                continue;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                mg_warn("pool: worker %ld died (status %d)", (long)pid, status);
+                p->respawn_after = mg_now() + 0.5;
+            }
+            pool_retire(p, i);
+            p->w[i].pid = 0;
+        }
+    }
+}
+
+/* SIGHUP: reload the configuration and signatures, then replace the workers. */
+static void pool_reload(pool *p)
+{
+    char *err = NULL;
+    conf *nc = conf_load(p->conf_path, &err);
+    san_engine *ne;
+    size_t i;
+
+    if (nc == NULL) {
+        mg_error("reload: %s; keeping the running configuration", err ? err : "error");
+        free(err);
+        return;
+    }
+    ne = san_engine_new(nc, &err);
+    if (ne == NULL) {
+        mg_error("reload: engine: %s; keeping the running one", err ? err : "error");
+        free(err);
+        conf_free(nc);
+        return;
+    }
+    if (nc->milter_workers > POOL_MAX_WORKERS)
+        nc->milter_workers = POOL_MAX_WORKERS;
+    free(nc->milter_spool_dir);
+    nc->milter_spool_dir = strdup(p->c->milter_spool_dir); /* the socket stays where it is */
+    if (nc->milter_spool_dir == NULL)
+        mg_panic("reload: out of memory");
+    san_engine_free(p->eng);
+    conf_free(p->c);
+    p->eng = ne;
+    p->c = nc;
+    for (i = 0; i < POOL_MAX_WORKERS; i++) {
+        if (p->w[i].busy)
+            p->w[i].retire = 1;
+        else
+            pool_retire(p, i);
+    }
+    mg_info("reloaded configuration and signatures; replacing workers");
+}
+
+/* Handle the pending signals. */
+static void pool_signals(pool *p)
+{
+    struct signalfd_siginfo si;
+
+    while (read(p->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            pool_reap(p);
+        else if (si.ssi_signo == SIGHUP)
+            pool_reload(p);
+        else if (!p->stopping) {
+            mg_info("stopping: finishing messages in flight");
+            p->stopping = 1;
+            if (p->child > 0)
+                kill(p->child, SIGTERM);
+        }
+    }
+}
+
+/* Accept a job connection into the waiting queue. */
+static void pool_accept(pool *p)
+{
+    int fd = accept4(p->lsock, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    p->q[p->nq].fd = fd;
+    p->q[p->nq].since = mg_now();
+    p->nq++;
+}
+
+/* One round of poll over the signals, the pool socket and the workers. */
+static void pool_poll(pool *p)
+{
+    struct pollfd pf[2 + POOL_MAX_WORKERS];
+    size_t map[POOL_MAX_WORKERS], n = 2, i;
+
+    pf[0] = (struct pollfd){p->sigfd, POLLIN, 0};
+    pf[1] = (struct pollfd){p->nq < POOL_MAX_QUEUE ? p->lsock : -1, POLLIN, 0};
+    for (i = 0; i < POOL_MAX_WORKERS; i++) {
+        if (p->w[i].ctl < 0)
+            continue;
+        map[n - 2] = i;
+        pf[n++] = (struct pollfd){p->w[i].ctl, POLLIN, 0};
+    }
+    if (poll(pf, n, 500) <= 0)
+        return;
+    if (pf[0].revents)
+        pool_signals(p);
+    for (i = 2; i < n; i++)
+        if (pf[i].revents && p->w[map[i - 2]].ctl == pf[i].fd)
+            pool_worker_event(p, map[i - 2]);
+    if (pf[1].revents)
+        pool_accept(p);
+}
+
+/* Non-zero while a worker process is still alive. */
+static int pool_workers_alive(const pool *p)
+{
+    size_t i;
+
+    for (i = 0; i < POOL_MAX_WORKERS; i++)
+        if (p->w[i].pid > 0)
+            return 1;
+    return 0;
+}
+
+/* Stop: answer queued connections, retire workers, wait for them (bounded). */
+static void pool_shutdown(pool *p)
+{
+    double until = mg_now() + p->c->milter_job_timeout + 10;
+    size_t i;
+    char path[108];
+
+    while (p->nq > 0)
+        pool_busy(p, 0);
+    for (i = 0; i < POOL_MAX_WORKERS; i++)
+        pool_retire(p, i);
+    while (pool_workers_alive(p) && mg_now() < until) {
+        pool_reap(p);
+        usleep(50000);
+    }
+    for (i = 0; i < POOL_MAX_WORKERS; i++)
+        if (p->w[i].pid > 0)
+            kill(p->w[i].pid, SIGKILL);
+    if (milter_pool_path(p->c, path, sizeof(path)) == 0)
+        unlink(path);
+}
+
+/* Load the engine and check the store once, before any worker exists. */
+static int pool_start(pool *p)
+{
+    char *err = NULL;
+    quar_store *st;
+
+    p->eng = san_engine_new(p->c, &err);
+    if (p->eng == NULL) {
+        mg_error("engine: %s", err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    /* SQLite handles must not cross fork: each worker opens its own; this only checks. */
+    st = quar_open_fs(p->c->quarantine_dir, p->c->quarantine_retention_days, &err);
+    if (st == NULL) {
+        mg_error("quarantine store %s: %s", p->c->quarantine_dir, err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    quar_close(st);
+    return 0;
+}
+
+/* Block the signals the supervisor reads through a signalfd. */
+static int pool_sigfd(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* The supervisor's main loop. */
+int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
+{
+    pool *p = calloc(1, sizeof(*p));
+    size_t i;
+    int rc = 0;
+
+    if (p == NULL)
+        mg_fatal("out of memory");
+    p->c = c;
+    p->conf_path = conf_path ? strdup(conf_path) : NULL;
+    p->lsock = lsock;
+    p->child = child;
+    for (i = 0; i < POOL_MAX_WORKERS; i++)
+        p->w[i] = (worker){0, -1, 0, 0, 0};
+    if (c->milter_workers > POOL_MAX_WORKERS)
+        c->milter_workers = POOL_MAX_WORKERS;
+    p->sigfd = pool_sigfd();
+    if (p->sigfd < 0 || pool_start(p) < 0) {
+        rc = 1;
+        p->stopping = 1;
+        if (p->child > 0)
+            kill(p->child, SIGTERM);
+    }
+    while (!p->stopping || p->child > 0) {
+        pool_fill(p);
+        pool_dispatch(p);
+        pool_poll(p);
+    }
+    pool_shutdown(p);
+    if (p->child > 0)
+        waitpid(p->child, NULL, 0);
+    san_engine_free(p->eng);
+    conf_free(p->c);
+    free(p->conf_path);
+    free(p);
+    return rc;
+}

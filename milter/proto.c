@@ -1,0 +1,515 @@
+/*
+ * milter/proto.c - typed messages between the milter front end, the pool
+ * supervisor and the sanitizer workers, modelled on OpenSMTPD's mproc: a
+ * fixed header {magic, type, length}, typed getters, file descriptors
+ * passed with SCM_RIGHTS.
+ *
+ * Runs in the milter threads, the supervisor and the workers (all trusted,
+ * unprivileged). Must never trust a length it has not checked against
+ * MILTER_MSG_MAX and the bytes actually present, and never leak a received
+ * descriptor.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mg.h"
+#include "milter.h"
+
+#define HDR_LEN 12u
+#define STR_NULL 0xffffffffu
+
+/* A new empty message of type. */
+milter_msg *milter_msg_new(uint32_t type)
+{
+    milter_msg *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
+        return NULL;
+    m->type = type;
+    m->fd = -1;
+    return m;
+}
+
+/* Free m, closing the fd it holds. */
+void milter_msg_free(milter_msg *m)
+{
+    if (m == NULL)
+        return;
+    if (m->fd >= 0)
+        close(m->fd);
+    free(m->buf);
+    free(m);
+}
+
+/* Make room for n more payload bytes. */
+static int msg_reserve(milter_msg *m, size_t n)
+{
+    size_t want, cap;
+    unsigned char *nb;
+
+    if (n > MILTER_MSG_MAX || m->len > MILTER_MSG_MAX - n) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    want = m->len + n;
+    if (want <= m->cap)
+        return 0;
+    cap = m->cap ? m->cap : 256;
+    while (cap < want)
+        cap *= 2;
+    nb = realloc(m->buf, cap);
+    if (nb == NULL)
+        return -1;
+    m->buf = nb;
+    m->cap = cap;
+    return 0;
+}
+
+/* Append n raw bytes. */
+static int msg_put(milter_msg *m, const void *p, size_t n)
+{
+    if (msg_reserve(m, n) < 0)
+        return -1;
+    if (n > 0)
+        memcpy(m->buf + m->len, p, n);
+    m->len += n;
+    return 0;
+}
+
+/* Append a 32-bit value in network order. */
+int milter_msg_put_u32(milter_msg *m, uint32_t v)
+{
+    uint32_t n = htonl(v);
+
+    return msg_put(m, &n, sizeof(n));
+}
+
+/* Append a string as its length then its bytes; NULL is a reserved length. */
+int milter_msg_put_str(milter_msg *m, const char *s)
+{
+    size_t n;
+
+    if (s == NULL)
+        return milter_msg_put_u32(m, STR_NULL);
+    n = strlen(s);
+    if (n >= MILTER_MSG_MAX) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    if (milter_msg_put_u32(m, (uint32_t)n) < 0)
+        return -1;
+    return msg_put(m, s, n);
+}
+
+/* Take the next 32-bit value; -1 when the payload is too short. */
+int milter_msg_get_u32(milter_msg *m, uint32_t *v)
+{
+    uint32_t n;
+
+    if (m->len - m->pos < sizeof(n)) {
+        errno = EBADMSG;
+        return -1;
+    }
+    memcpy(&n, m->buf + m->pos, sizeof(n));
+    m->pos += sizeof(n);
+    *v = ntohl(n);
+    return 0;
+}
+
+/* Take the next string as a fresh copy; an embedded NUL is an error. */
+int milter_msg_get_str(milter_msg *m, char **s)
+{
+    uint32_t n;
+
+    *s = NULL;
+    if (milter_msg_get_u32(m, &n) < 0)
+        return -1;
+    if (n == STR_NULL)
+        return 0;
+    if (n > m->len - m->pos || memchr(m->buf + m->pos, '\0', n) != NULL) {
+        errno = EBADMSG;
+        return -1;
+    }
+    *s = malloc((size_t)n + 1);
+    if (*s == NULL)
+        return -1;
+    memcpy(*s, m->buf + m->pos, n);
+    (*s)[n] = '\0';
+    m->pos += n;
+    return 0;
+}
+
+/* Check that nothing is left unread. */
+int milter_msg_end(const milter_msg *m)
+{
+    if (m->pos != m->len) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return 0;
+}
+
+/* sendmsg all of iov[0..1], the fd riding with the first byte. */
+static int send_iov(int sock, struct iovec *iov, int niov, int fd)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct msghdr mh;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)niov;
+    if (fd >= 0) {
+        memset(&cm, 0, sizeof(cm));
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = sizeof(cm.buf);
+        cm.h.cmsg_level = SOL_SOCKET;
+        cm.h.cmsg_type = SCM_RIGHTS;
+        cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
+    }
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    return (int)n;
+}
+
+/* Send the message; the kernel may take a stream write in parts, so finish the rest. */
+int milter_msg_send(int sock, const milter_msg *m, int fd)
+{
+    unsigned char hdr[HDR_LEN];
+    uint32_t v[3] = {htonl(MILTER_MAGIC), htonl(m->type), htonl((uint32_t)m->len)};
+    struct iovec iov[2];
+    size_t total = HDR_LEN + m->len, done;
+    int n;
+
+    memcpy(hdr, v, sizeof(hdr));
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = HDR_LEN;
+    iov[1].iov_base = m->buf;
+    iov[1].iov_len = m->len;
+    n = send_iov(sock, iov, m->len ? 2 : 1, fd);
+    if (n < 0)
+        return -1;
+    done = (size_t)n;
+    if (done < HDR_LEN) {
+        if (mg_write_all(sock, hdr + done, HDR_LEN - done) < 0)
+            return -1;
+        done = HDR_LEN;
+    }
+    if (done < total)
+        return mg_write_all(sock, m->buf + (done - HDR_LEN), total - done);
+    return 0;
+}
+
+/* Keep the fd of a control message; a second one is a protocol error. */
+static int take_fds(struct msghdr *mh, int *fd)
+{
+    struct cmsghdr *c;
+    int bad = 0;
+
+    for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        size_t i, nfd;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < nfd; i++) {
+            int got;
+
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*fd < 0) {
+                *fd = got;
+            } else {
+                close(got);
+                bad = 1;
+            }
+        }
+    }
+    if ((mh->msg_flags & MSG_CTRUNC) != 0)
+        bad = 1;
+    return bad ? -1 : 0;
+}
+
+/* Read exactly len bytes, collecting a passed fd; *got counts bytes read before an EOF. */
+static int recv_full(int sock, void *buf, size_t len, int *fd, size_t *got)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } cm;
+
+    *got = 0;
+    while (*got < len) {
+        struct iovec iov = {(char *)buf + *got, len - *got};
+        struct msghdr mh;
+        ssize_t n;
+
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = sizeof(cm.buf);
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (take_fds(&mh, fd) < 0) {
+            errno = EBADMSG;
+            return -1;
+        }
+        if (n == 0) {
+            errno = *got ? EBADMSG : ENODATA;
+            return -1;
+        }
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
+/* Read and check the fixed header. */
+static int recv_header(int sock, milter_msg *m, uint32_t *len)
+{
+    unsigned char hdr[HDR_LEN];
+    uint32_t v[3];
+    size_t got;
+
+    if (recv_full(sock, hdr, HDR_LEN, &m->fd, &got) < 0)
+        return -1;
+    memcpy(v, hdr, sizeof(v));
+    if (ntohl(v[0]) != MILTER_MAGIC) {
+        errno = EPROTO;
+        return -1;
+    }
+    m->type = ntohl(v[1]);
+    *len = ntohl(v[2]);
+    if (*len > MILTER_MSG_MAX) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return 0;
+}
+
+/* Receive one whole message. */
+int milter_msg_recv(int sock, milter_msg **out)
+{
+    milter_msg *m = milter_msg_new(0);
+    uint32_t len;
+    size_t got;
+
+    *out = NULL;
+    if (m == NULL)
+        return -1;
+    if (recv_header(sock, m, &len) < 0 || msg_reserve(m, len) < 0)
+        goto fail;
+    if (len > 0 && recv_full(sock, m->buf, len, &m->fd, &got) < 0) {
+        if (errno == ENODATA)
+            errno = EBADMSG;
+        goto fail;
+    }
+    m->len = len;
+    *out = m;
+    return 0;
+fail:
+    milter_msg_free(m);
+    return -1;
+}
+
+/* Encode the envelope of j. */
+static int job_encode(milter_msg *m, const milter_job *j)
+{
+    size_t i;
+
+    if (milter_msg_put_str(m, j->queue_id) < 0 || milter_msg_put_str(m, j->client) < 0 ||
+        milter_msg_put_str(m, j->sender) < 0 || j->nrcpts > UINT32_MAX ||
+        milter_msg_put_u32(m, (uint32_t)j->nrcpts) < 0)
+        return -1;
+    for (i = 0; i < j->nrcpts; i++)
+        if (milter_msg_put_str(m, j->rcpts[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* Send a job with its spool fd. */
+int milter_job_send(int sock, const milter_job *j)
+{
+    milter_msg *m = milter_msg_new(MILTER_T_JOB);
+    int rc = -1;
+
+    if (m != NULL && job_encode(m, j) == 0)
+        rc = milter_msg_send(sock, m, j->fd);
+    milter_msg_free(m);
+    return rc;
+}
+
+/* Decode the envelope; each recipient costs at least 4 payload bytes, which bounds n. */
+static int job_decode(milter_msg *m, milter_job *j)
+{
+    uint32_t n, i;
+
+    if (milter_msg_get_str(m, &j->queue_id) < 0 || milter_msg_get_str(m, &j->client) < 0 ||
+        milter_msg_get_str(m, &j->sender) < 0 || milter_msg_get_u32(m, &n) < 0)
+        return -1;
+    if (n > (m->len - m->pos) / 4) {
+        errno = EBADMSG;
+        return -1;
+    }
+    j->rcpts = calloc((size_t)n + 1, sizeof(char *));
+    if (j->rcpts == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (milter_msg_get_str(m, &j->rcpts[i]) < 0 || j->rcpts[i] == NULL)
+            return -1;
+        j->nrcpts++;
+    }
+    return milter_msg_end(m);
+}
+
+/* Receive a job; it must carry a spool fd. */
+int milter_job_recv(int sock, milter_job *j)
+{
+    milter_msg *m = NULL;
+    int rc = -1;
+
+    memset(j, 0, sizeof(*j));
+    j->fd = -1;
+    if (milter_msg_recv(sock, &m) < 0)
+        return -1;
+    if (m->type != MILTER_T_JOB || m->fd < 0)
+        errno = EBADMSG;
+    else if (job_decode(m, j) == 0)
+        rc = 0;
+    if (rc == 0) {
+        j->fd = m->fd;
+        m->fd = -1;
+    } else {
+        milter_job_clear(j);
+    }
+    milter_msg_free(m);
+    return rc;
+}
+
+/* Free the strings and close the fd of j. */
+void milter_job_clear(milter_job *j)
+{
+    size_t i;
+
+    if (j == NULL)
+        return;
+    free(j->queue_id);
+    free(j->client);
+    free(j->sender);
+    for (i = 0; j->rcpts != NULL && j->rcpts[i] != NULL; i++)
+        free(j->rcpts[i]);
+    free(j->rcpts);
+    if (j->fd >= 0)
+        close(j->fd);
+    memset(j, 0, sizeof(*j));
+    j->fd = -1;
+}
+
+/* Send a reply and its completion mark. */
+int milter_reply_send(int sock, const milter_reply *r)
+{
+    milter_msg *m = milter_msg_new(MILTER_T_REPLY);
+    int rc = -1;
+
+    if (m != NULL && milter_msg_put_u32(m, (uint32_t)r->status) == 0 &&
+        milter_msg_put_str(m, r->qid) == 0 && milter_msg_put_str(m, r->text) == 0 &&
+        milter_msg_put_u32(m, MILTER_DONE) == 0)
+        rc = milter_msg_send(sock, m, r->status == MILTER_ST_OK ? r->fd : -1);
+    milter_msg_free(m);
+    return rc;
+}
+
+/* Decode a reply; the mark must be present and last. */
+static int reply_decode(milter_msg *m, milter_reply *r)
+{
+    uint32_t st, mark;
+
+    if (milter_msg_get_u32(m, &st) < 0 || milter_msg_get_str(m, &r->qid) < 0 ||
+        milter_msg_get_str(m, &r->text) < 0 || milter_msg_get_u32(m, &mark) < 0)
+        return -1;
+    if (mark != MILTER_DONE || st > MILTER_ST_BUSY || milter_msg_end(m) < 0) {
+        errno = EBADMSG;
+        return -1;
+    }
+    r->status = (milter_status)st;
+    if (r->status == MILTER_ST_OK && (m->fd < 0 || r->qid == NULL)) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Receive a reply. */
+int milter_reply_recv(int sock, milter_reply *r)
+{
+    milter_msg *m = NULL;
+    int rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+    if (milter_msg_recv(sock, &m) < 0)
+        return -1;
+    if (m->type != MILTER_T_REPLY)
+        errno = EBADMSG;
+    else if (reply_decode(m, r) == 0)
+        rc = 0;
+    if (rc == 0) {
+        r->fd = m->fd;
+        m->fd = -1;
+    } else {
+        milter_reply_clear(r);
+    }
+    milter_msg_free(m);
+    return rc;
+}
+
+/* Free the strings and close the fd of r. */
+void milter_reply_clear(milter_reply *r)
+{
+    if (r == NULL)
+        return;
+    free(r->qid);
+    free(r->text);
+    if (r->fd >= 0)
+        close(r->fd);
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+}
+
+/* One tag byte with an optional fd. */
+int milter_fd_send(int sock, char tag, int fd)
+{
+    struct iovec iov = {&tag, 1};
+
+    return send_iov(sock, &iov, 1, fd) == 1 ? 0 : -1;
+}
+
+/* Receive one tag byte and the fd riding with it. */
+int milter_fd_recv(int sock, char *tag, int *fd)
+{
+    size_t got;
+
+    *fd = -1;
+    if (recv_full(sock, tag, 1, fd, &got) < 0) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,20 @@
+# mugai-milter: unit tests of the typed pool messages (cmocka) and miltertest
+# scripts that drive the real daemon over its milter socket.
+if(CMOCKA_FOUND)
+  add_executable(test_milter_proto unit/test_milter_proto.c)
+  target_link_libraries(test_milter_proto PRIVATE milter_proto PkgConfig::CMOCKA)
+  add_test(NAME unit_milter_proto COMMAND test_milter_proto)
+endif()
+
+find_program(MILTERTEST miltertest)
+if(MILTERTEST)
+  foreach(case "headers.lua" "headers.lua tag" "abort.lua" "busy.lua busy")
+    separate_arguments(args UNIX_COMMAND "${case}")
+    string(REPLACE " " "_" name "${case}")
+    string(REPLACE ".lua" "" name "${name}")
+    add_test(NAME miltertest_${name}
+             COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/miltertest/run.sh ${CMAKE_BINARY_DIR}
+                     ${CMAKE_SOURCE_DIR} ${args})
+    set_tests_properties(miltertest_${name} PROPERTIES TIMEOUT 240 LABELS "milter;e2e")
+  endforeach()
+endif()

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Run one miltertest script against a freshly started mugai-milter.
+# Usage: run.sh BUILD_DIR SOURCE_DIR SCRIPT.lua [normal|tag|busy]
+# busy: the only worker is held by a job connection that sends nothing, and
+# queue_wait is 1 s; tag: [mail] subject_tag is set.
+set -eu
+build=$(cd "$1" && pwd) src=$(cd "$2" && pwd) script=$3 mode=${4:-normal}
+tmp=$(mktemp -d /tmp/mugai-mt.XXXXXX)
+pid=
+cleanup() {
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+/usr/bin/python3 "$src/tests/gen/make_clamdb.py" "$tmp/clamdb" >/dev/null
+workers=1 wait=30
+if [ "$mode" = busy ]; then wait=1; fi
+cat > "$tmp/mugai.conf" <<CONF
+[general]
+log_level = info
+render_path = $build/render/mugai-render
+[scan]
+clamav_db_dir = $tmp/clamdb
+[quarantine]
+dir = $tmp/quarantine
+[milter]
+socket = unix:$tmp/milter.sock
+pid_file = $tmp/milter.pid
+spool_dir = $tmp/spool
+workers = $workers
+queue_wait = $wait
+job_timeout = 60
+CONF
+if [ "$mode" = tag ]; then printf "[mail]\nsubject_tag = [SAN]\n" >> "$tmp/mugai.conf"; export MUGAI_TAG=1; fi
+"$build/milter/mugai-milter" -c "$tmp/mugai.conf" -f 2> "$tmp/milter.log" &
+pid=$!
+i=0
+while [ ! -S "$tmp/milter.sock" ] || [ ! -S "$tmp/spool/pool.sock" ]; do
+    i=$((i + 1))
+    if [ $i -gt 100 ]; then echo "mugai-milter did not start"; cat "$tmp/milter.log"; exit 1; fi
+    sleep 0.1
+done
+if [ "$mode" = busy ]; then
+    # occupy the only worker with a job connection that never sends its job
+    /usr/bin/python3 -c "
+import socket,time,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(5)" "$tmp/spool/pool.sock" &
+    sleep 0.5
+fi
+rc=0
+MUGAI_SOCK="unix:$tmp/milter.sock" MUGAI_TMP="$tmp" miltertest ${MT_VERBOSE:-} -s "$src/tests/miltertest/$script" || rc=$?
+if [ $rc -ne 0 ]; then cat "$tmp/milter.log"; fi
+left=$(ls "$tmp/spool" | grep -c '^msg-' || true)
+if [ "$left" != 0 ]; then echo "spool files left: $left"; rc=1; fi
+exit $rc

@@ -1,0 +1,263 @@
+/*
+ * tests/unit/test_milter_proto.c - unit tests of the typed messages between
+ * mugai-milter, its pool supervisor and its workers (milter/proto.c).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "milter.h"
+
+/* A connected socket pair. */
+static void pair(int sv[2])
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+}
+
+/* Write a raw header {magic, type, length} and payload bytes, then close. */
+static void raw(int fd, uint32_t magic, uint32_t type, uint32_t len, const void *p, size_t n)
+{
+    uint32_t h[3] = {htonl(magic), htonl(type), htonl(len)};
+
+    assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+    if (n > 0)
+        assert_int_equal(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+/* Typed values come back in order; reading past the end is an error. */
+static void test_roundtrip(void **state)
+{
+    milter_msg *m = milter_msg_new(7), *r = NULL;
+    uint32_t v;
+    char *s, *z;
+    int sv[2];
+
+    (void)state;
+    pair(sv);
+    assert_int_equal(milter_msg_put_u32(m, 42), 0);
+    assert_int_equal(milter_msg_put_str(m, "日本語"), 0);
+    assert_int_equal(milter_msg_put_str(m, NULL), 0);
+    assert_int_equal(milter_msg_send(sv[0], m, -1), 0);
+    assert_int_equal(milter_msg_recv(sv[1], &r), 0);
+    assert_int_equal(r->type, 7);
+    assert_int_equal(milter_msg_get_u32(r, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(milter_msg_get_str(r, &s), 0);
+    assert_string_equal(s, "日本語");
+    assert_int_equal(milter_msg_get_str(r, &z), 0);
+    assert_null(z);
+    assert_int_equal(milter_msg_end(r), 0);
+    assert_int_equal(milter_msg_get_u32(r, &v), -1);
+    free(s);
+    milter_msg_free(m);
+    milter_msg_free(r);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* One row per malformed input that milter_msg_recv must refuse. */
+typedef struct bad_case {
+    const char *name;
+    uint32_t magic, len;
+    size_t sent; /* payload bytes actually sent */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"wrong magic", 0x12345678u, 4, 4},
+    {"short payload", MILTER_MAGIC, 16, 8},
+    {"over-long", MILTER_MAGIC, MILTER_MSG_MAX + 1, 0},
+    {"empty stream", 0, 0, 0},
+};
+
+/* Each malformed message is an error, never a partial message. */
+static void test_bad_messages(void **state)
+{
+    unsigned char payload[16] = {0};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const bad_case *c = &bad_cases[i];
+        milter_msg *r = NULL;
+        int sv[2];
+
+        pair(sv);
+        if (c->magic == 0)
+            close(sv[0]);
+        else
+            raw(sv[0], c->magic, MILTER_T_JOB, c->len, payload, c->sent);
+        assert_int_equal(milter_msg_recv(sv[1], &r), -1);
+        assert_null(r);
+        close(sv[1]);
+    }
+}
+
+/* Trailing bytes after the typed fields make a job invalid. */
+static void test_job_trailing(void **state)
+{
+    milter_msg *m = milter_msg_new(MILTER_T_JOB);
+    milter_job j;
+    int sv[2], fd = dup(0);
+
+    (void)state;
+    pair(sv);
+    milter_msg_put_str(m, "Q1");
+    milter_msg_put_str(m, NULL);
+    milter_msg_put_str(m, "a@example.com");
+    milter_msg_put_u32(m, 0);
+    milter_msg_put_u32(m, 99); /* extra */
+    assert_int_equal(milter_msg_send(sv[0], m, fd), 0);
+    assert_int_equal(milter_job_recv(sv[1], &j), -1);
+    milter_msg_free(m);
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A job carries its envelope and its spool fd (the same open file). */
+static void test_job_fd(void **state)
+{
+    char *rc[] = {"b@example.lg.jp", "c@example.lg.jp", NULL};
+    char tmpl[] = "/tmp/mugai-proto-XXXXXX", buf[8] = {0};
+    int fd = mkstemp(tmpl), sv[2];
+    milter_job j = {"Q1", "mx [192.0.2.1]", "a@example.com", rc, 2, fd}, got;
+
+    (void)state;
+    unlink(tmpl);
+    assert_int_equal(write(fd, "spooled", 7), 7);
+    pair(sv);
+    assert_int_equal(milter_job_send(sv[0], &j), 0);
+    assert_int_equal(milter_job_recv(sv[1], &got), 0);
+    assert_string_equal(got.queue_id, "Q1");
+    assert_string_equal(got.sender, "a@example.com");
+    assert_int_equal(got.nrcpts, 2);
+    assert_string_equal(got.rcpts[1], "c@example.lg.jp");
+    assert_null(got.rcpts[2]);
+    assert_true(got.fd >= 0 && got.fd != fd);
+    assert_int_equal(pread(got.fd, buf, 7, 0), 7);
+    assert_string_equal(buf, "spooled");
+    milter_job_clear(&got);
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A job without its fd is refused. */
+static void test_job_without_fd(void **state)
+{
+    milter_job j = {"Q1", NULL, "", NULL, 0, -1}, got;
+    int sv[2];
+
+    (void)state;
+    pair(sv);
+    assert_int_equal(milter_job_send(sv[0], &j), 0);
+    assert_int_equal(milter_job_recv(sv[1], &got), -1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* OK and busy replies round-trip with their completion mark. */
+static void test_reply(void **state)
+{
+    milter_reply ok = {MILTER_ST_OK, "Q-20261125-ABCDEF", NULL, dup(0)};
+    milter_reply busy = {MILTER_ST_BUSY, NULL, "no worker", -1};
+    milter_reply r;
+    int sv[2];
+
+    (void)state;
+    pair(sv);
+    assert_int_equal(milter_reply_send(sv[0], &ok), 0);
+    assert_int_equal(milter_reply_send(sv[0], &busy), 0);
+    assert_int_equal(milter_reply_recv(sv[1], &r), 0);
+    assert_int_equal(r.status, MILTER_ST_OK);
+    assert_string_equal(r.qid, "Q-20261125-ABCDEF");
+    assert_true(r.fd >= 0);
+    milter_reply_clear(&r);
+    assert_int_equal(milter_reply_recv(sv[1], &r), 0);
+    assert_int_equal(r.status, MILTER_ST_BUSY);
+    assert_string_equal(r.text, "no worker");
+    assert_int_equal(r.fd, -1);
+    milter_reply_clear(&r);
+    close(ok.fd);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A reply cut before its completion mark (a worker that died) is an error. */
+static void test_reply_no_mark(void **state)
+{
+    milter_msg *m = milter_msg_new(MILTER_T_REPLY);
+    milter_reply r;
+    int sv[2];
+
+    (void)state;
+    pair(sv);
+    milter_msg_put_u32(m, MILTER_ST_FAIL);
+    milter_msg_put_str(m, NULL);
+    milter_msg_put_str(m, "oops");
+    assert_int_equal(milter_msg_send(sv[0], m, -1), 0);
+    assert_int_equal(milter_reply_recv(sv[1], &r), -1);
+    close(sv[0]);
+    assert_int_equal(milter_reply_recv(sv[1], &r), -1); /* EOF: no reply at all */
+    milter_msg_free(m);
+    close(sv[1]);
+}
+
+/* An OK reply without the clean message's fd is an error. */
+static void test_reply_ok_without_fd(void **state)
+{
+    milter_msg *m = milter_msg_new(MILTER_T_REPLY);
+    milter_reply r;
+    int sv[2];
+
+    (void)state;
+    pair(sv);
+    milter_msg_put_u32(m, MILTER_ST_OK);
+    milter_msg_put_str(m, "Q-1");
+    milter_msg_put_str(m, NULL);
+    milter_msg_put_u32(m, MILTER_DONE);
+    assert_int_equal(milter_msg_send(sv[0], m, -1), 0);
+    assert_int_equal(milter_reply_recv(sv[1], &r), -1);
+    milter_msg_free(m);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* The control channel passes a connection fd with a tag byte. */
+static void test_fd_channel(void **state)
+{
+    int sv[2], fd;
+    char tag;
+
+    (void)state;
+    pair(sv);
+    assert_int_equal(milter_fd_send(sv[0], 'J', 0), 0);
+    assert_int_equal(milter_fd_recv(sv[1], &tag, &fd), 0);
+    assert_int_equal(tag, 'J');
+    assert_true(fd >= 0);
+    close(fd);
+    close(sv[0]);
+    assert_int_equal(milter_fd_recv(sv[1], &tag, &fd), -1);
+    close(sv[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_bad_messages),
+        cmocka_unit_test(test_job_trailing),   cmocka_unit_test(test_job_fd),
+        cmocka_unit_test(test_job_without_fd), cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_reply_no_mark),  cmocka_unit_test(test_reply_ok_without_fd),
+        cmocka_unit_test(test_fd_channel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
