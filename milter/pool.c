@@ -138,6 +138,7 @@ static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply
         out = -1;
         mg_info("%s: sanitized, quarantine id %s%s", j->queue_id ? j->queue_id : "-", r->qid,
                 res.changed ? ", changed" : "");
+        san_audit_mail(p->c, "mugai-milter", res.record, res.seconds);
     }
     if (out >= 0)
         close(out);

@@ -54,6 +54,14 @@ static void add_members(JsonBuilder *b, const san_result *r)
 static void add_mail(JsonBuilder *b, const quar_msg *m)
 {
     add_str(b, "quarantine_id", m->id[0] ? m->id : NULL);
+    add_str(b, "queue_id", m->queue_id);
+    add_str(b, "client", m->client);
+    add_str(b, "sender", m->sender);
+    json_builder_set_member_name(b, "recipients");
+    json_builder_begin_array(b);
+    for (size_t i = 0; m->recipients && m->recipients[i]; i++)
+        json_builder_add_string_value(b, m->recipients[i]);
+    json_builder_end_array(b);
     json_builder_set_member_name(b, "parts");
     json_builder_begin_array(b);
     for (size_t i = 0; i < m->nparts; i++) {
@@ -159,4 +167,20 @@ int san_audit_write(const conf *c, const char *program, const char *input, const
     g_object_unref(gen);
     g_object_unref(b);
     return rc;
+}
+
+int san_audit_mail(const conf *c, const char *program, const quar_msg *m, double seconds)
+{
+    san_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.verdict = SAN_SANITIZED;
+    r.reason = (char *)(m->verdict ? m->verdict : "");
+    r.kind = (char *)"mail";
+    r.detected_type = (char *)"message/rfc822";
+    g_strlcpy(r.sha256, m->sha256, sizeof(r.sha256));
+    r.in_size = (size_t)m->size;
+    r.seconds = seconds;
+    r.mail = (quar_msg *)m;
+    return san_audit_write(c, program, m->queue_id ? m->queue_id : m->id, &r);
 }
