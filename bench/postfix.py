@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Postfix benchmarks of mugai-milter (figures printed, never asserted).
+
+    bench/postfix.py BUILD_DIR [--messages N] [--soak SECONDS]
+
+throughput  smtp-source -> private Postfix -> smtp-sink, plain-text mail: messages/s
+            with mugai-milter against the same Postfix without it, same run, and the
+            ratio (target >= 0.8); then the same with a PDF attachment (messages/s,
+            pages/s).
+--soak S    S seconds of steady load through the milter into a storing sink: resident
+            memory of the milter processes at start and end, messages lost.
+Needs root (Postfix). Uses tests/postfix/pfharness.py.
+"""
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "postfix"))
+import pfharness as pf  # noqa: E402
+
+SOURCE_SESSIONS = 10
+
+
+def arg(flag, default):
+    if flag in sys.argv:
+        i = sys.argv.index(flag)
+        v = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
+        return v
+    return default
+
+
+def start_smtp_sink(port):
+    """Debian's smtp-sink on 127.0.0.1:port (content discarded)."""
+    return subprocess.Popen(["smtp-sink", "-u", "postfix", "127.0.0.1:%d" % port, "256"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_source(port, n, msg_file=None, size=2000):
+    """smtp-source N messages; seconds until Postfix's queue is empty again."""
+    cmd = ["smtp-source", "-s", str(SOURCE_SESSIONS), "-m", str(n), "-f",
+           "bench@internet.example", "-t", "staff@lgwan.example"]
+    cmd += ["-F", msg_file] if msg_file else ["-l", str(size)]
+    t0 = time.monotonic()
+    subprocess.run(cmd + ["127.0.0.1:%d" % port], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+    return t0
+
+
+def timed(h, n, msg_file=None):
+    """Messages/s for n messages (queue drained, i.e. delivered to the sink)."""
+    t0 = run_source(h.smtp_port, n, msg_file)
+    pf.wait_until(lambda: h.postfix.queue_count() == 0, 600, 0.05)
+    return n / (time.monotonic() - t0)
+
+
+def pdf_message(corpus, path):
+    """A message with the corpus's PDF attachment; returns its page count."""
+    with open(os.path.join(corpus, "mail", "attach_all.eml"), "rb") as f:
+        m = email.message_from_bytes(f.read(), policy=email.policy.default)
+    pdf = next(p.get_payload(decode=True) for p in m.walk()
+               if p.get_content_type() == "application/pdf")
+    out = email.message.EmailMessage()
+    out["From"], out["To"], out["Subject"] = "bench@internet.example", "staff@lgwan.example", \
+        "PDF bench"
+    out.set_content("PDFを添付します。\n")
+    out.add_attachment(pdf, maintype="application", subtype="pdf", filename="doc.pdf")
+    with open(path, "wb") as f:
+        f.write(out.as_bytes(policy=email.policy.SMTP))
+    with open(path + ".pdf", "wb") as f:
+        f.write(pdf)
+    info = subprocess.run(["pdfinfo", path + ".pdf"], stdout=subprocess.PIPE).stdout.decode()
+    return int(next(ln.split()[1] for ln in info.splitlines() if ln.startswith("Pages:")))
+
+
+def milter_rss(m):
+    """(supervisor KiB, front end KiB, workers KiB total)."""
+    p = m.pids()
+    return (pf.rss_kib(p["supervisor"] or 0), sum(pf.rss_kib(x) for x in p["front"]),
+            sum(pf.rss_kib(x) for x in p["workers"]))
+
+
+def throughput(h, corpus, n, work):
+    sink_port = pf.free_port()
+    sink = start_smtp_sink(sink_port)
+    try:
+        h.start_postfix(milter=False, sink_port=sink_port)
+        m = h.make_milter(os.path.join(corpus, "clamdb"))
+        m.start()
+        timed(h, 20)  # warm up
+        base = timed(h, n)
+        h.postfix.set_milter(m.sock)
+        timed(h, 20)
+        with_m = timed(h, n)
+        print("== plain text, %d messages, %d sessions (smtp-source -> Postfix -> smtp-sink)"
+              % (n, SOURCE_SESSIONS))
+        print("  Postfix alone        %8.1f msg/s" % base)
+        print("  Postfix + mugai      %8.1f msg/s" % with_m)
+        print("  target: ratio >= 0.8  %.2f (%s)" % (with_m / base,
+                                                     "met" if with_m >= 0.8 * base else "NOT met"))
+        msg = os.path.join(work, "pdf.eml")
+        pages = pdf_message(corpus, msg)
+        k = max(5, n // 20)
+        h.postfix.set_milter(None)
+        pbase = timed(h, k, msg)
+        h.postfix.set_milter(m.sock)
+        pwith = timed(h, k, msg)
+        print("== PDF attachment (%d page(s)), %d messages" % (pages, k))
+        print("  Postfix alone        %8.2f msg/s" % pbase)
+        print("  Postfix + mugai      %8.2f msg/s  %8.2f pages/s" % (pwith, pwith * pages))
+    finally:
+        h.stop()
+        sink.kill()
+        sink.wait()
+
+
+def soak(h, corpus, seconds):
+    """Steady load for seconds; RSS at start and end, messages lost."""
+    h.start_sink()
+    h.start_postfix(milter=True)
+    m = h.make_milter(os.path.join(corpus, "clamdb"))
+    m.start()
+    sent, lock, stop = [0], threading.Lock(), time.monotonic() + seconds
+    body = ("Subject: soak\r\nFrom: a@internet.example\r\nTo: b@lgwan.example\r\n"
+            "Content-Type: text/plain; charset=UTF-8\r\n\r\n" + "本日は晴天なり。\r\n" * 20)
+
+    def load():
+        while time.monotonic() < stop:
+            code, _ = pf.send_once(h.smtp_port, "a@internet.example", ["b@lgwan.example"],
+                                   body.encode("utf-8"))
+            if code == 250:
+                with lock:
+                    sent[0] += 1
+            time.sleep(0.05)
+
+    time.sleep(2)
+    start = milter_rss(m)
+    ts = [threading.Thread(target=load) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    end = milter_rss(m)
+    got = h.sink.wait_count(sent[0], 120)
+    print("== soak %d s: %d messages accepted, %d delivered, %d lost" % (
+        seconds, sent[0], got, max(0, sent[0] - got)))
+    print("  RSS KiB supervisor/front end/workers  start %d/%d/%d  end %d/%d/%d" % (start + end))
+    h.stop()
+
+
+def main():
+    n = int(arg("--messages", "500"))
+    secs = arg("--soak", None)
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    work = tempfile.mkdtemp(prefix="mugai-bench-pf-")
+    corpus = os.path.join(build, "mail-corpus")
+    if not os.path.exists(os.path.join(corpus, "manifest.json")):
+        corpus = os.path.join(work, "mail-corpus")
+        subprocess.run([sys.executable, os.path.join(REPO, "tests", "gen",
+                                                     "make_mail_corpus.py"), corpus],
+                       check=True, stdout=subprocess.DEVNULL)
+    with pf.Harness(os.path.join(work, "h"), build) as h:
+        if not h.milter_binary():
+            print("bench: mugai-milter is not built under %s" % build, file=sys.stderr)
+            return 1
+        if secs is not None:
+            soak(h, corpus, int(secs))
+        else:
+            throughput(h, corpus, n, work)
+    subprocess.run(["rm", "-rf", work], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

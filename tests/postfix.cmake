@@ -1,0 +1,9 @@
+# End-to-end tests through a real, private Postfix on loopback (run as root):
+# the mail corpus over SMTP through mugai-milter to an SMTP sink standing in
+# for the LGWAN server; dead milter, killed worker, killed milter mid-burst,
+# and release through the no-milter listener (tests/postfix/test_postfix.py).
+add_test(NAME postfix_e2e
+         COMMAND ${MUGAI_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/postfix/test_postfix.py
+                 --build ${CMAKE_BINARY_DIR} --corpus ${CMAKE_BINARY_DIR}/mail-corpus)
+set_tests_properties(postfix_e2e PROPERTIES FIXTURES_REQUIRED mail_corpus TIMEOUT 600
+                     RUN_SERIAL TRUE LABELS "postfix;e2e")

@@ -1,0 +1,369 @@
+#!/usr/bin/python3
+"""End-to-end tests of mugai-milter behind a real, private Postfix on loopback.
+
+The test plays the Internet-side MTA (smtplib, retrying every 4xx as a real
+MTA would, bounded); Postfix relays to an SMTP sink that stands in for the
+LGWAN mail server and stores what it gets. Checks: Postfix alone delivers;
+without a running milter Postfix answers 4xx and nothing reaches the sink;
+every corpus message arrives exactly once, sanitized, with its original in
+quarantine; a worker killed mid-job and a milter killed mid-burst lose and
+duplicate nothing; a release delivers the original through the no-milter
+listener.
+
+Usage: test_postfix.py [--build DIR] [--corpus DIR] [unittest args]
+   or: MUGAI_BUILD=DIR [MUGAI_MAIL_CORPUS=DIR] test_postfix.py
+Runs as root (Postfix must start). MUGAI_KEEP=1 keeps the work directory.
+"""
+
+import email
+import email.policy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TESTS, "mail"))
+import pfharness  # noqa: E402
+import test_mail as tm  # noqa: E402 - reuse the mail checks
+
+BUILD = os.environ.get("MUGAI_BUILD", "")
+CORPUS = os.environ.get("MUGAI_MAIL_CORPUS", "")
+SENDER = "sender@internet.example"
+DELIVERY_WAIT = 240  # seconds the sink may wait for everything sent
+S = {}
+
+
+def rcpt_for(tag):
+    """A unique envelope recipient per message: the sink's copy is found by it."""
+    return "%s@lgwan.example" % tag.replace(".", "-").replace("_", "-")
+
+
+def by_rcpt():
+    """{recipient: [(envelope, bytes)]} of everything the sink received."""
+    out = {}
+    for env, data in S["h"].sink.messages():
+        for r in env["rcpts"]:
+            out.setdefault(r, []).append((env, data))
+    return out
+
+
+def plain_mail(n, tag):
+    """A small Japanese plain-text message with a unique Message-ID."""
+    body = "本日は晴天なり。%s 第%d報。\r\n" % (tag, n)
+    return ("From: sender@internet.example\r\nTo: staff@lgwan.example\r\n"
+            "Subject: =?UTF-8?B?6Kmm6aiT?= %d\r\nMessage-ID: <%s-%d@internet.example>\r\n"
+            "Date: Wed, 25 Nov 2026 10:00:00 +0900\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+            "\r\n%s" % (n, tag, n, body)).encode("utf-8")
+
+
+def read_corpus(name):
+    with open(os.path.join(S["corpus"], "mail", name), "rb") as f:
+        return f.read()
+
+
+def return_path(name):
+    """The Return-Path: lines (CRLF included) of a corpus message's header block."""
+    head = read_corpus(name).split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    return b"".join(ln + b"\r\n" for ln in head.split(b"\r\n")
+                    if ln.lower().startswith(b"return-path:"))
+
+
+def check_sanitized(tc, data, e=None):
+    """A message the LGWAN side got: only sanitized types, the quarantine id header, and
+    (for a corpus entry) its Japanese body text. Returns the quarantine id."""
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    leaves = tm.leaves(msg)
+    tc.assertTrue(leaves)
+    tc.assertEqual(leaves[0].get_content_type(), "text/plain")
+    for p in leaves:
+        tc.assertIn(p.get_content_type(), tm.SANITIZED_TYPES, p.get_filename())
+    for p in leaves[1:]:
+        ext = os.path.splitext(p.get_filename() or "")[1].lower()
+        tc.assertIn(ext, tm.OUTPUT_EXTS, p.get_filename())
+    qid = msg.get("X-Mugai-Quarantine-Id")
+    tc.assertRegex(qid or "", r"^Q-[0-9A-Z-]+$")
+    text = (leaves[0].get_payload(decode=True) or b"").decode("utf-8", "replace")
+    tc.assertNotIn("\ufffd", text)
+    for s in (e or {}).get("body", []):
+        tc.assertIn(s, text)
+    return qid
+
+
+def need_milter(tc):
+    if not S.get("milter_bin"):
+        tc.fail("mugai-milter is not built")
+
+
+def ensure_milter(tc):
+    """Start mugai-milter unless it runs."""
+    need_milter(tc)
+    m = S["h"].milter
+    if m.proc is None or m.proc.poll() is not None:
+        m.start()
+
+
+def setUpModule():
+    """Corpus, sink, Postfix with the milter socket set (the milter is not started)."""
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("Postfix tests must run as root")
+    if not BUILD:
+        raise unittest.SkipTest("set MUGAI_BUILD or pass --build")
+    S["tmp"] = tempfile.mkdtemp(prefix="mugai-pf-")
+    S["corpus"] = CORPUS or os.path.join(S["tmp"], "corpus")
+    if not os.path.exists(os.path.join(S["corpus"], "manifest.json")):
+        subprocess.run([sys.executable, os.path.join(TESTS, "gen", "make_mail_corpus.py"),
+                        S["corpus"]], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(S["corpus"], "manifest.json"), encoding="utf-8") as f:
+        S["manifest"] = {e["name"]: e for e in json.load(f)["messages"]}
+    h = pfharness.Harness(os.path.join(S["tmp"], "work"), BUILD)
+    S["h"] = h
+    try:
+        h.start_sink()
+        h.start_postfix(milter=True)
+        S["milter_bin"] = h.milter_binary()
+        if S["milter_bin"]:
+            h.make_milter(os.path.join(S["corpus"], "clamdb"), workers=2)
+    except Exception:
+        h.stop()
+        raise
+
+
+def tearDownModule():
+    if "h" in S:
+        S["h"].stop()
+        if os.environ.get("MUGAI_KEEP") != "1":
+            shutil.rmtree(S["tmp"], ignore_errors=True)
+        else:
+            print("kept", S["tmp"], file=sys.stderr)
+
+
+def diag():
+    """Postfix and milter log tails for failure messages."""
+    h = S["h"]
+    out = "\n--- maillog ---\n" + h.postfix.tail_log(25)
+    if h.milter:
+        out += "\n--- milter ---\n" + h.milter.tail_log(25)
+    return out
+
+
+class T1Postfix(unittest.TestCase):
+    """The private Postfix itself."""
+
+    def test_check(self):
+        rc, out = S["h"].postfix.check()
+        self.assertEqual(rc, 0, out)
+
+    def test_release_listener_delivers_unchanged(self):
+        data = plain_mail(1, "plain-release-listener")
+        rc, text = pfharness.send_once(S["h"].postfix.release_port, SENDER,
+                                       [rcpt_for("t1-listener")], data)
+        self.assertEqual(rc, 250, text)
+        S["h"].sink.wait_count(1, 30)
+        got = by_rcpt().get(rcpt_for("t1-listener"), [])
+        self.assertEqual(len(got), 1, diag())
+        self.assertTrue(got[0][1].endswith(data.split(b"\r\n\r\n", 1)[1]))
+        self.assertNotIn(b"X-Mugai", got[0][1])
+
+
+class T2NoMilter(unittest.TestCase):
+    """A dead milter loses nothing: 4xx, then delivery once it is up."""
+
+    def test_tempfail_then_deliver(self):
+        h = S["h"]
+        if h.milter:
+            h.milter.stop()
+        data = plain_mail(1, "t2")
+        rc, text = pfharness.send_once(h.smtp_port, SENDER, [rcpt_for("t2")], data)
+        self.assertTrue(400 <= rc < 500, "%d %s" % (rc, text))
+        time.sleep(2)
+        self.assertEqual(by_rcpt().get(rcpt_for("t2"), []), [])
+        ensure_milter(self)
+        rc, text, seen = pfharness.send_with_retry(h.smtp_port, SENDER, [rcpt_for("t2")], data,
+                                                   tries=20)
+        self.assertEqual(rc, 250, "%s %s %s" % (seen, text, diag()))
+        h.sink.wait_count(1, 60)
+        got = wait_for(rcpt_for("t2"), 1, 60)
+        self.assertEqual(len(got), 1, diag())
+        check_sanitized(self, got[0][1], {"body": ["本日は晴天なり。"]})
+
+
+def wait_for(rcpt, n, timeout):
+    """The sink's copies for rcpt, waiting until there are n of them (or timeout)."""
+    pfharness.wait_until(lambda: len(by_rcpt().get(rcpt, [])) >= n, timeout, 0.2)
+    return by_rcpt().get(rcpt, [])
+
+
+def send_all(items, threads, tries=40):
+    """Send [(rcpt, data)] from several threads with retries; {rcpt: (code, text, seen)}."""
+    results, lock, todo = {}, threading.Lock(), list(items)
+
+    def run():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                rcpt, data = todo.pop(0)
+            r = pfharness.send_with_retry(S["h"].smtp_port, SENDER, [rcpt], data, tries=tries)
+            with lock:
+                results[rcpt] = r
+
+    ts = [threading.Thread(target=run) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return results
+
+
+class T3Corpus(unittest.TestCase):
+    """Every corpus message arrives once, sanitized; its original is in quarantine."""
+
+    def test_corpus(self):
+        ensure_milter(self)
+        names = sorted(S["manifest"])
+        items = [(rcpt_for("c-" + n), read_corpus(n)) for n in names]
+        results = send_all(items, threads=3)
+        for n in names:
+            with self.subTest(msg=n):
+                code, text, seen = results[rcpt_for("c-" + n)]
+                self.assertEqual(code, 250, "%s: %s %s" % (n, seen, text))
+        for n in names:
+            wait_for(rcpt_for("c-" + n), 1, DELIVERY_WAIT)
+        got = by_rcpt()
+        S["qids"] = {}
+        for n in names:
+            with self.subTest(msg=n):
+                copies = got.get(rcpt_for("c-" + n), [])
+                self.assertEqual(len(copies), 1, n + diag())
+                e = S["manifest"][n]
+                qid = check_sanitized(self, copies[0][1], e)
+                S["qids"][n] = qid
+                self.check_quarantine(qid, e)
+
+    def check_quarantine(self, qid, e):
+        """mugai-quarantine --json show ID names the original."""
+        if not S["h"].quarantine_binary():
+            self.fail("mugai-quarantine is not built")
+        rc, out, err = S["h"].quarantine("--json", "show", qid)
+        self.assertEqual(rc, 0, err)
+        q = json.loads(out)
+        self.assertEqual(q.get("id"), qid)
+        # Postfix adds its Received: line and drops Return-Path: (set at final delivery).
+        if not e["hostile"]:  # Postfix also strips NULs and mends broken lines
+            self.assertGreaterEqual(q.get("size", 0), e["size"] - len(return_path(e["name"])))
+        self.assertGreater(q.get("size", 0), 0)
+        if e["subject"] is not None:
+            self.assertEqual(q.get("subject"), e["subject"])
+        if e["leaves"] is not None:
+            tm.check_parts(self, e, q.get("parts") or [])
+
+
+class T4WorkerKill(unittest.TestCase):
+    """A worker killed mid-job: the message is deferred (4xx), then delivered on retry."""
+
+    def test_worker_killed(self):
+        ensure_milter(self)
+        h = S["h"]
+        data = read_corpus("attach_all.eml")  # a docx and an xlsx: LibreOffice is slow
+        rcpt = rcpt_for("t4-worker")
+        first = {}
+        t = threading.Thread(target=lambda: first.update(
+            r=pfharness.send_once(h.smtp_port, SENDER, [rcpt], data)))
+        t.start()
+        victim = h.milter.busy_worker(60)
+        self.assertIsNotNone(victim, "no busy worker seen" + diag())
+        os.kill(victim, 9)
+        t.join(300)
+        code, text = first["r"]
+        self.assertTrue(400 <= code < 500, "%d %s" % (code, text))
+        self.assertEqual(by_rcpt().get(rcpt, []), [])
+        rc, text, seen = pfharness.send_with_retry(h.smtp_port, SENDER, [rcpt], data, tries=20)
+        self.assertEqual(rc, 250, "%s %s %s" % (seen, text, diag()))
+        got = wait_for(rcpt, 1, 120)
+        self.assertEqual(len(got), 1, diag())
+        check_sanitized(self, got[0][1], S["manifest"]["attach_all.eml"])
+
+
+class T5MilterKill(unittest.TestCase):
+    """mugai-milter killed during a burst: every message arrives once, sanitized."""
+
+    def test_burst_kill(self):
+        ensure_milter(self)
+        h = S["h"]
+        n = 30
+        items = [(rcpt_for("t5-%02d" % i), plain_mail(i, "t5")) for i in range(n)]
+        out = {}
+        sender = threading.Thread(target=lambda: out.update(r=send_all(items, 5, tries=60)))
+        sender.start()
+        pfharness.wait_until(lambda: sum(1 for r in by_rcpt() if r.startswith("t5-")) >= 5,
+                             120, 0.05)
+        h.milter.kill()
+        time.sleep(3)
+        h.milter.start()
+        sender.join(600)
+        for rcpt, _ in items:
+            self.assertEqual(out["r"][rcpt][0], 250, "%s %s" % (rcpt, out["r"][rcpt]))
+        for rcpt, _ in items:
+            wait_for(rcpt, 1, 120)
+        time.sleep(3)  # a duplicate would arrive late
+        got = by_rcpt()
+        ids = {}
+        for rcpt, _ in items:
+            copies = got.get(rcpt, [])
+            self.assertEqual(len(copies), 1, rcpt + diag())
+            check_sanitized(self, copies[0][1], {"body": ["本日は晴天なり。"]})
+            msg = email.message_from_bytes(copies[0][1], policy=email.policy.default)
+            mid = msg.get("Message-ID")
+            if mid:
+                ids[mid] = ids.get(mid, 0) + 1
+        self.assertEqual([m for m, c in ids.items() if c != 1], [])
+
+
+class T6Release(unittest.TestCase):
+    """mugai-quarantine release sends the original through the no-milter listener."""
+
+    def test_release(self):
+        ensure_milter(self)
+        h = S["h"]
+        if not h.quarantine_binary():
+            self.fail("mugai-quarantine is not built")
+        orig = read_corpus("sjis_cp932.eml")
+        rcpt = rcpt_for("t6-release")
+        rc, text, seen = pfharness.send_with_retry(h.smtp_port, SENDER, [rcpt], orig, tries=20)
+        self.assertEqual(rc, 250, "%s %s" % (seen, text))
+        got = wait_for(rcpt, 1, 120)
+        self.assertEqual(len(got), 1, diag())
+        qid = check_sanitized(self, got[0][1], S["manifest"]["sjis_cp932.eml"])
+        rc, out, err = h.quarantine("release", qid, "--reason", "test")
+        self.assertEqual(rc, 0, out + err + diag())
+        got = wait_for(rcpt, 2, 60)
+        self.assertEqual(len(got), 2, diag())
+        released = got[1][1]
+        self.assertNotIn(b"X-Mugai", released)
+        self.assertEqual(got[1][0]["rcpts"], [rcpt])
+        head, body = orig.split(b"\r\n\r\n", 1)
+        rhead, rbody = released.split(b"\r\n\r\n", 1)
+        self.assertEqual(rbody, body)
+        for line in head.split(b"\r\n"):
+            if not line.lower().startswith(b"return-path:"):
+                self.assertIn(line, rhead)
+
+
+def main():
+    global BUILD, CORPUS
+    BUILD = tm.arg_value("--build") or BUILD
+    CORPUS = tm.arg_value("--corpus") or CORPUS
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
