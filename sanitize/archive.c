@@ -59,24 +59,6 @@ typedef struct arch {
     size_t cap;           /* allocated r->members */
 } arch;
 
-/* Set a result's verdict, kind (unless NULL) and reason. */
-static void set_verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void set_verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
-{
-    va_list ap;
-
-    r->verdict = v;
-    if (kind) {
-        g_free(r->kind);
-        r->kind = g_strdup(kind);
-    }
-    g_free(r->reason);
-    va_start(ap, fmt);
-    r->reason = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-}
-
 /* ---- names ---- */
 
 /* A raw member name as UTF-8: kept when valid, else decoded (zips from Japanese Windows
@@ -266,10 +248,10 @@ static void read_error_verdict(arch *x, const char *what)
     const char *msg = archive_error_string(x->rd);
 
     if (read_error_encrypted(x->rd))
-        set_verdict(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
+        san_result_set(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
     else
-        set_verdict(x->r, SAN_FAILED, NULL, "malformed archive (%s): %s", what,
-                    msg ? msg : "unknown error");
+        san_result_set(x->r, SAN_FAILED, NULL, "malformed archive (%s): %s", what,
+                       msg ? msg : "unknown error");
 }
 
 /* Check the bounds after entry_bytes of the current member were read. */
@@ -279,19 +261,19 @@ static arch_step check_bounds(arch *x, uint64_t entry_bytes)
     int64_t packed = archive_filter_bytes(x->rd, -1);
 
     if (entry_bytes > (uint64_t)c->archive_max_entry_mb * 1024 * 1024) {
-        set_verdict(x->r, SAN_BLOCKED, NULL, "a member is larger than %zu MiB",
-                    c->archive_max_entry_mb);
+        san_result_set(x->r, SAN_BLOCKED, NULL, "a member is larger than %zu MiB",
+                       c->archive_max_entry_mb);
         return STEP_STOP;
     }
     if (x->expanded > (uint64_t)c->archive_max_total_mb * 1024 * 1024) {
-        set_verdict(x->r, SAN_BLOCKED, NULL, "members expand to more than %zu MiB",
-                    c->archive_max_total_mb);
+        san_result_set(x->r, SAN_BLOCKED, NULL, "members expand to more than %zu MiB",
+                       c->archive_max_total_mb);
         return STEP_STOP;
     }
     if (x->expanded > ARCH_RATIO_FLOOR && packed > 0 &&
         x->expanded / (uint64_t)packed >= c->archive_max_ratio) {
-        set_verdict(x->r, SAN_BLOCKED, NULL, "compression ratio over %u: archive bomb",
-                    c->archive_max_ratio);
+        san_result_set(x->r, SAN_BLOCKED, NULL, "compression ratio over %u: archive bomb",
+                       c->archive_max_ratio);
         return STEP_STOP;
     }
     return STEP_NEXT;
@@ -307,8 +289,8 @@ static arch_step data_error(arch *x, san_member *m, la_ssize_t code)
         read_error_verdict(x, "member data");
         return STEP_STOP;
     }
-    set_verdict(&m->r, SAN_FAILED, "unknown", "cannot be read from the archive: %s",
-                msg ? msg : "unknown error");
+    san_result_set(&m->r, SAN_FAILED, "unknown", "cannot be read from the archive: %s",
+                   msg ? msg : "unknown error");
     return STEP_SKIP;
 }
 
@@ -329,8 +311,8 @@ static arch_step copy_data(arch *x, san_member *m, int fd)
         if ((st = check_bounds(x, entry_bytes)) != STEP_NEXT)
             return st;
         if (mg_write_all(fd, x->buf, (size_t)n) < 0) {
-            set_verdict(x->r, SAN_FAILED, NULL, "cannot write a temporary file: %s",
-                        g_strerror(errno));
+            san_result_set(x->r, SAN_FAILED, NULL, "cannot write a temporary file: %s",
+                           g_strerror(errno));
             return STEP_ERROR;
         }
     }
@@ -347,8 +329,8 @@ static int zip_start(arch *x)
             ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(x->wr, 1) != ARCHIVE_OK ||
         archive_write_open_fd(x->wr, x->out_fd) != ARCHIVE_OK) {
-        set_verdict(x->r, SAN_FAILED, NULL, "cannot start the new zip: %s",
-                    x->wr ? archive_error_string(x->wr) : "out of memory");
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot start the new zip: %s",
+                       x->wr ? archive_error_string(x->wr) : "out of memory");
         return -1;
     }
     return 0;
@@ -364,8 +346,8 @@ static int zip_add(arch *x, const char *outname, int fd, time_t mtime)
     if ((!x->wr && zip_start(x) < 0))
         return -1;
     if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-        set_verdict(x->r, SAN_FAILED, NULL, "cannot read a sanitized member: %s",
-                    g_strerror(errno));
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot read a sanitized member: %s",
+                       g_strerror(errno));
         return -1;
     }
     we = archive_entry_new();
@@ -383,8 +365,8 @@ static int zip_add(arch *x, const char *outname, int fd, time_t mtime)
             rc = -1;
     }
     if (rc < 0)
-        set_verdict(x->r, SAN_FAILED, NULL, "cannot write the new zip: %s",
-                    archive_error_string(x->wr) ? archive_error_string(x->wr) : "read error");
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot write the new zip: %s",
+                       archive_error_string(x->wr) ? archive_error_string(x->wr) : "read error");
     archive_entry_free(we);
     return rc;
 }
@@ -411,13 +393,13 @@ static arch_step member_convert(arch *x, san_member *m, int fd, time_t mtime)
 
     if (lseek(fd, 0, SEEK_SET) < 0 ||
         san_convert_fd(x->e, fd, m->name, x->depth + 1, &m->r, &out, &ext) < 0) {
-        set_verdict(x->r, SAN_FAILED, NULL, "internal error on member %s: %s", m->name,
-                    m->r.reason ? m->r.reason : g_strerror(errno));
+        san_result_set(x->r, SAN_FAILED, NULL, "internal error on member %s: %s", m->name,
+                       m->r.reason ? m->r.reason : g_strerror(errno));
         st = STEP_ERROR;
     } else if (m->r.verdict == SAN_SANITIZED && out >= 0 && ext) {
         m->output_name = name_output(x->outnames, m->name, ext);
         if (!m->output_name)
-            set_verdict(&m->r, SAN_BLOCKED, NULL, "member name too long");
+            san_result_set(&m->r, SAN_BLOCKED, NULL, "member name too long");
         else if (zip_add(x, m->output_name, out, mtime) < 0)
             st = STEP_ERROR;
         else
@@ -436,8 +418,8 @@ static arch_step entry_regular(arch *x, struct archive_entry *ent, san_member *m
     arch_step st;
 
     if (fd < 0) {
-        set_verdict(x->r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
-                    g_strerror(errno));
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
+                       g_strerror(errno));
         return STEP_ERROR;
     }
     st = copy_data(x, m, fd);
@@ -446,7 +428,7 @@ static arch_step entry_regular(arch *x, struct archive_entry *ent, san_member *m
     else if (st == STEP_SKIP)
         st = STEP_NEXT;
     else
-        set_verdict(&m->r, x->r->verdict, "unknown", "%s", x->r->reason);
+        san_result_set(&m->r, x->r->verdict, "unknown", "%s", x->r->reason);
     close(fd);
     return st;
 }
@@ -482,18 +464,18 @@ static arch_step entry_handle(arch *x, struct archive_entry *ent)
     arch_step st = STEP_NEXT;
 
     if (archive_format(x->rd) == ARCHIVE_FORMAT_RAW && archive_filter_count(x->rd) <= 1) {
-        set_verdict(x->r, SAN_FAILED, NULL, "not a recognised archive format");
+        san_result_set(x->r, SAN_FAILED, NULL, "not a recognised archive format");
         return STEP_STOP;
     }
     if (archive_entry_is_encrypted(ent)) {
-        set_verdict(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
+        san_result_set(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
         return STEP_STOP;
     }
     if (archive_entry_filetype(ent) == AE_IFDIR && archive_format(x->rd) != ARCHIVE_FORMAT_RAW)
         return STEP_NEXT;
     m = member_add(x, entry_name(x, ent, &orig));
     if (entry_is_special(x, ent))
-        set_verdict(&m->r, SAN_BLOCKED, "unknown", "link/special file: removed");
+        san_result_set(&m->r, SAN_BLOCKED, "unknown", "link/special file: removed");
     else
         st = entry_regular(x, ent, m);
     if (strcmp(orig, m->name) != 0)
@@ -517,7 +499,8 @@ static arch_step read_entries(arch *x)
             return STEP_STOP;
         }
         if (++x->entries > x->c->archive_max_entries) {
-            set_verdict(x->r, SAN_BLOCKED, NULL, "more than %u entries", x->c->archive_max_entries);
+            san_result_set(x->r, SAN_BLOCKED, NULL, "more than %u entries",
+                           x->c->archive_max_entries);
             return STEP_STOP;
         }
         if ((st = entry_handle(x, ent)) != STEP_NEXT)
@@ -533,7 +516,7 @@ static int reader_open(arch *x, int in_fd)
         archive_read_support_filter_all(x->rd) != ARCHIVE_OK ||
         archive_read_support_format_all(x->rd) != ARCHIVE_OK ||
         archive_read_support_format_raw(x->rd) != ARCHIVE_OK) {
-        set_verdict(x->r, SAN_FAILED, NULL, "cannot start the archive reader");
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot start the archive reader");
         return -1;
     }
     if (archive_read_open_fd(x->rd, in_fd, ARCH_BUF_SIZE) != ARCHIVE_OK) {
@@ -549,15 +532,15 @@ static arch_step finish(arch *x)
     size_t n = x->r->nmembers;
 
     if (x->kept == 0) {
-        set_verdict(x->r, SAN_BLOCKED, NULL, "no member could be sanitized (%zu members)", n);
+        san_result_set(x->r, SAN_BLOCKED, NULL, "no member could be sanitized (%zu members)", n);
         return STEP_STOP;
     }
     if (archive_write_close(x->wr) != ARCHIVE_OK) {
-        set_verdict(x->r, SAN_FAILED, NULL, "cannot finish the new zip: %s",
-                    archive_error_string(x->wr));
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot finish the new zip: %s",
+                       archive_error_string(x->wr));
         return STEP_ERROR;
     }
-    set_verdict(x->r, SAN_SANITIZED, NULL, "%zu of %zu members sanitized", x->kept, n);
+    san_result_set(x->r, SAN_SANITIZED, NULL, "%zu of %zu members sanitized", x->kept, n);
     return STEP_NEXT;
 }
 
@@ -586,8 +569,8 @@ int archive_sanitize(san_engine *e, int in_fd, const char *name, unsigned depth,
     arch_step st;
 
     if (depth >= x.c->archive_max_depth) {
-        set_verdict(r, SAN_BLOCKED, NULL, "archives nested too deep (more than %u levels)",
-                    x.c->archive_max_depth);
+        san_result_set(r, SAN_BLOCKED, NULL, "archives nested too deep (more than %u levels)",
+                       x.c->archive_max_depth);
         st = STEP_STOP;
     } else {
         x.out_fd = out_fd;

@@ -92,49 +92,6 @@ int san_engine_scanning(const san_engine *e)
     return scan_active(e->scanner);
 }
 
-const char *san_verdict_name(san_verdict v)
-{
-    static const char *const names[] = {"sanitized", "blocked", "held", "failed"};
-
-    return (unsigned)v < G_N_ELEMENTS(names) ? names[v] : "failed";
-}
-
-void san_result_clear(san_result *r)
-{
-    for (size_t i = 0; i < r->nmembers; i++) {
-        g_free(r->members[i].name);
-        g_free(r->members[i].output_name);
-        san_result_clear(&r->members[i].r);
-    }
-    g_free(r->members);
-    quar_msg_free(r->mail);
-    g_free(r->reason);
-    g_free(r->kind);
-    g_free(r->detected_type);
-    g_free(r->declared_ext);
-    g_free(r->signature);
-    g_free(r->output_path);
-    memset(r, 0, sizeof(*r));
-}
-
-/* Set the verdict, kind and reason of r. */
-static void verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void verdict(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
-{
-    va_list ap;
-
-    r->verdict = v;
-    if (kind) {
-        g_free(r->kind);
-        r->kind = g_strdup(kind);
-    }
-    g_free(r->reason);
-    va_start(ap, fmt);
-    r->reason = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-}
-
 /* libmagic's answer for fd with cookie m, as a new string ("application/octet-stream" when
  * it has none). */
 static char *magic_of(magic_t m, int fd)
@@ -246,23 +203,24 @@ static int jail_verdict(san_result *r, jail_status st, const char *why)
     case JAIL_OK:
         return 0;
     case JAIL_ENCRYPTED:
-        verdict(r, SAN_HELD, "encrypted", "%s", why);
+        san_result_set(r, SAN_HELD, "encrypted", "%s", why);
         return 0;
     case JAIL_LIMIT:
-        verdict(r, SAN_BLOCKED, NULL, "over a limit: %s", why);
+        san_result_set(r, SAN_BLOCKED, NULL, "over a limit: %s", why);
         return 0;
     case JAIL_MALFORMED:
-        verdict(r, SAN_FAILED, NULL, "cannot be converted: %s", why);
+        san_result_set(r, SAN_FAILED, NULL, "cannot be converted: %s", why);
         return 0;
     case JAIL_TIMEOUT:
     case JAIL_CRASHED:
     case JAIL_PROTOCOL:
-        verdict(r, SAN_FAILED, NULL, "conversion failed (%s): %s", jail_status_name(st), why);
+        san_result_set(r, SAN_FAILED, NULL, "conversion failed (%s): %s", jail_status_name(st),
+                       why);
         return 0;
     case JAIL_ERROR:
         break;
     }
-    verdict(r, SAN_FAILED, NULL, "internal error: %s", why);
+    san_result_set(r, SAN_FAILED, NULL, "internal error: %s", why);
     return -1;
 }
 
@@ -396,7 +354,7 @@ static int convert_mail(san_engine *e, int in_fd, unsigned depth, int out_fd, sa
     rc = san_mail(e, e->top_level && depth == 0 ? engine_store(e) : NULL, in_fd, NULL, e->actor,
                   out_fd, &mr, &err);
     if (rc < 0)
-        verdict(r, SAN_FAILED, NULL, "internal error: %s", err ? err : "mail engine failed");
+        san_result_set(r, SAN_FAILED, NULL, "internal error: %s", err ? err : "mail engine failed");
     else if (mr.record->id[0])
         r->reason =
             g_strdup_printf("%s; original kept as %s",
@@ -448,12 +406,12 @@ static int identify(san_engine *e, int fd, const char *name, san_result *r, san_
     int rc;
 
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        verdict(r, SAN_FAILED, "unknown", "not a regular file");
+        san_result_set(r, SAN_FAILED, "unknown", "not a regular file");
         return 1;
     }
     r->in_size = (size_t)st.st_size;
     if (mg_sha256_fd(fd, r->sha256) < 0) {
-        verdict(r, SAN_FAILED, "unknown", "cannot read: %s", g_strerror(errno));
+        san_result_set(r, SAN_FAILED, "unknown", "cannot read: %s", g_strerror(errno));
         return 1;
     }
     r->detected_type = magic_of(e->mime, fd);
@@ -463,8 +421,8 @@ static int identify(san_engine *e, int fd, const char *name, san_result *r, san_
     r->kind = g_strdup(cls->kind);
     r->declared_ext = g_strdup(cls->ext);
     if ((size_t)st.st_size > e->c->max_input_mb * 1024 * 1024) {
-        verdict(r, SAN_BLOCKED, "too-large", "larger than the limit of %zu MiB",
-                e->c->max_input_mb);
+        san_result_set(r, SAN_BLOCKED, "too-large", "larger than the limit of %zu MiB",
+                       e->c->max_input_mb);
         return 1;
     }
     /* Containers are not judged whole: every member or part is scanned on its own, so one
@@ -475,15 +433,15 @@ static int identify(san_engine *e, int fd, const char *name, san_result *r, san_
         rc = scan_fd(e->scanner, fd, name, &virname, why, sizeof(why));
     if (rc == 1) {
         r->signature = g_strdup(virname);
-        verdict(r, SAN_BLOCKED, "virus", "virus signature %s found", virname);
+        san_result_set(r, SAN_BLOCKED, "virus", "virus signature %s found", virname);
         return 1;
     }
     if (rc < 0) {
-        verdict(r, SAN_FAILED, NULL, "%s", why);
+        san_result_set(r, SAN_FAILED, NULL, "%s", why);
         return -1;
     }
     if (cls->verdict != SAN_SANITIZED) {
-        verdict(r, (san_verdict)cls->verdict, NULL, "%s", cls->reason);
+        san_result_set(r, (san_verdict)cls->verdict, NULL, "%s", cls->reason);
         return 1;
     }
     return 0;
@@ -500,9 +458,10 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
     int rc = 0;
 
     if (!overwrite && access(path, F_OK) == 0) {
-        verdict(r, SAN_FAILED, NULL, "output %s exists (use --force to overwrite)", path);
+        san_result_set(r, SAN_FAILED, NULL, "output %s exists (use --force to overwrite)", path);
     } else if (outfile_open(&o, out_dir, out_stem) < 0) {
-        verdict(r, SAN_FAILED, NULL, "cannot create output in %s: %s", out_dir, g_strerror(errno));
+        san_result_set(r, SAN_FAILED, NULL, "cannot create output in %s: %s", out_dir,
+                       g_strerror(errno));
         rc = -1;
     } else if ((rc = convert(e, cls, fd, 0, o.fd, r, &ext)) == 0 && r->verdict == SAN_SANITIZED) {
         struct stat st;
@@ -512,14 +471,15 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
             r->out_size = (size_t)st.st_size;
         r->output_path = outfile_commit(&o, name, overwrite);
         if (!r->output_path && errno == EEXIST)
-            verdict(r, SAN_FAILED, NULL, "output %s/%s exists (use --force to overwrite)", out_dir,
-                    name);
+            san_result_set(r, SAN_FAILED, NULL, "output %s/%s exists (use --force to overwrite)",
+                           out_dir, name);
         else if (!r->output_path)
-            verdict(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
-                    g_strerror(errno)),
+            san_result_set(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
+                           g_strerror(errno)),
                 rc = -1;
         else
-            verdict(r, SAN_SANITIZED, NULL, "%s", cls->reason[0] ? cls->reason : "converted");
+            san_result_set(r, SAN_SANITIZED, NULL, "%s",
+                           cls->reason[0] ? cls->reason : "converted");
     }
     outfile_discard(&o);
     g_free(name);
@@ -537,7 +497,7 @@ int san_file(san_engine *e, const char *in_path, const char *display_name, const
     memset(r, 0, sizeof(*r));
     fd = open(in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        verdict(r, SAN_FAILED, "unknown", "cannot open: %s", g_strerror(errno));
+        san_result_set(r, SAN_FAILED, "unknown", "cannot open: %s", g_strerror(errno));
         r->seconds = mg_now() - t0;
         return 0;
     }
@@ -572,13 +532,15 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, s
     if (rc == 0) {
         int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
-            verdict(r, SAN_FAILED, NULL, "cannot create a temporary file: %s", g_strerror(errno));
+            san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
+                           g_strerror(errno));
             rc = -1;
         } else if ((rc = convert(e, &cls, in_fd, depth, fd, r, out_ext)) == 0 &&
                    r->verdict == SAN_SANITIZED) {
             struct stat st;
             if (!r->reason)
-                verdict(r, SAN_SANITIZED, NULL, "%s", cls.reason[0] ? cls.reason : "converted");
+                san_result_set(r, SAN_SANITIZED, NULL, "%s",
+                               cls.reason[0] ? cls.reason : "converted");
             r->out_size = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
             lseek(fd, 0, SEEK_SET);
             *out_fd = fd;

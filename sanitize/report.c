@@ -62,6 +62,11 @@ static void add_mail(JsonBuilder *b, const quar_msg *m)
     for (size_t i = 0; m->recipients && m->recipients[i]; i++)
         json_builder_add_string_value(b, m->recipients[i]);
     json_builder_end_array(b);
+    san_json_parts(b, m);
+}
+
+void san_json_parts(JsonBuilder *b, const quar_msg *m)
+{
     json_builder_set_member_name(b, "parts");
     json_builder_begin_array(b);
     for (size_t i = 0; i < m->nparts; i++) {

@@ -97,6 +97,9 @@ typedef struct _JsonNode JsonNode;
 JsonNode *san_result_to_json(const char *input, const san_result *r);
 /* Append one JSON line for input to c->audit_log (nothing when it is empty). 0 or -1. */
 int san_audit_write(const conf *c, const char *program, const char *input, const san_result *r);
+typedef struct _JsonBuilder JsonBuilder;
+/* Add "parts": the fate of every part of a message, to the open object in b. */
+void san_json_parts(JsonBuilder *b, const struct quar_msg *m);
 /* Append the audit line of a message sanitized by the milter (input: its queue id). */
 int san_audit_mail(const conf *c, const char *program, const struct quar_msg *m, double seconds);
 

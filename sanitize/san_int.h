@@ -87,6 +87,9 @@ void san_classify(const char *mime, const char *desc, const char *name, san_clas
  * "jpg", "txt", "csv", "zip"); otherwise *out_fd is -1. Returns 0 or -1 (internal error). */
 int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, san_result *r,
                    int *out_fd, const char **out_ext);
+/* Set r's verdict, kind (unless NULL) and reason (formatted; replaces the old one). */
+void san_result_set(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The configuration the engine runs with. */
 const conf *san_engine_conf(const san_engine *e);
 

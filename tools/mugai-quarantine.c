@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "mg.h"
 #include "quar.h"
+#include "san.h"
 
 #ifndef MUGAI_VERSION
 #define MUGAI_VERSION "dev"
@@ -308,28 +309,6 @@ static void json_msg_fields(JsonBuilder *b, const quar_msg *m)
     json_str(b, "verdict", m->verdict);
     json_str(b, "status", m->status);
     json_time(b, "expires", m->expires);
-}
-
-/* Add "parts": [...] to the open object. */
-static void json_parts(JsonBuilder *b, const quar_msg *m)
-{
-    json_builder_set_member_name(b, "parts");
-    json_builder_begin_array(b);
-    for (size_t i = 0; i < m->nparts; i++) {
-        const quar_part *p = &m->parts[i];
-        json_builder_begin_object(b);
-        json_str(b, "path", p->path);
-        json_str(b, "filename", p->filename);
-        json_str(b, "declared_type", p->declared_type);
-        json_str(b, "detected_type", p->detected_type);
-        json_int(b, "size", (int64_t)p->size);
-        json_str(b, "sha256", p->sha256[0] ? p->sha256 : NULL);
-        json_str(b, "action", p->action);
-        json_str(b, "reason", p->reason);
-        json_str(b, "signature", p->signature);
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
 }
 
 /* Add "events": [...] to the open object. */
@@ -630,7 +609,7 @@ static int cmd_show(ctx *c, int argc, char **argv)
         JsonBuilder *b = json_builder_new();
         json_builder_begin_object(b);
         json_msg_fields(b, m);
-        json_parts(b, m);
+        san_json_parts(b, m);
         json_events(b, ev, n);
         json_builder_end_object(b);
         print_json(json_builder_get_root(b));

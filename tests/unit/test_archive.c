@@ -269,32 +269,6 @@ static void test_table(void **state)
         check_case(&cases[i]);
 }
 
-/* The san_result_clear of the engine, which the stand-in does not provide. */
-void san_result_clear(san_result *r)
-{
-    for (size_t i = 0; i < r->nmembers; i++) {
-        g_free(r->members[i].name);
-        g_free(r->members[i].output_name);
-        san_result_clear(&r->members[i].r);
-    }
-    g_free(r->members);
-    g_free(r->reason);
-    g_free(r->kind);
-    g_free(r->detected_type);
-    g_free(r->declared_ext);
-    g_free(r->signature);
-    g_free(r->output_path);
-    memset(r, 0, sizeof(*r));
-}
-
-/* The engine's verdict names, for the messages. */
-const char *san_verdict_name(san_verdict v)
-{
-    static const char *const names[] = {"sanitized", "blocked", "held", "failed"};
-
-    return (unsigned)v < G_N_ELEMENTS(names) ? names[v] : "failed";
-}
-
 typedef struct name_case {
     const char *raw;
     const char *normalized;
