@@ -18,3 +18,9 @@ if(MILTERTEST)
     set_tests_properties(miltertest_${name} PROPERTIES TIMEOUT 240 LABELS "milter;e2e")
   endforeach()
 endif()
+
+# The pool supervisor: worker restart, SIGHUP reload, SIGTERM, spool clean-up, bad config.
+add_test(NAME milter_supervisor
+  COMMAND ${MUGAI_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/milter/test_supervisor.py ${CMAKE_BINARY_DIR}
+          ${CMAKE_CURRENT_SOURCE_DIR}/gen/make_clamdb.py)
+set_tests_properties(milter_supervisor PROPERTIES TIMEOUT 300 LABELS milter)
