@@ -3,7 +3,7 @@
  *
  * Runs in the milter front end, in libmilter's threads, as the unprivileged
  * milter user. The callbacks are thin: they copy the envelope, spool the
- * message to a 0600 file and, at end of message, hand the job to the pool
+ * message to a 0600 file (spool.c) and, at end of message, hand the job to the pool
  * and apply its answer (body first, then headers). Must never hold a message
  * in memory, never accept a message before a worker confirmed that its
  * original is in the quarantine store, and never pass a message on after any
@@ -57,8 +57,9 @@ typedef struct hdr {
 
 /* A message in progress: freed by msg_free only. */
 typedef struct mctx {
-    FILE *spool;
-    char path[4096];
+    milter_spool *sp; /* spooled original and clean message */
+    FILE *spool;      /* sp->f */
+    int reuse;        /* no worker may still write to sp: it can serve the next message */
     char *sender;
     char **rcpts; /* NULL-terminated */
     size_t nrcpts;
@@ -71,6 +72,7 @@ typedef struct mctx {
 typedef struct cctx {
     char *client;
     mctx *msg;
+    const char *fail; /* why the message in progress will be refused at its end */
 } cctx;
 
 static const conf *g_conf;
@@ -106,6 +108,18 @@ static sfsistat tempfail(SMFICTX *ctx, const mctx *m, const char *why)
     return SMFIS_TEMPFAIL;
 }
 
+/* A failure in a callback that sends the MTA no reply (SMFIP_NR_*, to spare a round trip
+ * per header and body chunk): logged, remembered, and answered with 451 at end of
+ * message. */
+static sfsistat defer(cctx *cc, const char *why)
+{
+    if (cc != NULL && cc->fail == NULL) {
+        cc->fail = why;
+        mg_error("%s: %s; the message will be refused at its end", qid_of(cc->msg), why);
+    }
+    return SMFIS_NOREPLY;
+}
+
 /* Free the message context, its copies and its spool file. */
 static void msg_free(cctx *cc)
 {
@@ -114,10 +128,7 @@ static void msg_free(cctx *cc)
 
     if (m == NULL)
         return;
-    if (m->spool != NULL) {
-        fclose(m->spool);
-        unlink(m->path);
-    }
+    milter_spool_give(m->sp, m->reuse);
     for (i = 0; i < m->nrcpts; i++)
         free(m->rcpts[i]);
     for (i = 0; i < m->nhdrs; i++) {
@@ -144,32 +155,24 @@ static void msg_qid(SMFICTX *ctx, mctx *m)
         m->qid = strdup(v);
 }
 
-/* A new message with its spool file. */
+/* A new message with its spool files. */
 static mctx *msg_new(void)
 {
     mctx *m = calloc(1, sizeof(*m));
-    int fd;
 
     if (m == NULL)
         return NULL;
     m->rcpts = calloc(1, sizeof(char *));
-    if (m->rcpts == NULL ||
-        mg_snprintf(m->path, sizeof(m->path), "%s/msg-XXXXXX", g_conf->milter_spool_dir) < 0)
-        goto fail;
-    fd = mkostemp(m->path, O_CLOEXEC);
-    if (fd < 0)
-        goto fail;
-    m->spool = fdopen(fd, "w+");
-    if (m->spool == NULL) {
-        close(fd);
-        unlink(m->path);
-        goto fail;
+    if (m->rcpts != NULL)
+        m->sp = milter_spool_take(g_conf->milter_spool_dir);
+    if (m->sp == NULL) {
+        free(m->rcpts);
+        free(m);
+        return NULL;
     }
+    m->spool = m->sp->f;
+    m->reuse = 1;
     return m;
-fail:
-    free(m->rcpts);
-    free(m);
-    return NULL;
 }
 
 /* An address without its angle brackets. */
@@ -200,6 +203,9 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 {
     unsigned long want = SMFIF_CHGBODY | SMFIF_CHGHDRS | SMFIF_ADDHDRS;
     unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    /* no reply to these: libmilter answers for us if the MTA cannot do without */
+    unsigned long noreply =
+        SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
 
     (void)ctx;
     (void)f2;
@@ -209,7 +215,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
         return SMFIS_REJECT;
     }
     *pf0 = want;
-    *pf1 = SMFIP_HDR_LEADSPC | (f1 & skip);
+    *pf1 = SMFIP_HDR_LEADSPC | (f1 & skip) | (f1 & noreply);
     *pf2 = 0;
     *pf3 = 0;
     return SMFIS_CONTINUE;
@@ -236,11 +242,12 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, struct sockaddr *sa)
 
     if (cc == NULL || smfi.setpriv(ctx, cc) != MI_SUCCESS) {
         free(cc);
-        return tempfail(ctx, NULL, "out of memory");
+        mg_error("NOQUEUE: out of memory for a connection; its messages will be refused");
+        return SMFIS_NOREPLY; /* no context: cb_eom refuses */
     }
     atomic_fetch_add(&g_active, 1);
     cc->client = client_string(host, sa);
-    return SMFIS_CONTINUE;
+    return SMFIS_NOREPLY;
 }
 
 /* xxfi_envfrom: a new message. */
@@ -249,16 +256,17 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     cctx *cc = smfi.getpriv(ctx);
 
     if (cc == NULL)
-        return tempfail(ctx, NULL, "no connection context");
+        return SMFIS_NOREPLY; /* cb_eom refuses */
     msg_free(cc);
+    cc->fail = NULL;
     cc->msg = msg_new();
     if (cc->msg == NULL)
-        return tempfail(ctx, NULL, "cannot create a spool file");
+        return defer(cc, "cannot create a spool file");
     cc->msg->sender = addr_copy(argv != NULL ? argv[0] : NULL);
     msg_qid(ctx, cc->msg);
     if (cc->msg->sender == NULL)
-        return tempfail(ctx, cc->msg, "out of memory");
-    return SMFIS_CONTINUE;
+        return defer(cc, "out of memory");
+    return SMFIS_NOREPLY;
 }
 
 /* xxfi_envrcpt: one more recipient. */
@@ -268,19 +276,19 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     mctx *m = cc != NULL ? cc->msg : NULL;
     char **nr;
 
-    if (m == NULL)
-        return tempfail(ctx, NULL, "no message context");
+    if (m == NULL || cc->fail != NULL)
+        return SMFIS_NOREPLY; /* cb_eom refuses */
     if (m->nrcpts >= MAX_RCPTS)
-        return tempfail(ctx, m, "too many recipients");
+        return defer(cc, "too many recipients");
     nr = realloc(m->rcpts, (m->nrcpts + 2) * sizeof(char *));
     if (nr == NULL)
-        return tempfail(ctx, m, "out of memory");
+        return defer(cc, "out of memory");
     m->rcpts = nr;
     m->rcpts[m->nrcpts] = addr_copy(argv != NULL ? argv[0] : NULL);
     if (m->rcpts[m->nrcpts] == NULL)
-        return tempfail(ctx, m, "out of memory");
+        return defer(cc, "out of memory");
     m->rcpts[++m->nrcpts] = NULL;
-    return SMFIS_CONTINUE;
+    return SMFIS_NOREPLY;
 }
 
 /* Non-zero for the header names whose changes mugai applies. */
@@ -334,15 +342,13 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     cctx *cc = smfi.getpriv(ctx);
     mctx *m = cc != NULL ? cc->msg : NULL;
 
-    if (m == NULL)
-        return tempfail(ctx, NULL, "no message context");
-    if (name == NULL || value == NULL)
-        return SMFIS_CONTINUE;
+    if (m == NULL || cc->fail != NULL || name == NULL || value == NULL)
+        return SMFIS_NOREPLY; /* cb_eom refuses a message without context */
     if (spool_header(m->spool, name, value) < 0)
-        return tempfail(ctx, m, "cannot write the spool file");
+        return defer(cc, "cannot write the spool file");
     if (hdr_kept(name) && msg_keep(m, name, value) < 0)
-        return tempfail(ctx, m, "too many content headers or out of memory");
-    return SMFIS_CONTINUE;
+        return defer(cc, "too many content headers or out of memory");
+    return SMFIS_NOREPLY;
 }
 
 /* xxfi_eoh: the blank line ending the header. */
@@ -350,11 +356,11 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 {
     cctx *cc = smfi.getpriv(ctx);
 
-    if (cc == NULL || cc->msg == NULL)
-        return tempfail(ctx, NULL, "no message context");
+    if (cc == NULL || cc->msg == NULL || cc->fail != NULL)
+        return SMFIS_NOREPLY;
     if (fputs("\r\n", cc->msg->spool) == EOF)
-        return tempfail(ctx, cc->msg, "cannot write the spool file");
-    return SMFIS_CONTINUE;
+        return defer(cc, "cannot write the spool file");
+    return SMFIS_NOREPLY;
 }
 
 /* xxfi_body: spool a body chunk as received. */
@@ -362,11 +368,11 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
     cctx *cc = smfi.getpriv(ctx);
 
-    if (cc == NULL || cc->msg == NULL)
-        return tempfail(ctx, NULL, "no message context");
+    if (cc == NULL || cc->msg == NULL || cc->fail != NULL)
+        return SMFIS_NOREPLY;
     if (len > 0 && fwrite(buf, 1, len, cc->msg->spool) != len)
-        return tempfail(ctx, cc->msg, "cannot write the spool file");
-    return SMFIS_CONTINUE;
+        return defer(cc, "cannot write the spool file");
+    return SMFIS_NOREPLY;
 }
 
 /* Connect to the pool socket. */
@@ -416,7 +422,8 @@ static const char *job_wait(SMFICTX *ctx, mctx *m, int s, milter_reply *r)
 /* Hand the spooled message to the pool and wait for its answer. */
 static const char *job_run(SMFICTX *ctx, mctx *m, const char *client, milter_reply *r)
 {
-    milter_job j = {m->qid, (char *)client, m->sender, m->rcpts, m->nrcpts, fileno(m->spool)};
+    milter_job j = {m->qid,    (char *)client,   m->sender, m->rcpts,
+                    m->nrcpts, fileno(m->spool), m->sp->out};
     const char *why;
     int s;
 
@@ -425,11 +432,14 @@ static const char *job_run(SMFICTX *ctx, mctx *m, const char *client, milter_rep
     s = pool_connect();
     if (s < 0)
         return "sanitizer pool unreachable";
+    m->reuse = 0; /* until a whole reply says the worker is done with the files */
     if (milter_job_send(s, &j) < 0) {
         close(s);
         return "cannot send the job";
     }
     why = job_wait(ctx, m, s, r);
+    if (why == NULL)
+        m->reuse = 1;
     close(s);
     return why;
 }
@@ -695,14 +705,15 @@ static int apply_mugai(SMFICTX *ctx, const mctx *m, const clean *c, const char *
 /* Apply the clean message: all body replacement first, then the header changes. */
 static const char *apply(SMFICTX *ctx, const mctx *m, const milter_reply *r)
 {
+    int fd = m->sp->out;
     clean c;
     const char *why = NULL;
 
     memset(&c, 0, sizeof(c));
-    if (lseek(r->fd, 0, SEEK_SET) < 0 || clean_read(r->fd, &c) < 0 || clean_parse(&c) < 0)
+    if (lseek(fd, 0, SEEK_SET) < 0 || clean_read(fd, &c) < 0 || clean_parse(&c) < 0)
         why = "cannot read the clean message";
     if (why == NULL)
-        why = apply_body(ctx, r->fd, &c);
+        why = apply_body(ctx, fd, &c);
     if (why == NULL && apply_content(ctx, m, &c) < 0)
         why = "changing the content headers failed";
     if (why == NULL && apply_mugai(ctx, m, &c, r->qid) < 0)
@@ -719,7 +730,6 @@ static sfsistat msg_finish(SMFICTX *ctx, cctx *cc)
     const char *why;
 
     memset(&r, 0, sizeof(r));
-    r.fd = -1;
     msg_qid(ctx, m);
     why = job_run(ctx, m, cc->client, &r);
     if (why == NULL && r.status != MILTER_ST_OK)
@@ -743,10 +753,16 @@ static sfsistat cb_eom(SMFICTX *ctx)
     cctx *cc = smfi.getpriv(ctx);
     sfsistat rc;
 
-    if (cc == NULL || cc->msg == NULL)
-        return tempfail(ctx, NULL, "no message context");
-    rc = msg_finish(ctx, cc);
+    if (cc == NULL)
+        return tempfail(ctx, NULL, "no connection context");
+    if (cc->fail != NULL)
+        rc = tempfail(ctx, cc->msg, cc->fail);
+    else if (cc->msg == NULL)
+        rc = tempfail(ctx, NULL, "no message context");
+    else
+        rc = msg_finish(ctx, cc);
     msg_free(cc);
+    cc->fail = NULL;
     return rc;
 }
 

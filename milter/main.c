@@ -188,6 +188,7 @@ static int front_end(const conf *c)
     until = mg_now() + c->milter_queue_wait + c->milter_job_timeout + 15;
     while (milter_active() > 0 && mg_now() < until)
         usleep(100000);
+    milter_spool_drop_all();
     mg_info("milter front end stopped");
     return 0;
 }

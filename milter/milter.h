@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "conf.h"
@@ -17,6 +18,7 @@
 #define MILTER_MAGIC 0x4d474a31u      /* "MGJ1" */
 #define MILTER_MSG_MAX (256u * 1024u) /* longest payload accepted */
 #define MILTER_DONE 0x444f4e45u       /* completion mark closing every reply */
+#define MILTER_MAX_FDS 2u             /* descriptors one message may carry */
 
 enum { MILTER_T_JOB = 1, MILTER_T_REPLY = 2 };
 
@@ -27,13 +29,13 @@ typedef struct milter_msg {
     uint32_t type;
     unsigned char *buf; /* payload */
     size_t len, cap;
-    size_t pos; /* read cursor of the typed getters */
-    int fd;     /* descriptor that travelled with the message, -1 when none; owned */
+    size_t pos;             /* read cursor of the typed getters */
+    int fd[MILTER_MAX_FDS]; /* descriptors that travelled with the message, -1 when none; owned */
 } milter_msg;
 
 /* An empty message of this type. Caller frees with milter_msg_free. NULL on ENOMEM. */
 milter_msg *milter_msg_new(uint32_t type);
-/* Free m and close its fd. Accepts NULL. */
+/* Free m and close its fds. Accepts NULL. */
 void milter_msg_free(milter_msg *m);
 int milter_msg_put_u32(milter_msg *m, uint32_t v);
 /* A string (NULL allowed) as u32 length + bytes. */
@@ -43,33 +45,36 @@ int milter_msg_get_u32(milter_msg *m, uint32_t *v);
 int milter_msg_get_str(milter_msg *m, char **s);
 /* 0 when every payload byte was consumed, -1 when bytes are left over. */
 int milter_msg_end(const milter_msg *m);
-/* Send m on sock with fd attached by SCM_RIGHTS (fd < 0: none). 0 or -1. */
-int milter_msg_send(int sock, const milter_msg *m, int fd);
+/* Send m on sock with the nfd (<= MILTER_MAX_FDS) descriptors of fd attached by SCM_RIGHTS.
+ * 0 or -1. */
+int milter_msg_send(int sock, const milter_msg *m, const int *fd, size_t nfd);
 /* Receive one message; a short, over-long or foreign message is an error (-1, errno set;
  * EOF before any byte gives -1 with errno ENODATA). Caller frees *out. */
 int milter_msg_recv(int sock, milter_msg **out);
 
-/* A job: the envelope and the spool file of one message. */
+/* A job: the envelope and the spool file of one message, and the empty file the worker
+ * writes the clean message to. Both files belong to the front end, which reuses them. */
 typedef struct milter_job {
     char *queue_id;
     char *client;
     char *sender;
     char **rcpts; /* NULL-terminated */
     size_t nrcpts;
-    int fd; /* the spooled message, -1 when none */
+    int fd;  /* the spooled message, -1 when none */
+    int out; /* the clean message goes here (from offset 0), -1 when none */
 } milter_job;
 
-/* The answer of a worker (or of the supervisor when busy). */
+/* The answer of a worker (or of the supervisor when busy). Once it has arrived, whole, the
+ * worker no longer touches the job's files. */
 typedef struct milter_reply {
     milter_status status;
-    char *qid;  /* quarantine id when OK */
+    char *qid;  /* quarantine id when OK (the clean message is in the job's out file) */
     char *text; /* reason when not OK */
-    int fd;     /* the clean message when OK, else -1 */
 } milter_reply;
 
-/* Send j (strings and j->fd borrowed). 0 or -1. */
+/* Send j (strings and fds borrowed; both fds required). 0 or -1. */
 int milter_job_send(int sock, const milter_job *j);
-/* Receive a job with its fd; clear with milter_job_clear. 0 or -1. */
+/* Receive a job with its two fds; clear with milter_job_clear. 0 or -1. */
 int milter_job_recv(int sock, milter_job *j);
 void milter_job_clear(milter_job *j);
 /* Send r followed by the completion mark. 0 or -1. */
@@ -91,6 +96,26 @@ int milter_pool_listen(const conf *c);
 /* Run the supervisor in this process until child (the milter front end) has exited and
  * the workers are stopped. c and conf_path are taken over. Returns the exit code. */
 int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child);
+
+/* ---- spool.c: the front end's spool files, reused from message to message ---- */
+
+/* The files of one message in progress. */
+typedef struct milter_spool {
+    struct milter_spool *next;
+    FILE *f;         /* the spooled original: a named 0600 file msg-* */
+    int out;         /* the clean message: an anonymous 0600 file a worker writes */
+    char path[4096]; /* of f */
+} milter_spool;
+
+/* An empty pair of files in dir: one kept from an earlier message, or a new one. NULL with
+ * errno set on failure. */
+milter_spool *milter_spool_take(const char *dir);
+/* Give sp back. With reuse non-zero (no worker can still write to it) it is emptied and
+ * kept for a later message; otherwise, or when it cannot be emptied, it is closed and
+ * removed. Accepts NULL. Thread-safe. */
+void milter_spool_give(milter_spool *sp, int reuse);
+/* Close and remove every kept pair (at exit). */
+void milter_spool_drop_all(void);
 
 /* ---- callbacks.c: libmilter front end ---- */
 

@@ -100,48 +100,28 @@ int milter_pool_listen(const conf *c)
 
 /* ---- worker side ---- */
 
-/* An anonymous 0600 file in the spool directory for the clean message. */
-static int worker_tmpfile(const conf *c)
-{
-    char path[4096];
-    int fd = open(c->milter_spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-    if (fd >= 0)
-        return fd;
-    if (mg_snprintf(path, sizeof(path), "%s/clean-XXXXXX", c->milter_spool_dir) < 0)
-        return -1;
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(path);
-    return fd;
-}
-
 /* Sanitize one job and fill the reply. */
 static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r)
 {
     san_envelope env = {j->queue_id, j->client, j->sender, (const char *const *)j->rcpts};
     san_mail_result res;
     char *err = NULL;
-    int out = worker_tmpfile(p->c);
 
     memset(&res, 0, sizeof(res));
-    if (out < 0 || lseek(j->fd, 0, SEEK_SET) < 0) {
+    if (lseek(j->fd, 0, SEEK_SET) < 0 || ftruncate(j->out, 0) < 0 ||
+        lseek(j->out, 0, SEEK_SET) < 0) {
         r->status = MILTER_ST_FAIL;
-        r->text = strdup("cannot open a spool file");
-    } else if (san_mail(p->eng, st, j->fd, &env, "mugai-milter", out, &res, &err) < 0) {
+        r->text = strdup("cannot use the spool files");
+    } else if (san_mail(p->eng, st, j->fd, &env, "mugai-milter", j->out, &res, &err) < 0) {
         r->status = MILTER_ST_FAIL;
         r->text = strdup(err ? err : "sanitization failed");
     } else {
         r->status = MILTER_ST_OK;
         r->qid = strdup(res.record->id);
-        r->fd = out;
-        out = -1;
         mg_info("%s: sanitized, quarantine id %s%s", j->queue_id ? j->queue_id : "-", r->qid,
                 res.changed ? ", changed" : "");
         san_audit_mail(p->c, "mugai-milter", res.record, res.seconds);
     }
-    if (out >= 0)
-        close(out);
     free(err);
     san_mail_result_clear(&res);
 }
@@ -154,7 +134,6 @@ static void worker_job(pool *p, quar_store *st, int conn)
     milter_reply r;
 
     memset(&r, 0, sizeof(r));
-    r.fd = -1;
     setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (milter_job_recv(conn, &j) < 0) {
         mg_warn("pool worker: bad job message: %s", strerror(errno));
@@ -268,7 +247,7 @@ static void pool_fill(pool *p)
 /* Tell the milter thread there is no worker, then drop its connection. */
 static void pool_busy(pool *p, size_t k)
 {
-    milter_reply r = {MILTER_ST_BUSY, NULL, "no sanitizer worker free within queue_wait", -1};
+    milter_reply r = {MILTER_ST_BUSY, NULL, "no sanitizer worker free within queue_wait"};
 
     mg_warn("pool: no worker free within %u s", p->c->milter_queue_wait);
     if (milter_reply_send(p->q[k].fd, &r) < 0)

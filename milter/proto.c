@@ -32,17 +32,20 @@ milter_msg *milter_msg_new(uint32_t type)
     if (m == NULL)
         return NULL;
     m->type = type;
-    m->fd = -1;
+    m->fd[0] = m->fd[1] = -1;
     return m;
 }
 
-/* Free m, closing the fd it holds. */
+/* Free m, closing the fds it holds. */
 void milter_msg_free(milter_msg *m)
 {
+    size_t i;
+
     if (m == NULL)
         return;
-    if (m->fd >= 0)
-        close(m->fd);
+    for (i = 0; i < MILTER_MAX_FDS; i++)
+        if (m->fd[i] >= 0)
+            close(m->fd[i]);
     free(m->buf);
     free(m);
 }
@@ -155,27 +158,31 @@ int milter_msg_end(const milter_msg *m)
     return 0;
 }
 
-/* sendmsg all of iov[0..1], the fd riding with the first byte. */
-static int send_iov(int sock, struct iovec *iov, int niov, int fd)
+/* sendmsg iov, the nfd descriptors of fd riding with the first byte. */
+static int send_iov(int sock, struct iovec *iov, int niov, const int *fd, size_t nfd)
 {
     union {
         struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(MILTER_MAX_FDS * sizeof(int))];
     } cm;
     struct msghdr mh;
     ssize_t n;
 
+    if (nfd > MILTER_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = iov;
     mh.msg_iovlen = (size_t)niov;
-    if (fd >= 0) {
+    if (nfd > 0) {
         memset(&cm, 0, sizeof(cm));
         mh.msg_control = cm.buf;
-        mh.msg_controllen = sizeof(cm.buf);
+        mh.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
         cm.h.cmsg_level = SOL_SOCKET;
         cm.h.cmsg_type = SCM_RIGHTS;
-        cm.h.cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
+        cm.h.cmsg_len = CMSG_LEN(nfd * sizeof(int));
+        memcpy(CMSG_DATA(&cm.h), fd, nfd * sizeof(int));
     }
     do
         n = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -186,7 +193,7 @@ static int send_iov(int sock, struct iovec *iov, int niov, int fd)
 }
 
 /* Send the message; the kernel may take a stream write in parts, so finish the rest. */
-int milter_msg_send(int sock, const milter_msg *m, int fd)
+int milter_msg_send(int sock, const milter_msg *m, const int *fd, size_t nfd)
 {
     unsigned char hdr[HDR_LEN];
     uint32_t v[3] = {htonl(MILTER_MAGIC), htonl(m->type), htonl((uint32_t)m->len)};
@@ -199,7 +206,7 @@ int milter_msg_send(int sock, const milter_msg *m, int fd)
     iov[0].iov_len = HDR_LEN;
     iov[1].iov_base = m->buf;
     iov[1].iov_len = m->len;
-    n = send_iov(sock, iov, m->len ? 2 : 1, fd);
+    n = send_iov(sock, iov, m->len ? 2 : 1, fd, nfd);
     if (n < 0)
         return -1;
     done = (size_t)n;
@@ -213,14 +220,15 @@ int milter_msg_send(int sock, const milter_msg *m, int fd)
     return 0;
 }
 
-/* Keep the fd of a control message; a second one is a protocol error. */
+/* Keep the fds of a control message in the free slots of fd[]; one too many is a
+ * protocol error (and is closed). */
 static int take_fds(struct msghdr *mh, int *fd)
 {
     struct cmsghdr *c;
     int bad = 0;
 
     for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-        size_t i, nfd;
+        size_t i, k, nfd;
 
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
@@ -229,8 +237,10 @@ static int take_fds(struct msghdr *mh, int *fd)
             int got;
 
             memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (*fd < 0) {
-                *fd = got;
+            for (k = 0; k < MILTER_MAX_FDS && fd[k] >= 0; k++)
+                ;
+            if (k < MILTER_MAX_FDS) {
+                fd[k] = got;
             } else {
                 close(got);
                 bad = 1;
@@ -242,12 +252,13 @@ static int take_fds(struct msghdr *mh, int *fd)
     return bad ? -1 : 0;
 }
 
-/* Read exactly len bytes, collecting a passed fd; *got counts bytes read before an EOF. */
+/* Read exactly len bytes, collecting passed fds into fd[MILTER_MAX_FDS]; *got counts bytes
+ * read before an EOF. */
 static int recv_full(int sock, void *buf, size_t len, int *fd, size_t *got)
 {
     union {
         struct cmsghdr h;
-        char buf[CMSG_SPACE(4 * sizeof(int))];
+        char buf[CMSG_SPACE(4 * MILTER_MAX_FDS * sizeof(int))];
     } cm;
 
     *got = 0;
@@ -286,7 +297,7 @@ static int recv_header(int sock, milter_msg *m, uint32_t *len)
     uint32_t v[3];
     size_t got;
 
-    if (recv_full(sock, hdr, HDR_LEN, &m->fd, &got) < 0)
+    if (recv_full(sock, hdr, HDR_LEN, m->fd, &got) < 0)
         return -1;
     memcpy(v, hdr, sizeof(v));
     if (ntohl(v[0]) != MILTER_MAGIC) {
@@ -314,7 +325,7 @@ int milter_msg_recv(int sock, milter_msg **out)
         return -1;
     if (recv_header(sock, m, &len) < 0 || msg_reserve(m, len) < 0)
         goto fail;
-    if (len > 0 && recv_full(sock, m->buf, len, &m->fd, &got) < 0) {
+    if (len > 0 && recv_full(sock, m->buf, len, m->fd, &got) < 0) {
         if (errno == ENODATA)
             errno = EBADMSG;
         goto fail;
@@ -342,14 +353,17 @@ static int job_encode(milter_msg *m, const milter_job *j)
     return 0;
 }
 
-/* Send a job with its spool fd. */
+/* Send a job with its spool and output fds. */
 int milter_job_send(int sock, const milter_job *j)
 {
     milter_msg *m = milter_msg_new(MILTER_T_JOB);
+    int fd[2] = {j->fd, j->out};
     int rc = -1;
 
-    if (m != NULL && job_encode(m, j) == 0)
-        rc = milter_msg_send(sock, m, j->fd);
+    if (j->fd < 0 || j->out < 0)
+        errno = EBADF;
+    else if (m != NULL && job_encode(m, j) == 0)
+        rc = milter_msg_send(sock, m, fd, 2);
     milter_msg_free(m);
     return rc;
 }
@@ -377,23 +391,24 @@ static int job_decode(milter_msg *m, milter_job *j)
     return milter_msg_end(m);
 }
 
-/* Receive a job; it must carry a spool fd. */
+/* Receive a job; it must carry its spool and output fds. */
 int milter_job_recv(int sock, milter_job *j)
 {
     milter_msg *m = NULL;
     int rc = -1;
 
     memset(j, 0, sizeof(*j));
-    j->fd = -1;
+    j->fd = j->out = -1;
     if (milter_msg_recv(sock, &m) < 0)
         return -1;
-    if (m->type != MILTER_T_JOB || m->fd < 0)
+    if (m->type != MILTER_T_JOB || m->fd[0] < 0 || m->fd[1] < 0)
         errno = EBADMSG;
     else if (job_decode(m, j) == 0)
         rc = 0;
     if (rc == 0) {
-        j->fd = m->fd;
-        m->fd = -1;
+        j->fd = m->fd[0];
+        j->out = m->fd[1];
+        m->fd[0] = m->fd[1] = -1;
     } else {
         milter_job_clear(j);
     }
@@ -401,7 +416,7 @@ int milter_job_recv(int sock, milter_job *j)
     return rc;
 }
 
-/* Free the strings and close the fd of j. */
+/* Free the strings and close the fds of j. */
 void milter_job_clear(milter_job *j)
 {
     size_t i;
@@ -416,8 +431,10 @@ void milter_job_clear(milter_job *j)
     free(j->rcpts);
     if (j->fd >= 0)
         close(j->fd);
+    if (j->out >= 0)
+        close(j->out);
     memset(j, 0, sizeof(*j));
-    j->fd = -1;
+    j->fd = j->out = -1;
 }
 
 /* Send a reply and its completion mark. */
@@ -429,7 +446,7 @@ int milter_reply_send(int sock, const milter_reply *r)
     if (m != NULL && milter_msg_put_u32(m, (uint32_t)r->status) == 0 &&
         milter_msg_put_str(m, r->qid) == 0 && milter_msg_put_str(m, r->text) == 0 &&
         milter_msg_put_u32(m, MILTER_DONE) == 0)
-        rc = milter_msg_send(sock, m, r->status == MILTER_ST_OK ? r->fd : -1);
+        rc = milter_msg_send(sock, m, NULL, 0);
     milter_msg_free(m);
     return rc;
 }
@@ -447,7 +464,7 @@ static int reply_decode(milter_msg *m, milter_reply *r)
         return -1;
     }
     r->status = (milter_status)st;
-    if (r->status == MILTER_ST_OK && (m->fd < 0 || r->qid == NULL)) {
+    if ((r->status == MILTER_ST_OK && r->qid == NULL) || m->fd[0] >= 0) {
         errno = EBADMSG;
         return -1;
     }
@@ -461,34 +478,26 @@ int milter_reply_recv(int sock, milter_reply *r)
     int rc = -1;
 
     memset(r, 0, sizeof(*r));
-    r->fd = -1;
     if (milter_msg_recv(sock, &m) < 0)
         return -1;
     if (m->type != MILTER_T_REPLY)
         errno = EBADMSG;
     else if (reply_decode(m, r) == 0)
         rc = 0;
-    if (rc == 0) {
-        r->fd = m->fd;
-        m->fd = -1;
-    } else {
+    if (rc != 0)
         milter_reply_clear(r);
-    }
     milter_msg_free(m);
     return rc;
 }
 
-/* Free the strings and close the fd of r. */
+/* Free the strings of r. */
 void milter_reply_clear(milter_reply *r)
 {
     if (r == NULL)
         return;
     free(r->qid);
     free(r->text);
-    if (r->fd >= 0)
-        close(r->fd);
     memset(r, 0, sizeof(*r));
-    r->fd = -1;
 }
 
 /* One tag byte with an optional fd. */
@@ -496,20 +505,23 @@ int milter_fd_send(int sock, char tag, int fd)
 {
     struct iovec iov = {&tag, 1};
 
-    return send_iov(sock, &iov, 1, fd) == 1 ? 0 : -1;
+    return send_iov(sock, &iov, 1, &fd, fd >= 0 ? 1 : 0) == 1 ? 0 : -1;
 }
 
 /* Receive one tag byte and the fd riding with it. */
 int milter_fd_recv(int sock, char *tag, int *fd)
 {
+    int got_fd[MILTER_MAX_FDS] = {-1, -1};
     size_t got;
 
     *fd = -1;
-    if (recv_full(sock, tag, 1, fd, &got) < 0) {
-        if (*fd >= 0)
-            close(*fd);
-        *fd = -1;
+    if (recv_full(sock, tag, 1, got_fd, &got) < 0 || got_fd[1] >= 0) {
+        if (got_fd[0] >= 0)
+            close(got_fd[0]);
+        if (got_fd[1] >= 0)
+            close(got_fd[1]);
         return -1;
     }
+    *fd = got_fd[0];
     return 0;
 }

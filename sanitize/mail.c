@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #include "mg.h"
 #include "san.h"
 #include "san_int.h"
+
+#define MEM_PART_MAX (1024 * 1024) /* decoded parts up to this size stay in memory */
 
 /* What the walk over one message collects. */
 typedef struct mail_ctx {
@@ -57,9 +60,16 @@ static void mail_init(void)
     }
 }
 
-/* A fresh anonymous temporary file, or -1. */
-static int temp_fd(void)
+/* A fresh anonymous temporary file for at most hint bytes (0: unknown), or -1. Small
+ * contents live in memory: a file on disk per part would cost an inode per message. */
+static int temp_fd(gint64 hint)
 {
+    if (hint > 0 && hint <= MEM_PART_MAX) {
+        int fd = memfd_create("mugai-part", MFD_CLOEXEC);
+
+        if (fd >= 0)
+            return fd;
+    }
     return open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
 }
 
@@ -101,7 +111,9 @@ static void note(mail_ctx *m, const char *ja, const char *en)
 static int part_content(GMimePart *part, size_t max, int *over)
 {
     GMimeDataWrapper *w = g_mime_part_get_content(part);
-    int fd = temp_fd();
+    GMimeStream *enc = w ? g_mime_data_wrapper_get_stream(w) : NULL;
+    /* decoding never makes a part longer than its transfer encoding */
+    int fd = temp_fd(enc ? g_mime_stream_length(enc) : 0);
     GMimeStream *fs;
     struct stat st;
 

@@ -1,7 +1,8 @@
 # End-to-end tests through a real, private Postfix on loopback (run as root):
 # the mail corpus over SMTP through mugai-milter to an SMTP sink standing in
 # for the LGWAN server; dead milter, killed worker, killed milter mid-burst,
-# and release through the no-milter listener (tests/postfix/test_postfix.py).
+# release through the no-milter listener, and a message that runs past
+# [milter] job_timeout (tests/postfix/test_postfix.py).
 add_test(NAME postfix_e2e
          COMMAND ${MUGAI_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/postfix/test_postfix.py
                  --build ${CMAKE_BINARY_DIR} --corpus ${CMAKE_BINARY_DIR}/mail-corpus)

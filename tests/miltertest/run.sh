@@ -50,6 +50,12 @@ fi
 rc=0
 MUGAI_SOCK="unix:$tmp/milter.sock" MUGAI_TMP="$tmp" miltertest ${MT_VERBOSE:-} -s "$src/tests/miltertest/$script" || rc=$?
 if [ $rc -ne 0 ]; then cat "$tmp/milter.log"; fi
-left=$(ls "$tmp/spool" | grep -c '^msg-' || true)
-if [ "$left" != 0 ]; then echo "spool files left: $left"; rc=1; fi
+# spool files are kept empty for the next message while the milter runs, removed at exit
+left=$(find "$tmp/spool" -name 'msg-*' -size +0 | wc -l)
+if [ "$left" != 0 ]; then echo "spool files left holding data: $left"; rc=1; fi
+kill -TERM "$pid"
+wait "$pid" || { echo "mugai-milter exited $? after SIGTERM"; rc=1; }
+pid=
+left=$(find "$tmp/spool" -name 'msg-*' | wc -l)
+if [ "$left" != 0 ]; then echo "spool files left after exit: $left"; rc=1; fi
 exit $rc

@@ -473,8 +473,9 @@ class Milter:
     """mugai-milter -c CONF -f -p unix:SOCK, in its own process group; stderr to a log."""
 
     def __init__(self, binary, root, clamav_db_dir, quarantine_dir, release_port,
-                 workers=2, extra=""):
+                 workers=2, extra="", env=None):
         self.binary = binary
+        self.env = env  # variables added to the environment it starts with
         self.root = root
         self.sock = os.path.join(root, "milter.sock")
         self.spool = os.path.join(root, "spool")
@@ -498,7 +499,8 @@ class Milter:
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen([self.binary, "-c", self.conf, "-f", "-p",
                                       "unix:" + self.sock], stdin=subprocess.DEVNULL,
-                                     stdout=logf, stderr=logf, start_new_session=True)
+                                     stdout=logf, stderr=logf, start_new_session=True,
+                                     env=dict(os.environ, **self.env) if self.env else None)
         logf.close()
         if not wait_until(lambda: self.proc.poll() is not None or self.socket_ready(), timeout):
             raise RuntimeError("mugai-milter not ready: " + self.tail_log())

@@ -46,7 +46,7 @@ static void test_roundtrip(void **state)
     assert_int_equal(milter_msg_put_u32(m, 42), 0);
     assert_int_equal(milter_msg_put_str(m, "日本語"), 0);
     assert_int_equal(milter_msg_put_str(m, NULL), 0);
-    assert_int_equal(milter_msg_send(sv[0], m, -1), 0);
+    assert_int_equal(milter_msg_send(sv[0], m, NULL, 0), 0);
     assert_int_equal(milter_msg_recv(sv[1], &r), 0);
     assert_int_equal(r->type, 7);
     assert_int_equal(milter_msg_get_u32(r, &v), 0);
@@ -106,7 +106,7 @@ static void test_job_trailing(void **state)
 {
     milter_msg *m = milter_msg_new(MILTER_T_JOB);
     milter_job j;
-    int sv[2], fd = dup(0);
+    int sv[2], fd[2] = {dup(0), dup(0)};
 
     (void)state;
     pair(sv);
@@ -115,24 +115,27 @@ static void test_job_trailing(void **state)
     milter_msg_put_str(m, "a@example.com");
     milter_msg_put_u32(m, 0);
     milter_msg_put_u32(m, 99); /* extra */
-    assert_int_equal(milter_msg_send(sv[0], m, fd), 0);
+    assert_int_equal(milter_msg_send(sv[0], m, fd, 2), 0);
     assert_int_equal(milter_job_recv(sv[1], &j), -1);
     milter_msg_free(m);
-    close(fd);
+    close(fd[0]);
+    close(fd[1]);
     close(sv[0]);
     close(sv[1]);
 }
 
-/* A job carries its envelope and its spool fd (the same open file). */
+/* A job carries its envelope, its spool fd and its output fd (the same open files). */
 static void test_job_fd(void **state)
 {
     char *rc[] = {"b@example.lg.jp", "c@example.lg.jp", NULL};
-    char tmpl[] = "/tmp/mugai-proto-XXXXXX", buf[8] = {0};
-    int fd = mkstemp(tmpl), sv[2];
-    milter_job j = {"Q1", "mx [192.0.2.1]", "a@example.com", rc, 2, fd}, got;
+    char tmpl[] = "/tmp/mugai-proto-XXXXXX", tmpl2[] = "/tmp/mugai-proto-XXXXXX";
+    char buf[8] = {0};
+    int fd = mkstemp(tmpl), out = mkstemp(tmpl2), sv[2];
+    milter_job j = {"Q1", "mx [192.0.2.1]", "a@example.com", rc, 2, fd, out}, got;
 
     (void)state;
     unlink(tmpl);
+    unlink(tmpl2);
     assert_int_equal(write(fd, "spooled", 7), 7);
     pair(sv);
     assert_int_equal(milter_job_send(sv[0], &j), 0);
@@ -145,22 +148,74 @@ static void test_job_fd(void **state)
     assert_true(got.fd >= 0 && got.fd != fd);
     assert_int_equal(pread(got.fd, buf, 7, 0), 7);
     assert_string_equal(buf, "spooled");
+    assert_true(got.out >= 0 && got.out != out);
+    assert_int_equal(pwrite(got.out, "clean", 5, 0), 5);
+    assert_int_equal(pread(out, buf, 5, 0), 5);
+    assert_memory_equal(buf, "clean", 5);
     milter_job_clear(&got);
+    assert_int_equal(got.fd, -1);
+    assert_int_equal(got.out, -1);
     close(fd);
+    close(out);
     close(sv[0]);
     close(sv[1]);
 }
 
-/* A job without its fd is refused. */
+/* A job without both fds is not sent, and not accepted when it arrives. */
 static void test_job_without_fd(void **state)
 {
-    milter_job j = {"Q1", NULL, "", NULL, 0, -1}, got;
+    milter_job j = {"Q1", NULL, "", NULL, 0, dup(0), -1}, got;
+    milter_msg *m = milter_msg_new(MILTER_T_JOB);
     int sv[2];
 
     (void)state;
     pair(sv);
-    assert_int_equal(milter_job_send(sv[0], &j), 0);
+    assert_int_equal(milter_job_send(sv[0], &j), -1);
+    milter_msg_put_str(m, "Q1");
+    milter_msg_put_str(m, NULL);
+    milter_msg_put_str(m, "");
+    milter_msg_put_u32(m, 0);
+    assert_int_equal(milter_msg_send(sv[0], m, &j.fd, 1), 0);
     assert_int_equal(milter_job_recv(sv[1], &got), -1);
+    milter_msg_free(m);
+    close(j.fd);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* More descriptors than a message may carry: not sent, and an error when they arrive. */
+static void test_too_many_fds(void **state)
+{
+    milter_msg *m = milter_msg_new(MILTER_T_JOB), *got = NULL;
+    int sv[2], fd[3] = {dup(0), dup(0), dup(0)};
+    uint32_t h[3] = {htonl(MILTER_MAGIC), htonl(MILTER_T_JOB), 0};
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+    } cm;
+    struct iovec iov = {h, sizeof(h)};
+    struct msghdr mh;
+
+    (void)state;
+    pair(sv);
+    assert_int_equal(milter_msg_send(sv[0], m, fd, 3), -1);
+    memset(&mh, 0, sizeof(mh));
+    memset(&cm, 0, sizeof(cm));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof(cm.buf);
+    cm.c.cmsg_level = SOL_SOCKET;
+    cm.c.cmsg_type = SCM_RIGHTS;
+    cm.c.cmsg_len = CMSG_LEN(3 * sizeof(int));
+    memcpy(CMSG_DATA(&cm.c), fd, sizeof(fd));
+    assert_int_equal(sendmsg(sv[0], &mh, 0), (ssize_t)sizeof(h));
+    assert_int_equal(milter_msg_recv(sv[1], &got), -1);
+    assert_null(got);
+    milter_msg_free(m);
+    close(fd[0]);
+    close(fd[1]);
+    close(fd[2]);
     close(sv[0]);
     close(sv[1]);
 }
@@ -168,8 +223,8 @@ static void test_job_without_fd(void **state)
 /* OK and busy replies round-trip with their completion mark. */
 static void test_reply(void **state)
 {
-    milter_reply ok = {MILTER_ST_OK, "Q-20261125-ABCDEF", NULL, dup(0)};
-    milter_reply busy = {MILTER_ST_BUSY, NULL, "no worker", -1};
+    milter_reply ok = {MILTER_ST_OK, "Q-20261125-ABCDEF", NULL};
+    milter_reply busy = {MILTER_ST_BUSY, NULL, "no worker"};
     milter_reply r;
     int sv[2];
 
@@ -180,14 +235,11 @@ static void test_reply(void **state)
     assert_int_equal(milter_reply_recv(sv[1], &r), 0);
     assert_int_equal(r.status, MILTER_ST_OK);
     assert_string_equal(r.qid, "Q-20261125-ABCDEF");
-    assert_true(r.fd >= 0);
     milter_reply_clear(&r);
     assert_int_equal(milter_reply_recv(sv[1], &r), 0);
     assert_int_equal(r.status, MILTER_ST_BUSY);
     assert_string_equal(r.text, "no worker");
-    assert_int_equal(r.fd, -1);
     milter_reply_clear(&r);
-    close(ok.fd);
     close(sv[0]);
     close(sv[1]);
 }
@@ -204,7 +256,7 @@ static void test_reply_no_mark(void **state)
     milter_msg_put_u32(m, MILTER_ST_FAIL);
     milter_msg_put_str(m, NULL);
     milter_msg_put_str(m, "oops");
-    assert_int_equal(milter_msg_send(sv[0], m, -1), 0);
+    assert_int_equal(milter_msg_send(sv[0], m, NULL, 0), 0);
     assert_int_equal(milter_reply_recv(sv[1], &r), -1);
     close(sv[0]);
     assert_int_equal(milter_reply_recv(sv[1], &r), -1); /* EOF: no reply at all */
@@ -212,22 +264,30 @@ static void test_reply_no_mark(void **state)
     close(sv[1]);
 }
 
-/* An OK reply without the clean message's fd is an error. */
-static void test_reply_ok_without_fd(void **state)
+/* An OK reply needs its quarantine id, and a reply carries no descriptor. */
+static void test_reply_bad(void **state)
 {
-    milter_msg *m = milter_msg_new(MILTER_T_REPLY);
+    milter_msg *m = milter_msg_new(MILTER_T_REPLY), *m2 = milter_msg_new(MILTER_T_REPLY);
     milter_reply r;
-    int sv[2];
+    int sv[2], fd = dup(0);
 
     (void)state;
     pair(sv);
     milter_msg_put_u32(m, MILTER_ST_OK);
-    milter_msg_put_str(m, "Q-1");
+    milter_msg_put_str(m, NULL);
     milter_msg_put_str(m, NULL);
     milter_msg_put_u32(m, MILTER_DONE);
-    assert_int_equal(milter_msg_send(sv[0], m, -1), 0);
+    assert_int_equal(milter_msg_send(sv[0], m, NULL, 0), 0);
+    assert_int_equal(milter_reply_recv(sv[1], &r), -1);
+    milter_msg_put_u32(m2, MILTER_ST_OK);
+    milter_msg_put_str(m2, "Q-1");
+    milter_msg_put_str(m2, NULL);
+    milter_msg_put_u32(m2, MILTER_DONE);
+    assert_int_equal(milter_msg_send(sv[0], m2, &fd, 1), 0);
     assert_int_equal(milter_reply_recv(sv[1], &r), -1);
     milter_msg_free(m);
+    milter_msg_free(m2);
+    close(fd);
     close(sv[0]);
     close(sv[1]);
 }
@@ -256,8 +316,8 @@ int main(void)
         cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_bad_messages),
         cmocka_unit_test(test_job_trailing),   cmocka_unit_test(test_job_fd),
         cmocka_unit_test(test_job_without_fd), cmocka_unit_test(test_reply),
-        cmocka_unit_test(test_reply_no_mark),  cmocka_unit_test(test_reply_ok_without_fd),
-        cmocka_unit_test(test_fd_channel),
+        cmocka_unit_test(test_reply_no_mark),  cmocka_unit_test(test_reply_bad),
+        cmocka_unit_test(test_fd_channel),     cmocka_unit_test(test_too_many_fds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
