@@ -196,6 +196,22 @@ static char *addr_copy(const char *a)
     return s;
 }
 
+/* Ask for the queue id at MAIL and end of message and for no macro elsewhere. 0 or -1. */
+static int macros_only_qid(SMFICTX *ctx)
+{
+    static const struct {
+        int stage;
+        char *list;
+    } want[] = {{SMFIM_CONNECT, ""}, {SMFIM_HELO, ""}, {SMFIM_ENVFROM, "i"}, {SMFIM_ENVRCPT, ""},
+                {SMFIM_DATA, ""},    {SMFIM_EOH, ""},  {SMFIM_EOM, "i"}};
+    size_t i;
+
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (smfi_setsymlist(ctx, want[i].stage, want[i].list) != MI_SUCCESS)
+            return -1;
+    return 0;
+}
+
 /* xxfi_negotiate: the actions mugai needs and only the steps it uses. */
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
                              unsigned long f3, unsigned long *pf0, unsigned long *pf1,
@@ -207,7 +223,6 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     unsigned long noreply =
         SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
 
-    (void)ctx;
     (void)f2;
     (void)f3;
     if ((f0 & want) != want || (f1 & SMFIP_HDR_LEADSPC) == 0) {
@@ -216,6 +231,9 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     }
     *pf0 = want;
     *pf1 = SMFIP_HDR_LEADSPC | (f1 & skip) | (f1 & noreply);
+    /* only the queue id ("i") is used: ask the MTA to send no other macros */
+    if ((f0 & SMFIF_SETSYMLIST) != 0 && macros_only_qid(ctx) == 0)
+        *pf0 |= SMFIF_SETSYMLIST;
     *pf2 = 0;
     *pf3 = 0;
     return SMFIS_CONTINUE;

@@ -106,6 +106,18 @@ static void note(mail_ctx *m, const char *ja, const char *en)
     m->changed = 1;
 }
 
+/* A buffered stream writing to (a dup of) fd from its current offset. Not a
+ * GMimeStreamFs: that one makes a write(2) per piece and fsyncs on flush, and nothing
+ * written here needs to reach the disk. Flush it before unref. */
+static GMimeStream *write_stream(int fd)
+{
+    GMimeStream *pipe = g_mime_stream_pipe_new(dup(fd));
+    GMimeStream *buf = g_mime_stream_buffer_new(pipe, GMIME_STREAM_BUFFER_BLOCK_WRITE);
+
+    g_object_unref(pipe);
+    return buf;
+}
+
 /* Write the decoded content of part to a new temporary file, at most max bytes.
  * Returns the fd (rewound) or -1; *over is set when the content was cut. */
 static int part_content(GMimePart *part, size_t max, int *over)
@@ -122,13 +134,12 @@ static int part_content(GMimePart *part, size_t max, int *over)
         return -1;
     if (!w)
         return fd;
-    fs = g_mime_stream_fs_new(dup(fd));
-    if (g_mime_data_wrapper_write_to_stream(w, fs) < 0) {
+    fs = write_stream(fd);
+    if (g_mime_data_wrapper_write_to_stream(w, fs) < 0 || g_mime_stream_flush(fs) < 0) {
         g_object_unref(fs);
         close(fd);
         return -1;
     }
-    g_mime_stream_flush(fs);
     g_object_unref(fs);
     if (fstat(fd, &st) == 0 && (size_t)st.st_size > max) {
         *over = 1;
@@ -807,7 +818,7 @@ static int write_clean(mail_ctx *m, GMimeObject *msg, int out_fd)
     if (mg_write_all(out_fd, head->str, head->len) < 0)
         rc = -1;
     /* Created after the headers are written: the stream starts at the fd's offset. */
-    s = g_mime_stream_fs_new(dup(out_fd));
+    s = write_stream(out_fd);
     if (rc < 0 || g_mime_object_write_to_stream(top, fmt, s) < 0 || g_mime_stream_flush(s) < 0)
         rc = -1;
     g_object_unref(s);
