@@ -298,9 +298,12 @@ static int preset_id_free(quar_store *s, const char *id)
     return rc == 1;
 }
 
-/* Fill in id, time, expiry and status, store through the backend, record "stored". */
+/* Fill in id, time, expiry and status, store through the backend with the "stored" event. */
 int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
 {
+    quar_event stored = {
+        .msg_id = m->id, .actor = (char *)(actor ? actor : "unknown"), .action = (char *)"stored"};
+
     if (m->time == 0)
         m->time = (int64_t)time(NULL);
     if (!m->sender)
@@ -312,9 +315,8 @@ int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
     m->status = g_strdup("quarantined");
     if (!preset_id_free(s, m->id) && fresh_id(s, m->time, m->id, err) < 0)
         return -1;
-    if (s->be->put(s, fd, m, err) < 0)
-        return -1;
-    return quar_audit(s, m->id, actor ? actor : "unknown", "stored", NULL, NULL, err) == 0 ? 0 : -1;
+    stored.time = (int64_t)time(NULL);
+    return s->be->put(s, fd, m, &stored, err) < 0 ? -1 : 0;
 }
 
 /* One message by id (any case). Caller frees *out with quar_msg_free. */

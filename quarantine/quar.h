@@ -71,7 +71,8 @@ typedef struct quar_filter {
 typedef struct quar_store quar_store;
 
 typedef struct quar_backend {
-    int (*put)(quar_store *s, int fd, quar_msg *m, char **err);
+    /* Store the original and m, and the "stored" event, all or nothing. */
+    int (*put)(quar_store *s, int fd, quar_msg *m, const quar_event *stored, char **err);
     int (*get)(quar_store *s, const char *id, quar_msg **out, char **err);
     int (*list)(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err);
     int (*open_original)(quar_store *s, const char *id, int *fd, char **err);
@@ -88,23 +89,29 @@ typedef struct quar_backend {
 
 /* Open (creating if needed) the filesystem + SQLite store in dir. */
 quar_store *quar_open_fs(const char *dir, unsigned retention_days, char **err);
+/* Originals of at most bytes (256 KiB by default, at most 64 MiB) are kept in the index database
+ * of this filesystem store, larger ones as files; 0 keeps every original as a file. Ignored for
+ * other stores. */
+void quar_fs_set_inline_max(quar_store *s, size_t bytes);
 /* An in-memory store, for tests. */
 quar_store *quar_open_memory(unsigned retention_days);
 void quar_close(quar_store *s);
 
-/* Store the original read from fd (from its current offset to the end) durably — temporary
- * name, fsync, rename, content-addressed by SHA-256, mode 0600 — then index m with its parts;
- * assigns m->id (keeping one the caller set with quar_new_id, if still free), m->sha256, m->time
- * (when 0), m->expires, m->status = "quarantined", and records a "stored" event by actor. */
+/* Store the original read from fd (from its current offset to the end) durably, content-addressed
+ * by SHA-256 — a small one in the index, committed with m's rows; a larger one as a file 0600
+ * written to a temporary name, fsynced and renamed before m is indexed — and index m with its
+ * parts; assigns m->id (keeping one the caller set with quar_new_id, if still free), m->sha256,
+ * m->time (when 0), m->expires, m->status = "quarantined", and records a "stored" event by actor
+ * in the same transaction. */
 int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err);
 int quar_get(quar_store *s, const char *id, quar_msg **out, char **err);
 /* Newest first. Caller frees with quar_msg_list_free. */
 int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err);
-/* A read-only fd on the original. */
+/* A read-only fd on the original, at its start (a file, or a sealed memory file). */
 int quar_open_original(quar_store *s, const char *id, int *fd, char **err);
 int quar_set_status(quar_store *s, const char *id, const char *status, char **err);
-/* Remove the original's file (unless another message holds the same content) and mark the
- * message status (e.g. "deleted"). */
+/* Remove the original (unless another message holds the same content) and mark the message
+ * status (e.g. "deleted"). */
 int quar_remove(quar_store *s, const char *id, const char *status, char **err);
 /* Ids whose expiry is before now and which still hold an original. */
 int quar_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err);

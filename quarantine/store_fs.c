@@ -1,12 +1,16 @@
 /*
  * quarantine/store_fs.c - the filesystem + SQLite quarantine backend.
  *
- * Originals live in DIR/originals/ab/abcdef... named by their SHA-256
- * (files 0600, directories 0700); the index is DIR/index.sqlite (WAL mode,
- * foreign keys on, schema version in PRAGMA user_version). Runs in trusted
- * processes as the store's owner and never interprets message content. It
- * must never index a message before its original is fsync'd under its final
- * name, and never unlink a file another held message still refers to.
+ * The index is DIR/index.sqlite (WAL mode, synchronous FULL, foreign keys
+ * on, schema version in PRAGMA user_version). Originals up to inline_max bytes
+ * (256 KiB unless quar_fs_set_inline_max says otherwise) are rows of its blobs
+ * table, written in the same transaction as the message's rows, so that one
+ * commit makes both durable; larger ones live in DIR/originals/ab/abcdef...
+ * named by their SHA-256 (files 0600, directories 0700). Either way one copy
+ * per content. Runs in trusted processes as the store's owner and never
+ * interprets message content. It must never index a message before its
+ * original is durable (fsync'd under its final name, or in the same commit),
+ * and never drop an original another held message still refers to.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,17 +29,43 @@
 #include "mg.h"
 #include "quar_int.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define INLINE_MAX_DEFAULT (256 * 1024)
+#define INLINE_MAX_LIMIT (64 * 1024 * 1024) /* far below SQLite's 1e9-byte row limit */
 #define TMP_PREFIX ".tmp-"
 #define STALE_TMP_SECONDS 3600
 #define BUSY_TIMEOUT_MS 10000
 #define COPY_CHUNK 65536
 
+/* The statements of the put path, prepared once per store. */
+enum { ST_MESSAGE, ST_RECIPIENT, ST_PART, ST_BLOB, ST_EVENT, ST_COUNT };
+
+static const char *const cached_sql[ST_COUNT] = {
+    [ST_MESSAGE] = "INSERT INTO messages (id, time, queue_id, client, sender, subject, from_hdr,"
+                   " message_id, size, sha256, verdict, status, expires)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_RECIPIENT] = "INSERT INTO recipients (msg_id, idx, addr) VALUES (?,?,?)",
+    [ST_PART] = "INSERT INTO parts (msg_id, idx, path, filename, declared_type, detected_type,"
+                " size, sha256, action, reason, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_BLOB] = "INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?,?)",
+    [ST_EVENT] = "INSERT INTO events (time, msg_id, actor, action, reason, detail)"
+                 " VALUES (?,?,?,?,?,?)",
+};
+
 typedef struct fs_store {
     quar_store head;
     sqlite3 *db;
-    char *originals; /* DIR/originals */
+    char *originals;                /* DIR/originals */
+    size_t inline_max;              /* larger originals are files; 0: all are */
+    sqlite3_stmt *cached[ST_COUNT]; /* prepared on first use, finalized by fs_close */
 } fs_store;
+
+/* The first bytes of an original read for the inline decision: all of it when eof. */
+typedef struct head {
+    unsigned char *data;
+    size_t len;
+    int eof;
+} head;
 
 static const char schema_sql[] =
     "CREATE TABLE messages ("
@@ -58,6 +89,10 @@ static const char schema_sql[] =
     " msg_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
     " actor TEXT, action TEXT NOT NULL, reason TEXT, detail TEXT);"
     "CREATE INDEX events_msg ON events(msg_id, id);";
+
+/* Added by version 2. Rows of up to 256 KiB fill overflow pages: an ordinary rowid table (WITHOUT
+ * ROWID suits small rows only), its primary key a separate index of short keys. */
+static const char blobs_sql[] = "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);";
 
 static const char msg_cols[] = "id, time, queue_id, client, sender, subject, from_hdr, "
                                "message_id, size, sha256, verdict, status, expires";
@@ -121,6 +156,31 @@ static int step_done(quar_store *s, sqlite3_stmt *st, char **err)
     return 0;
 }
 
+/* The cached statement k of s into *st, prepared on first use. 0 or -1. */
+static int cached(quar_store *s, int k, sqlite3_stmt **st, char **err)
+{
+    sqlite3_stmt **slot = &fs(s)->cached[k];
+
+    if (!*slot && sqlite3_prepare_v3(fs(s)->db, cached_sql[k], -1, SQLITE_PREPARE_PERSISTENT, slot,
+                                     NULL) != SQLITE_OK) {
+        *slot = NULL;
+        return db_err(s, err, "prepare");
+    }
+    *st = *slot;
+    return 0;
+}
+
+/* Step a cached statement expected to finish without rows, then reset it and drop its bindings
+ * (blobs are bound without a copy). 0 or -1. */
+static int step_reset(quar_store *s, sqlite3_stmt *st, char **err)
+{
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "write");
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 /* DIR/originals/ab/abcdef... for a hash into a new string. */
 static char *original_path(quar_store *s, const char *sha)
 {
@@ -140,23 +200,62 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-/* Create a directory 0700 unless it exists. 0 or -1. */
+/* Create a directory 0700 unless it exists. 1 when created, 0 when it existed, -1 on error. */
 static int make_dir(const char *dir)
 {
-    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-        return 0;
-    return -1;
+    if (mkdir(dir, 0700) == 0)
+        return 1;
+    return errno == EEXIST ? 0 : -1;
 }
 
-/* Copy fd into out while hashing; size in *size. 0 or -1 (errno set). */
-static int copy_hash(int fd, int out, char sha[65], uint64_t *size)
+/* Read fd until its end or until limit + 1 bytes (limit > 0) into h. The size fstat reports only
+ * sizes the buffer: the bytes read decide. 0 or -1 (errno set); h->data always allocated. */
+static int read_head(int fd, size_t limit, head *h)
 {
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-    unsigned char *buf = g_malloc(COPY_CHUNK);
+    struct stat st;
+    off_t pos = lseek(fd, 0, SEEK_CUR);
+    size_t cap = 4096;
+    ssize_t n;
+
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 && st.st_size > pos &&
+        (uint64_t)(st.st_size - pos) < limit)
+        cap = (size_t)(st.st_size - pos) + 1; /* room to see the end in the same buffer */
+    cap = MIN(cap, limit + 1);
+    h->data = g_malloc(cap);
+    h->len = 0;
+    h->eof = 0;
+    while (h->len <= limit) {
+        if (h->len == cap) {
+            cap = cap > limit / 2 ? limit + 1 : cap * 2;
+            h->data = g_realloc(h->data, cap);
+        }
+        n = read(fd, h->data + h->len, cap - h->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            h->eof = 1;
+            break;
+        }
+        h->len += (size_t)n;
+    }
+    return 0;
+}
+
+/* Write h, then the rest of fd, into out while hashing into ck; the byte count in *size.
+ * 0 or -1 (errno set). */
+static int copy_hash(const head *h, int fd, int out, GChecksum *ck, uint64_t *size)
+{
+    unsigned char *buf;
     ssize_t n;
     int rc = 0;
 
-    *size = 0;
+    if (mg_write_all(out, h->data, h->len) < 0)
+        return -1;
+    g_checksum_update(ck, h->data, (gssize)h->len);
+    *size = h->len;
+    buf = g_malloc(COPY_CHUNK);
     while ((n = read(fd, buf, COPY_CHUNK)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
@@ -167,39 +266,57 @@ static int copy_hash(int fd, int out, char sha[65], uint64_t *size)
         g_checksum_update(ck, buf, n);
         *size += (uint64_t)n;
     }
-    if (rc == 0)
-        g_strlcpy(sha, g_checksum_get_string(ck), 65);
-    g_checksum_free(ck);
     g_free(buf);
     return rc;
 }
 
-/* Write fd's content to a fsync'd temporary file under originals; its name in *tmp. */
-static int write_temp(quar_store *s, int fd, quar_msg *m, char **tmp, char **err)
+/* Write h and the rest of fd to a fsync'd temporary file under originals; its name in *tmp,
+ * the hash and size into m. 0 or -1. */
+static int write_temp(quar_store *s, const head *h, int fd, quar_msg *m, char **tmp, char **err)
 {
+    GChecksum *ck;
     char *name = g_strdup_printf("%s/" TMP_PREFIX "XXXXXX", fs(s)->originals);
     int out = mkostemp(name, O_CLOEXEC);
-    int saved;
+    int saved, rc;
 
     if (out < 0) {
         quar_err(s, err, "creating %s: %s", name, strerror(errno));
         g_free(name);
         return -1;
     }
-    if (fchmod(out, 0600) == 0 && copy_hash(fd, out, m->sha256, &m->size) == 0 && fsync(out) == 0 &&
-        close(out) == 0) {
+    ck = g_checksum_new(G_CHECKSUM_SHA256);
+    rc = fchmod(out, 0600) == 0 && copy_hash(h, fd, out, ck, &m->size) == 0 && fsync(out) == 0;
+    saved = errno;
+    if (close(out) < 0 && rc) {
+        rc = 0;
+        saved = errno;
+    }
+    g_strlcpy(m->sha256, g_checksum_get_string(ck), sizeof m->sha256);
+    g_checksum_free(ck);
+    if (rc) {
         *tmp = name;
         return 0;
     }
-    saved = errno;
-    close(out);
     unlink(name);
     quar_err(s, err, "writing %s: %s", name, strerror(saved));
     g_free(name);
     return -1;
 }
 
-/* Move the temporary file to its content address, or drop it when that exists. 0 or -1. */
+/* A new shard directory, made durable in originals/ before anything is renamed into it. */
+static int make_shard(quar_store *s, const char *dir, char **err)
+{
+    int made = make_dir(dir);
+
+    if (made < 0)
+        return quar_err(s, err, "creating %s: %s", dir, strerror(errno));
+    if (made && sync_dir(fs(s)->originals) < 0)
+        return quar_err(s, err, "syncing %s: %s", fs(s)->originals, strerror(errno));
+    return 0;
+}
+
+/* Move the temporary file to its content address, or drop it when that exists; tmp is gone
+ * afterwards either way. 0 or -1. */
 static int place_original(quar_store *s, const char *tmp, const char *sha, char **err)
 {
     char *path = original_path(s, sha);
@@ -207,17 +324,39 @@ static int place_original(quar_store *s, const char *tmp, const char *sha, char 
     struct stat st;
     int rc = 0;
 
-    if (make_dir(dir) < 0)
-        rc = quar_err(s, err, "creating %s: %s", dir, strerror(errno));
-    else if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+    if (make_shard(s, dir, err) < 0) {
+        rc = -1;
+        unlink(tmp);
+    } else if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
         unlink(tmp); /* same content already stored: reuse it */
-    else if (rename(tmp, path) < 0)
+    } else if (rename(tmp, path) < 0) {
         rc = quar_err(s, err, "renaming to %s: %s", path, strerror(errno));
-    else if (sync_dir(dir) < 0 || sync_dir(fs(s)->originals) < 0)
+        unlink(tmp);
+    } else if (sync_dir(dir) < 0) {
         rc = quar_err(s, err, "syncing %s: %s", dir, strerror(errno));
+    }
     g_free(dir);
     g_free(path);
     return rc;
+}
+
+/* Keep a small original in the index, unless a file already holds the same content (a row
+ * already holding it is kept by INSERT OR IGNORE). 0 or -1. */
+static int insert_blob(quar_store *s, const head *h, const char *sha, char **err)
+{
+    char *path = original_path(s, sha);
+    struct stat sb;
+    int is_file = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    sqlite3_stmt *st;
+
+    g_free(path);
+    if (is_file)
+        return 0;
+    if (cached(s, ST_BLOB, &st, err) < 0)
+        return -1;
+    bind_str(st, 1, sha);
+    sqlite3_bind_blob64(st, 2, h->data, h->len, SQLITE_STATIC);
+    return step_reset(s, st, err);
 }
 
 /* Insert the messages row. 0 or -1. */
@@ -225,11 +364,7 @@ static int insert_message(quar_store *s, const quar_msg *m, char **err)
 {
     sqlite3_stmt *st;
 
-    if (prep(s,
-             "INSERT INTO messages (id, time, queue_id, client, sender, subject, from_hdr,"
-             " message_id, size, sha256, verdict, status, expires)"
-             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-             &st, err) < 0)
+    if (cached(s, ST_MESSAGE, &st, err) < 0)
         return -1;
     bind_str(st, 1, m->id);
     sqlite3_bind_int64(st, 2, m->time);
@@ -244,7 +379,7 @@ static int insert_message(quar_store *s, const quar_msg *m, char **err)
     bind_str(st, 11, m->verdict);
     bind_str(st, 12, m->status);
     sqlite3_bind_int64(st, 13, m->expires);
-    return step_done(s, st, err);
+    return step_reset(s, st, err);
 }
 
 /* Insert the recipients rows. 0 or -1. */
@@ -252,12 +387,12 @@ static int insert_recipients(quar_store *s, const quar_msg *m, char **err)
 {
     for (size_t i = 0; m->recipients && m->recipients[i]; i++) {
         sqlite3_stmt *st;
-        if (prep(s, "INSERT INTO recipients (msg_id, idx, addr) VALUES (?,?,?)", &st, err) < 0)
+        if (cached(s, ST_RECIPIENT, &st, err) < 0)
             return -1;
         bind_str(st, 1, m->id);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
         bind_str(st, 3, m->recipients[i]);
-        if (step_done(s, st, err) < 0)
+        if (step_reset(s, st, err) < 0)
             return -1;
     }
     return 0;
@@ -269,10 +404,7 @@ static int insert_parts(quar_store *s, const quar_msg *m, char **err)
     for (size_t i = 0; i < m->nparts; i++) {
         const quar_part *p = &m->parts[i];
         sqlite3_stmt *st;
-        if (prep(s,
-                 "INSERT INTO parts (msg_id, idx, path, filename, declared_type, detected_type,"
-                 " size, sha256, action, reason, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                 &st, err) < 0)
+        if (cached(s, ST_PART, &st, err) < 0)
             return -1;
         bind_str(st, 1, m->id);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
@@ -285,33 +417,75 @@ static int insert_parts(quar_store *s, const quar_msg *m, char **err)
         bind_str(st, 9, p->action);
         bind_str(st, 10, p->reason);
         bind_str(st, 11, p->signature);
-        if (step_done(s, st, err) < 0)
+        if (step_reset(s, st, err) < 0)
             return -1;
     }
     return 0;
 }
 
-/* Store the original, then index it; file placement and index share one write lock. */
-static int fs_put(quar_store *s, int fd, quar_msg *m, char **err)
+/* Insert an events row. 0 or -1. */
+static int insert_event(quar_store *s, const quar_event *ev, char **err)
 {
-    char *tmp = NULL;
+    sqlite3_stmt *st;
 
-    if (write_temp(s, fd, m, &tmp, err) < 0)
+    if (cached(s, ST_EVENT, &st, err) < 0)
         return -1;
+    sqlite3_bind_int64(st, 1, ev->time);
+    bind_str(st, 2, ev->msg_id);
+    bind_str(st, 3, ev->actor);
+    bind_str(st, 4, ev->action);
+    bind_str(st, 5, ev->reason);
+    bind_str(st, 6, ev->detail);
+    return step_reset(s, st, err);
+}
+
+/* In one write transaction: place the original (the temporary file tmp, else h as a row), then
+ * the message's rows and its "stored" event; the commit makes an inline original durable with
+ * them. 0 or -1. */
+static int index_put(quar_store *s, const head *h, const char *tmp, const quar_msg *m,
+                     const quar_event *stored, char **err)
+{
+    int rc;
+
     if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0) {
-        unlink(tmp);
-        g_free(tmp);
+        if (tmp)
+            unlink(tmp);
         return -1;
     }
-    if (place_original(s, tmp, m->sha256, err) < 0 || insert_message(s, m, err) < 0 ||
-        insert_recipients(s, m, err) < 0 || insert_parts(s, m, err) < 0) {
-        unlink(tmp);
-        g_free(tmp);
-        exec_sql(s, "ROLLBACK", NULL);
+    rc = tmp ? place_original(s, tmp, m->sha256, err) : insert_blob(s, h, m->sha256, err);
+    if (rc == 0 && insert_message(s, m, err) == 0 && insert_recipients(s, m, err) == 0 &&
+        insert_parts(s, m, err) == 0 && insert_event(s, stored, err) == 0 &&
+        exec_sql(s, "COMMIT", err) == 0)
+        return 0;
+    exec_sql(s, "ROLLBACK", NULL);
+    return -1;
+}
+
+/* Store the original (inline when it fits, else as a fsync'd file), then index it. */
+static int fs_put(quar_store *s, int fd, quar_msg *m, const quar_event *stored, char **err)
+{
+    head h = {0};
+    char *tmp = NULL, *sha;
+    int rc;
+
+    if (fs(s)->inline_max > 0 && read_head(fd, fs(s)->inline_max, &h) < 0) {
+        rc = quar_err(s, err, "reading the original: %s", strerror(errno));
+        g_free(h.data);
+        return rc;
+    }
+    if (h.eof) {
+        sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, h.data, h.len);
+        g_strlcpy(m->sha256, sha, sizeof m->sha256);
+        g_free(sha);
+        m->size = h.len;
+    } else if (write_temp(s, &h, fd, m, &tmp, err) < 0) {
+        g_free(h.data);
         return -1;
     }
+    rc = index_put(s, &h, tmp, m, stored, err);
+    g_free(h.data);
     g_free(tmp);
-    return exec_sql(s, "COMMIT", err);
+    return rc;
 }
 
 /* Fill a message from a row selected with msg_cols. */
@@ -499,22 +673,64 @@ static int lookup_file(quar_store *s, const char *id, char **sha, char **status,
     return rc == SQLITE_DONE ? 1 : db_err(s, err, "lookup");
 }
 
-/* A read-only fd on the original of id. */
-static int fs_open_original(quar_store *s, const char *id, int *fd, char **err)
+/* A memory file holding len bytes at p, at offset 0, sealed against writing, growing and
+ * shrinking. The fd, or -1 (errno set). */
+static int sealed_copy(const void *p, size_t len)
 {
-    char *sha = NULL, *status = NULL, *path;
-    int rc = lookup_file(s, id, &sha, &status, err);
+    int fd = memfd_create("quar-original", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int saved;
 
-    if (rc != 0)
-        return rc;
-    path = original_path(s, sha);
-    if (!quar_status_holds(status))
-        rc = quar_err(s, err, "%s: original removed (status %s)", id, status);
-    else if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+    if (fd < 0)
+        return -1;
+    if (mg_write_all(fd, p, len) == 0 && lseek(fd, 0, SEEK_SET) == 0 &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) == 0)
+        return fd;
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* A read-only fd on the original file of id, named by its hash. */
+static int open_file(quar_store *s, const char *id, const char *sha, int *fd, char **err)
+{
+    char *path = original_path(s, sha);
+    int rc = 0;
+
+    if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         rc = quar_err(s, err, "%s: opening %s: %s", id, path, strerror(errno));
     g_free(path);
-    g_free(sha);
-    g_free(status);
+    return rc;
+}
+
+/* A read-only fd on the original of id: a sealed memory copy of its row, else its file. The
+ * message and its row are read by one statement, so a concurrent remove cannot split them. */
+static int fs_open_original(quar_store *s, const char *id, int *fd, char **err)
+{
+    sqlite3_stmt *st;
+    const char *status;
+    int rc;
+
+    if (prep(s,
+             "SELECT m.sha256, m.status, b.data FROM messages m"
+             " LEFT JOIN blobs b ON b.sha256 = m.sha256 WHERE m.id = ?",
+             &st, err) < 0)
+        return -1;
+    bind_str(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? 1 : db_err(s, err, "lookup");
+    } else if (!quar_status_holds(status = (const char *)sqlite3_column_text(st, 1))) {
+        rc = quar_err(s, err, "%s: original removed (status %s)", id, status);
+    } else if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+        rc = open_file(s, id, (const char *)sqlite3_column_text(st, 0), fd, err);
+    } else if ((*fd = sealed_copy(sqlite3_column_blob(st, 2),
+                                  (size_t)sqlite3_column_bytes(st, 2))) < 0) {
+        rc = quar_err(s, err, "%s: memory file: %s", id, strerror(errno));
+    } else {
+        rc = 0;
+    }
+    sqlite3_finalize(st);
     return rc;
 }
 
@@ -553,30 +769,51 @@ static int other_holders(quar_store *s, const char *id, const char *sha, char **
     return n;
 }
 
-/* Unlink the original unless shared; under the write lock so no put reuses it meanwhile. */
+/* Delete the row and the file holding sha, whichever exist. 0 or -1. */
+static int drop_original(quar_store *s, const char *sha, char **err)
+{
+    char *path, *dir;
+    sqlite3_stmt *st;
+    int rc = 0;
+
+    if (prep(s, "DELETE FROM blobs WHERE sha256 = ?", &st, err) < 0)
+        return -1;
+    bind_str(st, 1, sha);
+    if (step_done(s, st, err) < 0)
+        return -1;
+    path = original_path(s, sha);
+    dir = g_path_get_dirname(path);
+    if (unlink(path) == 0) {
+        if (sync_dir(dir) < 0)
+            rc = quar_err(s, err, "syncing %s: %s", dir, strerror(errno));
+    } else if (errno != ENOENT) {
+        rc = quar_err(s, err, "removing %s: %s", path, strerror(errno));
+    }
+    g_free(path);
+    g_free(dir);
+    return rc;
+}
+
+/* Drop the original unless shared; under the write lock so no put reuses it meanwhile. */
 static int fs_remove_original(quar_store *s, const char *id, char **err)
 {
-    char *sha = NULL, *status = NULL, *path = NULL, *dir = NULL;
+    char *sha = NULL, *status = NULL;
     int rc = exec_sql(s, "BEGIN IMMEDIATE", err);
     int others = -1;
 
-    if (rc == 0)
-        rc = lookup_file(s, id, &sha, &status, err);
+    if (rc < 0)
+        return -1;
+    rc = lookup_file(s, id, &sha, &status, err);
     if (rc == 0 && (others = other_holders(s, id, sha, err)) < 0)
         rc = -1;
-    if (rc == 0 && others == 0) {
-        path = original_path(s, sha);
-        dir = g_path_get_dirname(path);
-        if (unlink(path) < 0 && errno != ENOENT)
-            rc = quar_err(s, err, "removing %s: %s", path, strerror(errno));
-        else if (sync_dir(dir) < 0)
-            rc = quar_err(s, err, "syncing %s: %s", dir, strerror(errno));
-    }
-    exec_sql(s, rc == 0 ? "COMMIT" : "ROLLBACK", NULL);
+    if (rc == 0 && others == 0)
+        rc = drop_original(s, sha, err);
+    if (rc == 0 && exec_sql(s, "COMMIT", err) < 0)
+        rc = -1;
+    if (rc != 0)
+        exec_sql(s, "ROLLBACK", NULL);
     g_free(sha);
     g_free(status);
-    g_free(path);
-    g_free(dir);
     return rc;
 }
 
@@ -623,23 +860,9 @@ static int unknown_id(quar_store *s, const char *id, char **err)
 /* Append an audit event. */
 static int fs_audit(quar_store *s, const quar_event *ev, char **err)
 {
-    sqlite3_stmt *st;
     int rc = unknown_id(s, ev->msg_id, err);
 
-    if (rc != 0)
-        return rc;
-    if (prep(s,
-             "INSERT INTO events (time, msg_id, actor, action, reason, detail)"
-             " VALUES (?,?,?,?,?,?)",
-             &st, err) < 0)
-        return -1;
-    sqlite3_bind_int64(st, 1, ev->time);
-    bind_str(st, 2, ev->msg_id);
-    bind_str(st, 3, ev->actor);
-    bind_str(st, 4, ev->action);
-    bind_str(st, 5, ev->reason);
-    bind_str(st, 6, ev->detail);
-    return step_done(s, st, err);
+    return rc != 0 ? rc : insert_event(s, ev, err);
 }
 
 /* A message's events, oldest first. */
@@ -680,9 +903,11 @@ static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n
     return db_err(s, err, "reading events");
 }
 
-/* Close the database and free the store. */
+/* Finalize the cached statements, close the database and free the store. */
 static void fs_close(quar_store *s)
 {
+    for (int k = 0; k < ST_COUNT; k++)
+        sqlite3_finalize(fs(s)->cached[k]);
     sqlite3_close(fs(s)->db);
     g_free(fs(s)->originals);
     g_free(s->where);
@@ -701,6 +926,13 @@ static const quar_backend fs_backend = {
     .events = fs_events,
     .close = fs_close,
 };
+
+/* Set the largest original kept in the index; ignored for other backends. */
+void quar_fs_set_inline_max(quar_store *s, size_t bytes)
+{
+    if (s && s->be == &fs_backend)
+        fs(s)->inline_max = MIN(bytes, (size_t)INLINE_MAX_LIMIT);
+}
 
 /* Remove temporary files left by a writer that died; recent ones may still be in use. */
 static void clean_stale_temps(const char *dir)
@@ -736,7 +968,8 @@ static int user_version(quar_store *s)
     return v;
 }
 
-/* Create the schema in a fresh index, or check an existing one's version. 0 or -1. */
+/* Create the schema in a fresh index, bring a version 1 index up to date (it gains the blobs
+ * table), or check an existing one's version; in one write transaction. 0 or -1. */
 static int ensure_schema(quar_store *s, char **err)
 {
     char *sql;
@@ -747,12 +980,13 @@ static int ensure_schema(quar_store *s, char **err)
     v = user_version(s);
     if (v == SCHEMA_VERSION)
         return exec_sql(s, "COMMIT", err);
-    if (v != 0) {
+    if (v < 0 || v > SCHEMA_VERSION) {
         exec_sql(s, "ROLLBACK", NULL);
         return quar_err(s, err, "index schema version %d, this program knows %d", v,
                         SCHEMA_VERSION);
     }
-    sql = g_strdup_printf("%s PRAGMA user_version = %d;", schema_sql, SCHEMA_VERSION);
+    sql = g_strdup_printf("%s %s PRAGMA user_version = %d;", v == 0 ? schema_sql : "", blobs_sql,
+                          SCHEMA_VERSION);
     rc = exec_sql(s, sql, err);
     g_free(sql);
     if (rc < 0) {
@@ -798,6 +1032,7 @@ quar_store *quar_open_fs(const char *dir, unsigned retention_days, char **err)
     s->retention_days = retention_days;
     s->where = g_strdup(dir);
     st->originals = g_strdup_printf("%s/originals", dir);
+    st->inline_max = INLINE_MAX_DEFAULT;
     if (make_dir(dir) < 0 || make_dir(st->originals) < 0) {
         quar_err(s, err, "creating directories: %s", strerror(errno));
         fs_close(s);

@@ -55,8 +55,8 @@ static int slurp(int fd, GBytes **out, char sha[65])
     return 0;
 }
 
-/* Store the original and a copy of m. */
-static int mem_put(quar_store *s, int fd, quar_msg *m, char **err)
+/* Store the original, a copy of m and the "stored" event. */
+static int mem_put(quar_store *s, int fd, quar_msg *m, const quar_event *stored, char **err)
 {
     GBytes *data;
 
@@ -68,6 +68,7 @@ static int mem_put(quar_store *s, int fd, quar_msg *m, char **err)
     else
         g_hash_table_insert(mem(s)->originals, g_strdup(m->sha256), data);
     g_hash_table_insert(mem(s)->msgs, g_strdup(m->id), quar_msg_dup(m));
+    g_ptr_array_add(mem(s)->events, quar_event_dup(stored));
     return 0;
 }
 

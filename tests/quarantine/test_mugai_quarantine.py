@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import socketserver
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -81,6 +82,13 @@ JP_PARTS = [
 def plain_eml(n):
     return ("From: s%d@example.org\r\nTo: r@city.example.lg.jp\r\nSubject: plain %d\r\n"
             "\r\nbody %d\r\n" % (n, n, n)).encode()
+
+
+# Over the 256 KiB up to which the store keeps originals in its index: stored as a file.
+LARGE_EML = (b"From: big@example.com\r\nTo: somu@city.example.lg.jp\r\nSubject: large\r\n"
+             b"\r\n" + b"".join(b"line %06d of a long report ........................\r\n" % i
+                               for i in range(6000)))
+assert len(LARGE_EML) > 256 * 1024
 
 
 class SmtpSink(socketserver.ThreadingTCPServer):
@@ -217,6 +225,17 @@ class QuarantineTest(unittest.TestCase):
 
     def original_path(self, sha):
         return os.path.join(self.store, "originals", sha[:2], sha)
+
+    def stored_as(self, sha):
+        """Where the store keeps the original with this hash: "row", "file" or None."""
+        db = sqlite3.connect(os.path.join(self.store, "index.sqlite"))
+        try:
+            row = db.execute("SELECT length(data) FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
+        finally:
+            db.close()
+        in_file = os.path.exists(self.original_path(sha))
+        self.assertFalse(row and in_file, "one copy per content")
+        return "row" if row else "file" if in_file else None
 
     # list ---------------------------------------------------------------
 
@@ -437,10 +456,11 @@ class QuarantineTest(unittest.TestCase):
     def test_delete(self):
         twin = self.put(self.jp_file, time=self.now, sender="x@example.com", rcpts=["y@z"],
                         subject="twin")
-        path = self.original_path(hashlib.sha256(JP_EML).hexdigest())
+        sha = hashlib.sha256(JP_EML).hexdigest()
+        self.assertEqual(self.stored_as(sha), "row")
         r = self.run_tool("delete", self.jp, "--reason", "spam")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(os.path.exists(path), "the twin still holds the file")
+        self.assertEqual(self.stored_as(sha), "row", "the twin still holds the original")
         m = self.show(self.jp)
         self.assertEqual(m["status"], "deleted")
         self.assertEqual((m["events"][-1]["action"], m["events"][-1]["reason"]),
@@ -449,9 +469,31 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn("deleted", r.stderr)
         self.assertEqual(self.run_tool("delete", twin, "--reason", "spam").returncode, 0)
-        self.assertFalse(os.path.exists(path))
+        self.assertIsNone(self.stored_as(sha))
         self.assertEqual(self.run_tool("release", twin, "--reason", "r").returncode, 3)
         self.assertEqual(self.run_tool("show", twin).returncode, 0)
+
+    def test_large_original_is_a_file(self):
+        path = os.path.join(self.dir, "large.eml")
+        with open(path, "wb") as f:
+            f.write(LARGE_EML)
+        ids = [self.put(path, time=self.now - i, sender="big@example.com",
+                        rcpts=["somu@city.example.lg.jp"], subject="large") for i in (1, 2)]
+        sha = hashlib.sha256(LARGE_EML).hexdigest()
+        self.assertEqual(self.stored_as(sha), "file")
+        self.assertEqual(stat.S_IMODE(os.stat(self.original_path(sha)).st_mode), 0o600)
+        out = os.path.join(self.dir, "large-out.eml")
+        r = self.run_tool("export", ids[0], "-o", out, "--reason", "check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), LARGE_EML)
+        r = self.run_tool("release", ids[0], "--reason", "confirmed")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.sink.received[-1][2], LARGE_EML)
+        self.assertEqual(self.run_tool("delete", ids[0], "--reason", "done").returncode, 0)
+        self.assertEqual(self.stored_as(sha), "file", "the twin still holds the file")
+        self.assertEqual(self.run_tool("delete", ids[1], "--reason", "done").returncode, 0)
+        self.assertIsNone(self.stored_as(sha))
 
     def test_purge(self):
         old = self.put_plain(1, time=self.now - 100 * DAY, sender="old@example.org",
@@ -465,11 +507,11 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(older, r.stdout)
         self.assertNotIn(self.jp, r.stdout)
         self.assertEqual(self.show(old)["status"], "quarantined")
-        self.assertTrue(os.path.exists(self.original_path(sha)))
+        self.assertEqual(self.stored_as(sha), "row")
         r = self.run_tool("--json", "purge", actor="purge-timer")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sorted(json.loads(r.stdout)["ids"]), sorted([old, older]))
-        self.assertFalse(os.path.exists(self.original_path(sha)))
+        self.assertIsNone(self.stored_as(sha))
         for mid in (old, older):
             m = self.show(mid)
             self.assertEqual(m["status"], "purged")

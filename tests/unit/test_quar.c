@@ -1,7 +1,9 @@
 /*
  * tests/unit/test_quar.c - unit tests of the quarantine store, run against
- * both backends (memory and filesystem + SQLite) with the same table, plus
- * checks only the filesystem backend can answer (modes, names, WAL, temps).
+ * both backends with the same table (memory, and filesystem + SQLite twice:
+ * originals in the index as by default, and every original as a file), plus
+ * checks only the filesystem backend can answer (where an original lives,
+ * modes, names, sealing, WAL, schema migration, temps).
  *
  * Runs as an ordinary test program in temporary directories; it must never
  * touch a real store.
@@ -9,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +33,12 @@
 #define DAY 86400
 #define T0 1795000000 /* 2026-11-18 */
 
-typedef enum { BACKEND_MEM, BACKEND_FS } backend_kind;
+#define KIB 1024
+#define INLINE_DEFAULT (256 * KIB)
+
+/* BACKEND_FS keeps small originals in the index (the default), BACKEND_FS_FILES every one as a
+ * file. */
+typedef enum { BACKEND_MEM, BACKEND_FS, BACKEND_FS_FILES } backend_kind;
 
 typedef struct fixture {
     backend_kind kind;
@@ -38,24 +46,37 @@ typedef struct fixture {
     quar_store *s;
 } fixture;
 
-static backend_kind kind_mem = BACKEND_MEM, kind_fs = BACKEND_FS;
+static backend_kind kind_mem = BACKEND_MEM, kind_fs = BACKEND_FS, kind_fs_files = BACKEND_FS_FILES;
+
+/* Where the filesystem store keeps an original: bits of these. */
+enum { IN_ROW = 1, IN_FILE = 2 };
+
+/* A filesystem store on f->dir set up for f's kind. */
+static quar_store *open_fs(fixture *f)
+{
+    char *err = NULL;
+    quar_store *s = quar_open_fs(f->dir, 30, &err);
+
+    if (!s)
+        fail_msg("open: %s", err);
+    if (f->kind == BACKEND_FS_FILES)
+        quar_fs_set_inline_max(s, 0);
+    return s;
+}
 
 /* Open a fresh store of the kind named by the prestate. */
 static int setup(void **state)
 {
     fixture *f = g_new0(fixture, 1);
-    char *err = NULL;
 
     f->kind = *(backend_kind *)*state;
-    if (f->kind == BACKEND_FS) {
+    if (f->kind == BACKEND_MEM) {
+        f->s = quar_open_memory(30);
+    } else {
         f->dir = g_dir_make_tmp("test_quar-XXXXXX", NULL);
         assert_non_null(f->dir);
-        f->s = quar_open_fs(f->dir, 30, &err);
-    } else {
-        f->s = quar_open_memory(30);
+        f->s = open_fs(f);
     }
-    if (!f->s)
-        fail_msg("open: %s", err);
     *state = f;
     return 0;
 }
@@ -76,15 +97,65 @@ static int teardown(void **state)
     return 0;
 }
 
-/* An fd positioned at the start of text. */
-static int text_fd(const char *text)
+/* An fd positioned at the start of len bytes of data. */
+static int data_fd(const void *data, size_t len)
 {
     int fd = memfd_create("input", 0);
 
     assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
     return fd;
+}
+
+/* An fd positioned at the start of text. */
+static int text_fd(const char *text)
+{
+    return data_fd(text, strlen(text));
+}
+
+/* DIR/originals/ab/abcdef... of a hash. Caller frees. */
+static char *file_path(const char *dir, const char *sha)
+{
+    return g_strdup_printf("%s/originals/%.2s/%s", dir, sha, sha);
+}
+
+/* Run a one-number query on the index of the store in dir, with an optional text parameter. */
+static int64_t index_number(const char *dir, const char *sql, const char *param)
+{
+    char *path = g_strdup_printf("%s/index.sqlite", dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t v;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (param)
+        sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    g_free(path);
+    return v;
+}
+
+/* Where the filesystem store in dir holds the content sha: IN_ROW, IN_FILE, both or 0. */
+static int stored_at(const char *dir, const char *sha)
+{
+    char *path = file_path(dir, sha);
+    int where = access(path, F_OK) == 0 ? IN_FILE : 0;
+
+    g_free(path);
+    if (index_number(dir, "SELECT count(*) FROM blobs WHERE sha256 = ?", sha) == 1)
+        where |= IN_ROW;
+    return where;
+}
+
+/* Where a small original of f's kind is kept. */
+static int small_place(const fixture *f)
+{
+    return f->kind == BACKEND_FS ? IN_ROW : IN_FILE;
 }
 
 /* Store a message with the given envelope and content; its id into id[24]. */
@@ -209,6 +280,9 @@ static void test_shared_content(void **state)
     assert_int_equal(quar_get(f->s, b, &mb, &err), 0);
     assert_string_equal(ma->sha256, mb->sha256);
     if (f->kind == BACKEND_FS) {
+        assert_int_equal(stored_at(f->dir, ma->sha256), IN_ROW);
+        assert_int_equal(index_number(f->dir, "SELECT count(*) FROM blobs", NULL), 1);
+    } else if (f->kind == BACKEND_FS_FILES) {
         char *sub = g_strdup_printf("%s/originals/%.2s", f->dir, ma->sha256);
         GDir *d = g_dir_open(sub, 0, NULL);
         int count = 0;
@@ -218,6 +292,7 @@ static void test_shared_content(void **state)
         assert_int_equal(count, 1);
         g_dir_close(d);
         g_free(sub);
+        assert_int_equal(stored_at(f->dir, ma->sha256), IN_FILE);
     }
     quar_msg_free(ma);
     quar_msg_free(mb);
@@ -303,15 +378,13 @@ static void test_remove_shared(void **state)
 {
     fixture *f = *state;
     char a[24], b[24];
-    char *err = NULL, *path = NULL;
+    char *err = NULL;
     quar_msg *m = NULL;
     int fd;
 
     put_msg(f, "shared\r\n", T0, "s@example.com", "r@city.lg.jp", "clean", a);
     put_msg(f, "shared\r\n", T0 + 1, "s@example.com", "r@city.lg.jp", "clean", b);
     assert_int_equal(quar_get(f->s, a, &m, &err), 0);
-    if (f->dir)
-        path = g_strdup_printf("%s/originals/%.2s/%s", f->dir, m->sha256, m->sha256);
     assert_int_equal(quar_remove(f->s, a, "deleted", &err), 0);
     assert_int_equal(quar_open_original(f->s, b, &fd, &err), 0);
     close(fd);
@@ -319,18 +392,17 @@ static void test_remove_shared(void **state)
     err = NULL;
     assert_int_equal(quar_open_original(f->s, a, &fd, &err), -1);
     assert_non_null(strstr(err, "deleted"));
-    if (path)
-        assert_int_equal(access(path, F_OK), 0);
+    if (f->dir)
+        assert_int_equal(stored_at(f->dir, m->sha256), small_place(f));
     assert_int_equal(quar_remove(f->s, b, "deleted", &err), 0);
     assert_int_equal(quar_open_original(f->s, b, &fd, &err), -1);
-    if (path)
-        assert_int_equal(access(path, F_OK), -1);
+    if (f->dir)
+        assert_int_equal(stored_at(f->dir, m->sha256), 0);
     quar_msg_free(m);
     assert_int_equal(quar_get(f->s, b, &m, &err), 0);
     assert_string_equal(m->status, "deleted");
     quar_msg_free(m);
     free(err);
-    g_free(path);
 }
 
 /* expired returns only messages past expiry that still hold an original. */
@@ -408,32 +480,235 @@ static void test_unknown_id(void **state)
     assert_null(err);
 }
 
-/* Filesystem: original mode 0600 in a 0700 dir, named by its hash. */
-static void test_fs_file(void **state)
+/* len bytes of a fixed pattern covering every byte value. Caller frees. */
+static unsigned char *pattern(size_t len)
+{
+    unsigned char *p = g_malloc(len + 1);
+
+    for (size_t i = 0; i < len; i++)
+        p[i] = (unsigned char)(i * 7 + i / 251);
+    return p;
+}
+
+/* SHA-256 of everything read from fd, from its current offset; the byte count in *len. */
+static char *fd_sha(int fd, size_t *len)
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    unsigned char buf[8192];
+    ssize_t n;
+    char *hex;
+
+    *len = 0;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        g_checksum_update(ck, buf, n);
+        *len += (size_t)n;
+    }
+    assert_int_equal(n, 0);
+    hex = g_strdup(g_checksum_get_string(ck));
+    g_checksum_free(ck);
+    return hex;
+}
+
+typedef enum { INPUT_FILE, INPUT_PIPE, INPUT_OFFSET } input_kind;
+
+typedef struct pipe_feed {
+    int fd;
+    const unsigned char *data;
+    size_t len;
+} pipe_feed;
+
+/* Thread: write the whole feed into the pipe, then close it. */
+static gpointer feed_pipe(gpointer p)
+{
+    pipe_feed *feed = p;
+    size_t done = 0;
+
+    while (done < feed->len) {
+        ssize_t n = write(feed->fd, feed->data + done, feed->len - done);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    close(feed->fd);
+    return NULL;
+}
+
+/* How the original reaches quar_put: a memory file at its start, a pipe fed by a thread (no size
+ * for fstat), or a memory file positioned after 5000 other bytes (only the rest is stored). */
+static void put_input(quar_store *s, input_kind in, const unsigned char *data, size_t len,
+                      quar_msg *m)
+{
+    char *err = NULL;
+    pipe_feed feed = {.data = data, .len = len};
+    GThread *t = NULL;
+    int fd, p[2];
+
+    if (in == INPUT_PIPE) {
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        feed.fd = p[1];
+        t = g_thread_new("feed", feed_pipe, &feed);
+        fd = p[0];
+    } else if (in == INPUT_OFFSET) {
+        unsigned char *all = g_malloc0(5000 + len);
+        memcpy(all + 5000, data, len);
+        fd = data_fd(all, 5000 + len);
+        assert_int_equal(lseek(fd, 5000, SEEK_SET), 5000);
+        g_free(all);
+    } else {
+        fd = data_fd(data, len);
+    }
+    if (quar_put(s, fd, m, "tester", &err) != 0)
+        fail_msg("put: %s", err);
+    if (t)
+        g_thread_join(t);
+    close(fd);
+}
+
+#define KEEP ((size_t)-1) /* leave the store's inline bound at its default */
+
+typedef struct place_case {
+    const char *name;
+    size_t size;       /* bytes of the original */
+    size_t inline_max; /* set on the store, or KEEP */
+    input_kind input;
+    int where; /* IN_ROW or IN_FILE */
+} place_case;
+
+static const place_case place_cases[] = {
+    {"small", 14, KEEP, INPUT_FILE, IN_ROW},
+    {"empty", 0, KEEP, INPUT_FILE, IN_ROW},
+    {"at the default bound", INLINE_DEFAULT, KEEP, INPUT_FILE, IN_ROW},
+    {"one over the default bound", INLINE_DEFAULT + 1, KEEP, INPUT_FILE, IN_FILE},
+    {"large", 700 * KIB, KEEP, INPUT_FILE, IN_FILE},
+    {"at a lowered bound", 1000, 1000, INPUT_FILE, IN_ROW},
+    {"over a lowered bound", 1001, 1000, INPUT_FILE, IN_FILE},
+    {"small, files only", 14, 0, INPUT_FILE, IN_FILE},
+    {"empty, files only", 0, 0, INPUT_FILE, IN_FILE},
+    {"pipe, small", 100 * KIB, KEEP, INPUT_PIPE, IN_ROW},
+    {"pipe, large", 300 * KIB, KEEP, INPUT_PIPE, IN_FILE},
+    {"after the offset, small", 800, 1000, INPUT_OFFSET, IN_ROW},
+    {"after the offset, large", 1200, 1000, INPUT_OFFSET, IN_FILE},
+};
+
+/* A file original: 0600 in a 0700 directory, its content matching its name. */
+static void check_file(const place_case *pc, const char *dir, const char *sha)
+{
+    char *path = file_path(dir, sha), *shard = g_path_get_dirname(path), *hash;
+    struct stat st;
+    size_t len;
+    int fd;
+
+    assert_int_equal(stat(path, &st), 0);
+    if ((st.st_mode & 07777) != 0600)
+        fail_msg("%s: file mode %o", pc->name, st.st_mode & 07777);
+    assert_int_equal(stat(shard, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    fd = open(path, O_RDONLY);
+    hash = fd_sha(fd, &len);
+    assert_string_equal(hash, sha);
+    close(fd);
+    g_free(hash);
+    g_free(shard);
+    g_free(path);
+}
+
+/* open_original gives the exact bytes, at offset 0, through an fd nobody can write or resize. */
+static void check_open(const place_case *pc, quar_store *s, const quar_msg *m)
+{
+    char *err = NULL, *hash;
+    size_t len;
+    int fd;
+
+    assert_int_equal(quar_open_original(s, m->id, &fd, &err), 0);
+    hash = fd_sha(fd, &len);
+    if (strcmp(hash, m->sha256) != 0 || len != pc->size)
+        fail_msg("%s: read back %zu bytes, hash %s", pc->name, len, hash);
+    assert_int_equal(write(fd, "x", 1), -1);
+    if (pc->where == IN_ROW) {
+        int want = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
+        assert_int_equal(errno, EPERM);
+        assert_int_equal(fcntl(fd, F_GET_SEALS) & want, want);
+        assert_int_equal(pwrite(fd, "x", 1, 0), -1);
+        assert_int_equal(ftruncate(fd, (off_t)pc->size + 1), -1);
+        if (pc->size > 0)
+            assert_int_equal(ftruncate(fd, 0), -1);
+    }
+    close(fd);
+    g_free(hash);
+}
+
+/* Filesystem: small originals are index rows (not files), large ones 0600 files named by their
+ * hash; the decision follows the bytes read, and open_original returns them exactly. */
+static void test_fs_placement(void **state)
 {
     fixture *f = *state;
-    char id[24];
-    quar_msg *m = NULL;
-    char *err = NULL, *path, *dir, *data = NULL, *hash;
-    gsize len;
-    struct stat st;
 
-    put_msg(f, "file content\r\n", T0, "s@example.com", "r@city.lg.jp", "clean", id);
-    assert_int_equal(quar_get(f->s, id, &m, &err), 0);
-    path = g_strdup_printf("%s/originals/%.2s/%s", f->dir, m->sha256, m->sha256);
-    dir = g_path_get_dirname(path);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0600);
-    assert_int_equal(stat(dir, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0700);
-    assert_true(g_file_get_contents(path, &data, &len, NULL));
-    hash = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
-    assert_string_equal(hash, m->sha256);
+    for (size_t c = 0; c < G_N_ELEMENTS(place_cases); c++) {
+        const place_case *pc = &place_cases[c];
+        char *dir = g_strdup_printf("%s/case%zu", f->dir, c), *err = NULL;
+        unsigned char *data = pattern(pc->size);
+        char *hash = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, pc->size);
+        quar_store *s = quar_open_fs(dir, 30, &err);
+        quar_msg *m = quar_msg_new();
+
+        assert_non_null(s);
+        if (pc->inline_max != KEEP)
+            quar_fs_set_inline_max(s, pc->inline_max);
+        put_input(s, pc->input, data, pc->size, m);
+        if (m->size != pc->size || strcmp(m->sha256, hash) != 0)
+            fail_msg("%s: stored %" PRIu64 " bytes, hash %s", pc->name, m->size, m->sha256);
+        if (stored_at(dir, hash) != pc->where)
+            fail_msg("%s: stored at %d, want %d", pc->name, stored_at(dir, hash), pc->where);
+        if (pc->where == IN_FILE)
+            check_file(pc, dir, hash);
+        check_open(pc, s, m);
+        quar_msg_free(m);
+        quar_close(s);
+        g_free(hash);
+        g_free(data);
+        g_free(dir);
+    }
+}
+
+/* The id of a new message holding content, with the store's inline bound set to max first. */
+static void put_with_max(fixture *f, size_t max, const char *content, char id[24])
+{
+    quar_fs_set_inline_max(f->s, max);
+    put_msg(f, content, T0, "s@example.com", "r@city.lg.jp", "clean", id);
+}
+
+/* Filesystem: content first stored as a file is referenced, not copied, by a later small put;
+ * content in a row and then also as a file is dropped from both with its last holder. */
+static void test_fs_mixed(void **state)
+{
+    fixture *f = *state;
+    char a[24], b[24], c[24], d[24], *err = NULL, *hash;
+    char *file_sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "as a file\r\n", -1);
+    char *row_sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "in a row\r\n", -1);
+    size_t len;
+    int fd;
+
+    put_with_max(f, 0, "as a file\r\n", a);
+    put_with_max(f, INLINE_DEFAULT, "as a file\r\n", b);
+    assert_int_equal(stored_at(f->dir, file_sha), IN_FILE);
+    put_with_max(f, INLINE_DEFAULT, "in a row\r\n", c);
+    put_with_max(f, 0, "in a row\r\n", d);
+    assert_int_equal(stored_at(f->dir, row_sha), IN_ROW | IN_FILE);
+    assert_int_equal(quar_open_original(f->s, b, &fd, &err), 0);
+    hash = fd_sha(fd, &len);
+    assert_string_equal(hash, file_sha);
+    close(fd);
     g_free(hash);
-    g_free(data);
-    g_free(dir);
-    g_free(path);
-    quar_msg_free(m);
+    assert_int_equal(quar_remove(f->s, a, "deleted", &err), 0);
+    assert_int_equal(stored_at(f->dir, file_sha), IN_FILE);
+    assert_int_equal(quar_remove(f->s, b, "deleted", &err), 0);
+    assert_int_equal(stored_at(f->dir, file_sha), 0);
+    assert_int_equal(quar_remove(f->s, d, "purged", &err), 0);
+    assert_int_equal(stored_at(f->dir, row_sha), IN_ROW | IN_FILE);
+    assert_int_equal(quar_remove(f->s, c, "purged", &err), 0);
+    assert_int_equal(stored_at(f->dir, row_sha), 0);
+    g_free(file_sha);
+    g_free(row_sha);
 }
 
 /* Filesystem: the index is in WAL mode with the schema version set. */
@@ -452,12 +727,122 @@ static void test_fs_wal(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 1);
-    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(index_number(f->dir, "PRAGMA user_version", NULL), 2);
+    g_free(path);
+}
+
+/* The version 1 index as the first releases created it, with one message whose original is a
+ * file. */
+static const char v1_index_sql[] =
+    "PRAGMA journal_mode = WAL;"
+    "CREATE TABLE messages ("
+    " id TEXT PRIMARY KEY, time INTEGER NOT NULL, queue_id TEXT, client TEXT,"
+    " sender TEXT NOT NULL, subject TEXT, from_hdr TEXT, message_id TEXT,"
+    " size INTEGER NOT NULL, sha256 TEXT NOT NULL, verdict TEXT, status TEXT NOT NULL,"
+    " expires INTEGER NOT NULL);"
+    "CREATE INDEX messages_time ON messages(time);"
+    "CREATE INDEX messages_sha256 ON messages(sha256);"
+    "CREATE INDEX messages_expires ON messages(expires);"
+    "CREATE TABLE recipients ("
+    " msg_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL, addr TEXT NOT NULL, PRIMARY KEY (msg_id, idx));"
+    "CREATE TABLE parts ("
+    " msg_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL, path TEXT, filename TEXT, declared_type TEXT,"
+    " detected_type TEXT, size INTEGER NOT NULL, sha256 TEXT, action TEXT, reason TEXT,"
+    " signature TEXT, PRIMARY KEY (msg_id, idx));"
+    "CREATE TABLE events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    " msg_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " actor TEXT, action TEXT NOT NULL, reason TEXT, detail TEXT);"
+    "CREATE INDEX events_msg ON events(msg_id, id);"
+    "INSERT INTO messages VALUES ('Q-20261118-OLD222', 1795000000, NULL, NULL, 'o@example.com',"
+    " 'old', NULL, NULL, %zu, '%s', 'clean', 'quarantined', 1797592000);"
+    "INSERT INTO recipients VALUES ('Q-20261118-OLD222', 0, 'r@city.lg.jp');"
+    "INSERT INTO events (time, msg_id, actor, action) VALUES"
+    " (1795000000, 'Q-20261118-OLD222', 'mugai-milter', 'stored');"
+    "PRAGMA user_version = %d;";
+
+/* A store in f->dir/name with an index made by sql (no files). Caller frees the path. */
+static char *old_store(fixture *f, const char *name, const char *sql)
+{
+    char *dir = g_strdup_printf("%s/%s", f->dir, name);
+    char *path = g_strdup_printf("%s/index.sqlite", dir);
+    char *msg = NULL;
+    sqlite3 *db;
+
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", name, msg);
     sqlite3_close(db);
     g_free(path);
+    return dir;
+}
+
+/* Filesystem: a version 1 index gains the blobs table on open and keeps working: its file
+ * originals open and go away with their message, new small originals become rows. */
+static void test_fs_migrate_v1(void **state)
+{
+    fixture *f = *state;
+    const char *content = "old original\r\n";
+    char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, content, -1);
+    char *sql = g_strdup_printf(v1_index_sql, strlen(content), sha, 1);
+    char *dir = old_store(f, "v1", sql), *path = file_path(dir, sha), *shard, *err = NULL, *hash;
+    char id[24];
+    quar_msg *m = NULL;
+    quar_store *keep = f->s;
+    size_t len;
+    int fd;
+
+    shard = g_path_get_dirname(path);
+    assert_int_equal(g_mkdir_with_parents(shard, 0700), 0);
+    assert_true(g_file_set_contents(path, content, -1, NULL));
+    f->s = quar_open_fs(dir, 30, &err);
+    if (!f->s)
+        fail_msg("open: %s", err);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 2);
+    assert_int_equal(index_number(dir, "SELECT count(*) FROM blobs", NULL), 0);
+    assert_int_equal(quar_get(f->s, "Q-20261118-OLD222", &m, &err), 0);
+    assert_string_equal(m->recipients[0], "r@city.lg.jp");
+    assert_int_equal(quar_open_original(f->s, m->id, &fd, &err), 0);
+    hash = fd_sha(fd, &len);
+    assert_string_equal(hash, sha);
+    close(fd);
+    put_msg(f, "new after the upgrade\r\n", T0, "s@example.com", "r@city.lg.jp", "clean", id);
+    quar_msg_free(m);
+    assert_int_equal(quar_get(f->s, id, &m, &err), 0);
+    assert_int_equal(stored_at(dir, m->sha256), IN_ROW);
+    assert_int_equal(quar_remove(f->s, "Q-20261118-OLD222", "deleted", &err), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    quar_close(f->s);
+    f->s = quar_open_fs(dir, 30, &err);
+    assert_non_null(f->s);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 2);
+    quar_close(f->s);
+    f->s = keep;
+    quar_msg_free(m);
+    g_free(hash);
+    g_free(shard);
+    g_free(path);
+    g_free(dir);
+    g_free(sql);
+    g_free(sha);
+}
+
+/* Filesystem: an index of a newer schema than this program knows is refused, version kept. */
+static void test_fs_newer_version(void **state)
+{
+    fixture *f = *state;
+    char *dir = old_store(f, "v3", "CREATE TABLE future (x); PRAGMA user_version = 3;");
+    char *err = NULL;
+
+    assert_null(quar_open_fs(dir, 30, &err));
+    assert_non_null(strstr(err, "version 3"));
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 3);
+    free(err);
+    g_free(dir);
 }
 
 /* Filesystem: a stale temporary file from a crashed writer is cleaned on open. */
@@ -475,8 +860,7 @@ static void test_fs_stale_temp(void **state)
     assert_true(g_file_set_contents(fresh, "being written", -1, NULL));
     assert_int_equal(utimes(stale, old), 0);
     quar_close(f->s);
-    f->s = quar_open_fs(f->dir, 30, &err);
-    assert_non_null(f->s);
+    f->s = open_fs(f);
     assert_int_equal(access(stale, F_OK), -1);
     assert_int_equal(access(fresh, F_OK), 0);
     put_msg(f, "after crash", T0, "s@example.com", "r@city.lg.jp", "clean", id);
@@ -492,11 +876,11 @@ static void test_fs_two_connections(void **state)
 {
     fixture *f = *state;
     char *err = NULL, a[24], b[24];
-    quar_store *first = f->s, *second = quar_open_fs(f->dir, 30, &err);
+    quar_store *first = f->s, *second = open_fs(f);
     quar_msg **list = NULL;
     size_t n = 0;
+    int fd;
 
-    assert_non_null(second);
     put_msg(f, "one", T0, "s@example.com", "r@city.lg.jp", "clean", a);
     f->s = second;
     put_msg(f, "two", T0 + 1, "s@example.com", "r@city.lg.jp", "clean", b);
@@ -505,15 +889,22 @@ static void test_fs_two_connections(void **state)
     assert_string_equal(list[0]->id, b);
     assert_string_equal(list[1]->id, a);
     quar_msg_list_free(list, n);
+    assert_int_equal(quar_open_original(first, b, &fd, &err), 0);
+    close(fd);
     quar_close(second);
     f->s = first;
 }
 
-/* The same test against each backend, named after it. */
-#define BOTH(fn)                                                                                   \
-    {"mem/" #fn, fn, setup, teardown, &kind_mem},                                                  \
+/* The same test against each backend (the filesystem one in both ways), named after it. */
+#define ALL(fn)                                                                                    \
+    {"mem/" #fn, fn, setup, teardown, &kind_mem}, {"fs/" #fn, fn, setup, teardown, &kind_fs},      \
     {                                                                                              \
-        "fs/" #fn, fn, setup, teardown, &kind_fs                                                   \
+        "fs-files/" #fn, fn, setup, teardown, &kind_fs_files                                       \
+    }
+#define FS_BOTH(fn)                                                                                \
+    {"fs/" #fn, fn, setup, teardown, &kind_fs},                                                    \
+    {                                                                                              \
+        "fs-files/" #fn, fn, setup, teardown, &kind_fs_files                                       \
     }
 #define FS_ONLY(fn)                                                                                \
     {                                                                                              \
@@ -524,10 +915,21 @@ static void test_fs_two_connections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(test_roundtrip), BOTH(test_shared_content),   BOTH(test_list_filters),
-        BOTH(test_ids),       BOTH(test_remove_shared),    BOTH(test_expired),
-        BOTH(test_events),    BOTH(test_unknown_id),       FS_ONLY(test_fs_file),
-        FS_ONLY(test_fs_wal), FS_ONLY(test_fs_stale_temp), FS_ONLY(test_fs_two_connections),
+        ALL(test_roundtrip),
+        ALL(test_shared_content),
+        ALL(test_list_filters),
+        ALL(test_ids),
+        ALL(test_remove_shared),
+        ALL(test_expired),
+        ALL(test_events),
+        ALL(test_unknown_id),
+        FS_ONLY(test_fs_placement),
+        FS_ONLY(test_fs_mixed),
+        FS_ONLY(test_fs_wal),
+        FS_ONLY(test_fs_migrate_v1),
+        FS_ONLY(test_fs_newer_version),
+        FS_BOTH(test_fs_stale_temp),
+        FS_BOTH(test_fs_two_connections),
     };
 
     setenv("TZ", "Asia/Tokyo", 1);
