@@ -271,14 +271,12 @@ void quar_close(quar_store *s)
 static int fresh_id(quar_store *s, int64_t now, char out[24], char **err)
 {
     for (int tries = 0; tries < 8; tries++) {
-        quar_msg *old = NULL;
         int rc;
 
         quar_new_id(now, out);
-        rc = s->be->get(s, out, &old, err);
-        quar_msg_free(old);
-        if (rc != 0)
-            return rc == 1 ? 0 : -1;
+        rc = s->be->taken(s, out, err);
+        if (rc != 1)
+            return rc;
     }
     return quar_err(s, err, "no free quarantine id after 8 tries");
 }
@@ -286,16 +284,24 @@ static int fresh_id(quar_store *s, int64_t now, char out[24], char **err)
 /* Non-zero when the caller chose id in advance (it is already in the notice) and it is free. */
 static int preset_id_free(quar_store *s, const char *id)
 {
-    quar_msg *old = NULL;
     char *err = NULL;
     int rc;
 
     if (!id[0])
         return 0;
-    rc = s->be->get(s, id, &old, &err);
-    quar_msg_free(old);
+    rc = s->be->taken(s, id, &err);
     free(err);
-    return rc == 1;
+    return rc == 0;
+}
+
+/* 1 when a message has this id (any case), 0 when none has, -1 on error. */
+int quar_id_taken(quar_store *s, const char *id, char **err)
+{
+    char buf[24];
+
+    if (norm_id(id, buf) < 0)
+        return 0;
+    return s->be->taken(s, buf, err);
 }
 
 /* Fill in id, time, expiry and status, store through the backend with the "stored" event. */

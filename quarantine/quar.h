@@ -74,6 +74,8 @@ typedef struct quar_backend {
     /* Store the original and m, and the "stored" event, all or nothing. */
     int (*put)(quar_store *s, int fd, quar_msg *m, const quar_event *stored, char **err);
     int (*get)(quar_store *s, const char *id, quar_msg **out, char **err);
+    /* 1 when a message has this (normalized) id, 0 when none has, -1 on error. */
+    int (*taken)(quar_store *s, const char *id, char **err);
     int (*list)(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err);
     int (*open_original)(quar_store *s, const char *id, int *fd, char **err);
     int (*set_status)(quar_store *s, const char *id, const char *status, char **err);
@@ -105,6 +107,8 @@ void quar_close(quar_store *s);
  * in the same transaction. */
 int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err);
 int quar_get(quar_store *s, const char *id, quar_msg **out, char **err);
+/* 1 when a message has this id (any case), 0 when none has, -1 on error. */
+int quar_id_taken(quar_store *s, const char *id, char **err);
 /* Newest first. Caller frees with quar_msg_list_free. */
 int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err);
 /* A read-only fd on the original, at its start (a file, or a sealed memory file). */

@@ -38,7 +38,7 @@
 #define COPY_CHUNK 65536
 
 /* The statements of the put path, prepared once per store. */
-enum { ST_MESSAGE, ST_RECIPIENT, ST_PART, ST_BLOB, ST_EVENT, ST_COUNT };
+enum { ST_MESSAGE, ST_RECIPIENT, ST_PART, ST_BLOB, ST_EVENT, ST_TAKEN, ST_COUNT };
 
 static const char *const cached_sql[ST_COUNT] = {
     [ST_MESSAGE] = "INSERT INTO messages (id, time, queue_id, client, sender, subject, from_hdr,"
@@ -50,6 +50,7 @@ static const char *const cached_sql[ST_COUNT] = {
     [ST_BLOB] = "INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?,?)",
     [ST_EVENT] = "INSERT INTO events (time, msg_id, actor, action, reason, detail)"
                  " VALUES (?,?,?,?,?,?)",
+    [ST_TAKEN] = "SELECT 1 FROM messages WHERE id = ?",
 };
 
 typedef struct fs_store {
@@ -903,6 +904,22 @@ static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n
     return db_err(s, err, "reading events");
 }
 
+/* 1 when a message has this id, 0 when none has, -1 on error. */
+static int fs_taken(quar_store *s, const char *id, char **err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (cached(s, ST_TAKEN, &st, err) < 0)
+        return -1;
+    bind_str(st, 1, id);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(s, err, "lookup");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 /* Finalize the cached statements, close the database and free the store. */
 static void fs_close(quar_store *s)
 {
@@ -917,6 +934,7 @@ static void fs_close(quar_store *s)
 static const quar_backend fs_backend = {
     .put = fs_put,
     .get = fs_get,
+    .taken = fs_taken,
     .list = fs_list,
     .open_original = fs_open_original,
     .set_status = fs_set_status,

@@ -84,6 +84,13 @@ static int mem_get(quar_store *s, const char *id, quar_msg **out, char **err)
     return 0;
 }
 
+/* 1 when a message has this id, else 0. */
+static int mem_taken(quar_store *s, const char *id, char **err)
+{
+    (void)err;
+    return g_hash_table_contains(mem(s)->msgs, id) ? 1 : 0;
+}
+
 /* Newest first; ties broken by id, as the SQL backend does. */
 static gint newest_first(gconstpointer a, gconstpointer b)
 {
@@ -267,6 +274,7 @@ static void mem_close(quar_store *s)
 static const quar_backend mem_backend = {
     .put = mem_put,
     .get = mem_get,
+    .taken = mem_taken,
     .list = mem_list,
     .open_original = mem_open_original,
     .set_status = mem_set_status,

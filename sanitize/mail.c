@@ -927,15 +927,13 @@ static void record_envelope(mail_ctx *m, const san_envelope *env, GMimeMessage *
 static void pick_id(quar_store *q, char id[24])
 {
     for (int tries = 0; tries < 8; tries++) {
-        quar_msg *old = NULL;
         char *err = NULL;
         int rc;
 
         quar_new_id((int64_t)time(NULL), id);
-        rc = quar_get(q, id, &old, &err);
-        quar_msg_free(old);
+        rc = quar_id_taken(q, id, &err);
         free(err);
-        if (rc != 0)
+        if (rc != 1)
             return;
     }
 }

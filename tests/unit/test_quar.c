@@ -369,6 +369,12 @@ static void test_ids(void **state)
     assert_memory_equal(id, "Q-20261118-", 11);
     put_msg(f, "x", T0, "s@example.com", "r@city.lg.jp", "clean", id);
     assert_true(g_regex_match(re, id, 0, NULL));
+    assert_int_equal(quar_id_taken(f->s, id, NULL), 1);
+    for (char *c = id; *c; c++) /* ids are matched in any case */
+        *c = (char)g_ascii_tolower(*c);
+    assert_int_equal(quar_id_taken(f->s, id, NULL), 1);
+    assert_int_equal(quar_id_taken(f->s, "Q-20261118-ZZZZZZ", NULL), 0);
+    assert_int_equal(quar_id_taken(f->s, "no id", NULL), 0);
     g_hash_table_destroy(seen);
     g_regex_unref(re);
 }
