@@ -2,8 +2,9 @@
  * conf/conf.c - load mugai.conf (GKeyFile INI) over the table's defaults.
  *
  * Runs in trusted processes at start-up and on reload. Rejects unknown
- * groups and keys and out-of-range values with the file, line and key, so
- * that a typo never silently falls back to a default.
+ * groups and keys, out-of-range values and relative paths of programs the
+ * jail runs with the file, line and key, so that a typo never silently falls
+ * back to a default and nothing fails only once the first message arrives.
  */
 #include <errno.h>
 #include <limits.h>
@@ -66,6 +67,17 @@ static const char *set_value(conf *c, const conf_param *p, const char *v, char *
         g_free(*(char **)field(c, p));
         *(char **)field(c, p) = g_strdup(v);
         return NULL;
+    case CONF_PATH:
+        if (v[0] != '/' && !(p->choices && in_choices(p->choices, v)))
+            return g_snprintf(why, len,
+                              "\"%s\" is not an absolute path (the jail runs it from its private "
+                              "directory)%s%s",
+                              v, p->choices ? "; or one of " : "", p->choices ? p->choices : "") > 0
+                       ? why
+                       : "not an absolute path";
+        g_free(*(char **)field(c, p));
+        *(char **)field(c, p) = g_strdup(v);
+        return NULL;
     case CONF_UINT:
     case CONF_SIZE:
         if (!g_ascii_string_to_unsigned(v, 10, p->min, p->max, &n, NULL))
@@ -123,7 +135,7 @@ void conf_free(conf *c)
     if (!c)
         return;
     for (size_t i = 0; i < conf_nparams; i++)
-        if (conf_params[i].type == CONF_STRING)
+        if (conf_params[i].type == CONF_STRING || conf_params[i].type == CONF_PATH)
             g_free(*(char **)field(c, &conf_params[i]));
     g_free(c);
 }
@@ -273,6 +285,10 @@ static const char *describe_range(const conf_param *p, char *buf, size_t len)
         return "true or false";
     case CONF_STRING:
         return p->choices ? p->choices : "text";
+    case CONF_PATH:
+        if (p->choices)
+            g_snprintf(buf, len, "absolute path or %s", p->choices);
+        return p->choices ? buf : "absolute path";
     }
     return "";
 }

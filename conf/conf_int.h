@@ -6,7 +6,9 @@
 
 #include <stddef.h>
 
-typedef enum { CONF_STRING, CONF_UINT, CONF_SIZE, CONF_BOOL } conf_type;
+/* CONF_PATH: a program run in the jail, whose working directory is its private directory: an
+ * absolute path, or one of the words in choices. */
+typedef enum { CONF_STRING, CONF_UINT, CONF_SIZE, CONF_BOOL, CONF_PATH } conf_type;
 
 typedef struct conf_param {
     const char *group;
@@ -15,7 +17,8 @@ typedef struct conf_param {
     const char *def;   /* default, as written in the file */
     unsigned long min; /* bounds for numbers */
     unsigned long max;
-    const char *choices; /* "a|b|c" for strings with a fixed set of values, else NULL */
+    const char *choices; /* "a|b|c" for strings with a fixed set of values (for paths: the
+                            words allowed besides an absolute path), else NULL */
     size_t offset;       /* into struct conf */
     const char *doc;     /* one line */
 } conf_param;

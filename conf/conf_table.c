@@ -13,6 +13,10 @@
     {                                                                                              \
         g, k, CONF_STRING, d, 0, 0, ch, offsetof(conf, f), doc                                     \
     }
+#define P(g, k, d, ch, f, doc)                                                                     \
+    {                                                                                              \
+        g, k, CONF_PATH, d, 0, 0, ch, offsetof(conf, f), doc                                       \
+    }
 #define U(g, k, d, lo, hi, f, doc)                                                                 \
     {                                                                                              \
         g, k, CONF_UINT, #d, lo, hi, NULL, offsetof(conf, f), doc                                  \
@@ -31,9 +35,9 @@ const conf_param conf_params[] = {
       "Lowest level of log lines written (debug, info, warning, error)."),
     S("general", "audit_log", "", NULL, audit_log,
       "File that receives one JSON line per sanitized input; empty disables the audit log."),
-    S("general", "render_path", "auto", NULL, render_path,
+    P("general", "render_path", "auto", "auto", render_path,
       "The jailed renderer program; auto finds the one installed with mugai."),
-    S("general", "soffice_path", "/usr/bin/soffice", NULL, soffice_path,
+    P("general", "soffice_path", "/usr/bin/soffice", NULL, soffice_path,
       "LibreOffice's soffice program, used to turn Office documents into PDF in the jail."),
     Z("general", "max_input_mb", 100, 1, 4096, max_input_mb,
       "Largest input file in MiB; a larger one is blocked."),
@@ -124,7 +128,8 @@ const conf_param conf_params[] = {
     U("milter", "queue_wait", 60, 1, 3600, milter_queue_wait,
       "Seconds a message may wait for a free worker before it is deferred (451)."),
     U("milter", "job_timeout", 300, 5, 3600, milter_job_timeout,
-      "Seconds one message may take in a worker before it is deferred (451)."),
+      "Seconds one message may take in a worker; then its conversions are stopped and it is "
+      "deferred (451)."),
 };
 
 const size_t conf_nparams = sizeof(conf_params) / sizeof(conf_params[0]);

@@ -11,18 +11,27 @@
  * replaces a worker after jobs_per_worker jobs, and on SIGHUP rebuilds the
  * engine and replaces every worker. Workers read the job (envelope + spool
  * fd), run san_mail and reply with the clean message's fd and a completion
- * mark. Runs as the unprivileged milter user; workers see untrusted mail
+ * mark. A job ends at job_timeout: the jail stops its conversions then and the
+ * worker answers that it timed out; an alarm a little later kills a worker
+ * stuck elsewhere. The supervisor is the child subreaper of its workers, so
+ * the processes of a dead worker's conversions become its children: it kills
+ * their process groups and removes the jail directories the worker left.
+ * Runs as the unprivileged milter user; workers see untrusted mail
  * only through the engine, which parses it in the render jail.
  * Must never answer OK for a message whose original is not in the store,
- * and never keep a job connection open in the supervisor after handing it
- * over (a worker that dies must give the milter thread an EOF).
+ * never keep a job connection open in the supervisor after handing it
+ * over (a worker that dies must give the milter thread an EOF), and never
+ * reuse a worker's slot before its process has been reaped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,13 +46,15 @@
 
 #define POOL_MAX_WORKERS 256
 #define POOL_MAX_QUEUE 1024
+#define POOL_ALARM_GRACE 5 /* seconds after job_timeout before the alarm kills a worker */
 
 typedef struct worker {
-    pid_t pid; /* 0: empty slot */
+    pid_t pid; /* 0: empty slot (a dead worker keeps it until it is reaped) */
     int ctl;   /* control socket, -1 when closed */
     int busy;
     int retire; /* replace after the current job */
     unsigned jobs;
+    unsigned job_timeout; /* of the configuration the worker was started with */
 } worker;
 
 typedef struct waiting {
@@ -100,33 +111,57 @@ int milter_pool_listen(const conf *c)
 
 /* ---- worker side ---- */
 
+/* Fill r as failed because the job ran out of time. */
+static void worker_timed_out(pool *p, milter_reply *r)
+{
+    char text[128];
+
+    free(r->qid);
+    free(r->text);
+    r->qid = NULL;
+    r->status = MILTER_ST_FAIL;
+    if (mg_snprintf(text, sizeof(text), "sanitization timed out after %u s ([milter] job_timeout)",
+                    p->c->milter_job_timeout) < 0)
+        mg_panic("pool worker: reply text too long");
+    r->text = strdup(text);
+}
+
 /* Sanitize one job and fill the reply. */
 static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r)
 {
     san_envelope env = {j->queue_id, j->client, j->sender, (const char *const *)j->rcpts};
+    const char *qid = j->queue_id ? j->queue_id : "-";
     san_mail_result res;
     char *err = NULL;
+    int rc = -1;
 
     memset(&res, 0, sizeof(res));
     if (lseek(j->fd, 0, SEEK_SET) < 0 || ftruncate(j->out, 0) < 0 ||
         lseek(j->out, 0, SEEK_SET) < 0) {
         r->status = MILTER_ST_FAIL;
         r->text = strdup("cannot use the spool files");
-    } else if (san_mail(p->eng, st, j->fd, &env, "mugai-milter", j->out, &res, &err) < 0) {
+    } else if ((rc = san_mail(p->eng, st, j->fd, &env, "mugai-milter", j->out, &res, &err)) < 0 &&
+               !san_deadline_reached()) {
         r->status = MILTER_ST_FAIL;
         r->text = strdup(err ? err : "sanitization failed");
+    } else if (san_deadline_reached()) {
+        worker_timed_out(p, r);
+        if (rc == 0 && res.record != NULL && res.record->id[0])
+            mg_warn("%s: the original was stored as %s before the time ran out; deferred anyway",
+                    qid, res.record->id);
     } else {
         r->status = MILTER_ST_OK;
         r->qid = strdup(res.record->id);
-        mg_info("%s: sanitized, quarantine id %s%s", j->queue_id ? j->queue_id : "-", r->qid,
-                res.changed ? ", changed" : "");
+        mg_info("%s: sanitized, quarantine id %s%s", qid, r->qid, res.changed ? ", changed" : "");
         san_audit_mail(p->c, "mugai-milter", res.record, res.seconds);
     }
     free(err);
     san_mail_result_clear(&res);
 }
 
-/* Serve one job connection handed over by the supervisor. */
+/* Serve one job connection handed over by the supervisor. The job's conversions end at
+ * job_timeout (and it is answered as timed out); the alarm is the backstop for a worker
+ * stuck outside the jail. */
 static void worker_job(pool *p, quar_store *st, int conn)
 {
     struct timeval tv = {30, 0};
@@ -139,7 +174,9 @@ static void worker_job(pool *p, quar_store *st, int conn)
         mg_warn("pool worker: bad job message: %s", strerror(errno));
         return;
     }
-    alarm(p->c->milter_job_timeout + 5);
+    mg_debug("%s: sanitizing in worker %ld", j.queue_id ? j.queue_id : "-", (long)getpid());
+    san_deadline_set(mg_now() + p->c->milter_job_timeout);
+    alarm(p->c->milter_job_timeout + POOL_ALARM_GRACE);
     worker_sanitize(p, st, &j, &r);
     if (r.status == MILTER_ST_OK && r.qid == NULL) {
         mg_panic("pool worker: out of memory");
@@ -150,6 +187,7 @@ static void worker_job(pool *p, quar_store *st, int conn)
     if (milter_reply_send(conn, &r) < 0)
         mg_warn("%s: reply lost: %s", j.queue_id ? j.queue_id : "-", strerror(errno));
     alarm(0);
+    san_deadline_set(0);
     milter_reply_clear(&r);
     milter_job_clear(&j);
 }
@@ -214,7 +252,7 @@ static int pool_spawn(pool *p, size_t i)
         worker_main(p, sv[1]);
     }
     close(sv[1]);
-    p->w[i] = (worker){pid, sv[0], 0, 0, 0};
+    p->w[i] = (worker){pid, sv[0], 0, 0, 0, p->c->milter_job_timeout};
     return 0;
 }
 
@@ -226,7 +264,8 @@ static void pool_retire(pool *p, size_t i)
     p->w[i].ctl = -1;
 }
 
-/* Start workers in empty slots, backing off after a failure. */
+/* Start workers in empty slots (a slot is empty once its worker has been reaped), backing
+ * off after a failure. */
 static void pool_fill(pool *p)
 {
     size_t i;
@@ -234,7 +273,7 @@ static void pool_fill(pool *p)
     if (p->stopping || mg_now() < p->respawn_after)
         return;
     for (i = 0; i < p->c->milter_workers && i < POOL_MAX_WORKERS; i++) {
-        if (p->w[i].ctl >= 0)
+        if (p->w[i].ctl >= 0 || p->w[i].pid > 0)
             continue;
         if (pool_spawn(p, i) < 0) {
             mg_error("pool: cannot start a worker: %s", strerror(errno));
@@ -304,11 +343,125 @@ static void pool_worker_event(pool *p, size_t i)
         pool_retire(p, i);
 }
 
-/* Reap children; the milter front end exiting stops the pool. */
+/* State, parent and process group of pid, from /proc. 0, or -1 when it is gone. */
+static int proc_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgid)
+{
+    char path[64], buf[512];
+    const char *q;
+    long pp, pg;
+    ssize_t n;
+    int fd;
+
+    if (mg_snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid) < 0)
+        return -1;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    q = strrchr(buf, ')'); /* the command name in parentheses may hold anything */
+    if (q == NULL || sscanf(q + 1, " %c %ld %ld", state, &pp, &pg) != 3)
+        return -1;
+    *ppid = (pid_t)pp;
+    *pgid = (pid_t)pg;
+    return 0;
+}
+
+/* The slot of worker pid, or POOL_MAX_WORKERS when pid is not a worker. */
+static size_t pool_slot(const pool *p, pid_t pid)
+{
+    size_t i;
+
+    for (i = 0; i < POOL_MAX_WORKERS && pid > 0; i++)
+        if (p->w[i].pid == pid)
+            return i;
+    return POOL_MAX_WORKERS;
+}
+
+/* Non-zero when process group pgid is a conversion a live worker still runs: its leader is
+ * that worker's child. */
+static int pool_live_conversion(const pool *p, pid_t pgid)
+{
+    char state;
+    pid_t ppid, pg;
+
+    return proc_stat(pgid, &state, &ppid, &pg) == 0 && state != 'Z' &&
+           pool_slot(p, ppid) < POOL_MAX_WORKERS;
+}
+
+/* Kill what dead workers' conversions left: every running child of the supervisor that is
+ * neither the front end nor a worker (orphans are reparented here), with its process group
+ * unless that is still a live worker's conversion. Returns how many it found. */
+static size_t pool_kill_strays(const pool *p)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t self = getpid(), own_group = getpgrp();
+    size_t n = 0;
+
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char state, *end;
+        pid_t ppid, pgid;
+        long pid = strtol(e->d_name, &end, 10);
+
+        if (pid <= 0 || *end != '\0' || pid == p->child ||
+            pool_slot(p, (pid_t)pid) < POOL_MAX_WORKERS)
+            continue;
+        if (proc_stat((pid_t)pid, &state, &ppid, &pgid) < 0 || ppid != self || state == 'Z')
+            continue;
+        if (pool_live_conversion(p, pgid))
+            continue;
+        n++;
+        mg_warn("pool: killing process %ld (group %ld) left by a dead worker", pid, (long)pgid);
+        if (pgid > 1 && pgid != own_group)
+            (void)kill(-pgid, SIGKILL);
+        (void)kill((pid_t)pid, SIGKILL);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Log how the worker in slot i ended. Non-zero when it did not exit cleanly. */
+static int pool_log_end(const pool *p, size_t i, int status)
+{
+    const worker *w = &p->w[i];
+    const char *during = w->busy ? " during a job" : "";
+    const char *abbrev;
+    int sig;
+
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        mg_info("pool: worker %ld exited", (long)w->pid);
+        return 0;
+    }
+    if (WIFEXITED(status)) {
+        mg_warn("pool: worker %ld died%s: exit status %d", (long)w->pid, during,
+                WEXITSTATUS(status));
+        return 1;
+    }
+    sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    abbrev = sigabbrev_np(sig);
+    if (sig == SIGALRM && w->busy)
+        mg_error("pool: worker %ld killed by SIGALRM: its job exceeded [milter] job_timeout "
+                 "(%u s)",
+                 (long)w->pid, w->job_timeout);
+    else
+        mg_warn("pool: worker %ld died%s: killed by signal %d (SIG%s)", (long)w->pid, during, sig,
+                abbrev ? abbrev : "?");
+    return 1;
+}
+
+/* Reap children; the milter front end exiting stops the pool. After a worker died, or a
+ * process it left behind ended, kill what is left of its conversions and remove their
+ * directories. */
 static void pool_reap(pool *p)
 {
     pid_t pid;
-    int status;
+    int status, strays = 0;
     size_t i;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -318,16 +471,23 @@ static void pool_reap(pool *p)
             p->stopping = 1;
             continue;
         }
-        for (i = 0; i < POOL_MAX_WORKERS; i++) {
-            if (p->w[i].pid != pid)
-                continue;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                mg_warn("pool: worker %ld died (status %d)", (long)pid, status);
-                p->respawn_after = mg_now() + 0.5;
-            }
-            pool_retire(p, i);
-            p->w[i].pid = 0;
+        i = pool_slot(p, pid);
+        if (i == POOL_MAX_WORKERS) {
+            mg_debug("pool: reaped process %ld left by a conversion", (long)pid);
+            strays = 1;
+            continue;
         }
+        if (pool_log_end(p, i, status)) {
+            p->respawn_after = mg_now() + 0.5;
+            strays = 1;
+        }
+        pool_retire(p, i);
+        p->w[i].pid = 0;
+        p->w[i].busy = 0;
+    }
+    if (strays) {
+        pool_kill_strays(p);
+        san_jail_dirs_sweep();
     }
 }
 
@@ -455,6 +615,14 @@ static void pool_shutdown(pool *p)
     for (i = 0; i < POOL_MAX_WORKERS; i++)
         if (p->w[i].pid > 0)
             kill(p->w[i].pid, SIGKILL);
+    /* Then reap them and what their conversions left, briefly. */
+    for (until = mg_now() + 2; mg_now() < until;) {
+        pool_reap(p);
+        if (!pool_workers_alive(p) && pool_kill_strays(p) == 0)
+            break;
+        usleep(50000);
+    }
+    san_jail_dirs_sweep();
     if (milter_pool_path(p->c, path, sizeof(path)) == 0)
         unlink(path);
 }
@@ -511,9 +679,13 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
     p->lsock = lsock;
     p->child = child;
     for (i = 0; i < POOL_MAX_WORKERS; i++)
-        p->w[i] = (worker){0, -1, 0, 0, 0};
+        p->w[i] = (worker){0, -1, 0, 0, 0, 0};
     if (c->milter_workers > POOL_MAX_WORKERS)
         c->milter_workers = POOL_MAX_WORKERS;
+    /* Orphans of the workers' conversions come to us, not to init. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        mg_warn("pool: cannot become a child subreaper: %s", strerror(errno));
+    san_jail_dirs_sweep(); /* left by a crash of an earlier run */
     p->sigfd = pool_sigfd();
     if (p->sigfd < 0 || pool_start(p) < 0) {
         rc = 1;

@@ -5,12 +5,16 @@
  * Runs in the sanitizer worker (trusted, single-threaded). Per conversion it
  * forks a child that gets its own process group, rlimits, a new network
  * namespace, an empty private directory, a clean environment and only the
- * input, output and error fds, then execs the renderer. The parent enforces a
- * wall-clock deadline and checks every byte of the wire format (rnd.h). It must
- * never trust a count, size or length from the child before checking it, never
- * leave a zombie or a stray process, and never pass anything on but checked
- * pixels and valid UTF-8.
+ * input, output and error fds, and is killed if the worker dies; then it execs
+ * the renderer. The parent enforces a wall-clock deadline (the conversion's own
+ * or the job's, whichever comes first) and checks every byte of the wire format
+ * (rnd.h). It must never trust a count, size or length from the child before
+ * checking it, never leave a zombie or a stray process, and never pass anything
+ * on but checked pixels and valid UTF-8. Private directories are named after
+ * the process that made them ($TMPDIR/mugai-jail-PID-XXXXXX), so that those of
+ * a killed worker can be found and removed by san_jail_dirs_sweep.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +37,11 @@
 #include "san_int.h"
 
 #define TAIL_MAX 400
+#define DIR_PREFIX "mugai-jail-"
+
+/* The deadline of the job in progress (0: none) and whether it has cut a conversion. */
+static double job_deadline;
+static int job_deadline_hit;
 
 /* One running child and what the parent has read from it. */
 typedef struct run {
@@ -42,6 +52,7 @@ typedef struct run {
     char tail[TAIL_MAX + 1]; /* last bytes of the child's stderr */
     size_t tail_len;
     int timed_out;
+    int job_limited; /* the deadline is the job's, not the conversion's own */
 } run;
 
 /* How to start a child. */
@@ -86,14 +97,42 @@ static void why_set(char *why, size_t why_len, const char *fmt, ...)
             *p = ' ';
 }
 
-/* Create a fresh 0700 directory under $TMPDIR or /tmp into buf. 0 or -1. */
-static int private_dir_new(char *buf, size_t len)
+void san_deadline_set(double until)
+{
+    job_deadline = until;
+    job_deadline_hit = 0;
+}
+
+int san_deadline_reached(void)
+{
+    return job_deadline_hit;
+}
+
+/* Non-zero (with a reason in why) when the job's deadline has passed: nothing more starts. */
+static int deadline_passed(char *why, size_t why_len)
+{
+    if (job_deadline <= 0 || mg_now() < job_deadline)
+        return 0;
+    job_deadline_hit = 1;
+    why_set(why, why_len, "the job's time limit ran out before the conversion");
+    return 1;
+}
+
+/* The directory private directories are made in: $TMPDIR when absolute, else /tmp. */
+static const char *tmp_root(void)
 {
     const char *tmp = getenv("TMPDIR");
 
-    if (!tmp || tmp[0] != '/')
-        tmp = "/tmp";
-    if (mg_snprintf(buf, len, "%s/mugai-jail-XXXXXX", tmp) < 0 || !mkdtemp(buf)) {
+    return tmp && tmp[0] == '/' ? tmp : "/tmp";
+}
+
+/* Create a fresh 0700 directory $TMPDIR/mugai-jail-PID-XXXXXX into buf. 0 or -1. */
+static int private_dir_new(char *buf, size_t len)
+{
+    const char *tmp = tmp_root();
+
+    if (mg_snprintf(buf, len, "%s/" DIR_PREFIX "%ld-XXXXXX", tmp, (long)getpid()) < 0 ||
+        !mkdtemp(buf)) {
         mg_error("jail: cannot create a private directory under %s: %s", tmp, strerror(errno));
         return -1;
     }
@@ -113,8 +152,51 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 /* Remove the private directory and everything the child left in it. */
 static void private_dir_remove(const char *dir)
 {
-    if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+    if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
         mg_warn("jail: cannot remove %s: %s", dir, strerror(errno));
+}
+
+/* The process that made the private directory called name, or 0 when name is not one. */
+static pid_t private_dir_owner(const char *name)
+{
+    char *end;
+    long pid;
+
+    if (strncmp(name, DIR_PREFIX, strlen(DIR_PREFIX)) != 0)
+        return 0;
+    name += strlen(DIR_PREFIX);
+    if (*name < '1' || *name > '9')
+        return 0;
+    errno = 0;
+    pid = strtol(name, &end, 10);
+    if (errno != 0 || *end != '-' || strlen(end) != 7 || pid <= 0 || (pid_t)pid != pid)
+        return 0;
+    return (pid_t)pid;
+}
+
+void san_jail_dirs_sweep(void)
+{
+    const char *tmp = tmp_root();
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    struct stat st;
+    char path[PATH_MAX];
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        pid_t owner = private_dir_owner(e->d_name);
+        if (owner <= 0 || owner == getpid() || kill(owner, 0) == 0 || errno != ESRCH)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        if (mg_snprintf(path, sizeof path, "%s/%s", tmp, e->d_name) < 0)
+            continue;
+        private_dir_remove(path);
+        mg_info("jail: removed %s, left by process %ld", path, (long)owner);
+    }
+    closedir(d);
 }
 
 /* Non-zero when network namespaces can be created; probed once, warned once. */
@@ -165,8 +247,8 @@ static void child_die(const char *what)
     _exit(127);
 }
 
-/* In the child: become the jail and exec; never returns. */
-static void child_exec(const spec *s, int outw, int errw, int netns)
+/* In the child: become the jail and exec; never returns. parent is the worker's pid. */
+static void child_exec(const spec *s, int outw, int errw, int netns, pid_t parent)
 {
     char home[PATH_MAX + 8], tmpdir[PATH_MAX + 8];
     sigset_t none;
@@ -183,6 +265,11 @@ static void child_exec(const spec *s, int outw, int errw, int netns)
             (void)close(fd);
     if (setpgid(0, 0) < 0)
         child_die("setpgid");
+    /* Die with the worker; the supervisor kills the rest of the group (pool.c). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        child_die("prctl(PR_SET_PDEATHSIG)");
+    if (getppid() != parent)
+        _exit(127);
     if (netns && unshare(CLONE_NEWNET) < 0)
         child_die("unshare(CLONE_NEWNET)");
     if (chdir(s->dir) < 0)
@@ -202,6 +289,7 @@ static int run_start(run *r, const spec *s, char *why, size_t why_len)
 {
     int outp[2], errp[2];
     int netns = s->c->jail_network_namespace && netns_available();
+    pid_t parent = getpid();
 
     memset(r, 0, sizeof *r);
     r->pid = -1;
@@ -214,9 +302,13 @@ static int run_start(run *r, const spec *s, char *why, size_t why_len)
         return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), -1;
     }
     r->deadline = mg_now() + s->timeout;
+    if (job_deadline > 0 && job_deadline < r->deadline) {
+        r->deadline = job_deadline;
+        r->job_limited = 1;
+    }
     r->pid = fork();
     if (r->pid == 0)
-        child_exec(s, outp[1], errp[1], netns);
+        child_exec(s, outp[1], errp[1], netns, parent);
     close(outp[1]);
     close(errp[1]);
     r->out = outp[0];
@@ -394,6 +486,11 @@ static const char *tail_line(run *r)
 /* Classify a child that ended without a complete, valid stream. */
 static jail_status classify_end(const spec *s, run *r, const ending *e, char *why, size_t why_len)
 {
+    if (r->timed_out && r->job_limited) {
+        job_deadline_hit = 1;
+        why_set(why, why_len, "stopped when the job's time limit ran out");
+        return JAIL_TIMEOUT;
+    }
     if (r->timed_out) {
         why_set(why, why_len, "renderer exceeded the time limit of %u s", s->timeout);
         return JAIL_TIMEOUT;
@@ -698,6 +795,8 @@ static jail_status render_run(const conf *c, const char *mode, const char *img_t
     jail_status st;
 
     why_set(why, why_len, "%s", "");
+    if (deadline_passed(why, why_len))
+        return JAIL_TIMEOUT;
     render_args(c, mode, img_type, label, argv, bufs);
     int fd = input_fd(in_fd);
     if (fd < 0)
@@ -854,7 +953,7 @@ static jail_status office_run(const conf *c, const char *dir, office_paths *p, c
     if (!r.timed_out && WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0)
         return JAIL_OK;
     jail_status st = classify_end(&s, &r, &e, why, why_len);
-    if (st == JAIL_TIMEOUT)
+    if (st == JAIL_TIMEOUT && !r.job_limited)
         why_set(why, why_len, "LibreOffice exceeded the time limit of %u s", c->office_timeout);
     return st;
 }
@@ -870,6 +969,8 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
     for (const char *q = ext; *q; q++)
         if (!g_ascii_isalnum(*q))
             return why_set(why, why_len, "bad extension"), JAIL_ERROR;
+    if (deadline_passed(why, why_len))
+        return JAIL_TIMEOUT;
     if (private_dir_new(dir, sizeof dir) < 0)
         return why_set(why, why_len, "cannot create a private directory"), JAIL_ERROR;
     if (office_paths_make(&p, dir, ext) < 0 || copy_to_path(in_fd, p.input) < 0) {

@@ -1002,6 +1002,10 @@ int san_mail(san_engine *e, quar_store *q, int in_fd, const san_envelope *env, c
     if (write_clean(&m, msg ? GMIME_OBJECT(msg) : NULL, out_fd) < 0 || verify(out_fd) < 0) {
         *err = strdup("the clean message could not be written or does not parse");
         rc = -1;
+    } else if (q && san_deadline_reached()) {
+        /* the message will be deferred: no record for it, the retry makes one */
+        *err = strdup("sanitization timed out");
+        rc = -1;
     } else if (q) {
         lseek(in_fd, 0, SEEK_SET);
         rc = quar_put(q, in_fd, m.rec, actor ? actor : "mugai", err);

@@ -63,6 +63,19 @@ void san_result_clear(san_result *r);
 /* "sanitized", "blocked", "held", "failed". */
 const char *san_verdict_name(san_verdict v);
 
+/* ---- jail.c: the render jail as a sanitizer pool uses it ---- */
+
+/* Let every conversion this process runs from now on end at until (mg_now() clock) at the
+ * latest, its processes killed then, and start none after it; 0 lifts the limit. Clears the
+ * mark san_deadline_reached reads. Per process: a pool worker sets its job's deadline. */
+void san_deadline_set(double until);
+/* Non-zero when, since san_deadline_set, a conversion was stopped or refused because the
+ * deadline had come: the result lacks that conversion and the job has run out of time. */
+int san_deadline_reached(void);
+/* Remove the private directories of conversions whose process no longer runs (one killed
+ * mid-conversion leaves them), under $TMPDIR (or /tmp); only those of the effective user. */
+void san_jail_dirs_sweep(void);
+
 /* ---- mail.c: one Internet mail message ---- */
 
 #include "quar.h"

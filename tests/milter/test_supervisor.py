@@ -1,22 +1,39 @@
 #!/usr/bin/python3
 """mugai-milter's process management as an operator sees it: the pool
-supervisor restarts a killed worker, replaces its workers on SIGHUP (and keeps
-serving), removes spool files left by a crash when it starts, refuses a bad
-configuration with exit status 2, and stops cleanly on SIGTERM.
+supervisor restarts a killed worker and logs how it died, replaces its workers
+on SIGHUP (and keeps serving), removes spool files and jail directories left by
+a crash when it starts, refuses a bad configuration with exit status 2, and
+stops cleanly on SIGTERM. With a renderer that hangs: a job ends at
+[milter] job_timeout with a temporary failure that says so, its conversion
+stopped and the worker kept; a worker killed mid-conversion (SIGKILL, or the
+alarm's SIGALRM) takes its conversion's processes and jail directory along.
 
 Usage: test_supervisor.py BUILD_DIR CLAMDB_GENERATOR
 """
 
 import os
+import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_replbody import MilterClient  # noqa: E402 - the MTA side of the milter protocol
+
 BUILD = None
 CLAMDB = None
+
+# A renderer that never answers and has a child of its own, as LibreOffice's soffice has
+# soffice.bin: only the whole process group going away stops it.
+HANGING_RENDERER = """#!/bin/sh
+sleep 600 &
+wait
+"""
 
 
 def children(pid):
@@ -34,6 +51,34 @@ def children(pid):
         if int(fields[1]) == pid:
             out.append(int(d))
     return sorted(out)
+
+
+def descendants(pid):
+    """Every descendant of pid."""
+    out, todo = [], [pid]
+    while todo:
+        for c in children(todo.pop()):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def alive(pid):
+    """True while pid runs (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rfind(")") + 2:].split()[0] != "Z"
+
+
+def threads(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
+    except (OSError, AttributeError):
+        return 0
 
 
 def wait_for(pred, timeout=20.0):
@@ -80,12 +125,19 @@ class Supervisor(unittest.TestCase):
         kids = children(self.proc.pid)
         return kids[1:] if len(kids) > 1 else []
 
+    def read_log(self):
+        with open(os.path.join(self.tmp.name, "log")) as f:
+            return f.read()
+
     def test_killed_worker_is_replaced(self):
         self.start()
-        before = self.workers()
-        os.kill(before[-1], signal.SIGKILL)
-        self.assertTrue(wait_for(lambda: len(self.workers()) == 2 and
-                                 before[-1] not in self.workers()))
+        for _ in range(3):  # every death is logged, however the events interleave
+            before = self.workers()
+            os.kill(before[-1], signal.SIGKILL)
+            self.assertTrue(wait_for(lambda: len(self.workers()) == 2 and
+                                     before[-1] not in self.workers()))
+            self.assertIn("worker %d died: killed by signal 9 (SIGKILL)" % before[-1],
+                          self.read_log())
 
     def test_sighup_replaces_workers_and_keeps_serving(self):
         self.start()
@@ -119,6 +171,163 @@ class Supervisor(unittest.TestCase):
                            capture_output=True, timeout=30)
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"no_such_key", p.stderr)
+
+
+class HungConversion(unittest.TestCase):
+    """One worker, a renderer that hangs, the jail's own time limit far away; the jail's
+    private directories go to a TMPDIR of the test's own."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="mugai-hang-")
+        d = self.tmp.name
+        subprocess.run([sys.executable, CLAMDB, os.path.join(d, "db")], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.spool = os.path.join(d, "spool")
+        self.jail_tmp = os.path.join(d, "tmp")
+        os.mkdir(self.spool)
+        os.mkdir(self.jail_tmp)
+        self.sock = os.path.join(d, "milter.sock")
+        self.renderer = os.path.join(d, "hang.sh")
+        with open(self.renderer, "w") as f:
+            f.write(HANGING_RENDERER)
+        os.chmod(self.renderer, 0o755)
+        self.proc = None
+
+    def tearDown(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for p in getattr(self, "jail", []):  # never leave a stray sleep behind
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        self.tmp.cleanup()
+
+    def start(self, job_timeout):
+        d = self.tmp.name
+        conf = os.path.join(d, "mugai.conf")
+        with open(conf, "w") as f:
+            f.write("[general]\nrender_path = %s\n[jail]\ntimeout = 600\n"
+                    "[scan]\nclamav_db_dir = %s/db\n[quarantine]\ndir = %s/q\n"
+                    "[milter]\nsocket = unix:%s\nspool_dir = %s\npid_file = %s/milter.pid\n"
+                    "workers = 1\njob_timeout = %d\n"
+                    % (self.renderer, d, d, self.sock, self.spool, d, job_timeout))
+        self.logf = open(os.path.join(d, "log"), "w+")
+        self.proc = subprocess.Popen(
+            [os.path.join(BUILD, "milter", "mugai-milter"), "-c", conf, "-f"],
+            stdout=self.logf, stderr=subprocess.STDOUT,
+            env=dict(os.environ, TMPDIR=self.jail_tmp))
+        self.assertTrue(wait_for(lambda: os.path.exists(self.sock) and self.worker()),
+                        "milter did not come up")
+
+    def worker(self):
+        """The worker: the supervisor's child that is not the libmilter front end (threads)
+        and has not come to the supervisor as an orphan (the oldest such)."""
+        kids = [k for k in children(self.proc.pid) if threads(k) == 1 and alive(k)]
+        return kids[0] if kids else None
+
+    def log(self):
+        with open(os.path.join(self.tmp.name, "log")) as f:
+            return f.read()
+
+    def send(self, out):
+        """Send a message with a text attachment (converted in the jail); out["reply"] gets
+        the final packet, out["secs"] the time end of message took."""
+        body = (b"--B\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nHello.\r\n"
+                b"--B\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+                b"Content-Disposition: attachment; filename=\"memo.txt\"\r\n\r\n"
+                b"A memo.\r\n--B--\r\n")
+        headers = [(b"From", b" alice@example.com"), (b"To", b" bob@example.lg.jp"),
+                   (b"Subject", b" memo"), (b"MIME-Version", b" 1.0"),
+                   (b"Content-Type", b" multipart/mixed; boundary=\"B\"")]
+        c = MilterClient(self.sock)
+        try:
+            c.negotiate()
+            c.step(b"C", b"mail.example.com\0" + b"4" + struct.pack("!H", 25) + b"192.0.2.1\0")
+            c.step(b"H", b"mail.example.com\0")
+            c.send(b"D", b"M" + b"i\0HANG1\0")
+            c.step(b"M", b"<alice@example.com>\0")
+            c.step(b"R", b"<bob@example.lg.jp>\0")
+            for name, value in headers:
+                c.step(b"L", name + b"\0" + value + b"\0")
+            c.step(b"N")
+            c.step(b"B", body)
+            t0 = time.monotonic()
+            out["reply"] = c.eom()[-1]
+            out["secs"] = time.monotonic() - t0
+        finally:
+            c.close()
+
+    def start_job(self):
+        """Send the message in a thread; wait until the renderer and its child run. Returns
+        (thread, result dict, worker pid); self.jail holds the conversion's processes."""
+        out = {}
+        t = threading.Thread(target=self.send, args=(out,))
+        t.start()
+        w = self.worker()
+        self.assertTrue(wait_for(lambda: len(descendants(w)) >= 2), "no conversion seen")
+        self.jail = descendants(w)
+        return t, out, w
+
+    def check_tempfail(self, out):
+        cmd, data = out["reply"]
+        self.assertEqual(cmd, b"y", (cmd, data))
+        self.assertTrue(data.startswith(b"451 4.7.1"), data)
+
+    def check_conversion_gone(self, timeout):
+        self.assertTrue(wait_for(lambda: not [p for p in self.jail if alive(p)], timeout),
+                        "the conversion outlived its job or worker: %s"
+                        % [p for p in self.jail if alive(p)])
+        self.assertTrue(wait_for(lambda: not os.listdir(self.jail_tmp), timeout),
+                        "jail directories left: %s" % os.listdir(self.jail_tmp))
+
+    def test_job_ends_at_job_timeout(self):
+        self.start(job_timeout=5)
+        t, out, w = self.start_job()
+        t.join(60)
+        self.check_tempfail(out)
+        # At job_timeout, not when the alarm (5 s later) or the front end would end it.
+        self.assertGreaterEqual(out["secs"], 4.5)
+        self.assertLess(out["secs"], 8, self.log())
+        self.check_conversion_gone(0.5)
+        self.assertIn("HANG1: pool says: sanitization timed out after 5 s", self.log())
+        self.assertEqual(self.worker(), w, "the worker was killed instead of answering")
+        self.assertNotIn("died", self.log())
+
+    def test_killed_worker_takes_its_conversion_along(self):
+        self.start(job_timeout=60)
+        t, out, w = self.start_job()
+        os.kill(w, signal.SIGKILL)
+        self.check_conversion_gone(3)
+        t.join(60)
+        self.check_tempfail(out)
+        self.assertIn("worker %d died during a job: killed by signal 9 (SIGKILL)" % w, self.log())
+        self.assertTrue(wait_for(lambda: self.worker() not in (None, w)), "no new worker")
+
+    def test_alarm_is_logged_as_job_timeout(self):
+        self.start(job_timeout=60)
+        t, out, w = self.start_job()
+        os.kill(w, signal.SIGALRM)  # what the worker's backstop alarm does
+        self.check_conversion_gone(3)
+        t.join(60)
+        self.check_tempfail(out)
+        self.assertIn("worker %d killed by SIGALRM: its job exceeded [milter] job_timeout (60 s)"
+                      % w, self.log())
+
+    def test_leftover_jail_directories_removed_at_start(self):
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        dead = os.path.join(self.jail_tmp, "mugai-jail-%d-AbC123" % gone.pid)
+        live = os.path.join(self.jail_tmp, "mugai-jail-%d-XyZ789" % os.getpid())
+        other = os.path.join(self.jail_tmp, "mugai-jail-notapid")
+        for d in (dead, live, other):
+            os.makedirs(os.path.join(d, "profile"))
+            with open(os.path.join(d, "profile", "registrymodifications.xcu"), "w") as f:
+                f.write("left by a crash\n")
+        self.start(job_timeout=60)
+        self.assertEqual(sorted(os.listdir(self.jail_tmp)),
+                         sorted(os.path.basename(d) for d in (live, other)))
 
 
 if __name__ == "__main__":

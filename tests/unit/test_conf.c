@@ -77,6 +77,15 @@ static const bad_case bad_cases[] = {
     {"[general]\nlog_level = loud\n", "[general] log_level:"},
     {"this is not ini\n", "not a key-value pair"},
     {"[jail]\ntimeout = -5\n", "[jail] timeout:"},
+    /* The jail runs these from its private directory: a relative path would pass a check at
+     * start-up and fail with the first message. */
+    {"[general]\nrender_path = render/mugai-render\n",
+     ":2: [general] render_path: \"render/mugai-render\" is not an absolute path"},
+    {"[general]\nlog_level = info\nrender_path = ./mugai-render\n",
+     ":3: [general] render_path: \"./mugai-render\" is not an absolute path"},
+    {"[general]\nrender_path =\n", ":2: [general] render_path: \"\" is not an absolute path"},
+    {"[general]\nsoffice_path = soffice\n",
+     ":2: [general] soffice_path: \"soffice\" is not an absolute path"},
 };
 
 static void test_bad_files(void **state)
@@ -96,6 +105,30 @@ static void test_bad_files(void **state)
     }
 }
 
+/* Absolute program paths are taken as written; "auto" finds the renderer. */
+static void test_program_paths(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    char *path = write_temp("[general]\nrender_path = /opt/mugai/mugai-render\n"
+                            "soffice_path = /opt/libreoffice/program/soffice\n");
+    conf *c = conf_load(path, &err);
+    assert_non_null(c);
+    assert_null(err);
+    assert_string_equal(c->render_path, "/opt/mugai/mugai-render");
+    assert_string_equal(c->soffice_path, "/opt/libreoffice/program/soffice");
+    conf_free(c);
+    unlink(path);
+    free(path);
+    path = write_temp("[general]\nrender_path = auto\n");
+    c = conf_load(path, &err);
+    assert_non_null(c);
+    assert_true(c->render_path[0] == '/');
+    conf_free(c);
+    unlink(path);
+    free(path);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -108,9 +141,8 @@ static void test_missing_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_values_applied),
-        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values_applied),
+        cmocka_unit_test(test_bad_files),    cmocka_unit_test(test_program_paths),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cairo.h>
@@ -77,8 +78,8 @@ static int temp_input(const void *data, size_t len)
     return fd;
 }
 
-/* Processes still running (not zombies) whose program is the probe. */
-static int running_probes(void)
+/* Processes still running (not zombies) whose program is the probe; sent sig unless 0. */
+static int probes(int sig)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
@@ -98,13 +99,39 @@ static int running_probes(void)
             continue;
         snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
         FILE *f = fopen(path, "r");
-        if (f && fgets(stat, sizeof stat, f) && !strstr(stat, ") Z"))
+        if (f && fgets(stat, sizeof stat, f) && !strstr(stat, ") Z")) {
             n++;
+            if (sig)
+                kill(atoi(e->d_name), sig);
+        }
         if (f)
             fclose(f);
     }
     closedir(d);
     return n;
+}
+
+/* Processes still running (not zombies) whose program is the probe. */
+static int running_probes(void)
+{
+    return probes(0);
+}
+
+/* Seconds on a monotonic clock. */
+static double now(void)
+{
+    return g_get_monotonic_time() / 1e6;
+}
+
+/* Wait up to secs for running_probes() to equal n; returns the last count. */
+static int wait_probes(int n, double secs)
+{
+    double end = now() + secs;
+    int k;
+
+    while ((k = running_probes()) != n && now() < end)
+        usleep(20000);
+    return k;
 }
 
 /* Run the probe with cmd in text mode; returns the status, text in *out. */
@@ -221,6 +248,123 @@ static void test_probe_fork(void **state)
     assert_true(strlen(out) > 0);
     g_free(out);
     assert_int_equal(running_probes(), 0);
+}
+
+/* The job's deadline stops a conversion before its own time limit, then refuses the next
+ * one at once, until it is lifted. */
+static void test_job_deadline(void **state)
+{
+    (void)state;
+    conf *c = test_conf(JAIL_PROBE);
+    char why[256] = "", *out = NULL;
+
+    c->jail_timeout = 60;
+    double t0 = now();
+    san_deadline_set(t0 + 2);
+    assert_false(san_deadline_reached());
+    assert_int_equal(run_probe(c, "sleep\n", &out, why, sizeof why), JAIL_TIMEOUT);
+    double dt = now() - t0;
+    print_message("deadline: %s after %.1f s\n", why, dt);
+    assert_true(dt >= 1.9 && dt < 4);
+    assert_non_null(strstr(why, "job's time limit"));
+    assert_true(san_deadline_reached());
+    assert_int_equal(running_probes(), 0);
+    t0 = now();
+    assert_int_equal(run_probe(c, "fork\n", &out, why, sizeof why), JAIL_TIMEOUT);
+    assert_true(now() - t0 < 0.5);
+    assert_null(out);
+    san_deadline_set(0);
+    assert_false(san_deadline_reached());
+    assert_int_equal(run_probe(c, "fork\n", &out, why, sizeof why), JAIL_OK);
+    g_free(out);
+    /* A later deadline leaves the conversion's own limit in charge. */
+    c->jail_timeout = 1;
+    san_deadline_set(now() + 60);
+    assert_int_equal(run_probe(c, "sleep\n", &out, why, sizeof why), JAIL_TIMEOUT);
+    assert_non_null(strstr(why, "time limit of 1 s"));
+    assert_false(san_deadline_reached());
+    san_deadline_set(0);
+}
+
+/* A private TMPDIR for the jail; path into dir. */
+static void private_tmpdir(char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/test_jail-tmp-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(setenv("TMPDIR", dir, 1), 0);
+}
+
+/* Number of entries in dir besides . and .. */
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* A conversion dies with the process that runs it (a worker killed mid-job); the private
+ * directory it leaves is named after that process and swept once it is gone. */
+static void test_dies_with_its_worker(void **state)
+{
+    (void)state;
+    char tmp[64];
+
+    private_tmpdir(tmp, sizeof tmp);
+    pid_t worker = fork();
+    assert_true(worker >= 0);
+    if (worker == 0) {
+        conf *c = test_conf(JAIL_PROBE);
+        char why[256], *out = NULL;
+        c->jail_timeout = 60;
+        run_probe(c, "sleep\n", &out, why, sizeof why);
+        _exit(0);
+    }
+    assert_int_equal(wait_probes(1, 10), 1);
+    assert_int_equal(entries(tmp), 1);
+    kill(worker, SIGKILL);
+    assert_int_equal(waitpid(worker, NULL, 0), worker);
+    int left = wait_probes(0, 2);
+    probes(SIGKILL);
+    assert_int_equal(left, 0);
+    san_jail_dirs_sweep();
+    assert_int_equal(entries(tmp), 0);
+    assert_int_equal(rmdir(tmp), 0);
+    unsetenv("TMPDIR");
+}
+
+/* The sweep removes the directories of processes that are gone and nothing else. */
+static void test_dirs_sweep(void **state)
+{
+    (void)state;
+    char tmp[64], dead[128], live[128], other[128], file[160];
+
+    private_tmpdir(tmp, sizeof tmp);
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(waitpid(gone, NULL, 0), gone);
+    snprintf(dead, sizeof dead, "%s/mugai-jail-%ld-AbC123", tmp, (long)gone);
+    snprintf(live, sizeof live, "%s/mugai-jail-%ld-XyZ789", tmp, (long)getppid());
+    snprintf(other, sizeof other, "%s/mugai-jail-AbC123", tmp);
+    snprintf(file, sizeof file, "%s/profile", dead);
+    assert_int_equal(mkdir(dead, 0700), 0);
+    assert_int_equal(mkdir(file, 0700), 0);
+    assert_int_equal(mkdir(live, 0700), 0);
+    assert_int_equal(mkdir(other, 0700), 0);
+    san_jail_dirs_sweep();
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(rmdir(live), 0);
+    assert_int_equal(rmdir(other), 0);
+    assert_int_equal(rmdir(tmp), 0);
+    unsetenv("TMPDIR");
 }
 
 /* Sink: count pages and check sizes. */
@@ -419,15 +563,12 @@ static void test_office(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_probe_cases),
-        cmocka_unit_test(test_probe_net),
-        cmocka_unit_test(test_probe_fork),
-        cmocka_unit_test(test_render_pdf),
-        cmocka_unit_test(test_render_pdf_bad),
-        cmocka_unit_test(test_render_images),
-        cmocka_unit_test(test_render_image_limit),
-        cmocka_unit_test(test_render_text),
-        cmocka_unit_test(test_office),
+        cmocka_unit_test(test_probe_cases),          cmocka_unit_test(test_probe_net),
+        cmocka_unit_test(test_probe_fork),           cmocka_unit_test(test_job_deadline),
+        cmocka_unit_test(test_dies_with_its_worker), cmocka_unit_test(test_dirs_sweep),
+        cmocka_unit_test(test_render_pdf),           cmocka_unit_test(test_render_pdf_bad),
+        cmocka_unit_test(test_render_images),        cmocka_unit_test(test_render_image_limit),
+        cmocka_unit_test(test_render_text),          cmocka_unit_test(test_office),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
