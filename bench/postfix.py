@@ -4,9 +4,12 @@
     bench/postfix.py BUILD_DIR [--messages N] [--soak SECONDS]
 
 throughput  smtp-source -> private Postfix -> smtp-sink, plain-text mail: messages/s
-            with mugai-milter against the same Postfix without it, same run, and the
-            ratio (target >= 0.8); then the same with a PDF attachment (messages/s,
-            pages/s).
+            with mugai-milter against the same Postfix without it, alternating in the
+            same run, and the ratio (target >= 0.8), with the machine's busy CPU time per
+            message and mugai-milter's share of it; the same Postfix with
+            bench/null_milter.c (accepting only, and rewriting the body as mugai does) shows
+            what the milter protocol alone costs Postfix; then the same with a PDF
+            attachment (messages/s, pages/s).
 --soak S    S seconds of steady load through the milter into a storing sink: resident
             memory of the milter processes at start and end, messages lost.
 Needs root (Postfix). Uses tests/postfix/pfharness.py.
@@ -58,14 +61,63 @@ def run_source(port, n, msg_file=None, size=2000):
     return t0
 
 
-def timed(h, n, msg_file=None, settle=0):
-    """Messages/s for n messages (queue drained, i.e. delivered to the sink), after settle
-    seconds of rest: ext4 without a journal makes every new inode skip those freed in the
-    last ~30 s, so a run right after another pays for the other's deleted queue files."""
+def busy_seconds():
+    """CPU seconds spent busy by the whole machine so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_seconds(pid, children):
+    """CPU seconds of a process (all its threads), with its reaped children when asked."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            f_ = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    t = int(f_[11]) + int(f_[12]) + (int(f_[13]) + int(f_[14]) if children else 0)
+    return t / os.sysconf("SC_CLK_TCK")
+
+
+def milter_seconds(m):
+    """CPU seconds of mugai-milter so far: supervisor with the workers it reaped, front end,
+    live workers with the conversions they reaped. 0 when it is not running."""
+    if m is None:
+        return 0.0
+    p = m.pids()
+    return (proc_seconds(p["supervisor"] or 0, True) + sum(proc_seconds(x, False)
+                                                           for x in p["front"])
+            + sum(proc_seconds(x, True) for x in p["workers"]))
+
+
+def timed(h, n, msg_file=None, settle=0, m=None):
+    """(messages/s, busy CPU ms per message, mugai-milter CPU ms per message) for n messages
+    (queue drained, i.e. delivered to the sink), after settle seconds of rest: ext4 without
+    a journal makes every new inode skip those freed in the last ~30 s, so a run right after
+    another pays for the other's deleted queue files."""
     time.sleep(settle)
+    b0, m0 = busy_seconds(), milter_seconds(m)
     t0 = run_source(h.smtp_port, n, msg_file)
     pf.wait_until(lambda: h.postfix.queue_count() == 0, 600, 0.05)
-    return n / (time.monotonic() - t0)
+    rate = n / (time.monotonic() - t0)
+    return rate, (busy_seconds() - b0) * 1000 / n, (milter_seconds(m) - m0) * 1000 / n
+
+
+def null_milter(work, mode):
+    """Build bench/null_milter.c and start it in mode (accept|rewrite) on a unix socket in
+    work; (process, socket path), or (None, None) when it cannot be built."""
+    exe = os.path.join(work, "null_milter")
+    if not os.path.exists(exe) and subprocess.run(
+            ["cc", "-O2", "-o", exe, os.path.join(HERE, "null_milter.c"), "-lmilter",
+             "-lpthread"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+        return None, None
+    sock = os.path.join(work, "null-%s.sock" % mode)
+    proc = subprocess.Popen([exe, mode, "unix:" + sock], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    if not pf.wait_until(lambda: os.path.exists(sock), 10, 0.05):
+        proc.kill()
+        return None, None
+    return proc, sock
 
 
 def pdf_message(corpus, path):
@@ -97,33 +149,50 @@ def milter_rss(m):
 def throughput(h, corpus, n, work):
     sink_port = pf.free_port()
     sink = start_smtp_sink(sink_port)
+    nulls = [null_milter(work, mode) for mode in ("accept", "rewrite")]
     try:
         h.start_postfix(milter=False, sink_port=sink_port)
         m = h.make_milter(os.path.join(corpus, "clamdb"))
         m.start()
         timed(h, 20)  # warm up
-        base, with_m = [], []
-        for _ in range(ROUNDS):  # alternate, so that drift hits both sides alike
+        base, with_m, with_null = [], [], [[], []]
+        for _ in range(ROUNDS):  # alternate, so that drift hits all sides alike
             h.postfix.set_milter(None)
             base.append(timed(h, n, settle=SETTLE))
+            for k, (proc, sock) in enumerate(nulls):
+                if sock:
+                    h.postfix.set_milter(sock)
+                    with_null[k].append(timed(h, n, settle=SETTLE))
             h.postfix.set_milter(m.sock)
-            with_m.append(timed(h, n, settle=SETTLE))
+            with_m.append(timed(h, n, settle=SETTLE, m=m))
         print("== plain text, %d messages, %d sessions (smtp-source -> Postfix -> smtp-sink),"
               " %d rounds, median" % (n, SOURCE_SESSIONS, ROUNDS))
-        print("  Postfix alone        %8.1f msg/s  (%s)" % (
-            statistics.median(base), " ".join("%.0f" % x for x in base)))
-        print("  Postfix + mugai      %8.1f msg/s  (%s)" % (
-            statistics.median(with_m), " ".join("%.0f" % x for x in with_m)))
-        base, with_m = statistics.median(base), statistics.median(with_m)
+        print("  Postfix alone        %8.1f msg/s  (%s)  %.2f ms CPU/msg" % (
+            statistics.median(r[0] for r in base), " ".join("%.0f" % r[0] for r in base),
+            statistics.median(r[1] for r in base)))
+        print("  Postfix + mugai      %8.1f msg/s  (%s)  %.2f ms CPU/msg, of which"
+              " mugai-milter %.2f" % (
+                  statistics.median(r[0] for r in with_m),
+                  " ".join("%.0f" % r[0] for r in with_m),
+                  statistics.median(r[1] for r in with_m), statistics.median(r[2] for r in with_m)))
+        for k, what in enumerate(("null milter, accept only", "null milter, rewriting body")):
+            if with_null[k]:
+                rate = statistics.median(r[0] for r in with_null[k])
+                print("  Postfix + %-26s %8.1f msg/s  (%s)  %.2f ms CPU/msg, ratio %.2f" % (
+                    what, rate, " ".join("%.0f" % r[0] for r in with_null[k]),
+                    statistics.median(r[1] for r in with_null[k]),
+                    rate / statistics.median(r[0] for r in base)))
+        base = statistics.median(r[0] for r in base)
+        with_m = statistics.median(r[0] for r in with_m)
         print("  target: ratio >= 0.8  %.2f (%s)" % (with_m / base,
                                                      "met" if with_m >= 0.8 * base else "NOT met"))
         msg = os.path.join(work, "pdf.eml")
         pages = pdf_message(corpus, msg)
         k = max(5, n // 20)
         h.postfix.set_milter(None)
-        pbase = timed(h, k, msg, settle=SETTLE)
+        pbase = timed(h, k, msg, settle=SETTLE)[0]
         h.postfix.set_milter(m.sock)
-        pwith = timed(h, k, msg, settle=SETTLE)
+        pwith = timed(h, k, msg, settle=SETTLE)[0]
         print("== PDF attachment (%d page(s)), %d messages" % (pages, k))
         print("  Postfix alone        %8.2f msg/s" % pbase)
         print("  Postfix + mugai      %8.2f msg/s  %8.2f pages/s" % (pwith, pwith * pages))
@@ -131,6 +200,10 @@ def throughput(h, corpus, n, work):
         h.stop()
         sink.kill()
         sink.wait()
+        for proc, _ in nulls:
+            if proc:
+                proc.kill()
+                proc.wait()
 
 
 def soak(h, corpus, seconds):
