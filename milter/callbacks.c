@@ -29,7 +29,7 @@
 #include "mg.h"
 #include "milter.h"
 
-#define CHUNK (64u * 1024u)
+#define CHUNK 65535u /* the largest SMFIR_REPLBODY libmilter sends in one piece */
 #define MAX_RCPTS 10000u
 #define MAX_KEPT_HEADERS 1000u
 #define MAX_CLEAN_HEADER (8u * 1024u * 1024u)

@@ -17,8 +17,8 @@
 #include "quar.h"
 #include "san.h"
 
-/* Add a string member, or null when s is NULL. */
-static void add_str(JsonBuilder *b, const char *name, const char *s)
+/* Add a string member, NULL as null. */
+void san_json_str(JsonBuilder *b, const char *name, const char *s)
 {
     json_builder_set_member_name(b, name);
     if (s)
@@ -28,7 +28,7 @@ static void add_str(JsonBuilder *b, const char *name, const char *s)
 }
 
 /* Add an integer member. */
-static void add_int(JsonBuilder *b, const char *name, gint64 v)
+void san_json_int(JsonBuilder *b, const char *name, int64_t v)
 {
     json_builder_set_member_name(b, name);
     json_builder_add_int_value(b, v);
@@ -44,7 +44,7 @@ static void add_members(JsonBuilder *b, const san_result *r)
     for (size_t i = 0; i < r->nmembers; i++) {
         json_builder_begin_object(b);
         add_result(b, r->members[i].name, &r->members[i].r);
-        add_str(b, "output_name", r->members[i].output_name);
+        san_json_str(b, "output_name", r->members[i].output_name);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -53,10 +53,10 @@ static void add_members(JsonBuilder *b, const san_result *r)
 /* Add "quarantine_id" and "parts": the fate of every part of a message. */
 static void add_mail(JsonBuilder *b, const quar_msg *m)
 {
-    add_str(b, "quarantine_id", m->id[0] ? m->id : NULL);
-    add_str(b, "queue_id", m->queue_id);
-    add_str(b, "client", m->client);
-    add_str(b, "sender", m->sender);
+    san_json_str(b, "quarantine_id", m->id[0] ? m->id : NULL);
+    san_json_str(b, "queue_id", m->queue_id);
+    san_json_str(b, "client", m->client);
+    san_json_str(b, "sender", m->sender);
     json_builder_set_member_name(b, "recipients");
     json_builder_begin_array(b);
     for (size_t i = 0; m->recipients && m->recipients[i]; i++)
@@ -72,15 +72,15 @@ void san_json_parts(JsonBuilder *b, const quar_msg *m)
     for (size_t i = 0; i < m->nparts; i++) {
         const quar_part *p = &m->parts[i];
         json_builder_begin_object(b);
-        add_str(b, "path", p->path);
-        add_str(b, "filename", p->filename);
-        add_str(b, "declared_type", p->declared_type);
-        add_str(b, "detected_type", p->detected_type);
-        add_int(b, "size", (gint64)p->size);
-        add_str(b, "sha256", p->sha256[0] ? p->sha256 : NULL);
-        add_str(b, "action", p->action);
-        add_str(b, "reason", p->reason);
-        add_str(b, "signature", p->signature);
+        san_json_str(b, "path", p->path);
+        san_json_str(b, "filename", p->filename);
+        san_json_str(b, "declared_type", p->declared_type);
+        san_json_str(b, "detected_type", p->detected_type);
+        san_json_int(b, "size", (gint64)p->size);
+        san_json_str(b, "sha256", p->sha256[0] ? p->sha256 : NULL);
+        san_json_str(b, "action", p->action);
+        san_json_str(b, "reason", p->reason);
+        san_json_str(b, "signature", p->signature);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -89,18 +89,18 @@ void san_json_parts(JsonBuilder *b, const quar_msg *m)
 /* Add the members describing r to the open object in b. */
 static void add_result(JsonBuilder *b, const char *input, const san_result *r)
 {
-    add_str(b, "input", input);
-    add_str(b, "verdict", san_verdict_name(r->verdict));
-    add_str(b, "reason", r->reason ? r->reason : "");
-    add_str(b, "kind", r->kind ? r->kind : "unknown");
-    add_str(b, "detected_type", r->detected_type);
-    add_str(b, "declared_extension", r->declared_ext);
-    add_str(b, "signature", r->signature);
-    add_str(b, "output", r->output_path);
-    add_str(b, "sha256", r->sha256[0] ? r->sha256 : NULL);
-    add_int(b, "size", (gint64)r->in_size);
-    add_int(b, "output_size", (gint64)r->out_size);
-    add_int(b, "pages", r->pages);
+    san_json_str(b, "input", input);
+    san_json_str(b, "verdict", san_verdict_name(r->verdict));
+    san_json_str(b, "reason", r->reason ? r->reason : "");
+    san_json_str(b, "kind", r->kind ? r->kind : "unknown");
+    san_json_str(b, "detected_type", r->detected_type);
+    san_json_str(b, "declared_extension", r->declared_ext);
+    san_json_str(b, "signature", r->signature);
+    san_json_str(b, "output", r->output_path);
+    san_json_str(b, "sha256", r->sha256[0] ? r->sha256 : NULL);
+    san_json_int(b, "size", (gint64)r->in_size);
+    san_json_int(b, "output_size", (gint64)r->out_size);
+    san_json_int(b, "pages", r->pages);
     json_builder_set_member_name(b, "seconds");
     json_builder_add_double_value(b, (double)(gint64)(r->seconds * 1000.0 + 0.5) / 1000.0);
     if (r->nmembers)
@@ -147,9 +147,9 @@ int san_audit_write(const conf *c, const char *program, const char *input, const
         return 0;
     b = json_builder_new();
     json_builder_begin_object(b);
-    add_str(b, "time", now_iso(when, sizeof(when)));
-    add_str(b, "program", program);
-    add_int(b, "pid", getpid());
+    san_json_str(b, "time", now_iso(when, sizeof(when)));
+    san_json_str(b, "program", program);
+    san_json_int(b, "pid", getpid());
     add_result(b, input, r);
     json_builder_end_object(b);
     gen = json_generator_new();

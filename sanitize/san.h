@@ -6,6 +6,7 @@
 #define SAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "conf.h"
 
 typedef enum {
@@ -113,6 +114,9 @@ int san_audit_write(const conf *c, const char *program, const char *input, const
 typedef struct _JsonBuilder JsonBuilder;
 /* Add "parts": the fate of every part of a message, to the open object in b. */
 void san_json_parts(JsonBuilder *b, const struct quar_msg *m);
+/* Add a string member (NULL as null) or an integer member to the open JSON object. */
+void san_json_str(JsonBuilder *b, const char *name, const char *s);
+void san_json_int(JsonBuilder *b, const char *name, int64_t v);
 /* Append the audit line of a message sanitized by the milter (input: its queue id). */
 int san_audit_mail(const conf *c, const char *program, const struct quar_msg *m, double seconds);
 

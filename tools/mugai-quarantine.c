@@ -262,52 +262,35 @@ static void print_json(JsonNode *node)
     json_node_unref(node);
 }
 
-/* Add "name": string or null. */
-static void json_str(JsonBuilder *b, const char *name, const char *v)
-{
-    json_builder_set_member_name(b, name);
-    if (v)
-        json_builder_add_string_value(b, v);
-    else
-        json_builder_add_null_value(b);
-}
-
 /* Add "name": ISO 8601 time. */
 static void json_time(JsonBuilder *b, const char *name, int64_t t)
 {
     char *s = fmt_time(t, 1);
 
-    json_str(b, name, s);
+    san_json_str(b, name, s);
     g_free(s);
-}
-
-/* Add "name": integer. */
-static void json_int(JsonBuilder *b, const char *name, int64_t v)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, v);
 }
 
 /* Add the message's envelope and index fields to the open object. */
 static void json_msg_fields(JsonBuilder *b, const quar_msg *m)
 {
-    json_str(b, "id", m->id);
+    san_json_str(b, "id", m->id);
     json_time(b, "time", m->time);
-    json_str(b, "queue_id", m->queue_id);
-    json_str(b, "client", m->client);
-    json_str(b, "sender", m->sender);
+    san_json_str(b, "queue_id", m->queue_id);
+    san_json_str(b, "client", m->client);
+    san_json_str(b, "sender", m->sender);
     json_builder_set_member_name(b, "recipients");
     json_builder_begin_array(b);
     for (size_t i = 0; m->recipients && m->recipients[i]; i++)
         json_builder_add_string_value(b, m->recipients[i]);
     json_builder_end_array(b);
-    json_str(b, "subject", m->subject);
-    json_str(b, "from", m->from);
-    json_str(b, "message_id", m->message_id);
-    json_int(b, "size", (int64_t)m->size);
-    json_str(b, "sha256", m->sha256);
-    json_str(b, "verdict", m->verdict);
-    json_str(b, "status", m->status);
+    san_json_str(b, "subject", m->subject);
+    san_json_str(b, "from", m->from);
+    san_json_str(b, "message_id", m->message_id);
+    san_json_int(b, "size", (int64_t)m->size);
+    san_json_str(b, "sha256", m->sha256);
+    san_json_str(b, "verdict", m->verdict);
+    san_json_str(b, "status", m->status);
     json_time(b, "expires", m->expires);
 }
 
@@ -319,10 +302,10 @@ static void json_events(JsonBuilder *b, quar_event **ev, size_t n)
     for (size_t i = 0; i < n; i++) {
         json_builder_begin_object(b);
         json_time(b, "time", ev[i]->time);
-        json_str(b, "actor", ev[i]->actor);
-        json_str(b, "action", ev[i]->action);
-        json_str(b, "reason", ev[i]->reason);
-        json_str(b, "detail", ev[i]->detail);
+        san_json_str(b, "actor", ev[i]->actor);
+        san_json_str(b, "action", ev[i]->action);
+        san_json_str(b, "reason", ev[i]->reason);
+        san_json_str(b, "detail", ev[i]->detail);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -334,11 +317,11 @@ static void json_result(const char *id, const char *action, const char *detail)
     JsonBuilder *b = json_builder_new();
 
     json_builder_begin_object(b);
-    json_str(b, "id", id);
-    json_str(b, "action", action);
+    san_json_str(b, "id", id);
+    san_json_str(b, "action", action);
     json_builder_set_member_name(b, "ok");
     json_builder_add_boolean_value(b, TRUE);
-    json_str(b, "detail", detail);
+    san_json_str(b, "detail", detail);
     json_builder_end_object(b);
     print_json(json_builder_get_root(b));
     g_object_unref(b);
@@ -1147,7 +1130,7 @@ static int cmd_purge(ctx *c, int argc, char **argv)
     if (c->json) {
         b = json_builder_new();
         json_builder_begin_object(b);
-        json_str(b, "action", dry ? "purge-dry-run" : "purged");
+        san_json_str(b, "action", dry ? "purge-dry-run" : "purged");
         json_builder_set_member_name(b, "ids");
         json_builder_begin_array(b);
     }
