@@ -182,6 +182,10 @@ def throughput(h, corpus, n, work):
                     what, rate, " ".join("%.0f" % r[0] for r in with_null[k]),
                     statistics.median(r[1] for r in with_null[k]),
                     rate / statistics.median(r[0] for r in base)))
+        # Throughput swings with the machine; CPU time per message is steadier, and when the
+        # machine is CPU-bound the throughput ratio tends to the ratio of CPU costs.
+        print("  CPU per message, Postfix alone / with mugai: %.2f" % (
+            statistics.median(r[1] for r in base) / statistics.median(r[1] for r in with_m)))
         base = statistics.median(r[0] for r in base)
         with_m = statistics.median(r[0] for r in with_m)
         print("  target: ratio >= 0.8  %.2f (%s)" % (with_m / base,
