@@ -268,7 +268,7 @@ void quar_close(quar_store *s)
 }
 
 /* Pick an id not yet in the store. 0, or -1 on a store error. */
-static int fresh_id(quar_store *s, int64_t now, char out[24], char **err)
+int quar_fresh_id(quar_store *s, int64_t now, char out[24], char **err)
 {
     for (int tries = 0; tries < 8; tries++) {
         int rc;
@@ -294,16 +294,6 @@ static int preset_id_free(quar_store *s, const char *id)
     return rc == 0;
 }
 
-/* 1 when a message has this id (any case), 0 when none has, -1 on error. */
-int quar_id_taken(quar_store *s, const char *id, char **err)
-{
-    char buf[24];
-
-    if (norm_id(id, buf) < 0)
-        return 0;
-    return s->be->taken(s, buf, err);
-}
-
 /* Fill in id, time, expiry and status, store through the backend with the "stored" event. */
 int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
 {
@@ -319,7 +309,7 @@ int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
     m->expires = m->time + (int64_t)s->retention_days * 86400;
     g_free(m->status);
     m->status = g_strdup("quarantined");
-    if (!preset_id_free(s, m->id) && fresh_id(s, m->time, m->id, err) < 0)
+    if (!preset_id_free(s, m->id) && quar_fresh_id(s, m->time, m->id, err) < 0)
         return -1;
     stored.time = (int64_t)time(NULL);
     return s->be->put(s, fd, m, &stored, err) < 0 ? -1 : 0;

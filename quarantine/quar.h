@@ -107,8 +107,6 @@ void quar_close(quar_store *s);
  * in the same transaction. */
 int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err);
 int quar_get(quar_store *s, const char *id, quar_msg **out, char **err);
-/* 1 when a message has this id (any case), 0 when none has, -1 on error. */
-int quar_id_taken(quar_store *s, const char *id, char **err);
 /* Newest first. Caller frees with quar_msg_list_free. */
 int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err);
 /* A read-only fd on the original, at its start (a file, or a sealed memory file). */
@@ -127,6 +125,9 @@ int quar_events(quar_store *s, const char *id, quar_event ***out, size_t *n, cha
 /* A new readable id "Q-YYYYMMDD-XXXXXX" (6 characters from a 30-character alphabet without
  * 0/O, 1/I/L and U) into out[24]. */
 void quar_new_id(int64_t now, char out[24]);
+/* A new id (as quar_new_id) that no message in s has yet, into out. 0, or -1 on a store error
+ * (out then holds the last id tried). */
+int quar_fresh_id(quar_store *s, int64_t now, char out[24], char **err);
 quar_msg *quar_msg_new(void);
 void quar_msg_free(quar_msg *m);
 void quar_msg_list_free(quar_msg **list, size_t n);

@@ -847,15 +847,28 @@ static int fs_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char *
     return db_err(s, err, "reading expiry");
 }
 
+/* 1 when a message has this id, 0 when none has, -1 on error. */
+static int fs_taken(quar_store *s, const char *id, char **err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (cached(s, ST_TAKEN, &st, err) < 0)
+        return -1;
+    bind_str(st, 1, id);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(s, err, "lookup");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 /* 1 when no message has this id, 0 when one has, -1 on error. */
 static int unknown_id(quar_store *s, const char *id, char **err)
 {
-    char *sha = NULL, *status = NULL;
-    int rc = lookup_file(s, id, &sha, &status, err);
+    int rc = fs_taken(s, id, err);
 
-    g_free(sha);
-    g_free(status);
-    return rc;
+    return rc < 0 ? -1 : !rc;
 }
 
 /* Append an audit event. */
@@ -902,22 +915,6 @@ static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n
     *out = NULL;
     *n = 0;
     return db_err(s, err, "reading events");
-}
-
-/* 1 when a message has this id, 0 when none has, -1 on error. */
-static int fs_taken(quar_store *s, const char *id, char **err)
-{
-    sqlite3_stmt *st;
-    int rc;
-
-    if (cached(s, ST_TAKEN, &st, err) < 0)
-        return -1;
-    bind_str(st, 1, id);
-    rc = sqlite3_step(st);
-    rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(s, err, "lookup");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc;
 }
 
 /* Finalize the cached statements, close the database and free the store. */

@@ -923,19 +923,14 @@ static void record_envelope(mail_ctx *m, const san_envelope *env, GMimeMessage *
         r->message_id = g_strstrip(g_strndup(raw, MIN(strlen(raw), 998)));
 }
 
-/* Choose the quarantine id before sanitizing, since the notice names it: one not in q. */
+/* Choose the quarantine id before sanitizing, since the notice names it: one not in q (on a
+ * store error, the last one tried; quar_put checks it again). */
 static void pick_id(quar_store *q, char id[24])
 {
-    for (int tries = 0; tries < 8; tries++) {
-        char *err = NULL;
-        int rc;
+    char *err = NULL;
 
-        quar_new_id((int64_t)time(NULL), id);
-        rc = quar_id_taken(q, id, &err);
-        free(err);
-        if (rc != 1)
-            return;
-    }
+    quar_fresh_id(q, (int64_t)time(NULL), id, &err);
+    free(err);
 }
 
 /* Free the walk's working state (not the record). */
