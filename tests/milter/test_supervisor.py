@@ -12,7 +12,6 @@ Usage: test_supervisor.py BUILD_DIR CLAMDB_GENERATOR
 """
 
 import os
-import re
 import signal
 import struct
 import subprocess
@@ -22,7 +21,10 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "postfix"))
+from pfharness import alive, children, descendants, threads_of  # noqa: E402 - /proc helpers
 from test_replbody import MilterClient  # noqa: E402 - the MTA side of the milter protocol
 
 BUILD = None
@@ -34,51 +36,6 @@ HANGING_RENDERER = """#!/bin/sh
 sleep 600 &
 wait
 """
-
-
-def children(pid):
-    """Pids of the direct children of pid."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(d))
-    return sorted(out)
-
-
-def descendants(pid):
-    """Every descendant of pid."""
-    out, todo = [], [pid]
-    while todo:
-        for c in children(todo.pop()):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def alive(pid):
-    """True while pid runs (a zombie counts as gone)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except OSError:
-        return False
-    return st[st.rfind(")") + 2:].split()[0] != "Z"
-
-
-def threads(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
-    except (OSError, AttributeError):
-        return 0
 
 
 def wait_for(pred, timeout=20.0):
@@ -224,7 +181,7 @@ class HungConversion(unittest.TestCase):
     def worker(self):
         """The worker: the supervisor's child that is not the libmilter front end (threads)
         and has not come to the supervisor as an orphan (the oldest such)."""
-        kids = [k for k in children(self.proc.pid) if threads(k) == 1 and alive(k)]
+        kids = [k for k in children(self.proc.pid) if threads_of(k) == 1 and alive(k)]
         return kids[0] if kids else None
 
     def log(self):

@@ -432,7 +432,17 @@ def children(pid):
         fields = st[st.rfind(")") + 2:].split()
         if len(fields) > 1 and int(fields[1]) == pid:
             out.append(int(d))
-    return out
+    return sorted(out)
+
+
+def alive(pid):
+    """True while pid runs (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rfind(")") + 2:].split()[0] != "Z"
 
 
 def descendants(pid):

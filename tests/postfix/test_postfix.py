@@ -324,9 +324,9 @@ class T4WorkerKill(unittest.TestCase):
         jail = pfharness.descendants(victim)
         self.assertTrue(jail_dirs(victim), "no jail directory of the worker seen")
         os.kill(victim, 9)
-        left = pfharness.wait_until(lambda: not [p for p in jail if alive(p)], 3)
+        left = pfharness.wait_until(lambda: not [p for p in jail if pfharness.alive(p)], 3)
         self.assertTrue(left, "LibreOffice outlived its worker: %s"
-                        % [(p, comm(p)) for p in jail if alive(p)])
+                        % [(p, comm(p)) for p in jail if pfharness.alive(p)])
         self.assertTrue(pfharness.wait_until(lambda: not jail_dirs(victim), 3),
                         "jail directory of the killed worker left: %s" % jail_dirs(victim))
         t.join(300)
@@ -447,16 +447,6 @@ def slow_mail(tag, pages):
             % (tag.encode(), tag.encode(), pdf))
 
 
-def alive(pid):
-    """True while pid runs (a zombie counts as gone)."""
-    try:
-        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as f:
-            st = f.read()
-    except OSError:
-        return False
-    return st[st.rfind(")") + 2:].split()[0] != "Z"
-
-
 class T7JobTimeout(unittest.TestCase):
     """[milter] job_timeout, end to end: a message whose sanitization runs past it is
     deferred (451 4.7.1) when it runs out, not later, and never delivered; its conversion
@@ -534,7 +524,8 @@ class T7JobTimeout(unittest.TestCase):
         r["spool_after_reply"] = cls.spool_data()
         r["jail_dirs_after_reply"] = sorted(os.listdir(r["jail_tmp"]))
         # Stopped before the reply: a moment to be reaped is all it may take.
-        r["jail_gone"] = pfharness.wait_until(lambda: not any(alive(p) for p in r["jail"]), 1)
+        r["jail_gone"] = pfharness.wait_until(
+            lambda: not any(pfharness.alive(p) for p in r["jail"]), 1)
         r["renderers"] = [p for p in pfharness.descendants(m.proc.pid)
                           if comm(p) == "mugai-render"]
         r["workers_after"] = m.pids()["workers"]
