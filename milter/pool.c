@@ -9,13 +9,14 @@
  * the spool directory and hands each connection to a free worker by fd
  * passing (or answers busy after queue_wait). It restarts dead workers,
  * replaces a worker after jobs_per_worker jobs, and on SIGHUP rebuilds the
- * engine and replaces every worker. Workers read the job (envelope + spool
- * fd), run san_mail and reply with the clean message's fd and a completion
- * mark. A job ends at job_timeout: the jail stops its conversions then and the
- * worker answers that it timed out; an alarm a little later kills a worker
- * stuck elsewhere. The supervisor is the child subreaper of its workers, so
- * the processes of a dead worker's conversions become its children: it kills
- * their process groups and removes the jail directories the worker left.
+ * engine and replaces every worker. Workers read the job (envelope, spool fd
+ * and the fd of an empty file for the clean message), run san_mail into that
+ * file and reply with a status and a completion mark. A job ends at
+ * job_timeout: the jail stops its conversions then and the worker answers
+ * that it timed out; an alarm a little later kills a worker stuck elsewhere.
+ * The supervisor is the child subreaper of its workers, so the processes of a
+ * dead worker's conversions become its children: it kills their process
+ * groups and removes the jail directories the worker left.
  * Runs as the unprivileged milter user; workers see untrusted mail
  * only through the engine, which parses it in the render jail.
  * Must never answer OK for a message whose original is not in the store,
