@@ -16,7 +16,9 @@
  * that it timed out; an alarm a little later kills a worker stuck elsewhere.
  * The supervisor is the child subreaper of its workers, so the processes of a
  * dead worker's conversions become its children: it kills their process
- * groups and removes the jail directories the worker left.
+ * groups and removes the jail directories the worker left. Every few seconds
+ * it also kills any such orphan that has left its conversion's process group
+ * and outlived it.
  * Runs as the unprivileged milter user; workers see untrusted mail
  * only through the engine, which parses it in the render jail.
  * Must never answer OK for a message whose original is not in the store,
@@ -48,6 +50,7 @@
 #define POOL_MAX_WORKERS 256
 #define POOL_MAX_QUEUE 1024
 #define POOL_ALARM_GRACE 5 /* seconds after job_timeout before the alarm kills a worker */
+#define POOL_SWEEP_EVERY 5 /* seconds between looks for processes that left their conversion */
 
 typedef struct worker {
     pid_t pid; /* 0: empty slot (a dead worker keeps it until it is reaped) */
@@ -71,6 +74,7 @@ typedef struct pool {
     pid_t child; /* the milter front end; 0 once it has exited */
     int stopping;
     double respawn_after; /* back off when workers die at start */
+    double next_sweep;    /* when to look for strays again */
     worker w[POOL_MAX_WORKERS];
     waiting q[POOL_MAX_QUEUE];
     size_t nq;
@@ -393,9 +397,11 @@ static int pool_live_conversion(const pool *p, pid_t pgid)
            pool_slot(p, ppid) < POOL_MAX_WORKERS;
 }
 
-/* Kill what dead workers' conversions left: every running child of the supervisor that is
- * neither the front end nor a worker (orphans are reparented here), with its process group
- * unless that is still a live worker's conversion. Returns how many it found. */
+/* Kill what conversions left: every running child of the supervisor that is neither the
+ * front end nor a worker (orphans are reparented here), with its process group unless that
+ * is still a live worker's conversion. A process that left its conversion's group (setsid)
+ * and outlived the conversion is one; so is all that a dead worker's conversion left.
+ * Returns how many it found. */
 static size_t pool_kill_strays(const pool *p)
 {
     DIR *d = opendir("/proc");
@@ -418,7 +424,7 @@ static size_t pool_kill_strays(const pool *p)
         if (pool_live_conversion(p, pgid))
             continue;
         n++;
-        mg_warn("pool: killing process %ld (group %ld) left by a dead worker", pid, (long)pgid);
+        mg_warn("pool: killing process %ld (group %ld) left by a conversion", pid, (long)pgid);
         if (pgid > 1 && pgid != own_group)
             (void)kill(-pgid, SIGKILL);
         (void)kill((pid_t)pid, SIGKILL);
@@ -698,6 +704,10 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
         pool_fill(p);
         pool_dispatch(p);
         pool_poll(p);
+        if (mg_now() >= p->next_sweep) { /* a stray's end does not always reach us */
+            pool_kill_strays(p);
+            p->next_sweep = mg_now() + POOL_SWEEP_EVERY;
+        }
     }
     pool_shutdown(p);
     if (p->child > 0)

@@ -37,6 +37,14 @@ sleep 600 &
 wait
 """
 
+# Leaves a process in a session of its own, out of the conversion's process group, writes its
+# pid to the file named where %s stands, then hangs.
+ESCAPING_RENDERER = """#!/bin/sh
+setsid sleep 600 &
+echo $! > %s
+wait
+"""
+
 
 def wait_for(pred, timeout=20.0):
     end = time.monotonic() + timeout
@@ -271,6 +279,27 @@ class HungConversion(unittest.TestCase):
         self.check_tempfail(out)
         self.assertIn("worker %d killed by SIGALRM: its job exceeded [milter] job_timeout (60 s)"
                       % w, self.log())
+
+    def test_process_that_left_its_group_is_killed(self):
+        pidfile = os.path.join(self.tmp.name, "escaped.pid")
+        with open(self.renderer, "w") as f:
+            f.write(ESCAPING_RENDERER % pidfile)
+        self.start(job_timeout=5)
+        t, out, w = self.start_job()
+        self.assertTrue(wait_for(lambda: os.path.exists(pidfile) and os.path.getsize(pidfile)))
+        with open(pidfile) as f:
+            escaped = int(f.read())
+        self.jail.append(escaped)
+        self.assertNotEqual(os.getpgid(escaped), os.getpgid(self.jail[0]))
+        t.join(60)
+        self.check_tempfail(out)
+        # The jail ends the conversion's group at job_timeout; the escaped process comes to
+        # the supervisor, which finds it within a few seconds though no worker died.
+        self.assertTrue(wait_for(lambda: not alive(escaped), 15),
+                        "process %d outlived its conversion" % escaped)
+        self.assertIn("killing process %d" % escaped, self.log())
+        self.assertEqual(self.worker(), w)
+        self.assertNotIn("died", self.log())
 
     def test_leftover_jail_directories_removed_at_start(self):
         gone = subprocess.Popen(["true"])
