@@ -1,5 +1,9 @@
 -- A MIME message with an attachment: the body is replaced and the content
 -- headers, X-Mugai-* and the subject tag are applied after it.
+-- miltertest reads every end-of-message reply into a 1 KiB buffer without a
+-- bound (mt_milter_read ignores the size it is given), so the clean body here
+-- (about 1020 bytes: "hello" and the notice, base64) must stay under 1 KiB.
+-- Larger replacement bodies are tested in tests/milter/test_replbody.py.
 conn = mt.connect(os.getenv("MUGAI_SOCK"), 40, 0.25)
 assert(conn, "cannot connect to mugai-milter")
 mt.set_timeout(120)
