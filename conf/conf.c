@@ -293,6 +293,28 @@ static const char *describe_range(const conf_param *p, char *buf, size_t len)
     return "";
 }
 
+/* Write text as "# " comment lines of at most SAMPLE_WIDTH columns, broken at spaces. */
+#define SAMPLE_WIDTH 78
+static void write_comment(FILE *out, const char *text)
+{
+    const size_t max = SAMPLE_WIDTH - 2;
+
+    while (*text != '\0') {
+        size_t cut = strlen(text);
+
+        if (cut > max) {
+            for (cut = max; cut > 0 && text[cut] != ' '; cut--)
+                ;
+            if (cut == 0) /* one word longer than a line */
+                cut = strcspn(text, " ");
+        }
+        fprintf(out, "# %.*s\n", (int)cut, text);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
 int conf_write_sample(FILE *out)
 {
     const char *group = NULL;
@@ -308,8 +330,12 @@ int conf_write_sample(FILE *out)
             group = p->group;
             fprintf(out, "\n[%s]\n", group);
         }
-        fprintf(out, "\n# %s (%s)\n#%s = %s\n", p->doc, describe_range(p, range, sizeof(range)),
-                p->key, p->def);
+        char *doc = g_strdup_printf("%s (%s)", p->doc, describe_range(p, range, sizeof(range)));
+
+        fputc('\n', out);
+        write_comment(out, doc);
+        g_free(doc);
+        fprintf(out, "#%s = %s\n", p->key, p->def);
     }
     return ferror(out) ? -1 : 0;
 }

@@ -114,10 +114,14 @@ const conf_param conf_params[] = {
     U("quarantine", "release_port", 10026, 1, 65535, release_port, "Port of the release listener."),
     S("quarantine", "release_helo", "mugai-release", NULL, release_helo,
       "Name mugai gives in EHLO when it releases mail."),
-    S("milter", "socket", "unix:/run/mugai/milter.sock", NULL, milter_socket,
-      "Where mugai-milter listens: unix:/path or inet:port@host."),
+    S("milter", "socket", "unix:/var/spool/postfix/mugai/milter.sock", NULL, milter_socket,
+      "Where mugai-milter listens: unix:/path or inet:port@host. The default is inside "
+      "Postfix's queue directory, where Debian's chrooted smtpd finds it as "
+      "unix:mugai/milter.sock."),
     S("milter", "user", "", NULL, milter_user,
-      "User mugai-milter runs as after binding its socket; empty keeps the starting user."),
+      "User mugai-milter runs as after binding its socket; empty keeps the starting user. "
+      "Started as root, it first creates the socket's directory (0750), the spool and the "
+      "quarantine directory for that user when they are missing."),
     S("milter", "pid_file", "/run/mugai/mugai-milter.pid", NULL, milter_pid_file,
       "File holding the process id of mugai-milter; empty for none."),
     S("milter", "spool_dir", "/var/spool/mugai", NULL, milter_spool_dir,

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <libmilter/mfapi.h>
 
 #include "mg.h"
@@ -145,17 +146,50 @@ static int write_pid(const conf *c)
     return close(fd);
 }
 
+/* The file of a unix milter socket, or NULL for an inet one. */
+static const char *socket_path(const char *sock)
+{
+    if (strncmp(sock, "unix:", 5) == 0)
+        return sock + 5;
+    if (strncmp(sock, "local:", 6) == 0)
+        return sock + 6;
+    return sock[0] == '/' ? sock : NULL;
+}
+
+/* Started as root to run as another user: create a missing directory (mode) for that user.
+ * One that exists is left as the administrator made it. */
+static int dir_for_user(const char *dir, mode_t mode, const struct passwd *pw)
+{
+    if (pw == NULL || getuid() != 0 || pw->pw_uid == 0)
+        return 0;
+    if (mkdir(dir, mode) < 0)
+        return errno == EEXIST ? 0 : -1;
+    return chown(dir, pw->pw_uid, pw->pw_gid);
+}
+
+/* The directory of a unix milter socket, for the milter user (Postfix reaches it through
+ * the group). */
+static int socket_dir_prepare(const char *sock, const struct passwd *pw)
+{
+    const char *path = socket_path(sock);
+    char *dir;
+    int rc;
+
+    if (path == NULL)
+        return 0;
+    dir = g_path_get_dirname(path);
+    rc = dir_for_user(dir, 0750, pw);
+    if (rc < 0)
+        mg_error("milter socket directory %s: %s", dir, strerror(errno));
+    g_free(dir);
+    return rc;
+}
+
 /* Give the unix milter socket to the milter user (group access for Postfix). */
 static void socket_owner(const char *sock, const struct passwd *pw)
 {
-    const char *path = NULL;
+    const char *path = socket_path(sock);
 
-    if (strncmp(sock, "unix:", 5) == 0)
-        path = sock + 5;
-    else if (strncmp(sock, "local:", 6) == 0)
-        path = sock + 6;
-    else if (sock[0] == '/')
-        path = sock;
     if (path == NULL)
         return;
     if (pw != NULL) {
@@ -200,6 +234,8 @@ static int milter_setup(conf *c, const struct passwd *pw)
         mg_error("smfi_register failed");
         return -1;
     }
+    if (socket_dir_prepare(c->milter_socket, pw) < 0)
+        return -1;
     if (smfi_setconn(c->milter_socket) != MI_SUCCESS || smfi_settimeout(600) != MI_SUCCESS ||
         smfi_opensocket(1) != MI_SUCCESS) {
         mg_error("cannot listen on %s", c->milter_socket);
@@ -251,6 +287,8 @@ static void start(conf *c, const opts *o, struct passwd *pw)
     mg_log_init("mugai-milter", !o->foreground, lvl < 0 ? MG_LOG_INFO : (mg_log_level)lvl);
     if (spool_prepare(c, pw) < 0)
         mg_fatal("spool directory %s: %s", c->milter_spool_dir, strerror(errno));
+    if (dir_for_user(c->quarantine_dir, 0700, pw) < 0)
+        mg_fatal("quarantine directory %s: %s", c->quarantine_dir, strerror(errno));
     if (milter_setup(c, pw) < 0)
         exit(1);
     if (!o->foreground && daemon(0, 0) < 0)

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -649,7 +650,10 @@ static int pool_start(pool *p)
     /* SQLite handles must not cross fork: each worker opens its own; this only checks. */
     st = quar_open_fs(p->c->quarantine_dir, p->c->quarantine_retention_days, &err);
     if (st == NULL) {
-        mg_error("quarantine store %s: %s", p->c->quarantine_dir, err ? err : "unknown error");
+        struct passwd *pw = getpwuid(geteuid());
+
+        mg_error("%s (mugai-milter runs as user %s)", err ? err : "quarantine store: unknown error",
+                 pw ? pw->pw_name : "?");
         free(err);
         return -1;
     }

@@ -12,6 +12,7 @@ Usage: test_supervisor.py BUILD_DIR CLAMDB_GENERATOR
 """
 
 import os
+import pwd
 import signal
 import struct
 import subprocess
@@ -314,6 +315,111 @@ class HungConversion(unittest.TestCase):
         self.start(job_timeout=60)
         self.assertEqual(sorted(os.listdir(self.jail_tmp)),
                          sorted(os.path.basename(d) for d in (live, other)))
+
+
+def ids(pid):
+    """(uids, gids): the real, effective, saved and filesystem ids of a process."""
+    with open("/proc/%d/status" % pid) as f:
+        v = {ln.split(":")[0]: ln.split()[1:] for ln in f}
+    return [int(x) for x in v["Uid"]], [int(x) for x in v["Gid"]]
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: checks the switch to [milter] user")
+class Privileges(unittest.TestCase):
+    """Started as root with [milter] user = nobody: the directories it needs are made for
+    that user, the socket is the user's (group access for Postfix), and every process runs
+    as that user before any mail is read."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="mugai-priv-")
+        d = self.tmp.name
+        os.chmod(d, 0o755)  # the milter user must reach its files
+        subprocess.run([sys.executable, CLAMDB, os.path.join(d, "db")], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.sock = os.path.join(d, "sock", "milter.sock")
+        self.conf = os.path.join(d, "mugai.conf")
+        self.user = pwd.getpwnam("nobody")
+        self.proc = None
+
+    def tearDown(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.cleanup()
+
+    def write_conf(self, user):
+        d = self.tmp.name
+        with open(self.conf, "w") as f:
+            f.write("[scan]\nclamav_db_dir = %s/db\n[quarantine]\ndir = %s/q\n"
+                    "[milter]\nsocket = unix:%s\nspool_dir = %s/spool\npid_file = %s/pid\n"
+                    "workers = 1\nuser = %s\n" % (d, d, self.sock, d, d, user))
+
+    def run_milter(self):
+        self.log = os.path.join(self.tmp.name, "log")
+        with open(self.log, "w") as logf:
+            self.proc = subprocess.Popen(
+                [os.path.join(BUILD, "milter", "mugai-milter"), "-c", self.conf, "-f"],
+                stdout=logf, stderr=subprocess.STDOUT)
+
+    def read_log(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def owned(self, path, mode):
+        st = os.stat(path)
+        self.assertEqual((st.st_uid, st.st_gid), (self.user.pw_uid, self.user.pw_gid), path)
+        self.assertEqual(st.st_mode & 0o777, mode, path)
+
+    def test_runs_as_the_milter_user(self):
+        self.write_conf("nobody")
+        self.run_milter()
+        self.assertTrue(wait_for(lambda: os.path.exists(self.sock) and
+                                 len(children(self.proc.pid)) == 2), self.read_log())
+        d = self.tmp.name
+        for pid in [self.proc.pid] + children(self.proc.pid):
+            uids, gids = ids(pid)
+            self.assertEqual(uids, [self.user.pw_uid] * 4, pid)
+            self.assertEqual(gids, [self.user.pw_gid] * 4, pid)
+        self.owned(os.path.dirname(self.sock), 0o750)
+        self.owned(self.sock, 0o660)
+        self.owned(os.path.join(d, "spool"), 0o700)
+        self.owned(os.path.join(d, "q"), 0o700)
+        with open(os.path.join(d, "pid")) as f:
+            self.assertEqual(int(f.read()), self.proc.pid)
+        # A message goes through: its original lands in a store the milter user owns.
+        c = MilterClient(self.sock)
+        try:
+            c.negotiate()
+            c.step(b"C", b"mail.example.com\0" + b"4" + struct.pack("!H", 25) + b"192.0.2.1\0")
+            c.step(b"M", b"<alice@example.com>\0")
+            c.step(b"R", b"<bob@example.lg.jp>\0")
+            for name, value in ((b"From", b" alice@example.com"), (b"Subject", b" hi")):
+                c.step(b"L", name + b"\0" + value + b"\0")
+            c.step(b"N")
+            c.step(b"B", "本日は晴天なり。\r\n".encode())
+            self.assertEqual(c.eom()[-1][0], b"a", self.read_log())
+        finally:
+            c.close()
+        index = [os.path.join(r, n) for r, _, ns in os.walk(os.path.join(d, "q")) for n in ns
+                 if n.endswith(".sqlite")]
+        self.assertTrue(index)
+        self.assertEqual(os.stat(index[0]).st_uid, self.user.pw_uid)
+
+    def test_store_it_cannot_write_is_named(self):
+        os.mkdir(os.path.join(self.tmp.name, "q"), 0o755)  # root's, left as it is
+        self.write_conf("nobody")
+        self.run_milter()
+        self.assertEqual(self.proc.wait(timeout=60), 1)
+        self.assertIn("quarantine store %s/q" % self.tmp.name, self.read_log())
+        self.assertIn("Permission denied (mugai-milter runs as user nobody)", self.read_log())
+
+    def test_unknown_user_is_exit_2(self):
+        self.write_conf("no-such-mugai-user")
+        p = subprocess.run([os.path.join(BUILD, "milter", "mugai-milter"), "-c", self.conf, "-f"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"unknown [milter] user no-such-mugai-user", p.stderr)
+        self.assertFalse(os.path.exists(self.sock))
 
 
 if __name__ == "__main__":
