@@ -185,19 +185,17 @@ static int socket_dir_prepare(const char *sock, const struct passwd *pw)
     return rc;
 }
 
-/* Give the unix milter socket to the milter user (group access for Postfix). */
+/* Give the unix milter socket to the milter user, 0660: Postfix reaches it through the
+ * group. Only root without a [milter] user leaves it open to all (0666). */
 static void socket_owner(const char *sock, const struct passwd *pw)
 {
     const char *path = socket_path(sock);
+    mode_t mode = pw != NULL || getuid() != 0 ? 0660 : 0666;
 
     if (path == NULL)
         return;
-    if (pw != NULL) {
-        if (chown(path, pw->pw_uid, pw->pw_gid) < 0 || chmod(path, 0660) < 0)
-            mg_warn("milter socket %s: %s", path, strerror(errno));
-    } else if (chmod(path, 0666) < 0) {
+    if ((pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) < 0) || chmod(path, mode) < 0)
         mg_warn("milter socket %s: %s", path, strerror(errno));
-    }
 }
 
 /* Become the milter user. */

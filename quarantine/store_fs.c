@@ -162,6 +162,7 @@ static int cached(quar_store *s, int k, sqlite3_stmt **st, char **err)
 {
     sqlite3_stmt **slot = &fs(s)->cached[k];
 
+    *st = NULL;
     if (!*slot && sqlite3_prepare_v3(fs(s)->db, cached_sql[k], -1, SQLITE_PREPARE_PERSISTENT, slot,
                                      NULL) != SQLITE_OK) {
         *slot = NULL;

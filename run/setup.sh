@@ -44,6 +44,9 @@ mugai_install_packages() {
 mugai_build() {
   echo "==> building in $MUGAI_BUILD"
   cmake -S "$MUGAI_ROOT" -B "$MUGAI_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-  cmake --build "$MUGAI_BUILD" -j "$(nproc)" -- --no-print-directory | grep -Ev '^\[ *[0-9]+%\]' || true
-  test -x "$MUGAI_BUILD/tools/sanitize-file" || { echo "run/setup: build failed" >&2; exit 1; }
+  if ! cmake --build "$MUGAI_BUILD" -j "$(nproc)" -- --no-print-directory 2>&1 |
+      { grep -Ev '^\[ *[0-9]+%\]' || true; }; then
+    echo "run/setup: build failed" >&2
+    exit 1
+  fi
 }

@@ -195,14 +195,19 @@ class Sink:
 
 # ---------------------------------------------------------------- Postfix
 
-MASTER_CF = """\
-# master.cf of a private mugai test instance (no chroot, loopback only).
-127.0.0.1:{smtp_port} inet n - n - - smtpd
+# The release listener of a private instance (port and smtpd_milters set per instance).
+RELEASE_CF = """\
 127.0.0.1:{release_port} inet n - n - - smtpd
   -o smtpd_milters=
   -o non_smtpd_milters=
   -o receive_override_options=no_milters
-pickup    unix  n       -       n       60      1       pickup
+"""
+
+# master.cf of a private mugai test instance (loopback only; smtpd chrooted in the queue
+# directory when asked, as Debian's master.cf has it; nothing else chrooted).
+MASTER_CF = """\
+127.0.0.1:{smtp_port} inet n - {chroot} - - smtpd
+{release}pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
@@ -233,7 +238,9 @@ class Postfix:
     """A private Postfix instance under root (config, queue, data directories)."""
 
     def __init__(self, root, sink_port, smtp_port=0, release_port=0, milter_socket=None,
-                 name="mugaitest"):
+                 name="mugaitest", chroot=False, main_cf=None, release_cf=None):
+        """chroot: smtpd runs chrooted; main_cf: main.cf values over the instance's own;
+        release_cf: master.cf text of the release listener ({release_port} filled in)."""
         self.root = root
         self.conf_dir = os.path.join(root, "etc")
         self.queue_dir = os.path.join(root, "queue")
@@ -244,6 +251,9 @@ class Postfix:
         self.sink_port = sink_port
         self.milter_socket = milter_socket
         self.name = name
+        self.chroot = chroot
+        self.main_cf = main_cf or {}
+        self.release_cf = release_cf or RELEASE_CF
         self.running = False
 
     def postconf(self, *settings):
@@ -308,6 +318,7 @@ class Postfix:
         }
         if self.milter_socket:
             s["smtpd_milters"] = "unix:" + self.milter_socket
+        s.update(self.main_cf)
         return s
 
     def write_config(self):
@@ -319,7 +330,9 @@ class Postfix:
         open(os.path.join(self.conf_dir, "main.cf"), "w").close()
         self.postconf(*["%s = %s" % kv for kv in self.settings().items()])
         with open(os.path.join(self.conf_dir, "master.cf"), "w", encoding="ascii") as f:
-            f.write(MASTER_CF.format(smtp_port=self.smtp_port, release_port=self.release_port))
+            f.write(MASTER_CF.format(
+                smtp_port=self.smtp_port, chroot="y" if self.chroot else "n",
+                release=self.release_cf.format(release_port=self.release_port)))
 
     def check(self):
         """postfix -c DIR check: (exit code, output)."""
@@ -635,12 +648,13 @@ class Harness:
         self.sink = Sink(os.path.join(self.work, "sink"), self.sink_port)
         return self.sink
 
-    def start_postfix(self, milter=True, sink_port=None):
+    def start_postfix(self, milter=True, sink_port=None, **kw):
         """Start Postfix relaying to the sink (or sink_port); with the milter socket set when
-        milter is true (mugai-milter need not be running: Postfix then answers 4xx)."""
+        milter is true (mugai-milter need not be running: Postfix then answers 4xx). kw go
+        to Postfix (chroot, main_cf, release_cf)."""
         port = sink_port or self.sink.port
         self.postfix = Postfix(os.path.join(self.work, "postfix"), port,
-                               milter_socket=self.milter_sock if milter else None)
+                               milter_socket=self.milter_sock if milter else None, **kw)
         self.postfix.start()
         return self.postfix
 

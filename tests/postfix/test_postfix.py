@@ -589,6 +589,96 @@ class T7JobTimeout(unittest.TestCase):
         self.assertEqual(self.R["jail_dirs_after_reply"], [])
         self.assertEqual(self.R["jail_dirs"], [])
 
+
+def shipped(name):
+    """The text of a file in conf/."""
+    with open(os.path.join(os.path.dirname(TESTS), "conf", name), encoding="utf-8") as f:
+        return f.read()
+
+
+class T8ShippedConfig(unittest.TestCase):
+    """conf/postfix-main.cf and conf/postfix-master.cf as shipped, in a Postfix whose smtpd
+    is chrooted in its queue directory as Debian's master.cf has it, and mugai-milter on its
+    default socket place inside that directory: mail is sanitized, and the release listener
+    delivers without the milter."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not S.get("milter_bin"):
+            raise AssertionError("mugai-milter is not built")
+        main_cf = {}
+        for ln in shipped("postfix-main.cf").splitlines():
+            if ln.strip() and not ln.startswith("#"):
+                k, v = ln.split("=", 1)
+                main_cf[k.strip()] = v.strip()
+        release_cf = shipped("postfix-master.cf").replace("{", "{{").replace("}", "}}") \
+            .replace("127.0.0.1:10026", "127.0.0.1:{release_port}")
+        cls.h = h = pfharness.Harness(os.path.join(S["tmp"], "shipped"), BUILD)
+        try:
+            h.start_sink()
+            h.start_postfix(milter=False, chroot=True, main_cf=main_cf, release_cf=release_cf)
+            # [milter] socket's default, /var/spool/postfix/mugai/milter.sock, in this
+            # instance's queue directory.
+            sockdir = os.path.join(h.postfix.queue_dir, "mugai")
+            os.mkdir(sockdir)
+            m = h.make_milter(os.path.join(S["corpus"], "clamdb"), workers=1)
+            m.sock = os.path.join(sockdir, "milter.sock")
+            m.start()
+        except Exception:
+            h.stop()
+            raise
+        cls.main_cf = main_cf
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.stop()
+
+    def diag(self):
+        return ("\n--- maillog ---\n" + self.h.postfix.tail_log(25) + "\n--- milter ---\n" +
+                self.h.milter.tail_log(25))
+
+    def copies(self, rcpt, n=1):
+        sink = self.h.sink
+        pfharness.wait_until(lambda: sum(rcpt in e["rcpts"] for e, _ in sink.messages()) >= n,
+                             60, 0.2)
+        return [d for e, d in sink.messages() if rcpt in e["rcpts"]]
+
+    def test_shipped_lines_are_in_force(self):
+        self.assertEqual(self.main_cf["smtpd_milters"], "unix:mugai/milter.sock")
+        out = subprocess.run([pfharness.POSTCONF, "-c", self.h.postfix.conf_dir, "-h", "smtpd_milters",
+                              "milter_default_action"], capture_output=True, text=True)
+        self.assertEqual(out.stdout.split(), ["unix:mugai/milter.sock", "tempfail"])
+
+    def test_chrooted_smtpd_reaches_the_milter(self):
+        rcpt = rcpt_for("t8-chroot")
+        rc, text, seen = pfharness.send_with_retry(self.h.smtp_port, SENDER, [rcpt],
+                                                   plain_mail(1, "t8-chroot"), tries=5)
+        self.assertEqual(rc, 250, "%s %s %s" % (seen, text, self.diag()))
+        got = self.copies(rcpt)
+        self.assertEqual(len(got), 1, self.diag())
+        check_sanitized(self, got[0], {"body": ["本日は晴天なり。"]})
+        # The smtpd that took it runs chrooted in the queue directory.
+        queue = os.path.realpath(self.h.postfix.queue_dir)
+        roots = set()
+        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                if comm(pid) == "smtpd":
+                    roots.add(os.readlink("/proc/%d/root" % pid))
+            except OSError:
+                pass
+        self.assertIn(queue, roots)
+
+    def test_release_listener_skips_the_milter(self):
+        rcpt = rcpt_for("t8-release")
+        data = plain_mail(1, "t8-release")
+        rc, text = pfharness.send_once(self.h.postfix.release_port, SENDER, [rcpt], data)
+        self.assertEqual(rc, 250, text + self.diag())
+        got = self.copies(rcpt)
+        self.assertEqual(len(got), 1, self.diag())
+        self.assertNotIn(b"X-Mugai", got[0])
+        self.assertTrue(got[0].endswith(data.split(b"\r\n\r\n", 1)[1]))
+
+
 def main():
     global BUILD, CORPUS
     BUILD = tm.arg_value("--build") or BUILD
