@@ -4,7 +4,8 @@
  *
  * Runs in the sanitizer worker (trusted, single-threaded). Per conversion it
  * forks a child that gets its own process group, rlimits, a new network
- * namespace, an empty private directory, a clean environment and only the
+ * namespace (inside a user namespace of its own when the worker is not root),
+ * an empty private directory, a clean environment and only the
  * input, output and error fds, and is killed if the worker dies; then it execs
  * the renderer. The parent enforces a wall-clock deadline (the conversion's own
  * or the job's, whichever comes first) and checks every byte of the wire format
@@ -199,6 +200,49 @@ void san_jail_dirs_sweep(void)
     closedir(d);
 }
 
+/* Write text to the /proc file path (uid_map and the like). 0 or -1. */
+static int proc_write(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = mg_write_all(fd, text, strlen(text));
+    return close(fd) < 0 ? -1 : rc;
+}
+
+/* Move the calling process into a new network namespace without interfaces. Root can do
+ * that alone; another user (mugai-milter run as its own user) does it in a new user
+ * namespace of its own, where it is mapped to itself, so that files and limits see the
+ * same user. 0 or -1 (errno set). */
+static int net_isolate(void)
+{
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    char map[64];
+
+    if (uid == 0)
+        return unshare(CLONE_NEWNET);
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+        return -1;
+    /* A process that changed its user (mugai-milter started as root) is not dumpable, and
+     * then its /proc files belong to root: it could not write its own maps. The renderer it
+     * is about to become is dumpable anyway, as every program executed without a change of
+     * user is. */
+    if (prctl(PR_SET_DUMPABLE, 1) < 0)
+        return -1;
+    if (proc_write("/proc/self/setgroups", "deny") < 0)
+        return -1;
+    if (mg_snprintf(map, sizeof map, "%lu %lu 1", (unsigned long)uid, (unsigned long)uid) < 0 ||
+        proc_write("/proc/self/uid_map", map) < 0)
+        return -1;
+    if (mg_snprintf(map, sizeof map, "%lu %lu 1", (unsigned long)gid, (unsigned long)gid) < 0 ||
+        proc_write("/proc/self/gid_map", map) < 0)
+        return -1;
+    return 0;
+}
+
 /* Non-zero when network namespaces can be created; probed once, warned once. */
 static int netns_available(void)
 {
@@ -209,7 +253,7 @@ static int netns_available(void)
         return state;
     pid_t pid = fork();
     if (pid == 0)
-        _exit(unshare(CLONE_NEWNET) == 0 ? 0 : 1);
+        _exit(net_isolate() == 0 ? 0 : 1);
     state = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
     if (!state)
         mg_warn("jail: network namespaces are not available; jailed programs keep the network");
@@ -270,8 +314,8 @@ static void child_exec(const spec *s, int outw, int errw, int netns, pid_t paren
         child_die("prctl(PR_SET_PDEATHSIG)");
     if (getppid() != parent)
         _exit(127);
-    if (netns && unshare(CLONE_NEWNET) < 0)
-        child_die("unshare(CLONE_NEWNET)");
+    if (netns && net_isolate() < 0)
+        child_die("network namespace");
     if (chdir(s->dir) < 0)
         child_die("chdir");
     if (mg_snprintf(home, sizeof home, "HOME=%s", s->dir) < 0 ||

@@ -11,8 +11,11 @@ alarm's SIGALRM) takes its conversion's processes and jail directory along.
 Usage: test_supervisor.py BUILD_DIR CLAMDB_GENERATOR
 """
 
+import email
+import email.policy
 import os
 import pwd
+import shutil
 import signal
 import struct
 import subprocess
@@ -26,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "postfix"))
 from pfharness import alive, children, descendants, threads_of  # noqa: E402 - /proc helpers
-from test_replbody import MilterClient  # noqa: E402 - the MTA side of the milter protocol
+from test_replbody import MilterClient, rebuild  # noqa: E402 - the MTA side of the milter protocol
 
 BUILD = None
 CLAMDB = None
@@ -349,7 +352,10 @@ class Privileges(unittest.TestCase):
 
     def write_conf(self, user):
         d = self.tmp.name
+        render = os.path.join(d, "mugai-render")  # where the milter user can run it
+        shutil.copy(os.path.join(BUILD, "render", "mugai-render"), render)
         with open(self.conf, "w") as f:
+            f.write("[general]\nrender_path = %s\n" % render)
             f.write("[scan]\nclamav_db_dir = %s/db\n[quarantine]\ndir = %s/q\n"
                     "[milter]\nsocket = unix:%s\nspool_dir = %s/spool\npid_file = %s/pid\n"
                     "workers = 1\nuser = %s\n" % (d, d, self.sock, d, d, user))
@@ -386,20 +392,34 @@ class Privileges(unittest.TestCase):
         self.owned(os.path.join(d, "q"), 0o700)
         with open(os.path.join(d, "pid")) as f:
             self.assertEqual(int(f.read()), self.proc.pid)
-        # A message goes through: its original lands in a store the milter user owns.
+        # A message goes through, its attachment converted in the jail, which takes the
+        # network away from this user too; the original lands in a store the user owns.
+        headers = [(b"From", b" alice@example.com"), (b"Subject", b" hi"),
+                   (b"MIME-Version", b" 1.0"),
+                   (b"Content-Type", b" multipart/mixed; boundary=\"B\"")]
+        body = ("--B\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n本日は晴天なり。\r\n"
+                "--B\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                "Content-Disposition: attachment; filename=\"memo.txt\"\r\n\r\n"
+                "議事録です。\r\n--B--\r\n").encode()
         c = MilterClient(self.sock)
         try:
             c.negotiate()
             c.step(b"C", b"mail.example.com\0" + b"4" + struct.pack("!H", 25) + b"192.0.2.1\0")
             c.step(b"M", b"<alice@example.com>\0")
             c.step(b"R", b"<bob@example.lg.jp>\0")
-            for name, value in ((b"From", b" alice@example.com"), (b"Subject", b" hi")):
+            for name, value in headers:
                 c.step(b"L", name + b"\0" + value + b"\0")
             c.step(b"N")
-            c.step(b"B", "本日は晴天なり。\r\n".encode())
-            self.assertEqual(c.eom()[-1][0], b"a", self.read_log())
+            c.step(b"B", body)
+            replies = c.eom()
         finally:
             c.close()
+        self.assertEqual(replies[-1][0], b"a", self.read_log())
+        msg = email.message_from_bytes(rebuild(headers, replies), policy=email.policy.default)
+        memo = [p for p in msg.walk() if p.get_filename() == "memo.txt"]
+        self.assertEqual(len(memo), 1, self.read_log())
+        self.assertIn("議事録です。", memo[0].get_content())
+        self.assertNotIn("network namespaces are not available", self.read_log())
         index = [os.path.join(r, n) for r, _, ns in os.walk(os.path.join(d, "q")) for n in ns
                  if n.endswith(".sqlite")]
         self.assertTrue(index)

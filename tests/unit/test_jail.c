@@ -15,7 +15,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +236,59 @@ static void test_probe_net(void **state)
     assert_non_null(strstr(out, "connect failed"));
     g_free(out);
     close(lfd);
+}
+
+/* Run as another user than root (mugai-milter as its own user), the jail takes the network
+ * away as well, in a user namespace of its own. The probe is copied where that user can run
+ * it; the check runs in a child that has become "nobody". */
+static void test_probe_net_unprivileged(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* becoming another user needs root */
+    struct passwd *pw = getpwnam("nobody");
+    char dir[] = "/tmp/test_jail-user-XXXXXX", probe[64], cmd[32];
+    gchar *bin = NULL;
+    gsize len = 0;
+    int port, lfd, st = -1;
+    pid_t pid;
+
+    assert_non_null(pw);
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chmod(dir, 0755), 0);
+    snprintf(probe, sizeof probe, "%s/probe", dir);
+    assert_true(g_file_get_contents(JAIL_PROBE, &bin, &len, NULL));
+    assert_true(g_file_set_contents(probe, bin, (gssize)len, NULL));
+    g_free(bin);
+    assert_int_equal(chmod(probe, 0755), 0);
+    lfd = listen_loopback(&port);
+    snprintf(cmd, sizeof cmd, "net %d\n", port);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        conf *c = test_conf(probe);
+        char why[256] = "", *out = NULL;
+
+        if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+            _exit(2);
+        c->jail_network_namespace = 0; /* the port is reachable for this user */
+        if (run_probe(c, cmd, &out, why, sizeof why) != JAIL_OK || strcmp(out, "connected") != 0)
+            _exit(3);
+        g_free(out);
+        out = NULL;
+        c->jail_network_namespace = 1;
+        if (run_probe(c, cmd, &out, why, sizeof why) != JAIL_OK)
+            _exit(4);
+        printf("net probe in the jail as nobody: %s\n", out);
+        fflush(stdout);
+        _exit(strstr(out, "connect failed") ? 0 : 5);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(lfd);
+    unlink(probe);
+    rmdir(dir);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 /* Children forked by the probe are gone once the jail returns. */
@@ -563,12 +618,19 @@ static void test_office(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_probe_cases),          cmocka_unit_test(test_probe_net),
-        cmocka_unit_test(test_probe_fork),           cmocka_unit_test(test_job_deadline),
-        cmocka_unit_test(test_dies_with_its_worker), cmocka_unit_test(test_dirs_sweep),
-        cmocka_unit_test(test_render_pdf),           cmocka_unit_test(test_render_pdf_bad),
-        cmocka_unit_test(test_render_images),        cmocka_unit_test(test_render_image_limit),
-        cmocka_unit_test(test_render_text),          cmocka_unit_test(test_office),
+        cmocka_unit_test(test_probe_cases),
+        cmocka_unit_test(test_probe_net),
+        cmocka_unit_test(test_probe_net_unprivileged),
+        cmocka_unit_test(test_probe_fork),
+        cmocka_unit_test(test_job_deadline),
+        cmocka_unit_test(test_dies_with_its_worker),
+        cmocka_unit_test(test_dirs_sweep),
+        cmocka_unit_test(test_render_pdf),
+        cmocka_unit_test(test_render_pdf_bad),
+        cmocka_unit_test(test_render_images),
+        cmocka_unit_test(test_render_image_limit),
+        cmocka_unit_test(test_render_text),
+        cmocka_unit_test(test_office),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
