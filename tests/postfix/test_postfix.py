@@ -22,6 +22,7 @@ import email
 import email.policy
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -599,8 +600,8 @@ def shipped(name):
 class T8ShippedConfig(unittest.TestCase):
     """conf/postfix-main.cf and conf/postfix-master.cf as shipped, in a Postfix whose smtpd
     is chrooted in its queue directory as Debian's master.cf has it, and mugai-milter on its
-    default socket place inside that directory: mail is sanitized, and the release listener
-    delivers without the milter."""
+    default socket place inside that directory, started as root with a [milter] user: mail is
+    sanitized, and the release listener delivers without the milter."""
 
     @classmethod
     def setUpClass(cls):
@@ -623,11 +624,31 @@ class T8ShippedConfig(unittest.TestCase):
             os.mkdir(sockdir)
             m = h.make_milter(os.path.join(S["corpus"], "clamdb"), workers=1)
             m.sock = os.path.join(sockdir, "milter.sock")
+            cls.run_as_postfix(m)
             m.start()
         except Exception:
             h.stop()
             raise
         cls.main_cf = main_cf
+
+    @classmethod
+    def run_as_postfix(cls, m):
+        """[milter] user = postfix (an account every test machine has; production uses its
+        own): the milter, its jail and the store run as that user, and smtpd reaches the
+        0660 socket as its owner. What it reads is copied where that user may read it."""
+        db = os.path.join(m.root, "clamdb")
+        shutil.copytree(os.path.join(S["corpus"], "clamdb"), db)
+        render = os.path.join(m.root, "mugai-render")
+        shutil.copy(os.path.join(BUILD, "render", "mugai-render"), render)
+        with open(m.conf, encoding="utf-8") as f:
+            text = f.read()
+        text = text.replace("[general]\n", "[general]\nrender_path = %s\n" % render, 1)
+        text = re.sub(r"(?m)^clamav_db_dir = .*$", "clamav_db_dir = " + db, text)
+        text = re.sub(r"(?m)^user =$", "user = postfix", text)
+        with open(m.conf, "w", encoding="utf-8") as f:
+            f.write(text)
+        for d in (m.root, os.path.join(cls.h.work, "quarantine")):
+            subprocess.run(["chown", "-R", "postfix:postfix", d], check=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -657,6 +678,13 @@ class T8ShippedConfig(unittest.TestCase):
         got = self.copies(rcpt)
         self.assertEqual(len(got), 1, self.diag())
         check_sanitized(self, got[0], {"body": ["本日は晴天なり。"]})
+        # The milter runs as postfix, its socket 0660.
+        st = os.stat(self.h.milter.sock)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (pwd.getpwnam("postfix").pw_uid, 0o660))
+        for pid in [self.h.milter.proc.pid] + pfharness.children(self.h.milter.proc.pid):
+            with open("/proc/%d/status" % pid) as f:
+                uid = next(ln.split()[1:] for ln in f if ln.startswith("Uid:"))
+            self.assertEqual(set(uid), {str(st.st_uid)})
         # The smtpd that took it runs chrooted in the queue directory.
         queue = os.path.realpath(self.h.postfix.queue_dir)
         roots = set()
