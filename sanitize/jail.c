@@ -212,6 +212,14 @@ static int proc_write(const char *path, const char *text)
     return close(fd) < 0 ? -1 : rc;
 }
 
+/* Map id to itself in the new user namespace's map file path (uid_map or gid_map). */
+static int map_self(const char *path, unsigned long id)
+{
+    char map[64];
+
+    return mg_snprintf(map, sizeof map, "%lu %lu 1", id, id) < 0 ? -1 : proc_write(path, map);
+}
+
 /* Move the calling process into a new network namespace without interfaces. Root can do
  * that alone; another user (mugai-milter run as its own user) does it in a new user
  * namespace of its own, where it is mapped to itself, so that files and limits see the
@@ -220,7 +228,6 @@ static int net_isolate(void)
 {
     uid_t uid = geteuid();
     gid_t gid = getegid();
-    char map[64];
 
     if (uid == 0)
         return unshare(CLONE_NEWNET);
@@ -232,13 +239,8 @@ static int net_isolate(void)
      * user is. */
     if (prctl(PR_SET_DUMPABLE, 1) < 0)
         return -1;
-    if (proc_write("/proc/self/setgroups", "deny") < 0)
-        return -1;
-    if (mg_snprintf(map, sizeof map, "%lu %lu 1", (unsigned long)uid, (unsigned long)uid) < 0 ||
-        proc_write("/proc/self/uid_map", map) < 0)
-        return -1;
-    if (mg_snprintf(map, sizeof map, "%lu %lu 1", (unsigned long)gid, (unsigned long)gid) < 0 ||
-        proc_write("/proc/self/gid_map", map) < 0)
+    if (proc_write("/proc/self/setgroups", "deny") < 0 || map_self("/proc/self/uid_map", uid) < 0 ||
+        map_self("/proc/self/gid_map", gid) < 0)
         return -1;
     return 0;
 }
