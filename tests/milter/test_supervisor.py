@@ -17,7 +17,6 @@ import os
 import pwd
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -213,15 +212,7 @@ class HungConversion(unittest.TestCase):
         c = MilterClient(self.sock)
         try:
             c.negotiate()
-            c.step(b"C", b"mail.example.com\0" + b"4" + struct.pack("!H", 25) + b"192.0.2.1\0")
-            c.step(b"H", b"mail.example.com\0")
-            c.send(b"D", b"M" + b"i\0HANG1\0")
-            c.step(b"M", b"<alice@example.com>\0")
-            c.step(b"R", b"<bob@example.lg.jp>\0")
-            for name, value in headers:
-                c.step(b"L", name + b"\0" + value + b"\0")
-            c.step(b"N")
-            c.step(b"B", body)
+            c.message(headers, body, b"HANG1")
             t0 = time.monotonic()
             out["reply"] = c.eom()[-1]
             out["secs"] = time.monotonic() - t0
@@ -404,13 +395,7 @@ class Privileges(unittest.TestCase):
         c = MilterClient(self.sock)
         try:
             c.negotiate()
-            c.step(b"C", b"mail.example.com\0" + b"4" + struct.pack("!H", 25) + b"192.0.2.1\0")
-            c.step(b"M", b"<alice@example.com>\0")
-            c.step(b"R", b"<bob@example.lg.jp>\0")
-            for name, value in headers:
-                c.step(b"L", name + b"\0" + value + b"\0")
-            c.step(b"N")
-            c.step(b"B", body)
+            c.message(headers, body)
             replies = c.eom()
         finally:
             c.close()
