@@ -27,7 +27,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "postfix"))
-from pfharness import alive, children, descendants, threads_of  # noqa: E402 - /proc helpers
+from pfharness import alive, children, descendants, ids, threads_of  # noqa: E402 - /proc helpers
 from test_replbody import MilterClient, rebuild  # noqa: E402 - the MTA side of the milter protocol
 
 BUILD = None
@@ -309,13 +309,6 @@ class HungConversion(unittest.TestCase):
         self.start(job_timeout=60)
         self.assertEqual(sorted(os.listdir(self.jail_tmp)),
                          sorted(os.path.basename(d) for d in (live, other)))
-
-
-def ids(pid):
-    """(uids, gids): the real, effective, saved and filesystem ids of a process."""
-    with open("/proc/%d/status" % pid) as f:
-        v = {ln.split(":")[0]: ln.split()[1:] for ln in f}
-    return [int(x) for x in v["Uid"]], [int(x) for x in v["Gid"]]
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: checks the switch to [milter] user")

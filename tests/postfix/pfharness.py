@@ -480,6 +480,13 @@ def threads_of(pid):
     return 0
 
 
+def ids(pid):
+    """(uids, gids) of pid: its real, effective, saved and filesystem ids."""
+    with open("/proc/%d/status" % pid, encoding="ascii", errors="replace") as f:
+        v = {ln.split(":")[0]: ln.split()[1:] for ln in f}
+    return [int(x) for x in v["Uid"]], [int(x) for x in v["Gid"]]
+
+
 def rss_kib(pid):
     """Resident set size of pid in KiB (0 when gone)."""
     try:
