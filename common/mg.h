@@ -50,4 +50,31 @@ double mg_now(void);
 /* Lower-case hex SHA-256 of a file's content into out[65]. 0 or -1. */
 int mg_sha256_fd(int fd, char out[65]);
 
+/* Non-zero for a code point never shown in a name or in displayed header text: C0 and C1
+ * controls, format characters (bidirectional controls U+061C, U+200E, U+200F, U+202A-U+202E,
+ * U+2066-U+2069; invisible ones such as U+200B, U+2060, U+FEFF; tag characters
+ * U+E0000-U+E007F) except ZWNJ and ZWJ, line and paragraph separators, surrogates and
+ * noncharacters. */
+int mg_uchar_unsafe(uint32_t c);
+/* s (len bytes, or up to its NUL when len < 0) as UTF-8 without the characters
+ * mg_uchar_unsafe names, each invalid byte replaced by U+FFFD. The one filter for file
+ * names, archive member names, decoded header values and the notice. Never NULL; caller
+ * frees with g_free. */
+char *mg_utf8_safe(const char *s, ssize_t len);
+
+/* The canonical name ("UTF-8", "US-ASCII", "ISO-8859-1", "CP1252", "CP932", "EUC-JP",
+ * "EUC-JP-MS", "ISO-2022-JP", "ISO-2022-JP-2", "ISO-2022-JP-3") of a charset label, compared
+ * without case, spaces and quotes; Shift_JIS labels name CP932. NULL when the label names no
+ * charset the trusted side converts. The result is static. */
+const char *mg_charset_canonical(const char *label);
+
+/* CSV or TSV text (UTF-8, len bytes) read with delimiter in_delim and written again with
+ * out_delim, every cell starting with = + - @ TAB or CR prefixed with a single quote (inside
+ * its quotes), quoting kept valid. Idempotent. NULL only on a NULL or oversized input;
+ * caller frees with g_free. */
+char *mg_csv_neutralize(const char *s, size_t len, char in_delim, char out_delim);
+/* The delimiter the first record of s uses: tab when it has more tabs than commas outside
+ * quotes, else comma. For a reader that is not told which one the file uses. */
+char mg_csv_guess_delimiter(const char *s, size_t len);
+
 #endif

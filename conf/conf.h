@@ -34,6 +34,7 @@ typedef struct conf {
     unsigned jail_processes;
     int jail_seccomp;
     int jail_network_namespace;
+    char *jail_user; /* who jailed programs run as */
     unsigned office_timeout;
     size_t office_memory_mb;
     /* [scan] */

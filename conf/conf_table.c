@@ -69,7 +69,11 @@ const conf_param conf_params[] = {
     B("jail", "seccomp", "true", jail_seccomp,
       "Confine the renderer with a seccomp system-call allow-list."),
     B("jail", "network_namespace", "true", jail_network_namespace,
-      "Run every conversion in a new network namespace without interfaces."),
+      "Run every conversion in a new network namespace without interfaces; when one cannot "
+      "be made, the conversion fails and the part is held."),
+    S("jail", "user", "nobody", NULL, jail_user,
+      "User jailed programs run as when mugai starts as root; it must own nothing of mugai's "
+      "and differ from [milter] user."),
     U("jail", "office_timeout", 180, 5, 3600, office_timeout,
       "Wall-clock seconds LibreOffice may take for one document."),
     Z("jail", "office_memory_mb", 4096, 512, 65536, office_memory_mb,
@@ -118,10 +122,11 @@ const conf_param conf_params[] = {
       "Where mugai-milter listens: unix:/path or inet:port@host. The default is inside "
       "Postfix's queue directory, where Debian's chrooted smtpd finds it as "
       "unix:mugai/milter.sock."),
-    S("milter", "user", "", NULL, milter_user,
-      "User mugai-milter runs as after binding its socket; empty keeps the starting user. "
-      "Started as root, it first creates the socket's directory (0750), the spool and the "
-      "quarantine directory for that user when they are missing."),
+    S("milter", "user", "mugai", NULL, milter_user,
+      "User mugai-milter runs as after binding its socket; empty keeps the starting user, "
+      "which must then not be root. Started as root, it first creates the socket's directory "
+      "(0750), the spool and the quarantine directory for that user when they are missing, "
+      "then becomes that user in a user namespace of its own."),
     S("milter", "pid_file", "/run/mugai/mugai-milter.pid", NULL, milter_pid_file,
       "File holding the process id of mugai-milter; empty for none."),
     S("milter", "spool_dir", "/var/spool/mugai", NULL, milter_spool_dir,

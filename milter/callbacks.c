@@ -309,7 +309,8 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     return SMFIS_NOREPLY;
 }
 
-/* Non-zero for the header names whose changes mugai applies. */
+/* Non-zero for the header names whose changes apply_content and apply_mugai apply (kept
+ * as they arrive; apply_rewritten reads the others back from the spool file). */
 static int hdr_kept(const char *name)
 {
     return strncasecmp(name, "Content-", 8) == 0 || strncasecmp(name, "X-Mugai-", 8) == 0 ||
@@ -695,6 +696,162 @@ static int value_same(const char *a, const char *b)
     }
 }
 
+/* Non-zero when a and b hold the same characters, line breaks and the blanks around the
+ * value aside (a folded value against the same value unfolded). */
+static int value_equiv(const char *a, const char *b)
+{
+    const char *ea = a + strlen(a), *eb = b + strlen(b);
+
+    while (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n')
+        a++;
+    while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
+        b++;
+    while (ea > a && (ea[-1] == ' ' || ea[-1] == '\t' || ea[-1] == '\r' || ea[-1] == '\n'))
+        ea--;
+    while (eb > b && (eb[-1] == ' ' || eb[-1] == '\t' || eb[-1] == '\r' || eb[-1] == '\n'))
+        eb--;
+    for (;;) {
+        while (a < ea && (*a == '\r' || *a == '\n'))
+            a++;
+        while (b < eb && (*b == '\r' || *b == '\n'))
+            b++;
+        if (a == ea || b == eb)
+            return a == ea && b == eb;
+        if (*a++ != *b++)
+            return 0;
+    }
+}
+
+/* Header pointers ordered by name ignoring case, then by position in the message. */
+static int by_name(const void *a, const void *b)
+{
+    const hdr *x = *(const hdr *const *)a, *y = *(const hdr *const *)b;
+    int d = strcasecmp(x->name, y->name);
+
+    return d != 0 ? d : (x > y) - (x < y);
+}
+
+/* Pointers to the n headers of h in by_name order, or NULL. Caller frees with free(). */
+static const hdr **hdr_sorted(const hdr *h, size_t n)
+{
+    const hdr **s = malloc((n > 0 ? n : 1) * sizeof(*s));
+    size_t i;
+
+    if (s == NULL)
+        return NULL;
+    for (i = 0; i < n; i++)
+        s[i] = &h[i];
+    qsort(s, n, sizeof(*s), by_name);
+    return s;
+}
+
+/* How many of the n sorted headers at s share the name of s[0]. */
+static size_t run_len(const hdr *const *s, size_t n)
+{
+    size_t k = 1;
+
+    while (k < n && strcasecmp(s[k]->name, s[0]->name) == 0)
+        k++;
+    return k;
+}
+
+/* Non-zero for a value of printable ASCII without encoded words: nothing in it decodes to a
+ * character a reader could be misled by, so it stays as the sender wrote it. */
+static int value_plain(const char *v)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)v; *p != '\0'; p++)
+        if ((*p < 0x20 && *p != '\t' && *p != '\r' && *p != '\n') || *p >= 0x7f)
+            return 0;
+    return strstr(v, "=?") == NULL;
+}
+
+/* Non-zero when the n original occurrences o of a name are not all plain and differ from the
+ * m clean ones c (or do not pair up with them). */
+static int run_rewritten(const hdr *const *o, size_t n, const hdr *const *c, size_t m)
+{
+    size_t k;
+    int plain = 1;
+
+    for (k = 0; k < n; k++)
+        plain = plain && value_plain(o[k]->value);
+    if (plain)
+        return 0;
+    if (n != m)
+        return 1;
+    for (k = 0; k < n; k++)
+        if (!value_equiv(o[k]->value, c[k]->value))
+            return 1;
+    return 0;
+}
+
+/* Replace the n occurrences o of a name by the m clean ones c: in place when they pair up one
+ * to one, else all deleted (last first, so the indexes hold) and the clean ones added. */
+static int replace_run(SMFICTX *ctx, const hdr *const *o, size_t n, const hdr *const *c, size_t m)
+{
+    char *name = o[0]->name;
+    size_t k;
+
+    if (n == m) {
+        for (k = 0; k < n; k++)
+            if (!value_equiv(o[k]->value, c[k]->value) &&
+                smfi.chgheader(ctx, name, (int)k + 1, c[k]->value) != MI_SUCCESS)
+                return -1;
+        return 0;
+    }
+    for (k = n; k >= 1; k--)
+        if (smfi.chgheader(ctx, name, (int)k, NULL) != MI_SUCCESS)
+            return -1;
+    for (k = 0; k < m; k++)
+        if (smfi.addheader(ctx, name, c[k]->value) != MI_SUCCESS)
+            return -1;
+    return 0;
+}
+
+/* Compare the sorted original headers so (n) with the sorted clean ones sc (m), name by
+ * name, and replace the runs the clean message rewrote. */
+static int replace_rewritten(SMFICTX *ctx, const hdr **so, size_t n, const hdr **sc, size_t m)
+{
+    size_t i, j = 0, on, cn;
+
+    for (i = 0; i < n; i += on) {
+        const char *name = so[i]->name;
+
+        on = run_len(so + i, n - i);
+        while (j < m && strcasecmp(sc[j]->name, name) < 0)
+            j++;
+        cn = j < m && strcasecmp(sc[j]->name, name) == 0 ? run_len(sc + j, m - j) : 0;
+        if (hdr_kept(name) || strcasecmp(name, "Received") == 0 ||
+            !run_rewritten(so + i, on, sc + j, cn))
+            continue;
+        if (replace_run(ctx, so + i, on, sc + j, cn) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Every other header that is not plain (value_plain) and that the clean message rewrote is
+ * replaced by its clean value: the engine decodes it, drops the characters no reader may see
+ * (a From display name with U+202E, say) and encodes it again. Received: stays: MTAs number
+ * those differently, and no reader is shown them. The original header block is read back
+ * from the spool file (fd); sorting by name keeps the work at n log n however many fields. */
+static int apply_rewritten(SMFICTX *ctx, int fd, const clean *c)
+{
+    const hdr **so = NULL, **sc = NULL;
+    clean orig;
+    int rc = -1;
+
+    memset(&orig, 0, sizeof(orig));
+    if (lseek(fd, 0, SEEK_SET) == 0 && clean_read(fd, &orig) == 0 && clean_parse(&orig) == 0 &&
+        (so = hdr_sorted(orig.h, orig.nh)) != NULL && (sc = hdr_sorted(c->h, c->nh)) != NULL)
+        rc = replace_rewritten(ctx, so, orig.nh, sc, c->nh);
+    free(so);
+    free(sc);
+    clean_free(&orig);
+    return rc;
+}
+
 /* X-Mugai-* (incoming ones deleted first) and the subject tag. */
 static int apply_mugai(SMFICTX *ctx, const mctx *m, const clean *c, const char *qid)
 {
@@ -734,6 +891,8 @@ static const char *apply(SMFICTX *ctx, const mctx *m, const milter_reply *r)
         why = apply_body(ctx, fd, &c);
     if (why == NULL && apply_content(ctx, m, &c) < 0)
         why = "changing the content headers failed";
+    if (why == NULL && apply_rewritten(ctx, fileno(m->spool), &c) < 0)
+        why = "replacing the rewritten headers failed";
     if (why == NULL && apply_mugai(ctx, m, &c, r->qid) < 0)
         why = "adding the mugai headers failed";
     clean_free(&c);
@@ -752,6 +911,9 @@ static sfsistat msg_finish(SMFICTX *ctx, cctx *cc)
     why = job_run(ctx, m, cc->client, &r);
     if (why == NULL && r.status != MILTER_ST_OK)
         why = r.status == MILTER_ST_BUSY ? "no sanitizer worker available" : "sanitization failed";
+    /* It goes into a header: nothing but the store's own form may. */
+    if (why == NULL && !milter_qid_valid(r.qid))
+        why = "the sanitizer returned a malformed quarantine id";
     if (why == NULL)
         why = apply(ctx, m, &r);
     if (why != NULL) {

@@ -2,11 +2,13 @@
  * milter/main.c - mugai-milter: the Postfix front end of mugai.
  *
  * Started by systemd (or by hand) as root or as the milter user. Binds the
- * milter socket, writes the pid file, drops privileges to [milter] user,
- * then forks: the child becomes the libmilter front end (threads), the
- * parent stays the single-threaded pool supervisor that forks the sanitizer
- * workers. Must never start libmilter threads before that fork, and never
- * keep root privileges after binding.
+ * milter socket, writes the pid file, becomes [milter] user, then forks: the
+ * child becomes the libmilter front end (threads), the parent stays the
+ * single-threaded pool supervisor that forks the sanitizer workers. Must never
+ * start libmilter threads before that fork, never run as root without a
+ * [milter] user, and never keep root privileges after binding: it becomes the
+ * milter user inside a user namespace of its own, where the only other id is
+ * the [jail] user that jailed programs are switched to (sanitize/jailns.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 
 #include "mg.h"
 #include "milter.h"
+#include "san.h"
 
 #define EXIT_USAGE 2
 
@@ -135,7 +139,8 @@ static int write_pid(const conf *c)
 
     if (c->milter_pid_file == NULL || *c->milter_pid_file == '\0')
         return 0;
-    fd = open(c->milter_pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Never through a link someone left where the pid file goes. */
+    fd = open(c->milter_pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return -1;
     n = mg_snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
@@ -186,26 +191,30 @@ static int socket_dir_prepare(const char *sock, const struct passwd *pw)
 }
 
 /* Give the unix milter socket to the milter user, 0660: Postfix reaches it through the
- * group. Only root without a [milter] user leaves it open to all (0666). */
+ * group. */
 static void socket_owner(const char *sock, const struct passwd *pw)
 {
     const char *path = socket_path(sock);
-    mode_t mode = pw != NULL || getuid() != 0 ? 0660 : 0666;
+    mode_t mode = 0660;
 
     if (path == NULL)
         return;
-    if ((pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) < 0) || chmod(path, mode) < 0)
+    struct stat st;
+    /* Never through a link put where the socket was just made. */
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        (pw != NULL && lchown(path, pw->pw_uid, pw->pw_gid) < 0) || chmod(path, mode) < 0)
         mg_warn("milter socket %s: %s", path, strerror(errno));
 }
 
-/* Become the milter user. */
+/* The [jail] user, looked up when mugai-milter starts as root. */
+static uid_t jail_uid;
+static gid_t jail_gid;
+
+/* Become the milter user: as root of a user namespace mapped to that user, where jailed
+ * programs can still be switched to the jail user (and to nothing else). */
 static int drop_privileges(const struct passwd *pw)
 {
-    if (pw == NULL || getuid() == pw->pw_uid)
-        return 0;
-    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-        return -1;
-    return setuid(0) == 0 ? -1 : 0;
+    return san_jail_userns_enter(pw->pw_uid, pw->pw_gid, jail_uid, jail_gid);
 }
 
 /* The libmilter front end (child of the supervisor). */
@@ -215,6 +224,10 @@ static int front_end(const conf *c)
 
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGHUP, SIG_IGN); /* reload is the supervisor's job */
+    /* The front end talks to Postfix and passes file descriptors: it needs none of the
+     * capabilities the workers keep in their user namespace to make jails. */
+    if (san_caps_drop() < 0)
+        mg_fatal("cannot drop capabilities: %s", strerror(errno));
     if (smfi_main() != MI_SUCCESS)
         mg_error("libmilter stopped with an error");
     until = mg_now() + c->milter_queue_wait + c->milter_job_timeout + 15;
@@ -262,18 +275,66 @@ static conf *load_conf(const opts *o)
     return c;
 }
 
-/* Look up [milter] user; exits 2 when unknown. */
-static struct passwd *milter_user(const conf *c)
+/* Print a configuration error about the file of o and exit 2. */
+static void conf_refuse(const opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conf_refuse(const opts *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "mugai-milter: %s: ", o->conf_path ? o->conf_path : CONF_DEFAULT_PATH);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(EXIT_USAGE);
+}
+
+/* Started as root: look up [jail] user, who must exist and be neither root nor the milter
+ * user. Exits 2 otherwise. */
+static void jail_user(const conf *c, const opts *o)
+{
+    struct passwd *jp = getpwnam(c->jail_user);
+
+    if (jp == NULL)
+        conf_refuse(o, "unknown [jail] user %s", c->jail_user);
+    if (jp->pw_uid == 0 || jp->pw_gid == 0)
+        conf_refuse(o, "[jail] user %s is root; name an unprivileged user such as nobody",
+                    c->jail_user);
+    jail_uid = jp->pw_uid;
+    jail_gid = jp->pw_gid;
+}
+
+/* Look up [milter] user; exits 2 when not started as root, or when the user is empty,
+ * unknown, root, or the same as [jail] user. */
+static struct passwd *milter_user(const conf *c, const opts *o)
 {
     struct passwd *pw;
 
+    if (getuid() != 0) {
+        /* Only a start as root lets jailed programs run as a user of their own. */
+        fprintf(stderr, "mugai-milter: must be started as root (it then runs as [milter] user, "
+                        "and its jails as [jail] user)\n");
+        exit(EXIT_USAGE);
+    }
     if (c->milter_user == NULL || *c->milter_user == '\0')
-        return NULL;
-    pw = getpwnam(c->milter_user);
+        conf_refuse(o, "refusing to run as root: set [milter] user (e.g. user = mugai) "
+                       "to the user mugai-milter runs as after binding its socket");
+    jail_user(c, o);
+    pw = getpwnam(c->milter_user); /* last: getpwnam's storage is shared */
     if (pw == NULL) {
         fprintf(stderr, "mugai-milter: unknown [milter] user %s\n", c->milter_user);
         exit(EXIT_USAGE);
     }
+    if (pw->pw_uid == 0 || pw->pw_gid == 0)
+        conf_refuse(o,
+                    "[milter] user %s is root or in group root; name the user mugai-milter "
+                    "runs as",
+                    c->milter_user);
+    if (pw->pw_uid == jail_uid || pw->pw_gid == jail_gid)
+        conf_refuse(o,
+                    "[milter] user %s and [jail] user %s must differ (jailed programs must "
+                    "own nothing of mugai's)",
+                    c->milter_user, c->jail_user);
     return pw;
 }
 
@@ -294,7 +355,8 @@ static void start(conf *c, const opts *o, struct passwd *pw)
     if (write_pid(c) < 0)
         mg_fatal("pid file %s: %s", c->milter_pid_file, strerror(errno));
     if (drop_privileges(pw) < 0)
-        mg_fatal("cannot become user %s", c->milter_user);
+        mg_fatal("cannot become user %s in a user namespace of its own: %s", c->milter_user,
+                 strerror(errno));
 }
 
 /* mugai-milter. */
@@ -310,7 +372,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : EXIT_USAGE;
     c = load_conf(&o);
-    pw = milter_user(c);
+    pw = milter_user(c, &o);
     start(c, &o, pw);
     lsock = milter_pool_listen(c);
     if (lsock < 0)

@@ -83,6 +83,9 @@ int milter_reply_send(int sock, const milter_reply *r);
  * Clear with milter_reply_clear. */
 int milter_reply_recv(int sock, milter_reply *r);
 void milter_reply_clear(milter_reply *r);
+/* Non-zero when s is a quarantine id of the form the store makes, ^Q-[0-9]{8}-[0-9A-Z]{6}$:
+ * the only value a worker's reply may put into a header. */
+int milter_qid_valid(const char *s);
 /* Send one byte and an fd over a control socket; receive them (*fd = -1 when none). */
 int milter_fd_send(int sock, char tag, int fd);
 int milter_fd_recv(int sock, char *tag, int *fd);

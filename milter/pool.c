@@ -650,10 +650,11 @@ static int pool_start(pool *p)
     /* SQLite handles must not cross fork: each worker opens its own; this only checks. */
     st = quar_open_fs(p->c->quarantine_dir, p->c->quarantine_retention_days, &err);
     if (st == NULL) {
-        struct passwd *pw = getpwuid(geteuid());
+        struct passwd *pw = p->c->milter_user && *p->c->milter_user ? NULL : getpwuid(geteuid());
+        const char *who = pw ? pw->pw_name : p->c->milter_user;
 
         mg_error("%s (mugai-milter runs as user %s)", err ? err : "quarantine store: unknown error",
-                 pw ? pw->pw_name : "?");
+                 who && *who ? who : "?");
         free(err);
         return -1;
     }

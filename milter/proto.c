@@ -490,6 +490,27 @@ int milter_reply_recv(int sock, milter_reply *r)
     return rc;
 }
 
+/* Non-zero when the n bytes at s are all in set. */
+static int all_in(const char *s, size_t n, const char *set)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i] == '\0' || strchr(set, s[i]) == NULL)
+            return 0;
+    return 1;
+}
+
+/* Q-YYYYMMDD-XXXXXX: the only form that may go into a header. */
+int milter_qid_valid(const char *s)
+{
+    static const char digits[] = "0123456789";
+    static const char upper[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+    return s != NULL && strlen(s) == 17 && s[0] == 'Q' && s[1] == '-' && all_in(s + 2, 8, digits) &&
+           s[10] == '-' && all_in(s + 11, 6, upper);
+}
+
 /* Free the strings of r. */
 void milter_reply_clear(milter_reply *r)
 {

@@ -5,7 +5,8 @@
  * Runs in trusted processes (sanitizer workers, sanitize-file,
  * mugai-quarantine) with the privileges of the store's owner. It never parses
  * message content; it only indexes what the engine decided. It must never
- * report success for an original that is not durable on disk.
+ * report success for an original that is not durable on disk, and never hand
+ * out an original whose bytes no longer hash to the SHA-256 recorded for it.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -336,15 +338,76 @@ int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, c
     return s->be->list(s, f ? f : &any, out, n, err);
 }
 
-/* A read-only fd on the original; the caller closes it. */
+/* SHA-256 of fd's content from its start into hex[65]; fd is rewound. 0 or -1 (errno set). */
+static int hash_fd(int fd, char hex[65])
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    unsigned char *buf = g_malloc(65536);
+    ssize_t n = 0;
+
+    if (lseek(fd, 0, SEEK_SET) == 0)
+        while ((n = read(fd, buf, 65536)) != 0 && (n > 0 || errno == EINTR))
+            if (n > 0)
+                g_checksum_update(ck, buf, n);
+    g_strlcpy(hex, g_checksum_get_string(ck), 65);
+    g_checksum_free(ck);
+    g_free(buf);
+    return n < 0 || lseek(fd, 0, SEEK_SET) != 0 ? -1 : 0;
+}
+
+/* Record and report an original whose bytes no longer hash to what the index recorded. -1. */
+static int tampered(quar_store *s, const char *id, const char *recorded, const char *found,
+                    char **err)
+{
+    char *detail = g_strdup_printf("recorded sha256 %s, found %s", recorded, found);
+    quar_event ev = {.time = (int64_t)time(NULL),
+                     .msg_id = (char *)id,
+                     .actor = program_invocation_short_name,
+                     .action = (char *)"integrity-failed",
+                     .reason = (char *)"the original does not match its SHA-256",
+                     .detail = detail};
+
+    (void)s->be->audit(s, &ev, NULL);
+    g_free(detail);
+    return quar_err(s, err,
+                    "%s: integrity check failed: the original's SHA-256 is %s, but %s was recorded"
+                    " when it was stored; it was changed since and is not handed out",
+                    id, found, recorded);
+}
+
+/* Check that the original open on fd still hashes to what was recorded for id. 0 or -1. */
+static int verify_original(quar_store *s, const char *id, int fd, char **err)
+{
+    quar_msg *m = NULL;
+    char found[65];
+    int rc = s->be->get(s, id, &m, err);
+
+    if (rc > 0)
+        rc = quar_err(s, err, "%s: removed while it was opened", id);
+    else if (rc == 0 && hash_fd(fd, found) < 0)
+        rc = quar_err(s, err, "%s: reading the original: %s", id, strerror(errno));
+    else if (rc == 0 && strcmp(found, m->sha256) != 0)
+        rc = tampered(s, id, m->sha256, found, err);
+    quar_msg_free(m);
+    return rc;
+}
+
+/* A read-only fd on the original, checked against its recorded hash; the caller closes it. */
 int quar_open_original(quar_store *s, const char *id, int *fd, char **err)
 {
     char buf[24];
+    int rc;
 
     *fd = -1;
     if (norm_id(id, buf) < 0)
         return 1;
-    return s->be->open_original(s, buf, fd, err);
+    if ((rc = s->be->open_original(s, buf, fd, err)) != 0)
+        return rc;
+    if (verify_original(s, buf, *fd, err) == 0)
+        return 0;
+    close(*fd);
+    *fd = -1;
+    return -1;
 }
 
 /* Change the status of a message. */

@@ -109,7 +109,9 @@ int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err);
 int quar_get(quar_store *s, const char *id, quar_msg **out, char **err);
 /* Newest first. Caller frees with quar_msg_list_free. */
 int quar_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err);
-/* A read-only fd on the original, at its start (a file, or a sealed memory file). */
+/* A read-only fd on the original, at its start (a file, or a sealed memory file), whose bytes were
+ * checked against the SHA-256 recorded when it was stored: a changed original is refused (-1, the
+ * error names the id and both hashes) and an "integrity-failed" event recorded. */
 int quar_open_original(quar_store *s, const char *id, int *fd, char **err);
 int quar_set_status(quar_store *s, const char *id, const char *status, char **err);
 /* Remove the original (unless another message holds the same content) and mark the message

@@ -10,7 +10,10 @@
  * per content. Runs in trusted processes as the store's owner and never
  * interprets message content. It must never index a message before its
  * original is durable (fsync'd under its final name, or in the same commit),
- * and never drop an original another held message still refers to.
+ * never drop an original another held message still refers to, and never
+ * let a new message reuse a stored copy whose bytes no longer hash to its
+ * name (such a copy is replaced by the bytes being stored, and the message's
+ * trail says so).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +39,9 @@
 #define STALE_TMP_SECONDS 3600
 #define BUSY_TIMEOUT_MS 10000
 #define COPY_CHUNK 65536
+
+/* What a stored copy of a content holds. */
+enum { COPY_ABSENT, COPY_GOOD, COPY_BAD };
 
 /* The statements of the put path, prepared once per store. */
 enum { ST_MESSAGE, ST_RECIPIENT, ST_PART, ST_BLOB, ST_EVENT, ST_TAKEN, ST_COUNT };
@@ -245,8 +251,8 @@ static int read_head(int fd, size_t limit, head *h)
     return 0;
 }
 
-/* Write h, then the rest of fd, into out while hashing into ck; the byte count in *size.
- * 0 or -1 (errno set). */
+/* Write h, then the rest of fd (none when fd < 0), into out while hashing into ck; the byte count
+ * in *size. 0 or -1 (errno set). */
 static int copy_hash(const head *h, int fd, int out, GChecksum *ck, uint64_t *size)
 {
     unsigned char *buf;
@@ -257,6 +263,8 @@ static int copy_hash(const head *h, int fd, int out, GChecksum *ck, uint64_t *si
         return -1;
     g_checksum_update(ck, h->data, (gssize)h->len);
     *size = h->len;
+    if (fd < 0)
+        return 0;
     buf = g_malloc(COPY_CHUNK);
     while ((n = read(fd, buf, COPY_CHUNK)) != 0) {
         if (n < 0 && errno == EINTR)
@@ -272,8 +280,8 @@ static int copy_hash(const head *h, int fd, int out, GChecksum *ck, uint64_t *si
     return rc;
 }
 
-/* Write h and the rest of fd to a fsync'd temporary file under originals; its name in *tmp,
- * the hash and size into m. 0 or -1. */
+/* Write h and the rest of fd (none when fd < 0) to a fsync'd temporary file under originals; its
+ * name in *tmp, the hash and size into m. 0 or -1. */
 static int write_temp(quar_store *s, const head *h, int fd, quar_msg *m, char **tmp, char **err)
 {
     GChecksum *ck;
@@ -317,48 +325,171 @@ static int make_shard(quar_store *s, const char *dir, char **err)
     return 0;
 }
 
-/* Move the temporary file to its content address, or drop it when that exists; tmp is gone
- * afterwards either way. 0 or -1. */
-static int place_original(quar_store *s, const char *tmp, const char *sha, char **err)
+/* SHA-256 of the file at path into hex[65], without following a symbolic link. 0 or -1 (errno
+ * set). */
+static int hash_file(const char *path, char hex[65])
 {
-    char *path = original_path(s, sha);
-    char *dir = g_path_get_dirname(path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    GChecksum *ck;
+    unsigned char *buf;
+    ssize_t n;
+    int saved = 0;
+
+    if (fd < 0)
+        return -1;
+    ck = g_checksum_new(G_CHECKSUM_SHA256);
+    buf = g_malloc(COPY_CHUNK);
+    while ((n = read(fd, buf, COPY_CHUNK)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved = errno;
+            break;
+        }
+        g_checksum_update(ck, buf, n);
+    }
+    g_strlcpy(hex, g_checksum_get_string(ck), 65);
+    g_checksum_free(ck);
+    g_free(buf);
+    close(fd);
+    errno = saved;
+    return saved ? -1 : 0;
+}
+
+/* Whether the file at path holds the content sha: COPY_ABSENT, COPY_GOOD, COPY_BAD (other bytes,
+ * or not a regular file), or -1 when it cannot be read. */
+static int file_state(quar_store *s, const char *path, const char *sha, char **err)
+{
     struct stat st;
+    char hex[65];
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? COPY_ABSENT : quar_err(s, err, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return COPY_BAD;
+    if (hash_file(path, hex) < 0)
+        return quar_err(s, err, "reading %s: %s", path, strerror(errno));
+    return strcmp(hex, sha) == 0 ? COPY_GOOD : COPY_BAD;
+}
+
+/* Whether the index row of sha holds that content: COPY_ABSENT, COPY_GOOD, COPY_BAD, or -1. */
+static int row_state(quar_store *s, const char *sha, char **err)
+{
+    sqlite3_stmt *st;
+    char *hex;
+    int rc;
+
+    if (prep(s, "SELECT data FROM blobs WHERE sha256 = ?", &st, err) < 0)
+        return -1;
+    bind_str(st, 1, sha);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, sqlite3_column_blob(st, 0),
+                                          (gsize)sqlite3_column_bytes(st, 0));
+        rc = strcmp(hex, sha) == 0 ? COPY_GOOD : COPY_BAD;
+        g_free(hex);
+    } else {
+        rc = rc == SQLITE_DONE ? COPY_ABSENT : db_err(s, err, "reading an original");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Run one statement on the blobs row of sha, with data (when not NULL) bound first. 0 or -1. */
+static int blob_sql(quar_store *s, const char *sql, const head *data, const char *sha, char **err)
+{
+    sqlite3_stmt *st;
+    int i = 1;
+
+    if (prep(s, sql, &st, err) < 0)
+        return -1;
+    if (data)
+        sqlite3_bind_blob64(st, i++, data->data, data->len, SQLITE_STATIC);
+    bind_str(st, i, sha);
+    return step_done(s, st, err);
+}
+
+/* Rename tmp onto path (replacing what is there) and make it durable; tmp is gone either way. */
+static int rename_durably(quar_store *s, const char *tmp, const char *path, char **err)
+{
+    char *dir = g_path_get_dirname(path);
     int rc = 0;
 
-    if (make_shard(s, dir, err) < 0) {
-        rc = -1;
-        unlink(tmp);
-    } else if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        unlink(tmp); /* same content already stored: reuse it */
-    } else if (rename(tmp, path) < 0) {
+    if (rename(tmp, path) < 0) {
         rc = quar_err(s, err, "renaming to %s: %s", path, strerror(errno));
         unlink(tmp);
     } else if (sync_dir(dir) < 0) {
         rc = quar_err(s, err, "syncing %s: %s", dir, strerror(errno));
     }
     g_free(dir);
+    return rc;
+}
+
+/* Move the temporary file to its content address, or drop it when a good copy is there: a file
+ * with other bytes is replaced, a row with other bytes (it would be read first) deleted, and
+ * *healed set. tmp is gone afterwards either way. 0 or -1. */
+static int place_original(quar_store *s, const char *tmp, const char *sha, int *healed, char **err)
+{
+    char *path = original_path(s, sha);
+    char *dir = g_path_get_dirname(path);
+    int rc = make_shard(s, dir, err), state = -1, row = COPY_ABSENT;
+
+    if (rc == 0 && (state = file_state(s, path, sha, err)) < 0)
+        rc = -1;
+    if (rc < 0 || state == COPY_GOOD)
+        unlink(tmp); /* same content already stored: reuse it */
+    else
+        rc = rename_durably(s, tmp, path, err);
+    *healed = state == COPY_BAD;
+    if (rc == 0 && (row = row_state(s, sha, err)) == COPY_BAD) {
+        rc = blob_sql(s, "DELETE FROM blobs WHERE sha256 = ?", NULL, sha, err);
+        *healed = 1;
+    } else if (rc == 0 && row < 0) {
+        rc = -1;
+    }
+    g_free(dir);
     g_free(path);
     return rc;
 }
 
-/* Keep a small original in the index, unless a file already holds the same content (a row
- * already holding it is kept by INSERT OR IGNORE). 0 or -1. */
-static int insert_blob(quar_store *s, const head *h, const char *sha, char **err)
+/* Rewrite a small original's file, found with other bytes, from h. 0 or -1. */
+static int rewrite_file(quar_store *s, const head *h, quar_msg *m, const char *path, char **err)
 {
-    char *path = original_path(s, sha);
-    struct stat sb;
-    int is_file = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    char *tmp = NULL;
+    int rc = write_temp(s, h, -1, m, &tmp, err) < 0 ? -1 : rename_durably(s, tmp, path, err);
+
+    g_free(tmp);
+    return rc;
+}
+
+/* Keep a small original in the index, unless a file already holds the same content (a row
+ * already holding it is kept by INSERT OR IGNORE). A file or row found with other bytes is
+ * rewritten from h and *healed set. 0 or -1. */
+static int insert_blob(quar_store *s, const head *h, quar_msg *m, int *healed, char **err)
+{
+    char *path = original_path(s, m->sha256);
+    int state = file_state(s, path, m->sha256, err), rc;
     sqlite3_stmt *st;
 
+    *healed = state == COPY_BAD;
+    if (state != COPY_ABSENT) {
+        rc = state == COPY_BAD ? rewrite_file(s, h, m, path, err) : state == COPY_GOOD ? 0 : -1;
+        g_free(path);
+        return rc;
+    }
     g_free(path);
-    if (is_file)
-        return 0;
     if (cached(s, ST_BLOB, &st, err) < 0)
         return -1;
-    bind_str(st, 1, sha);
+    bind_str(st, 1, m->sha256);
     sqlite3_bind_blob64(st, 2, h->data, h->len, SQLITE_STATIC);
-    return step_reset(s, st, err);
+    if (step_reset(s, st, err) < 0)
+        return -1;
+    if (sqlite3_changes(fs(s)->db) > 0 || (state = row_state(s, m->sha256, err)) == COPY_GOOD)
+        return 0;
+    if (state < 0)
+        return -1;
+    *healed = 1;
+    return blob_sql(s, "UPDATE blobs SET data = ? WHERE sha256 = ?", h, m->sha256, err);
 }
 
 /* Insert the messages row. 0 or -1. */
@@ -441,23 +572,44 @@ static int insert_event(quar_store *s, const quar_event *ev, char **err)
     return step_reset(s, st, err);
 }
 
+/* Record in m's trail (and the log) that a stored copy of its content was found changed and was
+ * replaced by the bytes just received. 0 or -1. */
+static int note_healed(quar_store *s, const quar_msg *m, const quar_event *stored, char **err)
+{
+    char *detail = g_strdup_printf("sha256 %s", m->sha256);
+    quar_event ev = {.time = stored->time,
+                     .msg_id = (char *)m->id,
+                     .actor = stored->actor,
+                     .action = (char *)"repaired",
+                     .reason = (char *)"a stored copy of this content did not match its SHA-256"
+                                       " and was replaced",
+                     .detail = detail};
+    int rc;
+
+    mg_warn("quarantine store %s: %s: the stored copy of %s did not match its SHA-256; replaced",
+            s->where, m->id, m->sha256);
+    rc = insert_event(s, &ev, err);
+    g_free(detail);
+    return rc;
+}
+
 /* In one write transaction: place the original (the temporary file tmp, else h as a row), then
  * the message's rows and its "stored" event; the commit makes an inline original durable with
  * them. 0 or -1. */
-static int index_put(quar_store *s, const head *h, const char *tmp, const quar_msg *m,
+static int index_put(quar_store *s, const head *h, const char *tmp, quar_msg *m,
                      const quar_event *stored, char **err)
 {
-    int rc;
+    int rc, healed = 0;
 
     if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0) {
         if (tmp)
             unlink(tmp);
         return -1;
     }
-    rc = tmp ? place_original(s, tmp, m->sha256, err) : insert_blob(s, h, m->sha256, err);
+    rc = tmp ? place_original(s, tmp, m->sha256, &healed, err) : insert_blob(s, h, m, &healed, err);
     if (rc == 0 && insert_message(s, m, err) == 0 && insert_recipients(s, m, err) == 0 &&
         insert_parts(s, m, err) == 0 && insert_event(s, stored, err) == 0 &&
-        exec_sql(s, "COMMIT", err) == 0)
+        (!healed || note_healed(s, m, stored, err) == 0) && exec_sql(s, "COMMIT", err) == 0)
         return 0;
     exec_sql(s, "ROLLBACK", NULL);
     return -1;

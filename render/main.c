@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
@@ -283,6 +284,10 @@ int main(int argc, char **argv)
     rnd_status st;
 
     mg_log_init("mugai-render", 0, MG_LOG_WARNING);
+    /* Other processes of the jail's user (the same user on the host, when it is nobody)
+     * must not trace it or read its memory while it holds someone's document. */
+    if (prctl(PR_SET_DUMPABLE, 0) < 0)
+        return RND_ERR_INTERNAL;
     if (mg_write_all(STDOUT_FILENO, RND_MAGIC, 4) < 0)
         return RND_ERR_INTERNAL;
     if (parse_args(argc, argv, &a) < 0)

@@ -45,8 +45,9 @@ typedef int (*rnd_page_fn)(void *ctx, unsigned width, unsigned height, const uin
  * or NULL when nothing decodes. */
 char *rnd_text_to_utf8(const char *data, size_t len, const char *label, const char *fallbacks,
                        const char **used);
-/* Neutralize formula injection in CSV text (UTF-8 in, UTF-8 out, caller g_free()s):
- * a cell starting with = + - @ (or tab/CR) is prefixed with a single quote. */
+/* Neutralize formula injection in CSV or TSV text (UTF-8 in, UTF-8 out, caller g_free()s):
+ * a cell starting with = + - @ (or tab/CR) is prefixed with a single quote. The delimiter is
+ * guessed from the first record (mg_csv_neutralize, mg_csv_guess_delimiter). */
 char *rnd_csv_neutralize(const char *utf8, size_t len);
 /* HTML (any charset, fallback list as above) to structured plain UTF-8 text; caller g_free()s. */
 char *rnd_html_to_text(const char *data, size_t len, const char *label, const char *fallbacks);

@@ -5,6 +5,18 @@
  * decoder modules are loaded. Anything not listed kills the process (SIGSYS).
  * It must never allow sockets, exec, ptrace, new processes, writes to fds
  * other than 1 and 2, file creation, or memory that is writable and executable.
+ *
+ * Every call is allowed only as far as its arguments reach the renderer
+ * itself: prlimit64 reads its own limits only (another pid would let it starve
+ * the worker of fds); fcntl has no F_SETOWN, F_SETSIG, O_ASYNC or leases (its
+ * output pipe would signal any process of the same uid) and no F_DUPFD;
+ * clone makes threads with glibc's exact flags and nothing else; openat opens
+ * read-only, without O_PATH or O_CREAT. Memory never becomes executable once
+ * the filter is in: mprotect never adds PROT_EXEC, and mmap maps executable
+ * only files other than the input, read-only (iconv loads gconv modules once
+ * the filter is in). What rendering calls was taken from strace of
+ * mugai-render on PDFs (LibreOffice's among them), every image type and text,
+ * CSV and HTML in Japanese and other charsets.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +25,14 @@
 #include <sys/mman.h>
 #include <seccomp.h>
 #include "rnd_int.h"
+
+/* The flags of glibc's pthread_create (clone3 is refused, so it falls back to clone). */
+#define THREAD_FLAGS                                                                               \
+    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM | CLONE_SIGHAND | CLONE_THREAD |            \
+     CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+
+/* The only openat flags besides O_RDONLY. */
+#define OPEN_FLAGS (O_CLOEXEC | O_NONBLOCK | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY)
 
 /* Calls allowed with any arguments: memory, reading, time, signals, exit. */
 static const int plain_calls[] = {
@@ -59,7 +79,6 @@ static const int plain_calls[] = {
     SCMP_SYS(set_robust_list),
     SCMP_SYS(rseq),
     SCMP_SYS(set_tid_address),
-    SCMP_SYS(prlimit64),
     SCMP_SYS(getcwd),
     SCMP_SYS(uname),
     SCMP_SYS(poll),
@@ -67,9 +86,7 @@ static const int plain_calls[] = {
     SCMP_SYS(eventfd2),
     SCMP_SYS(restart_syscall),
     SCMP_SYS(membarrier),
-    SCMP_SYS(flock),
     SCMP_SYS(fadvise64),
-    SCMP_SYS(fcntl),
 };
 
 /* Calls answered with an error instead of a kill: harmless probes libraries make. */
@@ -79,41 +96,80 @@ static const struct {
 } denied_calls[] = {
     {SCMP_SYS(ioctl), ENOTTY},    {SCMP_SYS(clone3), ENOSYS},  {SCMP_SYS(sysinfo), EPERM},
     {SCMP_SYS(mkdir), EACCES},    {SCMP_SYS(mkdirat), EACCES}, {SCMP_SYS(unlink), EACCES},
-    {SCMP_SYS(unlinkat), EACCES}, {SCMP_SYS(prctl), EPERM},
+    {SCMP_SYS(unlinkat), EACCES}, {SCMP_SYS(prctl), EPERM},    {SCMP_SYS(flock), EPERM},
 };
+
+/* Allow call when every comparison holds. 0 or -1. */
+static int allow_if(scmp_filter_ctx ctx, int call, unsigned n, const struct scmp_arg_cmp *cmp)
+{
+    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, call, n, cmp) == 0 ? 0 : -1;
+}
 
 /* Allow call when (arg & mask) == value. 0 or -1. */
 static int allow_masked(scmp_filter_ctx ctx, int call, unsigned arg, uint64_t mask, uint64_t value)
 {
     struct scmp_arg_cmp cmp = {arg, SCMP_CMP_MASKED_EQ, mask, value};
-    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, call, 1, &cmp) == 0 ? 0 : -1;
+    return allow_if(ctx, call, 1, &cmp);
 }
 
-/* mmap and mprotect: never writable and executable at once. */
+/* Allow call when arg == value. 0 or -1. */
+static int allow_eq(scmp_filter_ctx ctx, int call, unsigned arg, uint64_t value)
+{
+    return allow_masked(ctx, call, arg, ~(uint64_t)0, value);
+}
+
+/* mmap and mprotect: nothing becomes executable but a file mapped without write access, and
+ * never the input, fd 0. The kernel reads the fd as 32 bits and libseccomp takes one comparison
+ * per argument, so "not 0" is "one of the low 32 bits set", a rule per bit. */
 static int add_memory_rules(scmp_filter_ctx ctx)
 {
-    const uint64_t wx = PROT_WRITE | PROT_EXEC;
-    const int calls[] = {SCMP_SYS(mmap), SCMP_SYS(mprotect)};
+    struct scmp_arg_cmp exec_file[] = {
+        {2, SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_EXEC},
+        {3, SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0},
+        {4, SCMP_CMP_MASKED_EQ, 0, 0},
+    };
 
-    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
-        if (allow_masked(ctx, calls[i], 2, wx, 0) < 0 ||
-            allow_masked(ctx, calls[i], 2, wx, PROT_WRITE) < 0 ||
-            allow_masked(ctx, calls[i], 2, wx, PROT_EXEC) < 0)
+    for (unsigned bit = 0; bit < 32; bit++) {
+        exec_file[2].datum_a = exec_file[2].datum_b = (uint64_t)1 << bit;
+        if (allow_if(ctx, SCMP_SYS(mmap), 3, exec_file) < 0)
             return -1;
+    }
+    if (allow_masked(ctx, SCMP_SYS(mmap), 2, PROT_EXEC, 0) < 0 ||
+        allow_masked(ctx, SCMP_SYS(mprotect), 2, PROT_EXEC, 0) < 0)
+        return -1;
     return 0;
 }
 
-/* write only to stdout and stderr; openat only read-only; clone only threads. */
+/* fcntl: descriptor flags, and status flags without O_ASYNC; no owner, signal, lease or dup. */
+static int add_fcntl_rules(scmp_filter_ctx ctx)
+{
+    const struct scmp_arg_cmp setfl[] = {
+        {1, SCMP_CMP_EQ, F_SETFL, 0},
+        {2, SCMP_CMP_MASKED_EQ, O_ASYNC, 0},
+    };
+
+    if (allow_eq(ctx, SCMP_SYS(fcntl), 1, F_GETFD) < 0 ||
+        allow_eq(ctx, SCMP_SYS(fcntl), 1, F_SETFD) < 0 ||
+        allow_eq(ctx, SCMP_SYS(fcntl), 1, F_GETFL) < 0 ||
+        allow_if(ctx, SCMP_SYS(fcntl), 2, setfl) < 0)
+        return -1;
+    return 0;
+}
+
+/* write only to stdout and stderr; openat only read-only; clone only threads; prlimit64 only
+ * reading its own limits. */
 static int add_arg_rules(scmp_filter_ctx ctx)
 {
-    const uint64_t wflags = O_ACCMODE | O_CREAT | O_TRUNC;
+    const struct scmp_arg_cmp own_limits[] = {
+        {0, SCMP_CMP_EQ, 0, 0},
+        {2, SCMP_CMP_EQ, 0, 0},
+    };
 
-    if (allow_masked(ctx, SCMP_SYS(write), 0, ~(uint64_t)0, 1) < 0 ||
-        allow_masked(ctx, SCMP_SYS(write), 0, ~(uint64_t)0, 2) < 0 ||
-        allow_masked(ctx, SCMP_SYS(writev), 0, ~(uint64_t)0, 1) < 0 ||
-        allow_masked(ctx, SCMP_SYS(writev), 0, ~(uint64_t)0, 2) < 0 ||
-        allow_masked(ctx, SCMP_SYS(openat), 2, wflags, O_RDONLY) < 0 ||
-        allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_THREAD, CLONE_THREAD) < 0)
+    if (allow_eq(ctx, SCMP_SYS(write), 0, 1) < 0 || allow_eq(ctx, SCMP_SYS(write), 0, 2) < 0 ||
+        allow_eq(ctx, SCMP_SYS(writev), 0, 1) < 0 || allow_eq(ctx, SCMP_SYS(writev), 0, 2) < 0 ||
+        allow_masked(ctx, SCMP_SYS(openat), 2, ~(uint64_t)OPEN_FLAGS, O_RDONLY) < 0 ||
+        allow_eq(ctx, SCMP_SYS(clone), 0, THREAD_FLAGS) < 0 ||
+        allow_if(ctx, SCMP_SYS(prlimit64), 2, own_limits) < 0)
         return -1;
     /* fontconfig may try to refresh a cache: refuse politely rather than kill. */
     struct scmp_arg_cmp w = {2, SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY};
@@ -134,9 +190,12 @@ static int add_rules(scmp_filter_ctx ctx)
         if (denied_calls[i].call >= 0 && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(denied_calls[i].err),
                                                           denied_calls[i].call, 0) != 0)
             return -1;
-    return add_memory_rules(ctx) < 0 ? -1 : add_arg_rules(ctx);
+    if (add_memory_rules(ctx) < 0 || add_fcntl_rules(ctx) < 0)
+        return -1;
+    return add_arg_rules(ctx);
 }
 
+/* Build and load the filter; see rnd_int.h. */
 int rnd_seccomp_install(void)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);

@@ -2,12 +2,16 @@
  * render/text.c - decode text of unknown or mislabelled (mostly Japanese)
  * charset to UTF-8, and neutralize formula injection in CSV.
  *
- * Runs inside mugai-render, in the render jail, on untrusted bytes. It only
+ * Runs inside mugai-render, in the render jail, on untrusted bytes, and in
+ * the trusted worker for mail headers and plain-text bodies. It only
  * computes: it must never read past the given length, never return text
  * containing NUL, and never open files once the jail's seccomp filter is in
  * place (iconv descriptors are cached, so one warm-up call before the filter
  * loads every gconv module it needs). Single-threaded by design: the iconv
- * cache is not locked.
+ * cache is not locked. Labels are mapped to canonical names first
+ * (mg_charset_canonical); UTF-8, ISO-2022-JP and UTF-16 are decoded here
+ * without iconv. Any other label reaches iconv_open as it is, which in the
+ * jail converts it and in the worker is refused (sanitize/charset.c).
  *
  * Decision order: byte-order mark, then the label if the bytes decode cleanly
  * under it, then ISO-2022-JP escapes, then valid UTF-8, then every fallback
@@ -44,46 +48,6 @@ typedef struct {
     cs_kind kind;
     const char *name;
 } charset;
-
-/* Label aliases; "EUC-JP" is upgraded to EUC-JP-MS when iconv has it. */
-static const struct {
-    const char *alias;
-    cs_kind kind;
-    const char *name;
-} cs_aliases[] = {
-    {"utf-8", CS_UTF8, "UTF-8"},
-    {"utf8", CS_UTF8, "UTF-8"},
-    {"unicode-1-1-utf-8", CS_UTF8, "UTF-8"},
-    {"us-ascii", CS_UTF8, "UTF-8"},
-    {"ascii", CS_UTF8, "UTF-8"},
-    {"ansi_x3.4-1968", CS_UTF8, "UTF-8"},
-    {"shift_jis", CS_ICONV, "CP932"},
-    {"shift-jis", CS_ICONV, "CP932"},
-    {"sjis", CS_ICONV, "CP932"},
-    {"x-sjis", CS_ICONV, "CP932"},
-    {"ms_kanji", CS_ICONV, "CP932"},
-    {"csshiftjis", CS_ICONV, "CP932"},
-    {"windows-31j", CS_ICONV, "CP932"},
-    {"cp932", CS_ICONV, "CP932"},
-    {"ms932", CS_ICONV, "CP932"},
-    {"x-ms-cp932", CS_ICONV, "CP932"},
-    {"euc-jp", CS_ICONV, "EUC-JP"},
-    {"eucjp", CS_ICONV, "EUC-JP"},
-    {"x-euc-jp", CS_ICONV, "EUC-JP"},
-    {"cseucpkdfmtjapanese", CS_ICONV, "EUC-JP"},
-    {"euc-jp-ms", CS_ICONV, "EUC-JP"},
-    {"eucjp-ms", CS_ICONV, "EUC-JP"},
-    {"eucjp-win", CS_ICONV, "EUC-JP"},
-    {"iso-2022-jp", CS_ISO2022JP, "ISO-2022-JP"},
-    {"iso-2022-jp-1", CS_ISO2022JP, "ISO-2022-JP"},
-    {"iso-2022-jp-2", CS_ISO2022JP, "ISO-2022-JP"},
-    {"iso-2022-jp-3", CS_ISO2022JP, "ISO-2022-JP"},
-    {"csiso2022jp", CS_ISO2022JP, "ISO-2022-JP"},
-    {"csiso2022jp2", CS_ISO2022JP, "ISO-2022-JP"},
-    {"cp50220", CS_ISO2022JP, "ISO-2022-JP"},
-    {"cp50221", CS_ISO2022JP, "ISO-2022-JP"},
-    {"cp50222", CS_ISO2022JP, "ISO-2022-JP"},
-};
 
 static struct {
     const char *name;
@@ -132,22 +96,36 @@ static int label_clean(const char *label, char *buf, size_t size)
     return n > 0 ? 0 : -1;
 }
 
-/* Resolve a charset label to a decoder; -1 when unknown. */
+/* The decoder for a canonical charset name (see mg_charset_canonical). */
+static void charset_of_name(const char *name, charset *out)
+{
+    out->name = name;
+    if (strcmp(name, "UTF-8") == 0 || strcmp(name, "US-ASCII") == 0) {
+        out->kind = CS_UTF8;
+        out->name = "UTF-8";
+    } else if (strncmp(name, "ISO-2022-JP", 11) == 0) {
+        out->kind = CS_ISO2022JP;
+        out->name = "ISO-2022-JP";
+    } else {
+        out->kind = CS_ICONV;
+        if (strncmp(name, "EUC-JP", 6) == 0)
+            out->name = euc_name();
+    }
+}
+
+/* Resolve a charset label to a decoder; -1 when unknown. A label outside the canonical
+ * list reaches iconv only here, in the jail: the worker's iconv_open refuses it. */
 static int charset_resolve(const char *label, charset *out)
 {
-    char buf[TEXT_MAX_LABEL + 1];
+    const char *name = mg_charset_canonical(label);
 
-    if (!label || label_clean(label, buf, sizeof buf) < 0)
-        return -1;
-    for (size_t i = 0; i < G_N_ELEMENTS(cs_aliases); i++) {
-        if (g_ascii_strcasecmp(buf, cs_aliases[i].alias) != 0)
-            continue;
-        out->kind = cs_aliases[i].kind;
-        out->name = cs_aliases[i].name;
-        if (strcmp(out->name, "EUC-JP") == 0)
-            out->name = euc_name();
+    if (name) {
+        charset_of_name(name, out);
         return 0;
     }
+    char buf[TEXT_MAX_LABEL + 1];
+    if (!label || label_clean(label, buf, sizeof buf) < 0)
+        return -1;
     char *up = g_ascii_strup(buf, -1);
     out->kind = CS_ICONV;
     out->name = g_intern_string(up);
@@ -471,6 +449,37 @@ static double score_text(const GString *s)
     return count ? (double)sum / (double)count : 0.0;
 }
 
+/* The UTF-16 code unit at u (big-endian when be). */
+static gunichar utf16_unit(const unsigned char *u, int be)
+{
+    return be ? (gunichar)u[0] << 8 | u[1] : (gunichar)u[1] << 8 | u[0];
+}
+
+/* UTF-16 to UTF-8 without iconv: NULs dropped, an unpaired surrogate or a last odd byte
+ * becomes U+FFFD. */
+static GString *dec_utf16(const char *d, size_t n, int be)
+{
+    const unsigned char *u = (const unsigned char *)d;
+    GString *out = g_string_sized_new(n + n / 2 + 1);
+    size_t i = 0;
+
+    for (; i + 1 < n; i += 2) {
+        gunichar c = utf16_unit(u + i, be);
+        gunichar lo = i + 3 < n ? utf16_unit(u + i + 2, be) : 0;
+        if (c >= 0xD800 && c <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF) {
+            c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+            i += 2;
+        } else if (c >= 0xD800 && c <= 0xDFFF) {
+            c = 0xFFFD;
+        }
+        if (c != 0)
+            g_string_append_unichar(out, c);
+    }
+    if (i < n)
+        g_string_append(out, TEXT_REPLACEMENT);
+    return out;
+}
+
 /* A leading byte-order mark decides the charset. */
 static GString *decode_bom(const char *d, size_t n, const char **used)
 {
@@ -482,11 +491,11 @@ static GString *decode_bom(const char *d, size_t n, const char **used)
     }
     if (n >= 2 && u[0] == 0xFF && u[1] == 0xFE) {
         *used = "UTF-16LE";
-        return dec_iconv(*used, d + 2, n - 2, DEC_LENIENT);
+        return dec_utf16(d + 2, n - 2, 0);
     }
     if (n >= 2 && u[0] == 0xFE && u[1] == 0xFF) {
         *used = "UTF-16BE";
-        return dec_iconv(*used, d + 2, n - 2, DEC_LENIENT);
+        return dec_utf16(d + 2, n - 2, 1);
     }
     return NULL;
 }
@@ -643,62 +652,12 @@ char *rnd_text_to_utf8(const char *data, size_t len, const char *label, const ch
     return g_string_free(s, FALSE);
 }
 
-/* Non-zero for a first character that makes a spreadsheet evaluate the cell. */
-static int csv_dangerous(char c)
-{
-    return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
-}
-
-/* Copy one quoted cell starting at the opening quote; returns the index after it. */
-static size_t csv_quoted(GString *out, const char *s, size_t len, size_t i)
-{
-    g_string_append_c(out, '"');
-    i++;
-    if (i < len && csv_dangerous(s[i]))
-        g_string_append_c(out, '\'');
-    while (i < len) {
-        g_string_append_c(out, s[i]);
-        if (s[i] == '"') {
-            if (i + 1 < len && s[i + 1] == '"') {
-                g_string_append_c(out, '"');
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i++;
-    }
-    return i;
-}
-
-/* Neutralize formula injection; caller g_free()s. A negative number such as -5
- * is prefixed too ('-5): accepted, as a spreadsheet then shows it as text. */
+/* Neutralize formula injection; caller g_free()s. The jail is not told which delimiter
+ * the file uses: the first record decides. A negative number such as -5 is prefixed too
+ * ('-5): accepted, as a spreadsheet then shows it as text. */
 char *rnd_csv_neutralize(const char *utf8, size_t len)
 {
-    GString *out;
-    size_t i = 0;
-    int cell_start = 1;
+    char delim = mg_csv_guess_delimiter(utf8, len);
 
-    if ((!utf8 && len > 0) || len > G_MAXSIZE / 2)
-        return NULL;
-    out = g_string_sized_new(len + len / 8 + 1);
-    if (len >= 3 && memcmp(utf8, "\xEF\xBB\xBF", 3) == 0) {
-        g_string_append_len(out, utf8, 3);
-        i = 3;
-    }
-    while (i < len) {
-        char c = utf8[i];
-        if (cell_start && c == '"') {
-            i = csv_quoted(out, utf8, len, i);
-            cell_start = 0;
-            continue;
-        }
-        /* An unquoted CR or LF ends the record; it is not cell content. */
-        if (cell_start && csv_dangerous(c) && c != '\r')
-            g_string_append_c(out, '\'');
-        g_string_append_c(out, c);
-        cell_start = c == ',' || c == '\n' || c == '\r';
-        i++;
-    }
-    return g_string_free(out, FALSE);
+    return mg_csv_neutralize(utf8, len, delim, delim);
 }

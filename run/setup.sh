@@ -41,6 +41,24 @@ mugai_install_packages() {
     >/dev/null
 }
 
+# mugai-milter runs as its own user when started as root (tests and the demo start it so);
+# Postfix reaches its 0660 socket through that user's group.
+mugai_user() {
+  if getent passwd mugai >/dev/null && id -nG postfix 2>/dev/null | grep -qw mugai; then
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "run/setup: the user mugai (with postfix in its group) is missing; run as root" >&2
+    exit 2
+  fi
+  if ! getent passwd mugai >/dev/null; then
+    echo "==> creating the system user mugai"
+    useradd --system --user-group --no-create-home --home-dir /var/lib/mugai \
+      --shell /usr/sbin/nologin mugai
+  fi
+  usermod -a -G mugai postfix
+}
+
 mugai_build() {
   echo "==> building in $MUGAI_BUILD"
   cmake -S "$MUGAI_ROOT" -B "$MUGAI_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null

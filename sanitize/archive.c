@@ -1,15 +1,17 @@
 /*
- * sanitize/archive.c - archives (zip, 7z, lzh, tar, gz, bz2, xz, rar, cab):
- * read member by member with libarchive within the [archive] bounds, sanitize
- * every member through the engine, and repack the sanitized members as a new
- * zip with UTF-8 names.
+ * sanitize/archive.c - archives (zip, 7z, lzh, tar, cpio, rar, cab, and gz,
+ * bz2, xz around them or around a lone file): read member by member with
+ * libarchive within the [archive] bounds, sanitize every member through the
+ * engine, and repack the sanitized members as a new zip with UTF-8 names.
  *
  * Runs in the trusted process (sanitize-file, pool workers) on untrusted
- * bytes: libarchive only lists and decompresses; member content goes through
- * san_convert_fd like any other input. It must never create a file at a path
- * taken from the archive (members go to anonymous temporary files), never
- * read on past a bound, and never put into the new zip anything the engine
- * did not sanitize.
+ * bytes: libarchive only lists and decompresses, with only the formats the
+ * policy names and only decompressors built into it; member content goes
+ * through san_convert_fd like any other input. It must never create a file at
+ * a path taken from the archive (members go to anonymous temporary files),
+ * never let libarchive start an external program, never read on past a
+ * bound, and never put into the new zip anything the engine did not
+ * sanitize.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +48,7 @@ typedef struct arch {
     san_engine *e;
     const conf *c;
     const char *name; /* the archive's own name (borrowed) */
-    unsigned depth;
+    san_budget *b;    /* of the input the archive is part of */
     san_result *r;
     struct archive *rd;
     struct archive *wr; /* the new zip, NULL until a member survives */
@@ -74,24 +76,18 @@ static char *name_to_utf8(const char *raw, size_t len)
     return s ? s : g_utf8_make_valid(raw, (gssize)len);
 }
 
-/* One path component without control characters; first: drop a drive letter ("C:"). */
+/* One path component without control, bidi or other unsafe characters (mg_uchar_unsafe);
+ * first: drop a drive letter ("C:"). */
 static char *component_clean(const char *comp, int first)
 {
-    GString *out = g_string_new(NULL);
-
     if (first && g_ascii_isalpha(comp[0]) && comp[1] == ':')
         comp += 2;
-    for (const char *p = comp; *p; p = g_utf8_next_char(p)) {
-        gunichar c = g_utf8_get_char(p);
-        if (!g_unichar_iscntrl(c))
-            g_string_append_unichar(out, c);
-    }
-    return g_string_free(out, FALSE);
+    return mg_utf8_safe(comp, -1);
 }
 
 /* Make a UTF-8 member name safe: '/' separators, no empty, "." or ".." components, no
- * leading '/', drive letter or control character; "member-N" (N = index) when nothing is
- * left. Caller g_free()s; never NULL. */
+ * leading '/', drive letter, control or bidi character; "member-N" (N = index) when nothing
+ * is left. Caller g_free()s; never NULL. */
 static char *name_normalize(const char *utf8, size_t index)
 {
     GString *out = g_string_new(NULL);
@@ -114,14 +110,15 @@ static char *name_normalize(const char *utf8, size_t index)
     return g_string_free(out, FALSE);
 }
 
-/* A name fit for a one-line reason: control characters shown as '?'. Caller g_free()s. */
+/* A name fit for a one-line reason: unsafe characters (mg_uchar_unsafe) shown as '?'.
+ * Caller g_free()s. */
 static char *name_printable(const char *utf8)
 {
     GString *out = g_string_new(NULL);
 
     for (const char *p = utf8; *p; p = g_utf8_next_char(p)) {
         gunichar c = g_utf8_get_char(p);
-        if (g_unichar_iscntrl(c))
+        if (mg_uchar_unsafe(c))
             g_string_append_c(out, '?');
         else
             g_string_append_unichar(out, c);
@@ -392,7 +389,7 @@ static arch_step member_convert(arch *x, san_member *m, int fd, time_t mtime)
     arch_step st = STEP_NEXT;
 
     if (lseek(fd, 0, SEEK_SET) < 0 ||
-        san_convert_fd(x->e, fd, m->name, x->depth + 1, &m->r, &out, &ext) < 0) {
+        san_convert_fd(x->e, fd, m->name, x->b, &m->r, &out, &ext) < 0) {
         san_result_set(x->r, SAN_FAILED, NULL, "internal error on member %s: %s", m->name,
                        m->r.reason ? m->r.reason : g_strerror(errno));
         st = STEP_ERROR;
@@ -459,7 +456,7 @@ static char *entry_name(arch *x, struct archive_entry *ent, char **orig)
 /* Handle one entry whose header was just read. */
 static arch_step entry_handle(arch *x, struct archive_entry *ent)
 {
-    char *orig = NULL;
+    char *orig = NULL, why[128];
     san_member *m;
     arch_step st = STEP_NEXT;
 
@@ -474,7 +471,9 @@ static arch_step entry_handle(arch *x, struct archive_entry *ent)
     if (archive_entry_filetype(ent) == AE_IFDIR && archive_format(x->rd) != ARCHIVE_FORMAT_RAW)
         return STEP_NEXT;
     m = member_add(x, entry_name(x, ent, &orig));
-    if (entry_is_special(x, ent))
+    if (san_budget_part(x->b, x->c, why, sizeof(why)) < 0)
+        san_result_set(&m->r, SAN_BLOCKED, "unknown", "%s: removed", why);
+    else if (entry_is_special(x, ent))
         san_result_set(&m->r, SAN_BLOCKED, "unknown", "link/special file: removed");
     else
         st = entry_regular(x, ent, m);
@@ -508,14 +507,56 @@ static arch_step read_entries(arch *x)
     }
 }
 
-/* Open the reader on in_fd: every format and filter, raw for a lone compressed file. */
+typedef int (*arch_support)(struct archive *);
+
+/* The archive formats of the policy (detect.c), and raw: the content of a lone compressed
+ * file, which becomes one member and is classified like any other. Not "all": that adds
+ * formats such as mtree, whose entries name files on this host. */
+static const arch_support arch_formats[] = {
+    archive_read_support_format_zip,  archive_read_support_format_7zip,
+    archive_read_support_format_lha,  archive_read_support_format_tar,
+    archive_read_support_format_cpio, archive_read_support_format_rar,
+    archive_read_support_format_rar5, archive_read_support_format_cab,
+    archive_read_support_format_raw,
+};
+
+/* The compressions of the policy. Not "all": with lrzip, lzop or grzip, libarchive would
+ * start those programs on hostile bytes in this trusted process. */
+static const arch_support arch_filters[] = {
+    archive_read_support_filter_gzip,
+    archive_read_support_filter_bzip2,
+    archive_read_support_filter_xz,
+};
+
+/* Non-zero when libarchive decompresses with fn itself. ARCHIVE_WARN means it would start an
+ * external program, and a filter once added cannot be taken back: ask a scratch reader. */
+static int filter_builtin(arch_support fn)
+{
+    struct archive *probe = archive_read_new();
+    int rc = probe ? fn(probe) : ARCHIVE_FATAL;
+
+    archive_read_free(probe);
+    return rc == ARCHIVE_OK;
+}
+
+/* Enable the policy's formats and its built-in filters on rd. 0 or -1. */
+static int reader_support(struct archive *rd)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(arch_formats); i++)
+        if (arch_formats[i](rd) != ARCHIVE_OK)
+            return -1;
+    for (size_t i = 0; i < G_N_ELEMENTS(arch_filters); i++)
+        if (filter_builtin(arch_filters[i]) && arch_filters[i](rd) != ARCHIVE_OK)
+            return -1;
+    return 0;
+}
+
+/* Open the reader on in_fd: the policy's formats and filters, raw for a lone compressed
+ * file. */
 static int reader_open(arch *x, int in_fd)
 {
     x->rd = archive_read_new();
-    if (!x->rd || lseek(in_fd, 0, SEEK_SET) < 0 ||
-        archive_read_support_filter_all(x->rd) != ARCHIVE_OK ||
-        archive_read_support_format_all(x->rd) != ARCHIVE_OK ||
-        archive_read_support_format_raw(x->rd) != ARCHIVE_OK) {
+    if (!x->rd || lseek(in_fd, 0, SEEK_SET) < 0 || reader_support(x->rd) < 0) {
         san_result_set(x->r, SAN_FAILED, NULL, "cannot start the archive reader");
         return -1;
     }
@@ -559,18 +600,18 @@ static arch_step arch_run(arch *x, int in_fd)
 }
 
 /* See san_int.h: the verdict is in r, the new zip on out_fd only when sanitized. */
-int archive_sanitize(san_engine *e, int in_fd, const char *name, unsigned depth, int out_fd,
+int archive_sanitize(san_engine *e, int in_fd, const char *name, san_budget *b, int out_fd,
                      san_result *r)
 {
-    arch x = {.e = e, .c = san_engine_conf(e), .name = name, .depth = depth, .r = r};
+    arch x = {.e = e, .c = san_engine_conf(e), .name = name, .b = b, .r = r};
     /* Names libarchive converts (UTF-8 zip names, 7z, pax) must come out as UTF-8. */
     locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+    char why[128];
     arch_step st;
 
-    if (depth >= x.c->archive_max_depth) {
-        san_result_set(r, SAN_BLOCKED, NULL, "archives nested too deep (more than %u levels)",
-                       x.c->archive_max_depth);
+    if (san_budget_enter(b, x.c, 1, why, sizeof(why)) < 0) {
+        san_result_set(r, SAN_BLOCKED, NULL, "%s", why);
         st = STEP_STOP;
     } else {
         x.out_fd = out_fd;
@@ -584,6 +625,7 @@ int archive_sanitize(san_engine *e, int in_fd, const char *name, unsigned depth,
         archive_read_free(x.rd);
         g_hash_table_destroy(x.outnames);
         g_free(x.buf);
+        san_budget_leave(b, 1);
     }
     if (utf8) {
         uselocale(old);

@@ -56,6 +56,7 @@ san_engine *san_engine_new(const conf *c, char **err)
 
     *err = NULL;
     e->c = c;
+    charset_allow_config(c->charsets);
     if (access(c->render_path, X_OK) != 0) {
         *err = g_strdup_printf("%s: renderer not found or not executable: %s", c->render_path,
                                g_strerror(errno));
@@ -217,6 +218,10 @@ static int jail_verdict(san_result *r, jail_status st, const char *why)
         san_result_set(r, SAN_FAILED, NULL, "conversion failed (%s): %s", jail_status_name(st),
                        why);
         return 0;
+    case JAIL_UNAVAILABLE:
+        /* Never converted outside the jail: the original waits in the quarantine. */
+        san_result_set(r, SAN_HELD, "jail", "the render jail is unavailable: %s", why);
+        return 0;
     case JAIL_ERROR:
         break;
     }
@@ -304,8 +309,32 @@ static int convert_image(san_engine *e, int in_fd, const char *type, int out_fd,
     return jail_verdict(r, st, why);
 }
 
-/* Convert text, CSV or HTML to UTF-8 text in the jail and write it. */
-static int convert_text(san_engine *e, int in_fd, const char *mode, int out_fd, san_result *r)
+/* Neutralize the renderer's CSV again, read with delimiter delim: whatever the jail sent is
+ * hostile. Written comma-separated, as the output is named .csv. JAIL_OK or JAIL_ERROR. */
+static jail_status csv_rebuild(char **text, size_t *len, char delim, char *why, size_t why_len)
+{
+    char *csv = mg_csv_neutralize(*text, *len, delim, ',');
+
+    if (!csv) {
+        g_strlcpy(why, "cannot neutralize the CSV", why_len);
+        return JAIL_ERROR;
+    }
+    g_free(*text);
+    *text = csv;
+    *len = strlen(csv);
+    return JAIL_OK;
+}
+
+/* The delimiter a CSV input uses: tab for a .tsv name, else comma. */
+static char csv_delimiter(const san_class *cls)
+{
+    return strcmp(cls->ext, "tsv") == 0 ? '\t' : ',';
+}
+
+/* Convert text, CSV (delim: its delimiter; 0 for the other modes) or HTML to UTF-8 text in
+ * the jail and write it. */
+static int convert_text(san_engine *e, int in_fd, const char *mode, char delim, int out_fd,
+                        san_result *r)
 {
     char why[512] = "";
     char *text = NULL;
@@ -313,6 +342,8 @@ static int convert_text(san_engine *e, int in_fd, const char *mode, int out_fd, 
     jail_status st = jail_render_text(e->c, mode, NULL, in_fd, &text, &len, why, sizeof(why));
     int rc;
 
+    if (st == JAIL_OK && delim)
+        st = csv_rebuild(&text, &len, delim, why, sizeof(why));
     if (st == JAIL_OK) {
         /* Spreadsheet programs read a CSV as UTF-8 only when it starts with a BOM. */
         if ((strcmp(mode, "csv") == 0 && mg_write_all(out_fd, "\xEF\xBB\xBF", 3) < 0) ||
@@ -343,16 +374,23 @@ static quar_store *engine_store(san_engine *e)
 }
 
 /* Sanitize a message. A file given to san_file has its original stored; an attached or
- * archived one does not (its container's original is stored). */
-static int convert_mail(san_engine *e, int in_fd, unsigned depth, int out_fd, san_result *r)
+ * archived one does not (its container's original is stored), and is one more level of b. */
+static int convert_mail(san_engine *e, int in_fd, san_budget *b, int out_fd, san_result *r)
 {
+    int top = e->top_level && b->depth == 0;
     san_mail_result mr = {0};
-    char *err = NULL;
+    char *err = NULL, why[128];
     int rc;
 
+    if (!top && san_budget_enter(b, e->c, 0, why, sizeof(why)) < 0) {
+        san_result_set(r, SAN_BLOCKED, NULL, "%s", why);
+        return 0;
+    }
     lseek(in_fd, 0, SEEK_SET);
-    rc = san_mail(e, e->top_level && depth == 0 ? engine_store(e) : NULL, in_fd, NULL, e->actor,
-                  out_fd, &mr, &err);
+    rc = san_mail_budget(e, top ? engine_store(e) : NULL, in_fd, NULL, e->actor, b, out_fd, &mr,
+                         &err);
+    if (!top)
+        san_budget_leave(b, 0);
     if (rc < 0)
         san_result_set(r, SAN_FAILED, NULL, "internal error: %s", err ? err : "mail engine failed");
     else if (mr.record->id[0])
@@ -373,15 +411,15 @@ void san_engine_set_store(san_engine *e, struct quar_store *q, const char *actor
 }
 
 /* Dispatch to the converter for cls; sets r->verdict other than SAN_SANITIZED on failure. */
-static int convert(san_engine *e, const san_class *cls, int in_fd, unsigned depth, int out_fd,
+static int convert(san_engine *e, const san_class *cls, int in_fd, san_budget *b, int out_fd,
                    san_result *r, const char **ext)
 {
     *ext = cls->out_ext;
     r->verdict = SAN_SANITIZED;
     if (strcmp(cls->kind, "archive") == 0)
-        return archive_sanitize(e, in_fd, cls->name, depth, out_fd, r);
+        return archive_sanitize(e, in_fd, cls->name, b, out_fd, r);
     if (strcmp(cls->kind, "mail") == 0)
-        return convert_mail(e, in_fd, depth, out_fd, r);
+        return convert_mail(e, in_fd, b, out_fd, r);
     if (strcmp(cls->kind, "pdf") == 0)
         return convert_pdf(e, in_fd, out_fd, r);
     if (strcmp(cls->kind, "office") == 0)
@@ -389,10 +427,10 @@ static int convert(san_engine *e, const san_class *cls, int in_fd, unsigned dept
     if (strcmp(cls->kind, "image") == 0)
         return convert_image(e, in_fd, cls->img_type, out_fd, r, ext);
     if (strcmp(cls->kind, "html") == 0)
-        return convert_text(e, in_fd, "html", out_fd, r);
+        return convert_text(e, in_fd, "html", 0, out_fd, r);
     if (strcmp(cls->kind, "csv") == 0)
-        return convert_text(e, in_fd, "csv", out_fd, r);
-    return convert_text(e, in_fd, "text", out_fd, r);
+        return convert_text(e, in_fd, "csv", csv_delimiter(cls), out_fd, r);
+    return convert_text(e, in_fd, "text", 0, out_fd, r);
 }
 
 /* Identify fd: fill the result's types, size, hash and virus verdict; the class in *cls.
@@ -452,6 +490,7 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
                    const char *out_stem, int overwrite, san_result *r)
 {
     outfile o = {-1, NULL, NULL};
+    san_budget b = {0};
     const char *ext = cls->out_ext;
     gchar *name = g_strdup_printf("%s.%s", out_stem, ext);
     gchar *path = g_build_filename(out_dir, name, NULL);
@@ -463,7 +502,7 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
         san_result_set(r, SAN_FAILED, NULL, "cannot create output in %s: %s", out_dir,
                        g_strerror(errno));
         rc = -1;
-    } else if ((rc = convert(e, cls, fd, 0, o.fd, r, &ext)) == 0 && r->verdict == SAN_SANITIZED) {
+    } else if ((rc = convert(e, cls, fd, &b, o.fd, r, &ext)) == 0 && r->verdict == SAN_SANITIZED) {
         struct stat st;
         g_free(name);
         name = g_strdup_printf("%s.%s", out_stem, ext);
@@ -518,7 +557,7 @@ const conf *san_engine_conf(const san_engine *e)
     return e->c;
 }
 
-int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, san_result *r,
+int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, san_result *r,
                    int *out_fd, const char **out_ext)
 {
     double t0 = mg_now();
@@ -535,7 +574,7 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, s
             san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
                            g_strerror(errno));
             rc = -1;
-        } else if ((rc = convert(e, &cls, in_fd, depth, fd, r, out_ext)) == 0 &&
+        } else if ((rc = convert(e, &cls, in_fd, b, fd, r, out_ext)) == 0 &&
                    r->verdict == SAN_SANITIZED) {
             struct stat st;
             if (!r->reason)

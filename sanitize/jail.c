@@ -39,6 +39,14 @@
 
 #define TAIL_MAX 400
 #define DIR_PREFIX "mugai-jail-"
+/* The jail's init passes the program's wait status to the worker on this fd. */
+#define JAIL_STATUS_FD 3
+/* ... and writes LibreOffice's PDF to the worker's output file on this one. */
+#define JAIL_OUTPUT_FD 4
+/* Exit codes of the jail's own processes: the program could not be started; the jail
+ * (namespaces, mounts, user) could not be made. */
+#define JAIL_EXIT_EXEC 127
+#define JAIL_EXIT_SETUP 126
 
 /* The deadline of the job in progress (0: none) and whether it has cut a conversion. */
 static double job_deadline;
@@ -47,13 +55,16 @@ static int job_deadline_hit;
 /* One running child and what the parent has read from it. */
 typedef struct run {
     pid_t pid;
-    int out; /* read end of the child's stdout, -1 once closed */
-    int err; /* read end of the child's stderr, -1 once closed */
+    int out;  /* read end of the child's stdout, -1 once closed */
+    int err;  /* read end of the child's stderr, -1 once closed */
+    int stat; /* read end of the init's status pipe, -1 once closed */
     double deadline;
     char tail[TAIL_MAX + 1]; /* last bytes of the child's stderr */
     size_t tail_len;
     int timed_out;
-    int job_limited; /* the deadline is the job's, not the conversion's own */
+    int job_limited;    /* the deadline is the job's, not the conversion's own */
+    double grace_until; /* once its output has ended, the renderer must exit by then */
+    int lingered;       /* ... and it did not */
 } run;
 
 /* How to start a child. */
@@ -62,21 +73,37 @@ typedef struct spec {
     const char *path;
     char **argv;
     int in_fd;
-    const char *dir;
+    int out_fd;             /* LibreOffice's PDF goes here; -1 for mugai-render */
+    int office;             /* LibreOffice: input by name, output through out_fd */
+    const char *input_name; /* the input's name in the work directory */
+    jail_view view;
+    jail_ids ids;
     size_t memory_mb;
     unsigned timeout;
 } spec;
+
+/* A conversion's private directory: dir (the worker's, 0700) holds root, the mount point of
+ * the jail's root; work is the path of the jail's work directory, a tmpfs that exists only
+ * inside the jail. */
+typedef struct priv {
+    char dir[PATH_MAX];
+    char work[PATH_MAX + 8];
+    char root[PATH_MAX + 8];
+} priv;
 
 /* The exit of a child. */
 typedef struct ending {
     int status;
     double cpu;
+    int setup_failed; /* the jail's init could not make the jail */
+    int output_errno; /* LibreOffice's PDF could not be taken (0: it was) */
 } ending;
 
 const char *jail_status_name(jail_status s)
 {
-    static const char *const names[] = {"ok",      "malformed", "encrypted", "limit",
-                                        "timeout", "crashed",   "protocol",  "error"};
+    static const char *const names[] = {"ok",       "malformed", "encrypted",
+                                        "limit",    "timeout",   "crashed",
+                                        "protocol", "error",     "unavailable"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
@@ -127,14 +154,23 @@ static const char *tmp_root(void)
     return tmp && tmp[0] == '/' ? tmp : "/tmp";
 }
 
-/* Create a fresh 0700 directory $TMPDIR/mugai-jail-PID-XXXXXX into buf. 0 or -1. */
-static int private_dir_new(char *buf, size_t len)
+/* Create a fresh 0700 directory $TMPDIR/mugai-jail-PID-XXXXXX with its work directory
+ * (given to the jail user) and its root mount point. 0 or -1. */
+static int private_dir_new(priv *p, const jail_ids *ids)
 {
     const char *tmp = tmp_root();
 
-    if (mg_snprintf(buf, len, "%s/" DIR_PREFIX "%ld-XXXXXX", tmp, (long)getpid()) < 0 ||
-        !mkdtemp(buf)) {
+    if (mg_snprintf(p->dir, sizeof p->dir, "%s/" DIR_PREFIX "%ld-XXXXXX", tmp, (long)getpid()) <
+            0 ||
+        !mkdtemp(p->dir)) {
         mg_error("jail: cannot create a private directory under %s: %s", tmp, strerror(errno));
+        p->dir[0] = '\0';
+        return -1;
+    }
+    (void)ids;
+    if (mg_snprintf(p->work, sizeof p->work, "%s/work", p->dir) < 0 ||
+        mg_snprintf(p->root, sizeof p->root, "%s/root", p->dir) < 0 || mkdir(p->root, 0700) < 0) {
+        mg_error("jail: cannot prepare %s: %s", p->dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -200,68 +236,6 @@ void san_jail_dirs_sweep(void)
     closedir(d);
 }
 
-/* Write text to the /proc file path (uid_map and the like). 0 or -1. */
-static int proc_write(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    int rc;
-
-    if (fd < 0)
-        return -1;
-    rc = mg_write_all(fd, text, strlen(text));
-    return close(fd) < 0 ? -1 : rc;
-}
-
-/* Map id to itself in the new user namespace's map file path (uid_map or gid_map). */
-static int map_self(const char *path, unsigned long id)
-{
-    char map[64];
-
-    return mg_snprintf(map, sizeof map, "%lu %lu 1", id, id) < 0 ? -1 : proc_write(path, map);
-}
-
-/* Move the calling process into a new network namespace without interfaces. Root can do
- * that alone; another user (mugai-milter run as its own user) does it in a new user
- * namespace of its own, where it is mapped to itself, so that files and limits see the
- * same user. 0 or -1 (errno set). */
-static int net_isolate(void)
-{
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-
-    if (uid == 0)
-        return unshare(CLONE_NEWNET);
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
-        return -1;
-    /* A process that changed its user (mugai-milter started as root) is not dumpable, and
-     * then its /proc files belong to root: it could not write its own maps. The renderer it
-     * is about to become is dumpable anyway, as every program executed without a change of
-     * user is. */
-    if (prctl(PR_SET_DUMPABLE, 1) < 0)
-        return -1;
-    if (proc_write("/proc/self/setgroups", "deny") < 0 || map_self("/proc/self/uid_map", uid) < 0 ||
-        map_self("/proc/self/gid_map", gid) < 0)
-        return -1;
-    return 0;
-}
-
-/* Non-zero when network namespaces can be created; probed once, warned once. */
-static int netns_available(void)
-{
-    static int state = -1;
-    int st = 0;
-
-    if (state >= 0)
-        return state;
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(net_isolate() == 0 ? 0 : 1);
-    state = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (!state)
-        mg_warn("jail: network namespaces are not available; jailed programs keep the network");
-    return state;
-}
-
 /* Set one rlimit in the child; soft and hard. 0 or -1. */
 static int limit(int res, rlim_t soft, rlim_t hard)
 {
@@ -282,89 +256,218 @@ static int child_limits(const spec *s)
            limit(RLIMIT_NPROC, c->jail_processes, c->jail_processes) | limit(RLIMIT_CORE, 0, 0);
 }
 
-/* Report a setup failure on the child's stderr and exit. */
-static void child_die(const char *what)
+/* Report a failure on the child's stderr and exit with code. */
+static void child_die_code(const char *what, int code)
 {
-    char msg[256];
+    char msg[320];
 
     if (mg_snprintf(msg, sizeof msg, "jail setup: %s: %s\n", what, strerror(errno)) < 0)
-        _exit(127);
+        _exit(code);
     (void)mg_write_all(STDERR_FILENO, msg, strlen(msg));
-    _exit(127);
+    _exit(code);
 }
 
-/* In the child: become the jail and exec; never returns. parent is the worker's pid. */
-static void child_exec(const spec *s, int outw, int errw, int netns, pid_t parent)
+/* Report a failure to start the program and exit. */
+static void child_die(const char *what)
+{
+    child_die_code(what, JAIL_EXIT_EXEC);
+}
+
+/* In the jail's init, before the program starts: copy the input (fd 0) into the work
+ * directory as name, the jail user's, and make a read-only descriptor of that copy fd 0.
+ * The program never gets the worker's file, which it could otherwise reopen for writing
+ * through /proc when it runs as the worker's user. 0 or -1. */
+static int input_copy(const spec *s)
+{
+    char path[PATH_MAX + 64];
+    char buf[65536];
+    ssize_t n;
+
+    if (mg_snprintf(path, sizeof path, "%s/%s", s->view.work, s->input_name) < 0)
+        return errno = ENAMETOOLONG, -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    int rc = s->ids.sw && fchown(fd, s->ids.uid, s->ids.gid) < 0 ? -1 : 0;
+    while (rc == 0 && (n = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        rc = n < 0 ? -1 : mg_write_all(fd, buf, (size_t)n);
+    }
+    if (close(fd) < 0 || rc < 0)
+        return -1;
+    int ro = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (ro < 0 || dup2(ro, STDIN_FILENO) < 0)
+        return -1;
+    return close(ro);
+}
+
+/* In the jailed program (pid 2 of the jail): become the jail user, take the limits and the
+ * system-call filter, exec. */
+static void program_exec(const spec *s)
 {
     char home[PATH_MAX + 8], tmpdir[PATH_MAX + 8];
+
+    close(JAIL_STATUS_FD);
+    close(JAIL_OUTPUT_FD);
+    if (s->office && dup2(open("/dev/null", O_RDONLY | O_CLOEXEC), STDIN_FILENO) < 0)
+        child_die("/dev/null");
+    if (jailns_drop(&s->ids) < 0)
+        child_die_code(jailns_step(), JAIL_EXIT_SETUP);
+    if (mg_snprintf(home, sizeof home, "HOME=%s", s->view.work) < 0 ||
+        mg_snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", s->view.work) < 0)
+        _exit(JAIL_EXIT_EXEC);
+    char *envp[] = {"PATH=/usr/bin:/bin", home, tmpdir, "LANG=C.UTF-8", NULL};
+    if (child_limits(s) < 0)
+        child_die("setrlimit");
+    if (jailns_filter() < 0)
+        child_die_code(jailns_step(), JAIL_EXIT_SETUP);
+    execve(s->path, s->argv, envp);
+    child_die(s->path);
+}
+
+/* In the jail's init, once the program has ended and nothing else runs: copy the PDF
+ * LibreOffice left in work/out/input.pdf to JAIL_OUTPUT_FD. Every component must be a real
+ * directory or file (no links, FIFOs or devices). 0, or an errno value. */
+static int output_copy(const spec *s)
+{
+    char buf[65536];
+    struct stat st;
+    ssize_t n;
+    int rc = 0;
+
+    int d = open(s->view.work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int o = d < 0 ? -1 : openat(d, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = o < 0 ? -1 : openat(o, "input.pdf", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        rc = fd < 0 ? errno : EINVAL;
+    while (rc == 0 && (n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || mg_write_all(JAIL_OUTPUT_FD, buf, (size_t)n) < 0)
+            rc = errno ? errno : EIO;
+    }
+    for (int f = 0; f < 3; f++)
+        if ((f == 0 ? d : f == 1 ? o : fd) >= 0)
+            close(f == 0 ? d : f == 1 ? o : fd);
+    return rc;
+}
+
+/* In the jail's init: wait for the program; then end whatever it left, take LibreOffice's
+ * output, send the program's wait status and the output's fate on JAIL_STATUS_FD, exit.
+ * Leaving ends the PID namespace: the kernel kills whatever is still there. */
+static void init_wait(const spec *s, pid_t prog)
+{
+    int rep[2] = {0, 0};
+    pid_t pid;
+
+    for (int fd = 0; fd <= 2; fd++)
+        close(fd);
+    /* The change of user cleared the parent-death signal: set it again, then check that the
+     * worker did not die in between (the status pipe would have no reader). */
+    struct pollfd p = {JAIL_STATUS_FD, 0, 0};
+    if (jailns_drop(&s->ids) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0 ||
+        prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || (poll(&p, 1, 0) > 0 && (p.revents & POLLERR)))
+        _exit(JAIL_EXIT_SETUP);
+    while ((pid = waitpid(-1, &rep[0], 0)) != prog)
+        if (pid < 0 && errno != EINTR)
+            _exit(JAIL_EXIT_SETUP);
+    /* Nothing the program started may touch its output while it is copied. */
+    (void)kill(-1, SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+    if (s->office)
+        rep[1] = output_copy(s);
+    (void)mg_write_all(JAIL_STATUS_FD, rep, sizeof rep);
+    _exit(0);
+}
+
+/* In the child, pid 1 of the jail's namespaces: take the fds, enter the jail's root, copy
+ * the input in, start the program as the jail user and wait for it; never returns. */
+static void child_init(const spec *s, int outw, int errw, int statw)
+{
     sigset_t none;
+    struct pollfd p = {JAIL_STATUS_FD, 0, 0};
 
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
     for (int sig = 1; sig < NSIG; sig++)
         (void)signal(sig, SIG_DFL); /* fails harmlessly for SIGKILL, SIGSTOP and RT gaps */
     if (dup2(errw, STDERR_FILENO) < 0 || dup2(outw, STDOUT_FILENO) < 0 ||
-        dup2(s->in_fd, STDIN_FILENO) < 0)
-        _exit(127);
-    if (close_range(3, ~0U, 0) < 0)
-        for (int fd = 3; fd < 4096; fd++)
+        dup2(s->in_fd, STDIN_FILENO) < 0 || dup2(statw, JAIL_STATUS_FD) < 0 ||
+        dup2(s->out_fd >= 0 ? s->out_fd : statw, JAIL_OUTPUT_FD) < 0)
+        _exit(JAIL_EXIT_EXEC);
+    if (close_range(JAIL_OUTPUT_FD + 1, ~0U, 0) < 0)
+        for (int fd = JAIL_OUTPUT_FD + 1; fd < 4096; fd++)
             (void)close(fd);
     if (setpgid(0, 0) < 0)
         child_die("setpgid");
-    /* Die with the worker; the supervisor kills the rest of the group (pool.c). */
+    /* Die with the worker (the whole namespace goes with its first process). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_die("prctl(PR_SET_PDEATHSIG)");
-    if (getppid() != parent)
-        _exit(127);
-    if (netns && net_isolate() < 0)
-        child_die("network namespace");
-    if (chdir(s->dir) < 0)
-        child_die("chdir");
-    if (mg_snprintf(home, sizeof home, "HOME=%s", s->dir) < 0 ||
-        mg_snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", s->dir) < 0)
-        _exit(127);
-    char *envp[] = {"PATH=/usr/bin:/bin", home, tmpdir, "LANG=C.UTF-8", NULL};
-    if (child_limits(s) < 0)
-        child_die("setrlimit");
-    execve(s->path, s->argv, envp);
-    child_die(s->path);
+    /* The worker may have died before that: then nobody reads the status pipe. */
+    if (poll(&p, 1, 0) > 0 && (p.revents & POLLERR))
+        _exit(JAIL_EXIT_EXEC);
+    if (jailns_enter(&s->view, &s->ids) < 0)
+        child_die_code(jailns_step(), JAIL_EXIT_SETUP);
+    if (input_copy(s) < 0)
+        child_die_code("copying the input into the jail", JAIL_EXIT_SETUP);
+    pid_t prog = fork();
+    if (prog < 0)
+        child_die_code("fork", JAIL_EXIT_SETUP);
+    if (prog == 0)
+        program_exec(s);
+    init_wait(s, prog);
 }
 
-/* Start the child described by s; the parent keeps the read ends in r. 0 or -1. */
-static int run_start(run *r, const spec *s, char *why, size_t why_len)
+/* Close both ends of a pipe. */
+static void pipe_close(int p[2])
 {
-    int outp[2], errp[2];
-    int netns = s->c->jail_network_namespace && netns_available();
-    pid_t parent = getpid();
+    close(p[0]);
+    close(p[1]);
+}
+
+/* Start the child described by s; the parent keeps the read ends in r. JAIL_OK, else
+ * JAIL_UNAVAILABLE when the namespaces cannot be made, JAIL_ERROR otherwise. */
+static jail_status run_start(run *r, const spec *s, char *why, size_t why_len)
+{
+    int outp[2], errp[2], statp[2];
 
     memset(r, 0, sizeof *r);
     r->pid = -1;
-    r->out = r->err = -1;
+    r->out = r->err = r->stat = -1;
     if (pipe2(outp, O_CLOEXEC) < 0)
-        return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), -1;
+        return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), JAIL_ERROR;
     if (pipe2(errp, O_CLOEXEC) < 0) {
-        close(outp[0]);
-        close(outp[1]);
-        return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), -1;
+        pipe_close(outp);
+        return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), JAIL_ERROR;
+    }
+    if (pipe2(statp, O_CLOEXEC) < 0) {
+        pipe_close(outp);
+        pipe_close(errp);
+        return why_set(why, why_len, "cannot create a pipe: %s", strerror(errno)), JAIL_ERROR;
     }
     r->deadline = mg_now() + s->timeout;
     if (job_deadline > 0 && job_deadline < r->deadline) {
         r->deadline = job_deadline;
         r->job_limited = 1;
     }
-    r->pid = fork();
+    r->pid = jailns_clone(s->c, &s->ids);
     if (r->pid == 0)
-        child_exec(s, outp[1], errp[1], netns, parent);
+        child_init(s, outp[1], errp[1], statp[1]);
+    int saved = errno;
     close(outp[1]);
     close(errp[1]);
+    close(statp[1]);
     r->out = outp[0];
     r->err = errp[0];
+    r->stat = statp[0];
     if (r->pid < 0) {
-        why_set(why, why_len, "cannot fork: %s", strerror(errno));
-        return -1;
+        why_set(why, why_len, "cannot create the jail's namespaces: %s", strerror(saved));
+        return JAIL_UNAVAILABLE;
     }
     (void)setpgid(r->pid, r->pid); /* also in the child: whichever runs first; may race */
-    return 0;
+    return JAIL_OK;
 }
 
 /* Keep the last TAIL_MAX bytes of the child's stderr. */
@@ -475,18 +578,33 @@ static void run_end(run *r, ending *e)
             break;
         if (si.si_pid == r->pid)
             break;
+        if (r->grace_until > 0 && mg_now() >= r->grace_until) {
+            r->lingered = 1;
+            break;
+        }
         if (mg_now() >= r->deadline)
             r->timed_out = 1;
         else
             err_poll(r, 10);
     }
     (void)kill(-r->pid, SIGKILL); /* the group, while the leader's zombie holds its id */
+    (void)kill(r->pid, SIGKILL);  /* the jail's init: its PID namespace ends with it */
     for (double end = mg_now() + 1.0; r->err >= 0 && mg_now() < end;)
         err_poll(r, 50);
     if (wait4(r->pid, &e->status, 0, &ru) == r->pid)
         e->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
                  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     r->pid = -1;
+    /* The init's own end says only whether the jail could be made; the program's wait
+     * status, when it ran, comes on the status pipe (its CPU time is in the init's). */
+    int rep[2] = {0, 0};
+    e->setup_failed = WIFEXITED(e->status) && WEXITSTATUS(e->status) == JAIL_EXIT_SETUP;
+    e->output_errno = EIO;
+    if (r->stat >= 0 && read(r->stat, rep, sizeof rep) == (ssize_t)sizeof rep) {
+        e->status = rep[0];
+        e->output_errno = rep[1];
+        e->setup_failed = 0;
+    }
 }
 
 /* Close the pipes of r. */
@@ -496,7 +614,9 @@ static void run_close(run *r)
         close(r->out);
     if (r->err >= 0)
         close(r->err);
-    r->out = r->err = -1;
+    if (r->stat >= 0)
+        close(r->stat);
+    r->out = r->err = r->stat = -1;
 }
 
 /* Non-zero when the stderr tail says memory ran out. */
@@ -523,8 +643,9 @@ static const char *tail_line(run *r)
         start--;
     memcpy(line, r->tail + start, n - start);
     line[n - start] = '\0';
+    /* It is the jailed program's text: printable ASCII only, as for FAIL frames. */
     for (char *p = line; *p; p++)
-        if ((unsigned char)*p < 0x20)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
             *p = '?';
     return line;
 }
@@ -540,6 +661,10 @@ static jail_status classify_end(const spec *s, run *r, const ending *e, char *wh
     if (r->timed_out) {
         why_set(why, why_len, "renderer exceeded the time limit of %u s", s->timeout);
         return JAIL_TIMEOUT;
+    }
+    if (e->setup_failed) {
+        why_set(why, why_len, "the jail could not be made: %s", tail_line(r));
+        return JAIL_UNAVAILABLE;
     }
     int sig = WIFSIGNALED(e->status) ? WTERMSIG(e->status) : 0;
     if (sig == SIGXCPU || (sig == SIGKILL && e->cpu + 0.5 >= s->c->jail_cpu)) {
@@ -561,7 +686,7 @@ static jail_status classify_end(const spec *s, run *r, const ending *e, char *wh
             why_set(why, why_len, "renderer killed by signal SIGSYS (seccomp)");
         return JAIL_CRASHED;
     }
-    if (WIFEXITED(e->status) && WEXITSTATUS(e->status) == 127) {
+    if (WIFEXITED(e->status) && WEXITSTATUS(e->status) == JAIL_EXIT_EXEC) {
         why_set(why, why_len, "cannot start %s: %s", s->path, tail_line(r));
         return JAIL_ERROR;
     }
@@ -765,6 +890,10 @@ static jail_status settle(const spec *s, run *r, jail_status st, char *why, size
             r->timed_out = 1;
         (void)kill(-r->pid, SIGKILL);
     }
+    /* Its output has ended: an honest renderer exits at once. One that stays would only
+     * hold the worker until the time limit. */
+    if (st == JAIL_OK || st == JAIL_CRASHED)
+        r->grace_until = mg_now() + 2.0;
     run_end(r, &e);
     if (st == JAIL_OK && trailing_bytes(r)) {
         why_set(why, why_len, "renderer wrote past the end of its stream");
@@ -773,6 +902,11 @@ static jail_status settle(const spec *s, run *r, jail_status st, char *why, size
     run_close(r);
     if (st == JAIL_OK && r->timed_out)
         st = JAIL_TIMEOUT;
+    if ((st == JAIL_OK || st == JAIL_CRASHED) && r->lingered) {
+        why_set(why, why_len, "renderer did not exit after its output ended");
+        mg_info("jail: %s: %s", jail_status_name(JAIL_CRASHED), why ? why : "");
+        return JAIL_CRASHED;
+    }
     if (st == JAIL_OK && !(WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0)) {
         why_set(why, why_len, "renderer reported success but exited abnormally");
         st = JAIL_CRASHED;
@@ -830,14 +964,39 @@ static void render_args(const conf *c, const char *mode, const char *img_type, c
     argv[i] = NULL;
 }
 
+/* Size in MiB of the jail's work directory: room for the input and what may be written. */
+static size_t work_size_mb(const conf *c, int in_fd)
+{
+    struct stat st;
+    size_t in_mb = fstat(in_fd, &st) == 0 && st.st_size > 0 ? ((size_t)st.st_size >> 20) + 1 : 1;
+
+    return c->jail_file_size_mb + in_mb;
+}
+
+/* Decide the jail's user and make the conversion's private directory. JAIL_OK, or the
+ * failure with a reason in why (p->dir is then empty or to be removed). */
+static jail_status jail_prepare(const conf *c, priv *p, jail_ids *ids, char *why, size_t why_len)
+{
+    char reason[256];
+
+    p->dir[0] = '\0';
+    if (jailns_ids(c, ids, reason, sizeof reason) < 0)
+        return why_set(why, why_len, "%s", reason), JAIL_UNAVAILABLE;
+    if (private_dir_new(p, ids) < 0)
+        return why_set(why, why_len, "cannot create a private directory"), JAIL_ERROR;
+    return JAIL_OK;
+}
+
 /* Run mugai-render: set up, read with reader, settle. */
 static jail_status render_run(const conf *c, const char *mode, const char *img_type,
                               const char *label, int in_fd, const jail_sink *sink, char **out,
                               size_t *out_len, char *why, size_t why_len)
 {
-    char dir[PATH_MAX], bufs[4][32];
+    char bufs[4][32];
     char *argv[18];
-    run r;
+    run r = {.pid = -1, .out = -1, .err = -1, .stat = -1};
+    priv p;
+    jail_ids ids;
     jail_status st;
 
     why_set(why, why_len, "%s", "");
@@ -847,14 +1006,22 @@ static jail_status render_run(const conf *c, const char *mode, const char *img_t
     int fd = input_fd(in_fd);
     if (fd < 0)
         return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
-    if (private_dir_new(dir, sizeof dir) < 0) {
-        close(fd);
-        return why_set(why, why_len, "cannot create a private directory"), JAIL_ERROR;
-    }
-    spec s = {c, c->render_path, argv, fd, dir, c->jail_memory_mb, c->jail_timeout};
-    if (run_start(&r, &s, why, why_len) < 0) {
-        st = JAIL_ERROR;
+    st = jail_prepare(c, &p, &ids, why, why_len);
+    spec s = {.c = c,
+              .path = c->render_path,
+              .argv = argv,
+              .in_fd = fd,
+              .out_fd = -1,
+              .input_name = "input",
+              .view = {p.root, p.work, c->render_path, work_size_mb(c, fd)},
+              .ids = ids,
+              .memory_mb = c->jail_memory_mb,
+              .timeout = c->jail_timeout};
+    if (st == JAIL_OK)
+        st = run_start(&r, &s, why, why_len);
+    if (st != JAIL_OK) {
         run_close(&r);
+        mg_info("jail: %s: %s", jail_status_name(st), why ? why : "");
     } else {
         st = sink ? read_pages(&r, c, sink, why, why_len)
                   : read_text(&r, c, out, out_len, why, why_len);
@@ -863,7 +1030,7 @@ static jail_status render_run(const conf *c, const char *mode, const char *img_t
             g_free(*out), *out = NULL;
     }
     close(fd);
-    private_dir_remove(dir);
+    private_dir_remove(p.dir);
     return st;
 }
 
@@ -899,136 +1066,116 @@ jail_status jail_render_text(const conf *c, const char *mode, const char *label,
                       out_len, why, why_len);
 }
 
-/* Copy everything from in_fd (from offset 0 when it can seek) to out_fd. 0 or -1. */
-static int copy_fd(int in_fd, int out_fd)
+/* Non-zero when fd holds a PDF's "%PDF-" header at offset 0. */
+static int pdf_header(int fd)
 {
-    char buf[65536];
-    ssize_t n;
+    char head[5];
 
-    (void)lseek(in_fd, 0, SEEK_SET);
-    while ((n = read(in_fd, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || mg_write_all(out_fd, buf, (size_t)n) < 0)
-            return -1;
-    }
+    return pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && memcmp(head, "%PDF-", 5) == 0;
+}
+
+/* Arguments of one LibreOffice conversion: its paths inside the jail's work directory. */
+typedef struct office_args {
+    char name[32];
+    char input[PATH_MAX + 40];
+    char profile[PATH_MAX + 64];
+    char outdir[PATH_MAX + 8];
+} office_args;
+
+/* Fill a for the work directory and ext. 0 or -1. */
+static int office_args_make(office_args *a, const char *work, const char *ext)
+{
+    if (mg_snprintf(a->name, sizeof a->name, "input.%s", ext) < 0 ||
+        mg_snprintf(a->input, sizeof a->input, "%s/%s", work, a->name) < 0 ||
+        mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=file://%s/profile",
+                    work) < 0 ||
+        mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0)
+        return -1;
     return 0;
 }
 
-/* Copy in_fd into path, created 0600. 0 or -1. */
-static int copy_to_path(int in_fd, const char *path)
+/* The end of a LibreOffice run: JAIL_OK when it exited 0 and its PDF reached out_fd. */
+static jail_status office_settle(const spec *s, run *r, const ending *e, int out_fd, char *why,
+                                 size_t why_len)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-    if (fd < 0)
-        return -1;
-    int rc = copy_fd(in_fd, fd);
-    if (close(fd) < 0)
-        rc = -1;
-    return rc;
-}
-
-/* Check that path is a non-empty file starting with "%PDF-" and copy it to out_fd. */
-static jail_status take_pdf(const char *path, int out_fd, char *why, size_t why_len)
-{
-    char head[5];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-    if (fd < 0)
-        return why_set(why, why_len, "LibreOffice produced no PDF"), JAIL_MALFORMED;
-    jail_status st = JAIL_OK;
-    if (mg_read_full(fd, head, sizeof head) < 0 || memcmp(head, "%PDF-", 5) != 0)
-        st = (why_set(why, why_len, "LibreOffice produced no PDF"), JAIL_MALFORMED);
-    else if (copy_fd(fd, out_fd) < 0)
-        st = (why_set(why, why_len, "cannot copy the PDF: %s", strerror(errno)), JAIL_ERROR);
-    close(fd);
+    if (!r->timed_out && WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0) {
+        if (e->output_errno != 0 || !pdf_header(out_fd))
+            return why_set(why, why_len, "LibreOffice produced no PDF"), JAIL_MALFORMED;
+        return JAIL_OK;
+    }
+    jail_status st = classify_end(s, r, e, why, why_len);
+    if (st == JAIL_TIMEOUT && !r->job_limited)
+        why_set(why, why_len, "LibreOffice exceeded the time limit of %u s", s->c->office_timeout);
     return st;
 }
 
-/* Paths used by one LibreOffice conversion inside the private directory. */
-typedef struct office_paths {
-    char input[PATH_MAX];
-    char profile[PATH_MAX + 32];
-    char outdir[PATH_MAX];
-    char pdf[PATH_MAX];
-} office_paths;
-
-/* Fill p for dir and ext. 0 or -1. */
-static int office_paths_make(office_paths *p, const char *dir, const char *ext)
+/* Run soffice in the jail on in_fd (copied in as input.EXT); its PDF goes to out_fd. */
+static jail_status office_run(const conf *c, const priv *pd, const jail_ids *ids, int in_fd,
+                              const char *ext, int out_fd, char *why, size_t why_len)
 {
-    if (mg_snprintf(p->input, sizeof p->input, "%s/input.%s", dir, ext) < 0 ||
-        mg_snprintf(p->profile, sizeof p->profile, "-env:UserInstallation=file://%s/profile", dir) <
-            0 ||
-        mg_snprintf(p->outdir, sizeof p->outdir, "%s/out", dir) < 0 ||
-        mg_snprintf(p->pdf, sizeof p->pdf, "%s/out/input.pdf", dir) < 0)
-        return -1;
-    return 0;
-}
+    office_args a;
+    run r;
+    ending e;
 
-/* Run soffice on the prepared input; settle its end. */
-static jail_status office_run(const conf *c, const char *dir, office_paths *p, char *why,
-                              size_t why_len)
-{
+    if (office_args_make(&a, pd->work, ext) < 0)
+        return why_set(why, why_len, "the jail's paths are too long"), JAIL_ERROR;
     char *argv[] = {c->soffice_path,
                     "--headless",
                     "--norestore",
                     "--nolockcheck",
                     "--nodefault",
                     "--nofirststartwizard",
-                    p->profile,
+                    a.profile,
                     "--convert-to",
                     "pdf",
                     "--outdir",
-                    p->outdir,
-                    p->input,
+                    a.outdir,
+                    a.input,
                     NULL};
-    run r;
-    ending e;
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-    if (devnull < 0)
-        return why_set(why, why_len, "cannot open /dev/null"), JAIL_ERROR;
-    spec s = {c, c->soffice_path, argv, devnull, dir, c->office_memory_mb, c->office_timeout};
-    int rc = run_start(&r, &s, why, why_len);
-    close(devnull);
-    if (rc < 0)
-        return run_close(&r), JAIL_ERROR;
+    spec s = {.c = c,
+              .path = c->soffice_path,
+              .argv = argv,
+              .in_fd = in_fd,
+              .out_fd = out_fd,
+              .office = 1,
+              .input_name = a.name,
+              .view = {pd->root, pd->work, c->soffice_path, work_size_mb(c, in_fd)},
+              .ids = *ids,
+              .memory_mb = c->office_memory_mb,
+              .timeout = c->office_timeout};
+    jail_status st = run_start(&r, &s, why, why_len);
+    if (st != JAIL_OK)
+        return run_close(&r), st;
     (void)run_wait(&r, 0); /* until its stderr closes or the deadline */
     run_end(&r, &e);
     run_close(&r);
-    if (!r.timed_out && WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0)
-        return JAIL_OK;
-    jail_status st = classify_end(&s, &r, &e, why, why_len);
-    if (st == JAIL_TIMEOUT && !r.job_limited)
-        why_set(why, why_len, "LibreOffice exceeded the time limit of %u s", c->office_timeout);
-    return st;
+    return office_settle(&s, &r, &e, out_fd, why, why_len);
 }
 
 jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
                                size_t why_len)
 {
-    char dir[PATH_MAX];
-    office_paths p;
+    priv pd;
+    jail_ids ids;
     jail_status st;
 
     why_set(why, why_len, "%s", "");
+    if (!*ext || strlen(ext) > 8)
+        return why_set(why, why_len, "bad extension"), JAIL_ERROR;
     for (const char *q = ext; *q; q++)
         if (!g_ascii_isalnum(*q))
             return why_set(why, why_len, "bad extension"), JAIL_ERROR;
     if (deadline_passed(why, why_len))
         return JAIL_TIMEOUT;
-    if (private_dir_new(dir, sizeof dir) < 0)
-        return why_set(why, why_len, "cannot create a private directory"), JAIL_ERROR;
-    if (office_paths_make(&p, dir, ext) < 0 || copy_to_path(in_fd, p.input) < 0) {
-        why_set(why, why_len, "cannot copy the input into the jail directory");
-        st = JAIL_ERROR;
-    } else {
-        st = office_run(c, dir, &p, why, why_len);
-        if (st == JAIL_OK)
-            st = take_pdf(p.pdf, out_fd, why, why_len);
-    }
+    int fd = input_fd(in_fd);
+    if (fd < 0)
+        return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
+    st = jail_prepare(c, &pd, &ids, why, why_len);
+    if (st == JAIL_OK)
+        st = office_run(c, &pd, &ids, fd, ext, out_fd, why, why_len);
     if (st != JAIL_OK)
         mg_info("jail: office: %s: %s", jail_status_name(st), why ? why : "");
-    private_dir_remove(dir);
+    close(fd);
+    private_dir_remove(pd.dir);
     return st;
 }

@@ -42,12 +42,15 @@ typedef struct mail_ctx {
     GMimeMultipart *mixed; /* sanitized attachments */
     unsigned leaves;       /* leaf parts seen */
     unsigned over_limit;   /* leaf parts removed because of max_parts */
+    unsigned over_budget;  /* leaf parts removed because the whole input has too many */
     unsigned attachments;  /* attachments listed in the notice */
+    san_budget *b;         /* of the input this message is (part of) */
+    san_budget b0;         /* *b when this message began */
     int deep_noted;
     int changed;
 } mail_ctx;
 
-static void walk(mail_ctx *m, GMimeObject *obj, const char *path, unsigned depth);
+static void walk(mail_ctx *m, GMimeObject *obj, const char *path);
 
 /* Initialize GMime once per process. */
 static void mail_init(void)
@@ -166,7 +169,8 @@ static void hash_part(int fd, quar_part *p)
 
 /* Decode a plain-text body here rather than in the jail: it is only a charset conversion,
  * the same code that decodes the headers on this side, and a jail per message would cost
- * more than the rest of the work. HTML and every attachment still go through the jail. */
+ * more than the rest of the work. Only charsets of the allow-list come here (charset.c);
+ * other labels, HTML and every attachment still go through the jail. */
 static jail_status decode_plain(const conf *c, int fd, const char *label, char **text, size_t *len,
                                 char *why, size_t why_len)
 {
@@ -209,6 +213,9 @@ static void body_part(mail_ctx *m, GMimePart *part, const char *path, const char
     hash_part(fd, p);
     if (is_html)
         st = jail_render_text(m->c, "html", label, fd, &text, &len, why, sizeof(why));
+    else if (label && !charset_allowed(label))
+        /* A charset outside the allow-list is converted in the jail, never here. */
+        st = jail_render_text(m->c, "text", label, fd, &text, &len, why, sizeof(why));
     else
         st = decode_plain(m->c, fd, label, &text, &len, why, sizeof(why));
     close(fd);
@@ -302,30 +309,32 @@ static void describe_output(const char *ext, const char **ja, const char **en)
         *ja = "UTF-8のテキストに変換しました", *en = "converted to UTF-8 text";
 }
 
-/* Record one attachment's fate in the notice. */
+/* Record one attachment's fate in the notice. Names and reasons go through the one filter
+ * for displayed text (mg_utf8_safe): they come from the sender. */
 static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *ext)
 {
-    const char *shown = p->filename ? p->filename : p->declared_type;
+    char *shown = mg_utf8_safe(p->filename ? p->filename : p->declared_type, -1);
+    char *type = mg_utf8_safe(p->declared_type, -1);
+    char *reason = mg_utf8_safe(p->reason ? p->reason : "", -1);
     unsigned n = ++m->attachments;
     const char *ja, *en;
 
     if (out) {
         describe_output(ext, &ja, &en);
         g_string_append_printf(m->fates_ja, "  %u. %s: %s → %s\n", n, shown, ja, out);
-        g_string_append_printf(m->fates_en, "  %u. %s (%s): %s -> %s\n", n, shown, p->declared_type,
-                               en, out);
-        return;
-    }
-    if (strcmp(p->action, "held") == 0) {
-        ja = "保留しました（検査できません）";
-        en = "held";
+        g_string_append_printf(m->fates_en, "  %u. %s (%s): %s -> %s\n", n, shown, type, en, out);
     } else {
-        ja = "削除しました";
-        en = strcmp(p->action, "failed") == 0 ? "removed (conversion failed)" : "removed";
+        int held = strcmp(p->action, "held") == 0;
+        ja = held ? "保留しました（検査できません）" : "削除しました";
+        en = held                               ? "held"
+             : strcmp(p->action, "failed") == 0 ? "removed (conversion failed)"
+                                                : "removed";
+        g_string_append_printf(m->fates_ja, "  %u. %s: %s（%s）\n", n, shown, ja, reason);
+        g_string_append_printf(m->fates_en, "  %u. %s (%s): %s: %s\n", n, shown, type, en, reason);
     }
-    g_string_append_printf(m->fates_ja, "  %u. %s: %s（%s）\n", n, shown, ja, p->reason);
-    g_string_append_printf(m->fates_en, "  %u. %s (%s): %s: %s\n", n, shown, p->declared_type, en,
-                           p->reason);
+    g_free(shown);
+    g_free(type);
+    g_free(reason);
 }
 
 /* The virus name found in r or, for an archive, in its members; NULL when none. */
@@ -346,10 +355,14 @@ static void member_fates(mail_ctx *m, const san_result *r, unsigned level)
         if (mb->r.verdict != SAN_SANITIZED) {
             const char *en = mb->r.verdict == SAN_HELD ? "held" : "removed";
             const char *ja = mb->r.verdict == SAN_HELD ? "保留" : "削除";
+            char *name = mg_utf8_safe(mb->name, -1);
+            char *reason = mg_utf8_safe(mb->r.reason ? mb->r.reason : "", -1);
             g_string_append_printf(m->fates_ja, "%*s- %s: %s（%s）\n", (int)(level * 2 + 3), "",
-                                   mb->name, ja, mb->r.reason ? mb->r.reason : "");
-            g_string_append_printf(m->fates_en, "%*s- %s: %s: %s\n", (int)(level * 2 + 3), "",
-                                   mb->name, en, mb->r.reason ? mb->r.reason : "");
+                                   name, ja, reason);
+            g_string_append_printf(m->fates_en, "%*s- %s: %s: %s\n", (int)(level * 2 + 3), "", name,
+                                   en, reason);
+            g_free(name);
+            g_free(reason);
         }
         member_fates(m, &mb->r, level + 1);
     }
@@ -377,7 +390,7 @@ static void attachment(mail_ctx *m, GMimePart *part, const char *path, const cha
         r.verdict = SAN_BLOCKED;
         r.reason = g_strdup_printf("larger than the limit of %zu MiB", m->c->max_input_mb);
         r.in_size = (size_t)m->c->max_input_mb << 20;
-    } else if (san_convert_fd(m->e, fd, name ? name : "", 0, &r, &out_fd, &ext) < 0) {
+    } else if (san_convert_fd(m->e, fd, name ? name : "", m->b, &r, &out_fd, &ext) < 0) {
         mg_error("part %s: %s", path, r.reason ? r.reason : "internal error");
     }
     p = quar_msg_add_part(m->rec, path, name, type, r.detected_type, r.in_size,
@@ -412,9 +425,13 @@ static int is_body(GMimePart *part, const char *type)
 static void leaf(mail_ctx *m, GMimePart *part, const char *path)
 {
     char *type = declared_type(GMIME_OBJECT(part));
+    char why[128];
 
     if (++m->leaves > m->c->mail_max_parts) {
         m->over_limit++;
+        m->changed = 1;
+    } else if (san_budget_part(m->b, m->c, why, sizeof(why)) < 0) {
+        m->over_budget++;
         m->changed = 1;
     } else if (is_body(part, type)) {
         body_part(m, part, path, type);
@@ -460,7 +477,7 @@ static char *child_path(const char *prefix, int i)
 }
 
 /* A multipart: its children, or for alternative the chosen one. */
-static void multipart(mail_ctx *m, GMimeMultipart *mp, const char *path, unsigned depth)
+static void multipart(mail_ctx *m, GMimeMultipart *mp, const char *path)
 {
     GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(mp));
     int n = g_mime_multipart_get_count(mp);
@@ -473,7 +490,7 @@ static void multipart(mail_ctx *m, GMimeMultipart *mp, const char *path, unsigne
         if (alt && i != chosen && GMIME_IS_PART(child))
             skip_alternative(m, child, p);
         else
-            walk(m, child, p, depth + 1);
+            walk(m, child, p);
         g_free(p);
     }
 }
@@ -492,7 +509,7 @@ static void quote_header(mail_ctx *m, GMimeObject *msg, const char *name, const 
 }
 
 /* An attached message: its headers and body join the body, its attachments ours. */
-static void message_part(mail_ctx *m, GMimeMessagePart *mp, const char *path, unsigned depth)
+static void message_part(mail_ctx *m, GMimeMessagePart *mp, const char *path)
 {
     GMimeMessage *inner = g_mime_message_part_get_message(mp);
     GMimeObject *body = inner ? g_mime_message_get_mime_part(inner) : NULL;
@@ -509,39 +526,51 @@ static void message_part(mail_ctx *m, GMimeMessagePart *mp, const char *path, un
     if (!body)
         return;
     if (GMIME_IS_MULTIPART(body)) {
-        multipart(m, GMIME_MULTIPART(body), path, depth);
+        multipart(m, GMIME_MULTIPART(body), path);
     } else {
         char *p = child_path(path, 0);
-        walk(m, body, p, depth + 1);
+        walk(m, body, p);
         g_free(p);
     }
 }
 
-/* Visit obj at path, nested depth levels deep. */
-static void walk(mail_ctx *m, GMimeObject *obj, const char *path, unsigned depth)
+/* Note (once per message) and record that obj at path is one level too deep. */
+static void too_deep(mail_ctx *m, GMimeObject *obj, const char *path, const char *why)
 {
-    if (depth > m->c->mail_max_depth) {
-        if (!m->deep_noted) {
-            gchar *ja = g_strdup_printf("入れ子が %u 段を超えた部分（%s 以下）を削除しました",
-                                        m->c->mail_max_depth, path);
-            gchar *en = g_strdup_printf("parts nested deeper than %u levels (from part %s) "
-                                        "were removed",
-                                        m->c->mail_max_depth, path);
-            note(m, ja, en);
-            quar_msg_add_part(m->rec, path, NULL, "multipart/*", NULL, 0, NULL, "blocked",
-                              "nested too deep", NULL);
-            g_free(ja);
-            g_free(en);
-        }
-        m->deep_noted = 1;
+    char *type;
+    gchar *ja, *en;
+
+    m->changed = 1;
+    if (m->deep_noted)
+        return;
+    m->deep_noted = 1;
+    type = declared_type(obj);
+    ja = g_strdup_printf("入れ子が深すぎるため（上限 %u 段）、%s 以下の部分を削除しました",
+                         m->c->mail_max_depth, path);
+    en = g_strdup_printf("parts %s (from part %s) were removed", why, path);
+    note(m, ja, en);
+    quar_msg_add_part(m->rec, path, NULL, type, NULL, 0, NULL, "blocked", why, NULL);
+    g_free(type);
+    g_free(ja);
+    g_free(en);
+}
+
+/* Visit obj at path, one level deeper in the input's budget. */
+static void walk(mail_ctx *m, GMimeObject *obj, const char *path)
+{
+    char why[128];
+
+    if (san_budget_enter(m->b, m->c, 0, why, sizeof(why)) < 0) {
+        too_deep(m, obj, path, why);
         return;
     }
     if (GMIME_IS_MULTIPART(obj))
-        multipart(m, GMIME_MULTIPART(obj), path, depth);
+        multipart(m, GMIME_MULTIPART(obj), path);
     else if (GMIME_IS_MESSAGE_PART(obj))
-        message_part(m, GMIME_MESSAGE_PART(obj), path, depth);
+        message_part(m, GMIME_MESSAGE_PART(obj), path);
     else if (GMIME_IS_PART(obj))
         leaf(m, GMIME_PART(obj), path);
+    san_budget_leave(m->b, 0);
 }
 
 /* ---- the notice ---- */
@@ -593,6 +622,55 @@ static void subst(GString *s, const char *key, const char *value)
     g_free(pat);
 }
 
+/* Add a note in both languages and free both texts. */
+static void note_take(mail_ctx *m, gchar *ja, gchar *en)
+{
+    note(m, ja, en);
+    g_free(ja);
+    g_free(en);
+}
+
+/* Note the limits of the input's budget that stopped the work on this message's parts or
+ * inside its attachments (attached messages, archives), unless already noted. */
+static void budget_notes(mail_ctx *m)
+{
+    const san_budget *b = m->b, *b0 = &m->b0;
+    unsigned depth = m->c->mail_max_depth, arch = m->c->archive_max_depth;
+    unsigned parts = san_budget_parts_max(m->c);
+
+    if (b->too_deep > b0->too_deep && !m->deep_noted)
+        note_take(m,
+                  g_strdup_printf("添付ファイルの入れ子が深すぎるため（上限 %u 段）、"
+                                  "その奥の部分を削除しました",
+                                  depth),
+                  g_strdup_printf("attachments nested too deeply (limit %u levels): the parts "
+                                  "below were removed",
+                                  depth));
+    if (b->archives_deep > b0->archives_deep)
+        note_take(m,
+                  g_strdup_printf("圧縮ファイルの入れ子が深すぎるため（上限 %u 段）、"
+                                  "その奥を削除しました",
+                                  arch),
+                  g_strdup_printf("archives nested too deeply (limit %u levels): the archives "
+                                  "below were removed",
+                                  arch));
+    if (m->over_budget)
+        note_take(m,
+                  g_strdup_printf("部品が全体で上限（%u 個）を超えたため、残り %u 個を削除しました",
+                                  parts, m->over_budget),
+                  g_strdup_printf("too many parts and members in all (limit %u): %u more parts "
+                                  "were removed",
+                                  parts, m->over_budget));
+    if (b->too_many > b0->too_many + m->over_budget)
+        note_take(m,
+                  g_strdup_printf("部品が全体で上限（%u 個）を超えたため、添付ファイルの中身の"
+                                  "一部を削除しました",
+                                  parts),
+                  g_strdup_printf("too many parts and members in all (limit %u): some inside "
+                                  "attachments were removed",
+                                  parts));
+}
+
 /* The notice for this message. Caller g_free()s. */
 static char *make_notice(mail_ctx *m)
 {
@@ -608,6 +686,7 @@ static char *make_notice(mail_ctx *m)
         g_free(ja);
         g_free(en);
     }
+    budget_notes(m);
     g_string_assign(s, tmpl);
     if (m->fates_ja->len) {
         g_string_prepend(m->fates_ja, "添付ファイルの処理結果:\n");
@@ -960,14 +1039,22 @@ static void sanitize_body(mail_ctx *m, GMimeMessage *msg, size_t size)
         note(m, "メールの構造を読み取れないため、内容を削除しました",
              "the message structure could not be read: its content was removed");
     } else if (GMIME_IS_MULTIPART(body)) {
-        walk(m, body, "", 0);
+        walk(m, body, "");
     } else {
-        walk(m, body, "1", 0);
+        walk(m, body, "1");
     }
 }
 
 int san_mail(san_engine *e, quar_store *q, int in_fd, const san_envelope *env, const char *actor,
              int out_fd, san_mail_result *r, char **err)
+{
+    san_budget b = {0};
+
+    return san_mail_budget(e, q, in_fd, env, actor, &b, out_fd, r, err);
+}
+
+int san_mail_budget(san_engine *e, quar_store *q, int in_fd, const san_envelope *env,
+                    const char *actor, san_budget *b, int out_fd, san_mail_result *r, char **err)
 {
     double t0 = mg_now();
     mail_ctx m = {0};
@@ -980,6 +1067,8 @@ int san_mail(san_engine *e, quar_store *q, int in_fd, const san_envelope *env, c
     *err = NULL;
     m.e = e;
     m.c = san_engine_conf(e);
+    m.b = b;
+    m.b0 = *b;
     m.rec = quar_msg_new();
     m.body = g_string_new(NULL);
     m.fates_ja = g_string_new(NULL);

@@ -10,7 +10,8 @@
  * input, never return text holding NUL, control or bidirectional override
  * characters, and never return a file name holding a path. Every charset
  * conversion goes through rnd_text_to_utf8 (CP932 under Shift_JIS labels,
- * NEC/IBM extensions in ISO-2022-JP), never through GMime's decoders.
+ * NEC/IBM extensions in ISO-2022-JP), never through GMime's decoders, and only
+ * for labels of the allow-list (charset.c); other labels are ignored.
  */
 #include <string.h>
 
@@ -74,12 +75,13 @@ static GString *unfold(const char *raw, size_t len)
     return s;
 }
 
-/* Append bytes decoded from charset label (NULL: detect) through the fallback list. */
+/* Append bytes decoded from charset label (NULL: detect) through the fallback list. A label
+ * outside the allow-list is not used: the bytes are detected like unlabelled ones. */
 static void append_decoded(GString *out, const char *b, size_t n, const char *label,
                            const char *fallbacks)
 {
     const char *used = NULL;
-    char *u = rnd_text_to_utf8(b, n, label, fallbacks, &used);
+    char *u = rnd_text_to_utf8(b, n, charset_allowed(label) ? label : NULL, fallbacks, &used);
 
     if (!u)
         u = g_utf8_make_valid(b, (gssize)n);
@@ -285,13 +287,11 @@ static GString *decode_words(const char *s, size_t n, const char *fallbacks)
     return d.out;
 }
 
-/* Non-zero for characters never kept: C0/C1 controls, DEL, bidi controls, BOM. */
+/* Non-zero for characters never kept: the one filter for displayed text (mg_uchar_unsafe:
+ * controls, bidi and other format characters, tags, noncharacters). */
 static int char_dropped(gunichar c)
 {
-    if (c < 0x20 || (c >= 0x7F && c <= 0x9F))
-        return 1;
-    return c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
-           (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF;
+    return mg_uchar_unsafe(c);
 }
 
 /* Copy s as valid UTF-8 without dropped characters (tab and line breaks become spaces),

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "conf.h"
 
 typedef enum {
@@ -76,6 +77,17 @@ int san_deadline_reached(void);
 /* Remove the private directories of conversions whose process no longer runs (one killed
  * mid-conversion leaves them), under $TMPDIR (or /tmp); only those of the effective user. */
 void san_jail_dirs_sweep(void);
+/* From now on, switch jailed programs to uid and gid (as the caller sees them) instead of
+ * looking up [jail] user. */
+void san_jail_ids_set(uid_t uid, gid_t gid);
+/* For a process started as root that is to run as uid/gid (mugai-milter's [milter] user):
+ * move it into a new user namespace where it is root, mapped to uid/gid outside, and where
+ * uid/gid 1 are juid/jgid outside, then become that root. It keeps no privilege outside
+ * the namespace, yet its jails can still run programs as the jail user. 0 or -1 (errno). */
+int san_jail_userns_enter(uid_t uid, gid_t gid, uid_t juid, gid_t jgid);
+/* Drop every capability of the calling process for good (mugai-milter's front end, which
+ * needs none). 0 or -1. */
+int san_caps_drop(void);
 
 /* ---- mail.c: one Internet mail message ---- */
 

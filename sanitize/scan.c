@@ -4,7 +4,9 @@
  * Runs in the trusted engine (the sanitize-file process, later each pool
  * worker) with the engine compiled once. A missing or unusable database is
  * a start-up error unless the configuration explicitly allows running
- * unscanned, and then it is said loudly: never a silent pass.
+ * unscanned, and then it is said loudly: never a silent pass. libclamav runs
+ * here, outside the jail, on untrusted bytes: only the parsers of what the
+ * engine converts are enabled, and every scan is bounded by the configuration.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +22,39 @@ struct san_scanner {
     struct cl_engine *engine; /* NULL when scanning is off */
 };
 
-/* Set the engine's size limits from the configuration. */
+/* Layers libclamav may open inside one document on top of the archive nesting the engine allows
+ * (an OOXML zip, its OLE2 VBA project, the project's streams, a PDF's object streams...). */
+#define SCAN_DOC_LAYERS 8
+
+/* The parsers libclamav may run on a part: those of what the engine converts and delivers (PDF;
+ * Office as OLE2, as zipped XML and as RTF, which the archive option covers; HTML; images), so
+ * that signatures for what hides inside them still match. Programs (PE, ELF), Flash, HWP and
+ * OneNote are removed whatever they hold, and mail is split by the engine itself, so their
+ * parsers never run in this trusted process; neither does the image fuzzy hash, which decodes
+ * whole images. Hash signatures match the whole file of every type all the same. */
+#define SCAN_PARSERS                                                                               \
+    (CL_SCAN_PARSE_ARCHIVE | CL_SCAN_PARSE_PDF | CL_SCAN_PARSE_OLE2 | CL_SCAN_PARSE_XMLDOCS |      \
+     CL_SCAN_PARSE_HTML | CL_SCAN_PARSE_IMAGE)
+
+/* Bound one scan from the configuration: bytes read (the file, and all it unpacks), nesting,
+ * files unpacked and time (a part's scan gets what its conversion gets). 0 or -1. */
 static int scan_limits(struct cl_engine *engine, const conf *c)
 {
-    long long max = (long long)c->scan_max_file_mb * 1024 * 1024;
+    const long long file = (long long)c->scan_max_file_mb * 1024 * 1024;
+    const struct {
+        enum cl_engine_field field;
+        long long value;
+    } limits[] = {
+        {CL_ENGINE_MAX_FILESIZE, file},
+        {CL_ENGINE_MAX_SCANSIZE, file * 4},
+        {CL_ENGINE_MAX_RECURSION, (long long)c->archive_max_depth + SCAN_DOC_LAYERS},
+        {CL_ENGINE_MAX_FILES, (long long)c->archive_max_entries},
+        {CL_ENGINE_MAX_SCANTIME, (long long)c->jail_timeout * 1000},
+    };
 
-    if (cl_engine_set_num(engine, CL_ENGINE_MAX_FILESIZE, max) != CL_SUCCESS ||
-        cl_engine_set_num(engine, CL_ENGINE_MAX_SCANSIZE, max * 4) != CL_SUCCESS)
-        return -1;
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        if (cl_engine_set_num(engine, limits[i].field, limits[i].value) != CL_SUCCESS)
+            return -1;
     return 0;
 }
 
@@ -115,7 +142,7 @@ int scan_fd(san_scanner *s, int fd, const char *name, const char **virname, char
     *virname = NULL;
     if (!s->engine)
         return 0;
-    opts.parse = ~0u;
+    opts.parse = SCAN_PARSERS;
     opts.general = CL_SCAN_GENERAL_HEURISTICS;
     if (lseek(fd, 0, SEEK_SET) < 0) {
         g_snprintf(why, why_len, "cannot rewind input for scanning");

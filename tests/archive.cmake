@@ -7,7 +7,8 @@ add_test(NAME archive_inputs
 set_tests_properties(archive_inputs PROPERTIES FIXTURES_SETUP archives TIMEOUT 120)
 
 if(TARGET PkgConfig::CMOCKA)
-  add_executable(test_archive unit/test_archive.c ${CMAKE_SOURCE_DIR}/sanitize/result.c)
+  add_executable(test_archive unit/test_archive.c ${CMAKE_SOURCE_DIR}/sanitize/result.c
+                 ${CMAKE_SOURCE_DIR}/sanitize/budget.c)
   target_include_directories(test_archive PRIVATE ${CMAKE_SOURCE_DIR}/sanitize
                              ${CMAKE_SOURCE_DIR}/render)
   target_link_libraries(test_archive PRIVATE rnd_text mg_conf quar PkgConfig::ARCHIVE

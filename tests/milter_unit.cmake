@@ -8,7 +8,7 @@ endif()
 
 find_program(MILTERTEST miltertest)
 if(MILTERTEST)
-  foreach(case "headers.lua" "headers.lua tag" "abort.lua" "busy.lua busy")
+  foreach(case "headers.lua" "headers.lua tag" "abort.lua" "busy.lua busy" "unsafe.lua")
     separate_arguments(args UNIX_COMMAND "${case}")
     string(REPLACE " " "_" name "${case}")
     string(REPLACE ".lua" "" name "${name}")

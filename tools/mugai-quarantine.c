@@ -149,7 +149,8 @@ static int store_rc(int rc, const char *id, char *err)
     return rc == 0 ? EX_OK : store_fail(err);
 }
 
-/* Valid UTF-8 without control characters, safe to print on a terminal. */
+/* Valid UTF-8 with each character mg_uchar_unsafe names (controls, bidi and other
+ * invisible ones) shown as '?', safe to print on a terminal. */
 static char *clean(const char *s)
 {
     char *v = g_utf8_make_valid(s ? s : "", -1);
@@ -157,7 +158,7 @@ static char *clean(const char *s)
 
     for (const char *p = v; *p; p = g_utf8_next_char(p)) {
         gunichar ch = g_utf8_get_char(p);
-        if (g_unichar_iscntrl(ch) || ch == 0x2028 || ch == 0x2029 || (ch >= 0x202a && ch <= 0x202e))
+        if (mg_uchar_unsafe(ch))
             g_string_append_c(out, '?');
         else
             g_string_append_unichar(out, ch);

@@ -15,6 +15,7 @@ import email
 import email.policy
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -22,6 +23,9 @@ import sys
 import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "postfix"))
+from pfharness import give_to  # noqa: E402 - the milter runs as [milter] user = mugai
 
 BUILD = None
 CLAMDB = None
@@ -182,12 +186,15 @@ class ReplaceBody(unittest.TestCase):
         os.mkdir(cls.spool)
         cls.sock = os.path.join(d, "milter.sock")
         conf = os.path.join(d, "mugai.conf")
+        render = os.path.join(d, "mugai-render")  # where the milter user can run it
+        shutil.copy(os.path.join(BUILD, "render", "mugai-render"), render)
         with open(conf, "w") as f:
-            f.write("[general]\nrender_path = %s/render/mugai-render\n"
+            f.write("[general]\nrender_path = %s\n"
                     "[scan]\nclamav_db_dir = %s/db\n[quarantine]\ndir = %s/q\n"
                     "[milter]\nsocket = unix:%s\nspool_dir = %s\n"
                     "pid_file = %s/milter.pid\nworkers = 1\njob_timeout = 60\n"
-                    % (BUILD, d, d, cls.sock, cls.spool, d))
+                    "user = mugai\n" % (render, d, d, cls.sock, cls.spool, d))
+        give_to("mugai", d)
         cls.log = open(os.path.join(d, "log"), "w+")
         cls.proc = subprocess.Popen(
             [os.path.join(BUILD, "milter", "mugai-milter"), "-c", conf, "-f"],

@@ -27,7 +27,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "postfix"))
-from pfharness import alive, children, descendants, ids, threads_of  # noqa: E402 - /proc helpers
+from pfharness import alive, children, descendants, give_to, ids, threads_of  # noqa: E402 - /proc helpers
 from test_replbody import MilterClient, rebuild  # noqa: E402 - the MTA side of the milter protocol
 
 BUILD = None
@@ -40,11 +40,9 @@ sleep 600 &
 wait
 """
 
-# Leaves a process in a session of its own, out of the conversion's process group, writes its
-# pid to the file named where %s stands, then hangs.
+# Leaves a process in a session of its own, out of the conversion's process group, then hangs.
 ESCAPING_RENDERER = """#!/bin/sh
 setsid sleep 600 &
-echo $! > %s
 wait
 """
 
@@ -71,7 +69,8 @@ class Supervisor(unittest.TestCase):
         with open(self.conf, "w") as f:
             f.write("[scan]\nclamav_db_dir = %s/db\n[quarantine]\ndir = %s/q\n"
                     "[milter]\nsocket = unix:%s\nspool_dir = %s\npid_file = %s\nworkers = 2\n"
-                    % (d, d, self.sock, self.spool, self.pidfile))
+                    "user = mugai\n" % (d, d, self.sock, self.spool, self.pidfile))
+        give_to("mugai", d)
         self.proc = None
 
     def tearDown(self):
@@ -159,6 +158,7 @@ class HungConversion(unittest.TestCase):
         with open(self.renderer, "w") as f:
             f.write(HANGING_RENDERER)
         os.chmod(self.renderer, 0o755)
+        give_to("mugai", d)
         self.proc = None
 
     def tearDown(self):
@@ -179,7 +179,7 @@ class HungConversion(unittest.TestCase):
             f.write("[general]\nrender_path = %s\n[jail]\ntimeout = 600\n"
                     "[scan]\nclamav_db_dir = %s/db\n[quarantine]\ndir = %s/q\n"
                     "[milter]\nsocket = unix:%s\nspool_dir = %s\npid_file = %s/milter.pid\n"
-                    "workers = 1\njob_timeout = %d\n"
+                    "workers = 1\njob_timeout = %d\nuser = mugai\n"
                     % (self.renderer, d, d, self.sock, self.spool, d, job_timeout))
         self.logf = open(os.path.join(d, "log"), "w+")
         self.proc = subprocess.Popen(
@@ -255,6 +255,24 @@ class HungConversion(unittest.TestCase):
         self.assertEqual(self.worker(), w, "the worker was killed instead of answering")
         self.assertNotIn("died", self.log())
 
+    def test_conversion_runs_as_the_jail_user_in_its_namespaces(self):
+        """The worker runs as [milter] user; what it starts runs as [jail] user (nobody), in
+        PID, mount and network namespaces of its own."""
+        self.start(job_timeout=5)
+        t, out, w = self.start_job()
+        mugai, nobody = pwd.getpwnam("mugai"), pwd.getpwnam("nobody")
+        self.assertEqual(ids(w), ([mugai.pw_uid] * 4, [mugai.pw_gid] * 4))
+
+        def ns(pid, kind):
+            return os.readlink("/proc/%d/ns/%s" % (pid, kind))
+        for p in self.jail:
+            self.assertEqual(ids(p), ([nobody.pw_uid] * 4, [nobody.pw_gid] * 4), p)
+            for kind in ("pid_for_children", "mnt", "net", "ipc"):
+                self.assertNotEqual(ns(p, kind), ns(w, kind), (p, kind))
+        t.join(60)
+        self.check_tempfail(out)
+        self.check_conversion_gone(0.5)
+
     def test_killed_worker_takes_its_conversion_along(self):
         self.start(job_timeout=60)
         t, out, w = self.start_job()
@@ -276,23 +294,23 @@ class HungConversion(unittest.TestCase):
                       % w, self.log())
 
     def test_process_that_left_its_group_is_killed(self):
-        pidfile = os.path.join(self.tmp.name, "escaped.pid")
         with open(self.renderer, "w") as f:
-            f.write(ESCAPING_RENDERER % pidfile)
+            f.write(ESCAPING_RENDERER)
         self.start(job_timeout=5)
         t, out, w = self.start_job()
-        self.assertTrue(wait_for(lambda: os.path.exists(pidfile) and os.path.getsize(pidfile)))
-        with open(pidfile) as f:
-            escaped = int(f.read())
-        self.jail.append(escaped)
-        self.assertNotEqual(os.getpgid(escaped), os.getpgid(self.jail[0]))
+
+        def escaped():
+            return [p for p in descendants(w) if alive(p) and
+                    os.getsid(p) != os.getsid(self.jail[0])]
+        self.assertTrue(wait_for(lambda: escaped()), "no process left its session")
+        gone = escaped()
+        self.jail += gone
         t.join(60)
         self.check_tempfail(out)
-        # The jail ends the conversion's group at job_timeout; the escaped process comes to
-        # the supervisor, which finds it within a few seconds though no worker died.
-        self.assertTrue(wait_for(lambda: not alive(escaped), 15),
-                        "process %d outlived its conversion" % escaped)
-        self.assertIn("killing process %d" % escaped, self.log())
+        # The jail's PID namespace ends with the conversion at job_timeout, and with it the
+        # process that left the conversion's group and session.
+        self.assertTrue(wait_for(lambda: not [p for p in gone if alive(p)], 2),
+                        "processes %s outlived their conversion" % gone)
         self.assertEqual(self.worker(), w)
         self.assertNotIn("died", self.log())
 
@@ -306,6 +324,7 @@ class HungConversion(unittest.TestCase):
             os.makedirs(os.path.join(d, "profile"))
             with open(os.path.join(d, "profile", "registrymodifications.xcu"), "w") as f:
                 f.write("left by a crash\n")
+        give_to("mugai", self.jail_tmp)  # made by the milter's user, as a crash leaves them
         self.start(job_timeout=60)
         self.assertEqual(sorted(os.listdir(self.jail_tmp)),
                          sorted(os.path.basename(d) for d in (live, other)))
@@ -313,9 +332,10 @@ class HungConversion(unittest.TestCase):
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: checks the switch to [milter] user")
 class Privileges(unittest.TestCase):
-    """Started as root with [milter] user = nobody: the directories it needs are made for
+    """Started as root with [milter] user = mugai: the directories it needs are made for
     that user, the socket is the user's (group access for Postfix), and every process runs
-    as that user before any mail is read."""
+    as that user before any mail is read; its jails run as [jail] user (nobody). Without a
+    [milter] user, or with one that is root or the jail's, it does not start."""
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="mugai-priv-")
@@ -325,7 +345,7 @@ class Privileges(unittest.TestCase):
                        stdout=subprocess.DEVNULL)
         self.sock = os.path.join(d, "sock", "milter.sock")
         self.conf = os.path.join(d, "mugai.conf")
-        self.user = pwd.getpwnam("nobody")
+        self.user = pwd.getpwnam("mugai")
         self.proc = None
 
     def tearDown(self):
@@ -361,7 +381,7 @@ class Privileges(unittest.TestCase):
         self.assertEqual(st.st_mode & 0o777, mode, path)
 
     def test_runs_as_the_milter_user(self):
-        self.write_conf("nobody")
+        self.write_conf("mugai")
         self.run_milter()
         self.assertTrue(wait_for(lambda: os.path.exists(self.sock) and
                                  len(children(self.proc.pid)) == 2), self.read_log())
@@ -405,11 +425,34 @@ class Privileges(unittest.TestCase):
 
     def test_store_it_cannot_write_is_named(self):
         os.mkdir(os.path.join(self.tmp.name, "q"), 0o755)  # root's, left as it is
-        self.write_conf("nobody")
+        self.write_conf("mugai")
         self.run_milter()
         self.assertEqual(self.proc.wait(timeout=60), 1)
         self.assertIn("quarantine store %s/q" % self.tmp.name, self.read_log())
-        self.assertIn("Permission denied (mugai-milter runs as user nobody)", self.read_log())
+        self.assertIn("Permission denied (mugai-milter runs as user mugai)", self.read_log())
+
+    def refused(self, user, extra=""):
+        """Start with [milter] user = user: exit status 2 and stderr, nothing bound."""
+        self.write_conf(user)
+        with open(self.conf, "a") as f:
+            f.write(extra)
+        p = subprocess.run([os.path.join(BUILD, "milter", "mugai-milter"), "-c", self.conf, "-f"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertFalse(os.path.exists(self.sock))
+        return p.stderr.decode()
+
+    def test_root_without_milter_user_refuses(self):
+        err = self.refused("")
+        self.assertIn(self.conf, err)
+        self.assertIn("refusing to run as root: set [milter] user", err)
+
+    def test_root_as_milter_user_refuses(self):
+        self.assertIn("[milter] user root is root or in group root", self.refused("root"))
+
+    def test_jail_user_must_differ(self):
+        err = self.refused("mugai", "[jail]\nuser = mugai\n")
+        self.assertIn("[milter] user mugai and [jail] user mugai must differ", err)
 
     def test_unknown_user_is_exit_2(self):
         self.write_conf("no-such-mugai-user")

@@ -13,12 +13,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 /usr/bin/python3 "$src/tests/gen/make_clamdb.py" "$tmp/clamdb" >/dev/null
+# Started as root it runs as [milter] user = mugai: what it reads and writes is that user's.
+cp "$build/render/mugai-render" "$tmp/mugai-render"
 workers=1 wait=30
 if [ "$mode" = busy ]; then wait=1; fi
 cat > "$tmp/mugai.conf" <<CONF
 [general]
 log_level = info
-render_path = $build/render/mugai-render
+render_path = $tmp/mugai-render
 [scan]
 clamav_db_dir = $tmp/clamdb
 [quarantine]
@@ -30,8 +32,11 @@ spool_dir = $tmp/spool
 workers = $workers
 queue_wait = $wait
 job_timeout = 60
+user = mugai
 CONF
 if [ "$mode" = tag ]; then printf "[mail]\nsubject_tag = [SAN]\n" >> "$tmp/mugai.conf"; export MUGAI_TAG=1; fi
+chown -R mugai:mugai "$tmp"
+chmod 0755 "$tmp"
 "$build/milter/mugai-milter" -c "$tmp/mugai.conf" -f 2> "$tmp/milter.log" &
 pid=$!
 i=0

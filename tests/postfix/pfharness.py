@@ -19,6 +19,7 @@ Standard library only (used from /usr/bin/python3).
 import json
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
@@ -400,6 +401,14 @@ class Postfix:
             return "(no maillog)"
 
 
+def give_to(user, *paths):
+    """Make paths (recursively) the user's and reachable for it: mugai-milter runs as its
+    [milter] user and must reach its files."""
+    for p in paths:
+        subprocess.run(["chown", "-R", "%s:%s" % (user, user), p], check=True)
+        _world_traversable(p)
+
+
 def _world_traversable(path):
     """Make path and its parents searchable by the postfix user (mkdtemp makes 0700)."""
     path = os.path.abspath(path)
@@ -500,10 +509,12 @@ def rss_kib(pid):
 
 
 class Milter:
-    """mugai-milter -c CONF -f -p unix:SOCK, in its own process group; stderr to a log."""
+    """mugai-milter -c CONF -f -p unix:SOCK, in its own process group; stderr to a log.
+    Started as root with [milter] user = user, as in production: what the milter reads is
+    copied into root, which belongs to that user with the quarantine directory."""
 
     def __init__(self, binary, root, clamav_db_dir, quarantine_dir, release_port,
-                 workers=2, extra="", env=None):
+                 workers=2, extra="", env=None, user="mugai"):
         self.binary = binary
         self.env = env  # variables added to the environment it starts with
         self.root = root
@@ -514,15 +525,23 @@ class Milter:
         self.proc = None
         os.makedirs(self.spool, exist_ok=True)
         os.makedirs(quarantine_dir, exist_ok=True)
+        db = os.path.join(root, "clamdb")
+        if not os.path.exists(db):
+            shutil.copytree(clamav_db_dir, db)
+        render = os.path.join(root, "mugai-render")
+        shutil.copy(os.path.join(os.path.dirname(os.path.dirname(binary)), "render",
+                                 "mugai-render"), render)
         with open(self.conf, "w", encoding="utf-8") as f:
-            f.write("[general]\naudit_log = %s\n\n" % os.path.join(root, "audit.jsonl"))
-            f.write("[scan]\nclamav_db_dir = %s\n\n" % clamav_db_dir)
+            f.write("[general]\naudit_log = %s\nrender_path = %s\n\n"
+                    % (os.path.join(root, "audit.jsonl"), render))
+            f.write("[scan]\nclamav_db_dir = %s\n\n" % db)
             f.write("[quarantine]\ndir = %s\nrelease_host = 127.0.0.1\nrelease_port = %d\n\n"
                     % (quarantine_dir, release_port))
             f.write("[milter]\nsocket = unix:%s\nspool_dir = %s\nworkers = %d\npid_file = %s\n"
-                    "user =\n" % (self.sock, self.spool, workers,
-                                  os.path.join(root, "mugai-milter.pid")))
+                    "user = %s\n" % (self.sock, self.spool, workers,
+                                     os.path.join(root, "mugai-milter.pid"), user))
             f.write(extra)
+        give_to(user, root, quarantine_dir)
 
     def start(self, timeout=60):
         """Start it and wait until its socket accepts connections."""
@@ -675,14 +694,14 @@ class Harness:
     def quarantine_binary(self):
         return find_binary(self.build, "tools", "mugai-quarantine") if self.build else None
 
-    def make_milter(self, clamav_db_dir, workers=2, extra=""):
+    def make_milter(self, clamav_db_dir, workers=2, extra="", user="mugai"):
         """Write the milter's configuration (does not start it)."""
         binary = self.milter_binary()
         if not binary:
             raise RuntimeError("mugai-milter is not built under %s" % self.build)
         self.milter = Milter(binary, os.path.join(self.work, "milter"), clamav_db_dir,
                              os.path.join(self.work, "quarantine"), self.postfix.release_port,
-                             workers=workers, extra=extra)
+                             workers=workers, extra=extra, user=user)
         return self.milter
 
     def quarantine(self, *args, timeout=120):

@@ -36,6 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(TESTS, "mail"))
+sys.path.insert(0, os.path.join(TESTS, "gen"))
+import make_hostile  # noqa: E402
 import pfharness  # noqa: E402
 import test_mail as tm  # noqa: E402 - reuse the mail checks
 
@@ -140,6 +142,7 @@ def setUpModule():
             # The jail's private directories go here, where the tests can see every one.
             S["jail_tmp"] = os.path.join(S["tmp"], "work", "milter-tmp")
             os.makedirs(S["jail_tmp"])
+            pfharness.give_to("mugai", S["jail_tmp"])
             h.milter.env = {"TMPDIR": S["jail_tmp"]}
     except Exception:
         h.stop()
@@ -203,6 +206,34 @@ class T2NoMilter(unittest.TestCase):
         got = wait_for(rcpt_for("t2"), 1, 60)
         self.assertEqual(len(got), 1, diag())
         check_sanitized(self, got[0][1], {"body": ["本日は晴天なり。"]})
+
+
+class T2UnsafeHeaders(unittest.TestCase):
+    """Headers the LGWAN side shows carry no bidi control or invisible character: a From
+    display name with U+202E in an encoded word and a To display name with U+2067 in raw
+    UTF-8 (tests/gen/make_hostile.py) arrive re-encoded without them, the addresses and the
+    other headers as they were."""
+
+    def test_display_names_cleaned(self):
+        ensure_milter(self)
+        rcpt = rcpt_for("t2-unsafe-headers")
+        rc, text, seen = pfharness.send_with_retry(S["h"].smtp_port, SENDER, [rcpt],
+                                                   make_hostile.bidi_from_eml(), tries=20)
+        self.assertEqual(rc, 250, "%s %s %s" % (seen, text, diag()))
+        got = wait_for(rcpt, 1, 60)
+        self.assertEqual(len(got), 1, diag())
+        check_sanitized(self, got[0][1], {"body": ["名前に制御文字があるメールです。"]})
+        msg = email.message_from_bytes(got[0][1], policy=email.policy.default)
+        for name, addr in (("From", "<alice@internet.example>"), ("To", "<staff@lgwan.example>")):
+            self.assertEqual(len(msg.get_all(name) or []), 1, name)
+            value = str(msg[name])
+            self.assertEqual([c for c in value if c in make_hostile.UNSAFE + ["\u2060"]], [],
+                             "%s: %s" % (name, ascii(value)))
+            self.assertIn(addr, value)
+        self.assertIn("Alice", str(msg["From"]))
+        self.assertIn("山田", str(msg["To"]))
+        self.assertEqual(msg["Message-ID"], "<bidi-from@internet.example>")
+        self.assertEqual(msg["Subject"], "bidi in names")
 
 
 def wait_for(rcpt, n, timeout):
@@ -622,33 +653,15 @@ class T8ShippedConfig(unittest.TestCase):
             # instance's queue directory.
             sockdir = os.path.join(h.postfix.queue_dir, "mugai")
             os.mkdir(sockdir)
-            m = h.make_milter(os.path.join(S["corpus"], "clamdb"), workers=1)
+            # [milter] user = postfix (an account every test machine has; production uses
+            # its own): smtpd reaches the 0660 socket as its owner.
+            m = h.make_milter(os.path.join(S["corpus"], "clamdb"), workers=1, user="postfix")
             m.sock = os.path.join(sockdir, "milter.sock")
-            cls.run_as_postfix(m)
             m.start()
         except Exception:
             h.stop()
             raise
         cls.main_cf = main_cf
-
-    @classmethod
-    def run_as_postfix(cls, m):
-        """[milter] user = postfix (an account every test machine has; production uses its
-        own): the milter, its jail and the store run as that user, and smtpd reaches the
-        0660 socket as its owner. What it reads is copied where that user may read it."""
-        db = os.path.join(m.root, "clamdb")
-        shutil.copytree(os.path.join(S["corpus"], "clamdb"), db)
-        render = os.path.join(m.root, "mugai-render")
-        shutil.copy(os.path.join(BUILD, "render", "mugai-render"), render)
-        with open(m.conf, encoding="utf-8") as f:
-            text = f.read()
-        text = text.replace("[general]\n", "[general]\nrender_path = %s\n" % render, 1)
-        text = re.sub(r"(?m)^clamav_db_dir = .*$", "clamav_db_dir = " + db, text)
-        text = re.sub(r"(?m)^user =$", "user = postfix", text)
-        with open(m.conf, "w", encoding="utf-8") as f:
-            f.write(text)
-        for d in (m.root, os.path.join(cls.h.work, "quarantine")):
-            subprocess.run(["chown", "-R", "postfix:postfix", d], check=True)
 
     @classmethod
     def tearDownClass(cls):

@@ -451,6 +451,58 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(str(port), r.stderr)
         self.assertEqual(self.show(self.jp)["status"], "quarantined")
 
+    # integrity ----------------------------------------------------------
+
+    def assert_refused(self, mid, stored_sha, forged):
+        """export and release of mid fail, naming it and both hashes; nothing leaves."""
+        out = os.path.join(self.dir, "tampered.eml")
+        for args in (["export", mid, "-o", out, "--reason", "check"],
+                     ["release", mid, "--reason", "check"]):
+            r = self.run_tool(*args)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            for word in (mid, "integrity", stored_sha, hashlib.sha256(forged).hexdigest()):
+                self.assertIn(word, r.stderr, args[0])
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(self.sink.received, [])
+        m = self.show(mid)
+        self.assertEqual(m["status"], "quarantined")
+        actions = [e["action"] for e in m["events"]]
+        self.assertEqual(actions.count("integrity-failed"), 2)
+        self.assertNotIn("exported", actions)
+        self.assertNotIn("released", actions)
+
+    def test_tampered_original_in_index_is_refused(self):
+        sha = hashlib.sha256(JP_EML).hexdigest()
+        self.assertEqual(self.stored_as(sha), "row")
+        forged = JP_EML.replace(b"tool.exe", b"TOOL.EXE")
+        db = sqlite3.connect(os.path.join(self.store, "index.sqlite"))
+        with db:
+            db.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (forged, sha))
+        db.close()
+        self.assert_refused(self.jp, sha, forged)
+
+    def test_tampered_original_file_is_refused(self):
+        path = os.path.join(self.dir, "large.eml")
+        with open(path, "wb") as f:
+            f.write(LARGE_EML)
+        mid = self.put(path, time=self.now, sender="big@example.com",
+                       rcpts=["somu@city.example.lg.jp"], subject="large")
+        sha = hashlib.sha256(LARGE_EML).hexdigest()
+        self.assertEqual(self.stored_as(sha), "file")
+        forged = LARGE_EML[:-20] + b"changed on the disk\n"
+        with open(self.original_path(sha), "r+b") as f:
+            f.write(forged)
+        self.assert_refused(mid, sha, forged)
+        # The same content stored again replaces the bad file: both read right afterwards.
+        twin = self.put(path, time=self.now, sender="big@example.com",
+                        rcpts=["somu@city.example.lg.jp"], subject="again")
+        self.assertEqual(self.show(twin)["events"][-1]["action"], "repaired")
+        out = os.path.join(self.dir, "healed.eml")
+        r = self.run_tool("export", mid, "-o", out, "--reason", "after repair")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), LARGE_EML)
+
     # delete and purge ---------------------------------------------------
 
     def test_delete(self):

@@ -41,7 +41,7 @@ static int tmp_fd(void)
 }
 
 /* Stand-in for a nested archive: recurse into archive_sanitize. */
-static int fake_archive(san_engine *e, int in_fd, const char *name, unsigned depth, san_result *r,
+static int fake_archive(san_engine *e, int in_fd, const char *name, san_budget *b, san_result *r,
                         int *out_fd, const char **out_ext)
 {
     int fd = tmp_fd();
@@ -49,7 +49,7 @@ static int fake_archive(san_engine *e, int in_fd, const char *name, unsigned dep
 
     r->kind = g_strdup("archive");
     r->verdict = SAN_SANITIZED;
-    rc = archive_sanitize(e, in_fd, name, depth, fd, r);
+    rc = archive_sanitize(e, in_fd, name, b, fd, r);
     if (rc == 0 && r->verdict == SAN_SANITIZED) {
         lseek(fd, 0, SEEK_SET);
         *out_fd = fd;
@@ -81,7 +81,7 @@ static int fake_copy(const char *data, size_t len, const char *name, san_result 
 }
 
 /* Stand-in for the engine: nested zips recurse, programs and EICAR are blocked. */
-int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, san_result *r,
+int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, san_result *r,
                    int *out_fd, const char **out_ext)
 {
     char *data = NULL;
@@ -95,7 +95,7 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, unsigned depth, s
         return -1;
     if (len >= 4 && memcmp(data, "PK\3\4", 4) == 0) {
         lseek(in_fd, 0, SEEK_SET);
-        rc = fake_archive(e, in_fd, name, depth, r, out_fd, out_ext);
+        rc = fake_archive(e, in_fd, name, b, r, out_fd, out_ext);
     } else if (memmem(data, len, "EICAR-STANDARD", 14)) {
         r->verdict = SAN_BLOCKED;
         r->kind = g_strdup("virus");
@@ -214,12 +214,13 @@ static char *check_members(const san_result *r, const char *want)
 static int run_one(conf *c, const char *path, int out_fd, san_result *r)
 {
     san_engine e = {c};
+    san_budget b = {0};
     int in_fd = open(path, O_RDONLY | O_CLOEXEC);
     int rc;
 
     assert_true(in_fd >= 0);
     memset(r, 0, sizeof(*r));
-    rc = archive_sanitize(&e, in_fd, path, 0, out_fd, r);
+    rc = archive_sanitize(&e, in_fd, path, &b, out_fd, r);
     close(in_fd);
     return rc;
 }
@@ -287,6 +288,11 @@ static const name_case name_cases[] = {
     {"/./../", "member-7"},
     {"請求書/明細.xlsx", "請求書/明細.xlsx"},
     {"dir/C:/x", "dir/C:/x"},
+    {"invoice\u202Efdp.txt", "invoicefdp.txt"},
+    {"\u2066a\u2069\u2067\u2068b\u200E\u200F\u061C.txt", "ab.txt"},
+    {"zero\u200Bwidth\u2060\uFEFF\U000E0041\u2028.txt", "zerowidth.txt"},
+    {"\u202A\u202B\u202C\u202D/x", "x"},
+    {"emoji\U0001F468\u200D\U0001F469.txt", "emoji\U0001F468\u200D\U0001F469.txt"},
 };
 
 /* Unsafe names are normalized. */
@@ -494,6 +500,152 @@ static void test_zipcrypto(void **state)
     conf_free(c);
 }
 
+/* The reason of a member refused because the input has too many parts and members. */
+static void assert_over_budget(const san_member *m, const char *limit)
+{
+    print_message("  %s: %s\n", m->name, m->r.reason);
+    assert_int_equal(m->r.verdict, SAN_BLOCKED);
+    assert_non_null(strstr(m->r.reason, "too many parts and members in all"));
+    assert_non_null(strstr(m->r.reason, limit));
+}
+
+/* nested.zip holds 6 members at 3 levels; the budget of the whole input is 4 (max_entries 4,
+ * max_parts 1), taken depth first: every archive alone is within max_entries. */
+static void test_budget_parts(void **state)
+{
+    conf *c = conf_new_defaults();
+    char *path = g_build_filename(input_dir, "nested.zip", NULL);
+    int out_fd = tmp_fd();
+    const san_result *lv1, *lv2;
+    san_result r;
+
+    (void)state;
+    c->archive_max_entries = 4;
+    c->mail_max_parts = 1;
+    assert_int_equal(run_one(c, path, out_fd, &r), 0);
+    assert_int_equal(r.verdict, SAN_SANITIZED);
+    lv1 = &r.members[0].r; /* level1.zip: 1 */
+    assert_int_equal(lv1->verdict, SAN_SANITIZED);
+    lv2 = &lv1->members[0].r; /* level2.zip: 2, level3.zip: 3 (too deep), level3.txt: 4 */
+    assert_int_equal(lv2->verdict, SAN_SANITIZED);
+    assert_string_equal(lv2->members[1].name, "level3.txt");
+    assert_int_equal(lv2->members[1].r.verdict, SAN_SANITIZED);
+    assert_over_budget(&lv1->members[1], "(limit 4)"); /* level2.txt */
+    assert_over_budget(&r.members[1], "(limit 4)");    /* level1.txt */
+    close(out_fd);
+    san_result_clear(&r);
+    g_free(path);
+    conf_free(c);
+}
+
+/* Write data as a lone gzip-compressed file at path, with libarchive. */
+static void write_gz(const char *path, const void *data, size_t len)
+{
+    struct archive *w = archive_write_new();
+    struct archive_entry *ent = archive_entry_new();
+
+    assert_int_equal(archive_write_set_format_raw(w), ARCHIVE_OK);
+    assert_int_equal(archive_write_add_filter_gzip(w), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(w, path), ARCHIVE_OK);
+    archive_entry_set_pathname(ent, "data");
+    archive_entry_set_filetype(ent, AE_IFREG);
+    archive_entry_set_size(ent, (la_int64_t)len);
+    assert_int_equal(archive_write_header(w, ent), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(w, data, len), (la_ssize_t)len);
+    archive_entry_free(ent);
+    assert_int_equal(archive_write_free(w), ARCHIVE_OK);
+}
+
+/* The data of the first member of the zip on fd. Caller g_free()s. */
+static char *zip_first(int fd, size_t *len)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *ent;
+    GString *s = g_string_new(NULL);
+    char buf[4096];
+    la_ssize_t n;
+
+    lseek(fd, 0, SEEK_SET);
+    archive_read_support_format_zip(a);
+    assert_int_equal(archive_read_open_fd(a, fd, 10240), ARCHIVE_OK);
+    assert_int_equal(archive_read_next_header(a, &ent), ARCHIVE_OK);
+    while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+        g_string_append_len(s, buf, n);
+    assert_int_equal(n, 0);
+    archive_read_free(a);
+    *len = s->len;
+    return g_string_free(s, FALSE);
+}
+
+/* Put stand-ins for lrzip, lzop and grzip first in PATH; each creates dir/ran-NAME. */
+static void fake_decompressors(const char *dir)
+{
+    static const char *const names[] = {"lrzip", "lzop", "grzip"};
+    char *path = g_strdup_printf("%s:%s", dir, g_getenv("PATH") ? g_getenv("PATH") : "/usr/bin");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        char *file = g_build_filename(dir, names[i], NULL);
+        char *script =
+            g_strdup_printf("#!/bin/sh\ntouch '%s/ran-%s'\ncat >/dev/null\n", dir, names[i]);
+        assert_true(g_file_set_contents(file, script, -1, NULL));
+        assert_int_equal(chmod(file, 0755), 0);
+        g_free(script);
+        g_free(file);
+    }
+    g_setenv("PATH", path, TRUE);
+    g_free(path);
+}
+
+/* gzip around an lrzip or lzop stream: libarchive would hand the inner stream to the lrzip or
+ * lzop program; the reader enables no such filter, so none runs and nothing is sanitized. */
+static void test_no_external_program(void **state)
+{
+    static const char lrz[] = "LRZI\x00\x06\x00\x10\x00\x00\x00\x00\x00\x00junk";
+    static const char lzo[] = "\x89LZO\x00\r\n\x1a\n\x10\x30\x20\xa0\x09\x40\x01\x05junk";
+    static const struct {
+        const char *name, *data;
+        size_t len;
+    } rows[] = {{"x.tar.lrz.gz", lrz, sizeof(lrz) - 1}, {"x.tar.lzo.gz", lzo, sizeof(lzo) - 1}};
+    char *dir = g_build_filename(input_dir, "fakebin", NULL);
+    conf *c = conf_new_defaults();
+
+    (void)state;
+    assert_int_equal(g_mkdir_with_parents(dir, 0755), 0);
+    fake_decompressors(dir);
+    /* libarchive itself: these filters exist only as external programs here */
+    assert_false(filter_builtin(archive_read_support_filter_lrzip));
+    assert_false(filter_builtin(archive_read_support_filter_lzop));
+    assert_true(filter_builtin(archive_read_support_filter_gzip));
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+        char *path = g_build_filename(input_dir, rows[i].name, NULL);
+        int out_fd = tmp_fd();
+        size_t got_len = 0;
+        char *got;
+        san_result r;
+        print_message("%s\n", rows[i].name);
+        write_gz(path, rows[i].data, rows[i].len);
+        assert_int_equal(run_one(c, path, out_fd, &r), 0);
+        /* One member: the inner stream as it is, for the engine to classify (and block). */
+        assert_int_equal(r.nmembers, 1);
+        assert_int_equal(strncmp(r.members[0].name, rows[i].name, strlen(rows[i].name) - 3), 0);
+        got = zip_first(out_fd, &got_len);
+        assert_int_equal(got_len, rows[i].len);
+        assert_memory_equal(got, rows[i].data, rows[i].len);
+        g_free(got);
+        close(out_fd);
+        san_result_clear(&r);
+        g_free(path);
+    }
+    for (const char *n = "lrzip\0lzop\0grzip\0"; *n; n += strlen(n) + 1) {
+        char *mark = g_strdup_printf("%s/ran-%s", dir, n);
+        print_message("%s\n", mark);
+        assert_false(g_file_test(mark, G_FILE_TEST_EXISTS));
+        g_free(mark);
+    }
+    conf_free(c);
+    g_free(dir);
+}
+
 /* Usage: test_archive INPUT_DIR. */
 int main(int argc, char **argv)
 {
@@ -507,6 +659,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_not_archive_and_memory),
         cmocka_unit_test(test_7z),
         cmocka_unit_test(test_zipcrypto),
+        cmocka_unit_test(test_budget_parts),
+        cmocka_unit_test(test_no_external_program),
     };
 
     if (argc != 2) {

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ static conf *test_conf(const char *render)
     c.jail_processes = 64;
     c.jail_seccomp = 1;
     c.jail_network_namespace = 1;
+    c.jail_user = "nobody";
     c.office_timeout = 180;
     c.office_memory_mb = 4096;
     return &c;
@@ -164,6 +166,7 @@ static const probe_case probe_cases[] = {
     {"garbage\n", 10, 30, 256, JAIL_PROTOCOL, JAIL_PROTOCOL, "", 6},
     {"huge\n", 10, 30, 256, JAIL_PROTOCOL, JAIL_PROTOCOL, "20000x20000", 6},
     {"sigsys\n", 10, 30, 256, JAIL_CRASHED, JAIL_CRASHED, "SIGSYS (seccomp)", 6},
+    {"linger\n", 60, 30, 256, JAIL_CRASHED, JAIL_CRASHED, "did not exit after its output", 6},
 };
 
 /* Every misbehaviour ends with the expected status, in time, with nothing left running. */
@@ -215,7 +218,9 @@ static int listen_loopback(int *port)
     return fd;
 }
 
-/* The probe cannot reach a port that is listening outside the jail. */
+/* The probe cannot reach a port that is listening outside the jail: the system-call filter
+ * refuses Internet sockets (EAFNOSUPPORT), and behind it the network namespace has no
+ * interfaces. Without the namespace ([jail] network_namespace = false) the filter holds. */
 static void test_probe_net(void **state)
 {
     (void)state;
@@ -226,69 +231,342 @@ static void test_probe_net(void **state)
     int port;
     int lfd = listen_loopback(&port);
     snprintf(cmd, sizeof cmd, "net %d\n", port);
-    c->jail_network_namespace = 0; /* first without the namespace: the port is reachable */
-    assert_int_equal(run_probe(c, cmd, &out, why, sizeof why), JAIL_OK);
-    assert_string_equal(out, "connected");
-    g_free(out);
-    c->jail_network_namespace = 1;
-    assert_int_equal(run_probe(c, cmd, &out, why, sizeof why), JAIL_OK);
-    print_message("net probe in the jail: %s\n", out);
-    assert_non_null(strstr(out, "connect failed"));
-    g_free(out);
+    for (int ns = 0; ns <= 1; ns++) {
+        c->jail_network_namespace = ns;
+        assert_int_equal(run_probe(c, cmd, &out, why, sizeof why), JAIL_OK);
+        print_message("net probe in the jail: %s\n", out);
+        assert_string_equal(out, "connect failed: errno 97");
+        g_free(out);
+    }
+    struct pollfd p = {lfd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 0), 0); /* nothing ever connected */
     close(lfd);
 }
 
-/* Run as another user than root (mugai-milter as its own user), the jail takes the network
- * away as well, in a user namespace of its own. The probe is copied where that user can run
- * it; the check runs in a child that has become "nobody". */
-static void test_probe_net_unprivileged(void **state)
+/* A copy of the probe in a fresh 0755 directory that any user can run it from. */
+static void probe_copy(char *dir, char *probe, size_t len)
+{
+    gchar *bin = NULL;
+    gsize n = 0;
+
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chmod(dir, 0755), 0);
+    snprintf(probe, len, "%s/probe", dir);
+    assert_true(g_file_get_contents(JAIL_PROBE, &bin, &n, NULL));
+    assert_true(g_file_set_contents(probe, bin, (gssize)n, NULL));
+    g_free(bin);
+    assert_int_equal(chmod(probe, 0755), 0);
+}
+
+/* What of mugai's the jail must not reach: a quarantine and a spool directory (0700, with
+ * a file each) and a listener on 127.0.0.1. */
+typedef struct host {
+    char quar[64], spool[64];
+    int lfd, port;
+} host;
+
+/* Make h's directories and listener. */
+static void host_new(host *h)
+{
+    char f[128];
+
+    snprintf(h->quar, sizeof h->quar, "/tmp/test_jail-quar-XXXXXX");
+    snprintf(h->spool, sizeof h->spool, "/tmp/test_jail-spool-XXXXXX");
+    assert_non_null(mkdtemp(h->quar));
+    assert_non_null(mkdtemp(h->spool));
+    snprintf(f, sizeof f, "%s/index.sqlite", h->quar);
+    assert_true(g_file_set_contents(f, "SQLite format 3", -1, NULL));
+    snprintf(f, sizeof f, "%s/msg-1", h->spool);
+    assert_true(g_file_set_contents(f, "From: a@example.jp\r\n\r\nhi\r\n", -1, NULL));
+    h->lfd = listen_loopback(&h->port);
+}
+
+/* Remove h's directories and listener. */
+static void host_free(host *h)
+{
+    char cmd[200];
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", h->quar, h->spool);
+    assert_int_equal(system(cmd), 0);
+    close(h->lfd);
+}
+
+/* Read all of fd from offset 0 into a g_malloc'ed string. */
+static char *fd_text(int fd)
+{
+    GString *g = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+
+    lseek(fd, 0, SEEK_SET);
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        g_string_append_len(g, buf, n);
+    return g_string_free(g, FALSE);
+}
+
+/* Run the snoop in the calling process (the worker), with c->render_path as the renderer
+ * (office 0) or as the LibreOffice stand-in (office 1); the report, g_malloc'ed, or NULL. */
+static char *snoop_run(conf *c, const host *h, int office)
+{
+    char cmd[512], why[256] = "", *out = NULL;
+    size_t len = 0;
+
+    snprintf(cmd, sizeof cmd, "snoop %d %ld,%ld %s,%s/index.sqlite,%s,%s/msg-1,/etc/shadow,/root\n",
+             h->port, (long)getpid(), (long)getppid(), h->quar, h->quar, h->spool, h->spool);
+    int in = temp_input(cmd, strlen(cmd));
+    if (!office) {
+        jail_status st = jail_render_text(c, "text", NULL, in, &out, &len, why, sizeof why);
+        close(in);
+        return st == JAIL_OK ? out : (fprintf(stderr, "snoop: %s\n", why), NULL);
+    }
+    int pdf = temp_input("", 0);
+    c->soffice_path = c->render_path;
+    jail_status st = jail_office_to_pdf(c, in, "docx", pdf, why, sizeof why);
+    close(in);
+    if (st == JAIL_OK)
+        out = fd_text(pdf);
+    else
+        fprintf(stderr, "snoop as LibreOffice: %s\n", why);
+    close(pdf);
+    return out;
+}
+
+/* Check a report: the jail's user, only the jail's own processes, none of mugai's
+ * processes, files or ports reachable, nothing writable but the work directory. */
+static void snoop_check(const char *rep, uid_t uid)
+{
+    char **lines = g_strsplit(rep, "\n", -1);
+    unsigned u = 0, g = 0, pids = 0, opens = 0, writes = 0, connects = 0, procs = 0;
+
+    print_message("%s", rep);
+    for (char **l = lines; *l; l++) {
+        int a, b, c2, d;
+        char what[256];
+        if (sscanf(*l, "uid %u gid %u", &u, &g) == 2)
+            assert_int_equal(u, uid);
+        else if (strncmp(*l, "proc:", 5) == 0) {
+            gchar **ids = g_strsplit(*l + 5, " ", -1);
+            for (gchar **id = ids; *id; id++)
+                if (**id) {
+                    procs++;
+                    assert_true(atoi(*id) < 10); /* the jail's own: init, the program */
+                }
+            g_strfreev(ids);
+        } else if (sscanf(*l, "pid %d: kill %d sigcont %d prlimit %d", &a, &b, &c2, &d) == 4) {
+            pids++;
+            assert_true(b != 0 && c2 != 0 && d != 0);
+        } else if (sscanf(*l, "open %255[^:]: %d", what, &a) == 2) {
+            opens++;
+            assert_int_not_equal(a, 0);
+        } else if (sscanf(*l, "write %255[^:]: %d", what, &a) == 2) {
+            writes++;
+            if (strcmp(what, "work") == 0)
+                assert_int_equal(a, 0); /* shows the probe can tell success */
+            else
+                assert_int_not_equal(a, 0);
+        } else if (sscanf(*l, "connect: %d", &a) == 1) {
+            connects++;
+            assert_int_not_equal(a, 0);
+        }
+    }
+    g_strfreev(lines);
+    assert_true(procs >= 1 && procs <= 3);
+    assert_int_equal(pids, 2);
+    assert_int_equal(opens, 6);
+    assert_int_equal(writes, 6);
+    assert_int_equal(connects, 1);
+}
+
+/* Started by root, the renderer and LibreOffice run as [jail] user (nobody) and reach
+ * nothing of the worker's, the supervisor's or the host's. */
+static void test_snoop_root_worker(void **state)
 {
     (void)state;
     if (geteuid() != 0)
-        skip(); /* becoming another user needs root */
+        skip();
     struct passwd *pw = getpwnam("nobody");
-    char dir[] = "/tmp/test_jail-user-XXXXXX", probe[64], cmd[32];
-    gchar *bin = NULL;
-    gsize len = 0;
-    int port, lfd, st = -1;
-    pid_t pid;
+    host h;
 
     assert_non_null(pw);
-    assert_non_null(mkdtemp(dir));
-    assert_int_equal(chmod(dir, 0755), 0);
-    snprintf(probe, sizeof probe, "%s/probe", dir);
-    assert_true(g_file_get_contents(JAIL_PROBE, &bin, &len, NULL));
-    assert_true(g_file_set_contents(probe, bin, (gssize)len, NULL));
-    g_free(bin);
-    assert_int_equal(chmod(probe, 0755), 0);
-    lfd = listen_loopback(&port);
-    snprintf(cmd, sizeof cmd, "net %d\n", port);
-    pid = fork();
+    host_new(&h);
+    for (int office = 0; office <= 1; office++) {
+        conf *c = test_conf(JAIL_PROBE);
+        char *rep = snoop_run(c, &h, office);
+        assert_non_null(rep);
+        snoop_check(rep, pw->pw_uid);
+        g_free(rep);
+    }
+    host_free(&h);
+}
+
+/* mugai-milter's way to run as its own user: a user namespace where the jail user is 1. */
+static int prepare_milter_user(void)
+{
+    struct passwd *d = getpwnam("daemon");
+    uid_t du = d ? d->pw_uid : 0;
+    gid_t dg = d ? d->pw_gid : 0;
+    struct passwd *n = getpwnam("nobody"); /* the same static storage as d */
+
+    return d && n ? san_jail_userns_enter(du, dg, n->pw_uid, n->pw_gid) : -1;
+}
+
+/* A plain unprivileged worker (sanitize-file run by a user): no user to switch to. */
+static int prepare_nobody(void)
+{
+    struct passwd *n = getpwnam("nobody");
+
+    return n && setgroups(0, NULL) == 0 && setgid(n->pw_gid) == 0 && setuid(n->pw_uid) == 0 ? 0
+                                                                                            : -1;
+}
+
+/* Check the NUL-separated reports of both snoops of a forked worker. */
+static void snoop_check_all(char *all, size_t len, uid_t uid)
+{
+    size_t n = 0;
+
+    for (char *r = all; r < all + len; r += strlen(r) + 1, n++)
+        snoop_check(r, uid);
+    assert_int_equal(n, 2);
+}
+
+/* Run both snoops in a worker prepared by prepare and check them against uid. */
+static void snoop_worker(int (*prepare)(void), uid_t uid)
+{
+    char dir[] = "/tmp/test_jail-user-XXXXXX", probe[64];
+    host h;
+    int p[2], st = -1;
+
+    probe_copy(dir, probe, sizeof probe);
+    host_new(&h);
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        conf *c = test_conf(probe);
-        char why[256] = "", *out = NULL;
-
-        if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+        close(p[0]);
+        if (prepare() < 0)
             _exit(2);
-        c->jail_network_namespace = 0; /* the port is reachable for this user */
-        if (run_probe(c, cmd, &out, why, sizeof why) != JAIL_OK || strcmp(out, "connected") != 0)
-            _exit(3);
-        g_free(out);
-        out = NULL;
-        c->jail_network_namespace = 1;
-        if (run_probe(c, cmd, &out, why, sizeof why) != JAIL_OK)
-            _exit(4);
-        printf("net probe in the jail as nobody: %s\n", out);
-        fflush(stdout);
-        _exit(strstr(out, "connect failed") ? 0 : 5);
+        for (int office = 0; office <= 1; office++) {
+            char *rep = snoop_run(test_conf(probe), &h, office);
+            if (!rep || write(p[1], rep, strlen(rep) + 1) < 0)
+                _exit(3);
+        }
+        _exit(0);
     }
+    close(p[1]);
+    GString *all = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(p[0], buf, sizeof buf)) > 0)
+        g_string_append_len(all, buf, n);
+    close(p[0]);
     assert_int_equal(waitpid(pid, &st, 0), pid);
-    close(lfd);
-    unlink(probe);
-    rmdir(dir);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
+    snoop_check_all(all->str, all->len, uid);
+    g_string_free(all, TRUE);
+    host_free(&h);
+    unlink(probe);
+    rmdir(dir);
+}
+
+/* mugai-milter started as root with [milter] user: its workers run as that user (in their
+ * user namespace), and the jailed programs still run as the jail user, uid 1 there. */
+static void test_snoop_milter_user_worker(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    snoop_worker(prepare_milter_user, 1);
+}
+
+/* A worker that is neither root nor mugai-milter's: the jailed programs keep its uid, but
+ * still see none of its processes, files or ports. */
+static void test_snoop_unprivileged_worker(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    snoop_worker(prepare_nobody, getpwnam("nobody")->pw_uid);
+}
+
+/* With its network namespace impossible, the jail fails closed: nothing runs. */
+static void test_netns_fails_closed(void **state)
+{
+    (void)state;
+    conf *c = test_conf(JAIL_PROBE);
+    char cmd[32], why[256] = "", *out = NULL;
+    int port, lfd = listen_loopback(&port);
+
+    snprintf(cmd, sizeof cmd, "net %d\n", port);
+    assert_int_equal(setenv("MUGAI_JAIL_TEST_FAIL", "netns", 1), 0);
+    assert_int_equal(run_probe(c, cmd, &out, why, sizeof why), JAIL_UNAVAILABLE);
+    assert_null(out);
+    assert_non_null(strstr(why, "namespaces"));
+    int in = temp_input("x", 1), pdf = temp_input("", 0);
+    c->soffice_path = JAIL_PROBE;
+    assert_int_equal(jail_office_to_pdf(c, in, "docx", pdf, why, sizeof why), JAIL_UNAVAILABLE);
+    close(in);
+    close(pdf);
+    assert_int_equal(unsetenv("MUGAI_JAIL_TEST_FAIL"), 0);
+    /* Nothing connected while the namespace was missing. */
+    struct pollfd p = {lfd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 0), 0);
+    close(lfd);
+}
+
+/* Neither the renderer nor LibreOffice may make namespaces, mount or reach netlink (the
+ * kernel's less-trodden paths); a local socket, which LibreOffice needs, still works. */
+static void test_escape_refused(void **state)
+{
+    (void)state;
+    for (int office = 0; office <= 1; office++) {
+        conf *c = test_conf(JAIL_PROBE);
+        char why[256] = "", *out = NULL;
+        int in = temp_input("escape\n", 7);
+        if (office) {
+            int pdf = temp_input("", 0);
+            c->soffice_path = JAIL_PROBE;
+            assert_int_equal(jail_office_to_pdf(c, in, "docx", pdf, why, sizeof why), JAIL_OK);
+            out = fd_text(pdf);
+            close(pdf);
+        } else {
+            size_t len = 0;
+            assert_int_equal(jail_render_text(c, "text", NULL, in, &out, &len, why, sizeof why),
+                             JAIL_OK);
+        }
+        close(in);
+        print_message("%s", out);
+        assert_non_null(strstr(out, "unshare-user: 1\n")); /* EPERM */
+        assert_non_null(strstr(out, "unshare-net: 1\n"));
+        assert_non_null(strstr(out, "mount: 1\n"));
+        assert_non_null(strstr(out, "netlink: 97\n")); /* EAFNOSUPPORT */
+        assert_non_null(strstr(out, "unix: 0\n"));
+        g_free(out);
+    }
+}
+
+/* The work directory is a bounded tmpfs of the jail's own: writing stops at its size, and
+ * nothing of it is left on the host. */
+static void test_work_is_bounded(void **state)
+{
+    (void)state;
+    char tmp[64], why[256] = "", *out = NULL;
+    unsigned mb = 0;
+    int err = 0;
+
+    snprintf(tmp, sizeof tmp, "/tmp/test_jail-tmp-XXXXXX");
+    assert_non_null(mkdtemp(tmp));
+    assert_int_equal(setenv("TMPDIR", tmp, 1), 0);
+    conf *c = test_conf(JAIL_PROBE);
+    c->jail_file_size_mb = 32;
+    assert_int_equal(run_probe(c, "fill\n", &out, why, sizeof why), JAIL_OK);
+    print_message("%s", out);
+    assert_int_equal(sscanf(out, "filled %u MiB: %d", &mb, &err), 2);
+    assert_int_equal(err, ENOSPC);
+    assert_true(mb >= 16 && mb <= 34);
+    g_free(out);
+    assert_int_equal(unsetenv("TMPDIR"), 0);
+    assert_int_equal(rmdir(tmp), 0); /* empty: the jail wrote nothing here */
 }
 
 /* Children forked by the probe are gone once the jail returns. */
@@ -620,7 +898,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe_cases),
         cmocka_unit_test(test_probe_net),
-        cmocka_unit_test(test_probe_net_unprivileged),
+        cmocka_unit_test(test_snoop_root_worker),
+        cmocka_unit_test(test_snoop_milter_user_worker),
+        cmocka_unit_test(test_snoop_unprivileged_worker),
+        cmocka_unit_test(test_netns_fails_closed),
+        cmocka_unit_test(test_escape_refused),
+        cmocka_unit_test(test_work_is_bounded),
         cmocka_unit_test(test_probe_fork),
         cmocka_unit_test(test_job_deadline),
         cmocka_unit_test(test_dies_with_its_worker),

@@ -60,6 +60,19 @@ static const hdr_case decode_cases[] = {
      0, "abc d"},
     {"decoded control characters dropped", "=?UTF-8?Q?a=07b=0Dc?=", 0, "ab c"},
     {"bidi override dropped", "=?UTF-8?B?ZXZpbOKArmZkcC5leGU=?=", 0, "evilfdp.exe"},
+    /* U+061C, U+200B, U+2060, U+E0041 (a tag), U+2028, U+FDD0 in raw UTF-8: all dropped */
+    {"invisible, tag and noncharacters dropped",
+     "a\xd8\x9c"
+     "b\xe2\x80\x8b"
+     "c\xe2\x81\xa0"
+     "d\xf3\xa0\x81\x81"
+     "e\xe2\x80\xa8"
+     "f\xef\xb7\x90"
+     "g",
+     0, "abcdefg"},
+    /* U+2066 and U+2069 around a name, U+200D (ZWJ) kept between two emoji */
+    {"isolates dropped, ZWJ kept", "=?UTF-8?B?4oGmQWxpY2XigakgLyDwn5Go4oCN8J+RqQ==?=", 0,
+     "Alice / \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9"},
     {"empty", "", 0, ""},
 };
 

@@ -310,6 +310,41 @@ static void test_fd_channel(void **state)
     close(sv[1]);
 }
 
+typedef struct qid_case {
+    const char *qid;
+    int valid;
+} qid_case;
+
+static const qid_case qid_cases[] = {
+    {"Q-20261125-7F3K9X", 1},
+    {"Q-00000000-000000", 1},
+    {"Q-20261125-ABCDEZ", 1},
+    {NULL, 0},
+    {"", 0},
+    {"Q-20261125-7F3K9", 0},              /* short */
+    {"Q-20261125-7F3K9XY", 0},            /* long */
+    {"Q-20261125-7f3k9x", 0},             /* lower case */
+    {"q-20261125-7F3K9X", 0},             /* prefix case */
+    {"Q-2026112A-7F3K9X", 0},             /* letter in the date */
+    {"Q_20261125-7F3K9X", 0},             /* separator */
+    {"Q-20261125_7F3K9X", 0},             /* separator */
+    {"Q-20261125-7F3K9\n", 0},            /* line break */
+    {"Q-20261125-7F3K9X\r\nBcc: x@y", 0}, /* header injection */
+    {"Q-20261125-7F3%9X", 0},             /* format character */
+    {" Q-20261125-7F3K9X", 0},            /* leading space */
+    {"Q-20261125-7F3K9\xc3\x89", 0},      /* non-ASCII */
+};
+
+/* A quarantine id goes into a header only in the store's own form. */
+static void test_qid_valid(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(qid_cases) / sizeof(qid_cases[0]); i++) {
+        print_message("%s\n", qid_cases[i].qid ? qid_cases[i].qid : "(null)");
+        assert_int_equal(milter_qid_valid(qid_cases[i].qid) != 0, qid_cases[i].valid);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_job_without_fd), cmocka_unit_test(test_reply),
         cmocka_unit_test(test_reply_no_mark),  cmocka_unit_test(test_reply_bad),
         cmocka_unit_test(test_fd_channel),     cmocka_unit_test(test_too_many_fds),
+        cmocka_unit_test(test_qid_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -901,6 +901,143 @@ static void test_fs_two_connections(void **state)
     f->s = first;
 }
 
+/* Replace the stored copy of sha in the store in dir, IN_ROW or IN_FILE, by bytes. */
+static void tamper(const char *dir, const char *sha, int where, const char *bytes)
+{
+    if (where == IN_FILE) {
+        char *path = file_path(dir, sha);
+        int fd = open(path, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
+        close(fd);
+        g_free(path);
+        return;
+    }
+    char *path = g_strdup_printf("%s/index.sqlite", dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE blobs SET data = ? WHERE sha256 = ?", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, bytes, (int)strlen(bytes), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, sha, -1, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    g_free(path);
+}
+
+/* The action of the last event of id. Caller frees. */
+static char *last_action(quar_store *s, const char *id)
+{
+    quar_event **ev = NULL;
+    size_t n = 0;
+    char *err = NULL, *action;
+
+    assert_int_equal(quar_events(s, id, &ev, &n, &err), 0);
+    assert_true(n > 0);
+    action = g_strdup(ev[n - 1]->action);
+    quar_event_list_free(ev, n);
+    return action;
+}
+
+/* Filesystem: an original changed after it was stored (its file, or its row in the index) is
+ * refused by open_original with an error naming the id and both hashes, and the refusal is in the
+ * message's audit trail. */
+static void test_fs_tampered_refused(void **state)
+{
+    fixture *f = *state;
+    const char *content = "From: a@example.com\r\n\r\npay to account 1234\r\n";
+    const char *forged = "From: a@example.com\r\n\r\npay to account 9999\r\n";
+    char id[24], *err = NULL, *action;
+    char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, content, -1);
+    char *forged_sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, forged, -1);
+    int fd = 7;
+
+    put_msg(f, content, T0, "a@example.com", "r@city.lg.jp", "clean", id);
+    tamper(f->dir, sha, small_place(f), forged);
+    assert_int_equal(quar_open_original(f->s, id, &fd, &err), -1);
+    assert_int_equal(fd, -1);
+    assert_non_null(err);
+    if (!strstr(err, id) || !strstr(err, sha) || !strstr(err, forged_sha) ||
+        !strstr(err, "integrity"))
+        fail_msg("error does not name the id and both hashes: %s", err);
+    free(err);
+    action = last_action(f->s, id);
+    assert_string_equal(action, "integrity-failed");
+    g_free(action);
+    g_free(sha);
+    g_free(forged_sha);
+}
+
+typedef struct heal_case {
+    const char *name;
+    size_t first_max;  /* inline bound for the first put */
+    int tampered;      /* IN_ROW, IN_FILE, or 0: the copy is left alone */
+    size_t second_max; /* inline bound for the second put of the same content */
+    int where;         /* where the content is kept afterwards */
+} heal_case;
+
+static const heal_case heal_cases[] = {
+    {"untouched row reused", INLINE_DEFAULT, 0, INLINE_DEFAULT, IN_ROW},
+    {"untouched file reused", 0, 0, 0, IN_FILE},
+    {"changed row, stored again in a row", INLINE_DEFAULT, IN_ROW, INLINE_DEFAULT, IN_ROW},
+    {"changed file, stored again as a file", 0, IN_FILE, 0, IN_FILE},
+    {"changed file, stored again small", 0, IN_FILE, INLINE_DEFAULT, IN_FILE},
+    {"changed row, stored again as a file", INLINE_DEFAULT, IN_ROW, 0, IN_FILE},
+};
+
+/* Read the original of id back and compare it with content. */
+static void check_content(const heal_case *hc, quar_store *s, const char *id, const char *content)
+{
+    char *err = NULL, *back;
+    int fd;
+
+    if (quar_open_original(s, id, &fd, &err) != 0)
+        fail_msg("%s: open %s: %s", hc->name, id, err);
+    back = fd_text(fd);
+    if (strcmp(back, content) != 0)
+        fail_msg("%s: %s reads back \"%s\"", hc->name, id, back);
+    close(fd);
+    g_free(back);
+}
+
+/* Filesystem: storing content whose stored copy was changed does not reuse the bad copy: it is
+ * replaced by the bytes just received (the first message reads right again), the one copy stays
+ * one copy, and the second message's trail says what happened. */
+static void test_fs_put_heals(void **state)
+{
+    fixture *f = *state;
+    const char *content = "From: a@example.com\r\n\r\nminutes of the meeting\r\n";
+    char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, content, -1);
+
+    for (size_t c = 0; c < G_N_ELEMENTS(heal_cases); c++) {
+        const heal_case *hc = &heal_cases[c];
+        char *dir = g_strdup_printf("%s/case%zu", f->dir, c), *err = NULL, *action;
+        fixture sub = {BACKEND_FS, dir, quar_open_fs(dir, 30, &err)};
+        char a[24], b[24];
+
+        assert_non_null(sub.s);
+        put_with_max(&sub, hc->first_max, content, a);
+        if (hc->tampered)
+            tamper(dir, sha, hc->tampered, "forged");
+        put_with_max(&sub, hc->second_max, content, b);
+        check_content(hc, sub.s, a, content);
+        check_content(hc, sub.s, b, content);
+        if (stored_at(dir, sha) != hc->where)
+            fail_msg("%s: stored at %d, want %d", hc->name, stored_at(dir, sha), hc->where);
+        action = last_action(sub.s, b);
+        if (strcmp(action, hc->tampered ? "repaired" : "stored") != 0)
+            fail_msg("%s: last event of the second message is %s", hc->name, action);
+        g_free(action);
+        quar_close(sub.s);
+        g_free(dir);
+    }
+    g_free(sha);
+}
+
 /* The same test against each backend (the filesystem one in both ways), named after it. */
 #define ALL(fn)                                                                                    \
     {"mem/" #fn, fn, setup, teardown, &kind_mem}, {"fs/" #fn, fn, setup, teardown, &kind_fs},      \
@@ -936,6 +1073,8 @@ int main(void)
         FS_ONLY(test_fs_newer_version),
         FS_BOTH(test_fs_stale_temp),
         FS_BOTH(test_fs_two_connections),
+        FS_BOTH(test_fs_tampered_refused),
+        FS_ONLY(test_fs_put_heals),
     };
 
     setenv("TZ", "Asia/Tokyo", 1);

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_text.c - table-driven tests of charset decoding and CSV
- * neutralization (render/text.c).
+ * neutralization as the jail does them (render/text.c: the delimiter guessed).
  *
  * Run by CTest as an ordinary user; no files, no network. Inputs are byte
  * strings written out in the table, one row per case.
@@ -61,6 +61,11 @@ static const decode_case decode_cases[] = {
     {"utf-16le bom", BYTES("\xff\xfe\xe5\x65,g\x9e\x8a\x61\x00\x62\x00\x63\x00"), NULL, "日本語abc",
      "UTF-16LE"},
     {"utf-16be bom", BYTES("\xfe\xff\x65\xe5\x00\x41"), NULL, "日A", "UTF-16BE"},
+    {"utf-16be bom, surrogate pair", BYTES("\xfe\xff\xd8\x3d\xde\x00"), NULL, "😀", "UTF-16BE"},
+    {"utf-16le bom, unpaired surrogate and odd byte", BYTES("\xff\xfe\x3d\xd8\x41\x00\x42"), NULL,
+     "\xEF\xBF\xBD"
+     "A\xEF\xBF\xBD",
+     "UTF-16LE"},
     {"label lies: ISO-8859-1 on utf-8 japanese",
      BYTES("\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\xe3\x80\x81\xe4\xb8\x96"
            "\xe7\x95\x8c\xe3\x80\x82"),
@@ -157,8 +162,17 @@ static const csv_case csv_cases[] = {
     {"negative number prefixed", "-5,3", "'-5,3"},
     {"empty cells", "a,,=b\n,\n", "a,,'=b\n,\n"},
     {"CRLF is a record end, not a cell", "a,\r\nb,\r\n", "a,\r\nb,\r\n"},
-    {"utf-8 bom kept", "\xef\xbb\xbf=1,2", "\xef\xbb\xbf'=1,2"},
+    /* The trusted writer puts its own byte-order mark in front of the file. */
+    {"utf-8 bom dropped", "\xef\xbb\xbf=1,2", "'=1,2"},
     {"empty", "", ""},
+    {"tab-separated: a tab starts a cell", "a\t=b\t+c\n-d\te\n", "a\t'=b\t'+c\n'-d\te\n"},
+    {"tab-separated: commas inside a cell are text", "x\ty,=z\tw\n1,-2\t3\n",
+     "x\ty,=z\tw\n1,-2\t3\n"},
+    {"tab-separated: quoted cell with a tab", "a\tb\t\"=c\td\"\n", "a\tb\t\"'=c\td\"\n"},
+    {"empty quotes then a formula is a formula cell", "\"\"=1+1,a\n", "\"'=1+1\",a\n"},
+    {"text after a closing quote joins the cell", "\"a\"=b,c\n", "\"a=b\",c\n"},
+    {"sep= line neutralized", "sep=;\na;=1\n", "'sep=;\na;=1\n"},
+    {"already neutralized is left alone", "'=1,\"'=2\",'-3\n", "'=1,\"'=2\",'-3\n"},
 };
 
 /* Neutralize every row and compare. */
@@ -175,7 +189,7 @@ static void test_csv_table(void **state)
     }
 }
 
-/* An unterminated quoted cell is copied as it is, without reading past len. */
+/* An unterminated quoted cell is closed, without reading past len. */
 static void test_csv_unterminated(void **state)
 {
     char *in = g_strdup("\"=abc");
@@ -183,7 +197,7 @@ static void test_csv_unterminated(void **state)
 
     (void)state;
     assert_non_null(out);
-    assert_string_equal(out, "\"'=a");
+    assert_string_equal(out, "\"'=a\"");
     g_free(out);
     g_free(in);
 }
