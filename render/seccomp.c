@@ -203,7 +203,9 @@ int rnd_seccomp_install(void)
 
     if (!ctx)
         return -1;
-    if (add_rules(ctx) == 0 && seccomp_load(ctx) == 0)
+    /* Every thread a library may have started by now gets the filter too. */
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) == 0 && add_rules(ctx) == 0 &&
+        seccomp_load(ctx) == 0)
         rc = 0;
     seccomp_release(ctx);
     return rc;
