@@ -144,6 +144,12 @@ static int write_pid(const conf *c)
 
     if (c->milter_pid_file == NULL || *c->milter_pid_file == '\0')
         return 0;
+    /* Its directory (/run/mugai) is root's: made here when missing, as systemd would. */
+    char *dir = g_path_get_dirname(c->milter_pid_file);
+    int made = mkdir(dir, 0755) == 0 || errno == EEXIST;
+    g_free(dir);
+    if (!made)
+        return -1;
     /* Never through a link someone left where the pid file goes. */
     fd = open(c->milter_pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)

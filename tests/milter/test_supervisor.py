@@ -454,6 +454,19 @@ class Privileges(unittest.TestCase):
         err = self.refused("mugai", "[jail]\nuser = mugai\n")
         self.assertIn("[milter] user mugai and [jail] user mugai must differ", err)
 
+    def test_pid_file_directory_is_made(self):
+        """Like /run/mugai on a fresh boot: the pid file's directory is missing."""
+        self.write_conf("mugai")
+        pid = os.path.join(self.tmp.name, "run-mugai", "mugai-milter.pid")
+        with open(self.conf) as f:
+            text = f.read().replace("pid_file = %s/pid" % self.tmp.name, "pid_file = " + pid)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.run_milter()
+        self.assertTrue(wait_for(lambda: os.path.exists(pid)), self.read_log())
+        with open(pid) as f:
+            self.assertEqual(int(f.read()), self.proc.pid)
+
     def test_unknown_user_is_exit_2(self):
         self.write_conf("no-such-mugai-user")
         p = subprocess.run([os.path.join(BUILD, "milter", "mugai-milter"), "-c", self.conf, "-f"],
