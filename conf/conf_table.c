@@ -85,9 +85,11 @@ const conf_param conf_params[] = {
     Z("scan", "max_file_mb", 100, 1, 4096, scan_max_file_mb,
       "Largest file, in MiB, that ClamAV scans in full."),
     U("mail", "max_depth", 20, 1, 100, mail_max_depth,
-      "Deepest nesting of multiparts and attached messages; deeper parts are removed."),
+      "Deepest nesting of multiparts, attached messages (also as files) and archives, "
+      "counted together; deeper parts are removed."),
     U("mail", "max_parts", 500, 1, 100000, mail_max_parts,
-      "Most parts one message may have; the rest are removed with a notice."),
+      "Most parts one message may have; the rest are removed with a notice. With "
+      "[archive] max_entries it also bounds the parts and members of one input in all."),
     Z("mail", "max_header_kb", 64, 1, 10240, mail_max_header_kb,
       "Longest header field in KiB; a longer one is cut."),
     Z("mail", "max_message_mb", 100, 1, 4096, mail_max_message_mb,
