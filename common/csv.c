@@ -12,14 +12,17 @@
  * cells as its input did, except for the added prefixes.
  *
  * A cell is evaluated as a formula when its content starts with = + - @ or,
- * in some programs, TAB or CR (the OWASP list). Such a cell gets a leading
- * single quote, inside the quotes when it is quoted. A cell already starting
- * with a single quote is left alone, so neutralizing twice changes nothing.
- * The output is written in the canonical form: a cell is quoted when it was
- * quoted or holds the delimiter, a quote or a line break; a leading byte-order
- * mark is dropped (the writer of the file adds its own), and a first line
- * "sep=X", which would make a spreadsheet split the cells elsewhere, is
- * neutralized too.
+ * in some programs, TAB or CR (the OWASP list), also after blanks a reader may
+ * trim (spaces, no-break and ideographic spaces, zero-width characters, a
+ * byte-order mark), and in their fullwidth forms, which Japanese input methods
+ * produce. Such a cell gets a leading single quote, inside the quotes when it
+ * is quoted. A cell already starting with a single quote is left alone, so
+ * neutralizing twice changes nothing. The output is written in the canonical
+ * form: a cell is quoted when it was quoted or holds a comma, semicolon, tab,
+ * the delimiter, a quote or a line break, so that a reader splitting on
+ * another separator still sees one cell; a leading byte-order mark is dropped
+ * (the writer of the file adds its own), and a first line "sep=X", which would
+ * make a spreadsheet split the cells elsewhere, is neutralized too.
  */
 #include <string.h>
 
@@ -39,15 +42,52 @@ static int csv_dangerous(char c)
     return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
 }
 
+/* Length of the blank a reader may trim at s (len bytes), or 0: a space, a no-break or an
+ * ideographic space, a zero-width character or a byte-order mark. */
+static size_t csv_blank(const char *s, size_t len)
+{
+    static const char *const blanks[] = {" ",
+                                         "\xc2\xa0",
+                                         "\xe3\x80\x80",
+                                         "\xe2\x80\x8b",
+                                         "\xe2\x80\x8c",
+                                         "\xe2\x80\x8d",
+                                         "\xe2\x81\xa0",
+                                         "\xef\xbb\xbf"};
+
+    for (size_t i = 0; i < sizeof blanks / sizeof blanks[0]; i++) {
+        size_t n = strlen(blanks[i]);
+        if (n <= len && memcmp(s, blanks[i], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
+/* Non-zero when s (len bytes) starts with a fullwidth = + - or @ (U+FF1D, U+FF0B, U+FF0D,
+ * U+FF20). */
+static int csv_fullwidth_dangerous(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    return len >= 3 && u[0] == 0xef && u[1] == 0xbc &&
+           (u[2] == 0x9d || u[2] == 0x8b || u[2] == 0x8d || u[2] == 0xa0);
+}
+
 /* Non-zero when the cell must get the neutralizing prefix; first: the file's first cell. */
 static int csv_needs_prefix(const csv_cell *cell, int first)
 {
     const GString *t = cell->text;
+    size_t i = 0, n;
 
-    if (t->len > 0 && csv_dangerous(t->str[0]))
-        return 1;
     /* Excel reads a first line "sep=X" as the delimiter to split every other line with. */
-    return first && !cell->quoted && t->len >= 4 && g_ascii_strncasecmp(t->str, "sep=", 4) == 0;
+    if (first && t->len >= 4 && g_ascii_strncasecmp(t->str, "sep=", 4) == 0)
+        return 1;
+    if (t->len > 0 && t->str[0] == '\'')
+        return 0;
+    while (i < t->len && (n = csv_blank(t->str + i, t->len - i)) > 0)
+        i += n;
+    return i < t->len &&
+           (csv_dangerous(t->str[i]) || csv_fullwidth_dangerous(t->str + i, t->len - i));
 }
 
 /* Non-zero when the cell must be quoted to be read back as one cell with delimiter delim. */
@@ -58,7 +98,7 @@ static int csv_needs_quotes(const csv_cell *cell, char delim)
     if (cell->quoted)
         return 1;
     for (size_t i = 0; i < t->len; i++)
-        if (t->str[i] == delim || t->str[i] == '"' || t->str[i] == '\r' || t->str[i] == '\n')
+        if (t->str[i] == delim || strchr("\",;\t\r\n", t->str[i]))
             return 1;
     return 0;
 }

@@ -325,11 +325,27 @@ static int make_shard(quar_store *s, const char *dir, char **err)
     return 0;
 }
 
+/* Open path read-only only when it is a regular file (never a link, FIFO or device someone
+ * put in the store, which could block the reader). The fd (blocking), or -1 with errno. */
+static int open_regular(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) < 0) {
+        close(fd);
+        return errno = EINVAL, -1;
+    }
+    return fd;
+}
+
 /* SHA-256 of the file at path into hex[65], without following a symbolic link. 0 or -1 (errno
  * set). */
 static int hash_file(const char *path, char hex[65])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open_regular(path);
     GChecksum *ck;
     unsigned char *buf;
     ssize_t n;
@@ -851,8 +867,9 @@ static int open_file(quar_store *s, const char *id, const char *sha, int *fd, ch
     char *path = original_path(s, sha);
     int rc = 0;
 
-    if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-        rc = quar_err(s, err, "%s: opening %s: %s", id, path, strerror(errno));
+    if ((*fd = open_regular(path)) < 0)
+        rc = quar_err(s, err, "%s: opening %s: %s", id, path,
+                      errno == EINVAL ? "not a regular file" : strerror(errno));
     g_free(path);
     return rc;
 }

@@ -31,10 +31,12 @@ struct san_scanner {
  * that signatures for what hides inside them still match. Programs (PE, ELF), Flash, HWP and
  * OneNote are removed whatever they hold, and mail is split by the engine itself, so their
  * parsers never run in this trusted process; neither does the image fuzzy hash, which decodes
- * whole images. Hash signatures match the whole file of every type all the same. */
+ * whole images, nor the XML document parser: libxml2 would open any ICU converter a document's
+ * encoding declaration names, past the charset allow-list (charset.c). Hash signatures match the
+ * whole file of every type all the same. */
 #define SCAN_PARSERS                                                                               \
-    (CL_SCAN_PARSE_ARCHIVE | CL_SCAN_PARSE_PDF | CL_SCAN_PARSE_OLE2 | CL_SCAN_PARSE_XMLDOCS |      \
-     CL_SCAN_PARSE_HTML | CL_SCAN_PARSE_IMAGE)
+    (CL_SCAN_PARSE_ARCHIVE | CL_SCAN_PARSE_PDF | CL_SCAN_PARSE_OLE2 | CL_SCAN_PARSE_HTML |         \
+     CL_SCAN_PARSE_IMAGE)
 
 /* Bound one scan from the configuration: bytes read (the file, and all it unpacks), nesting,
  * files unpacked and time (a part's scan gets what its conversion gets). 0 or -1. */

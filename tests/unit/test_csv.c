@@ -31,7 +31,23 @@ static const csv_case csv_cases[] = {
     {"plus", "+1,x\n", ',', ',', "'+1,x\n"},
     {"minus formula", "x,-2+3\n", ',', ',', "x,'-2+3\n"},
     {"at function", "@SUM(A1)\n", ',', ',', "'@SUM(A1)\n"},
-    {"tab first", "\t=1,x\n", ',', ',', "'\t=1,x\n"},
+    {"tab first", "\t=1,x\n", ',', ',', "\"'\t=1\",x\n"},
+    {"space before a formula", " =3+3,x\n", ',', ',', "' =3+3,x\n"},
+    {"no-break and ideographic spaces, zero-width space before a formula",
+     "\xc2\xa0=1,\xe3\x80\x80+2,\xe2\x80\x8b@x\n", ',', ',',
+     "'\xc2\xa0=1,'\xe3\x80\x80+2,'\xe2\x80\x8b@x\n"},
+    {"fullwidth = + - @",
+     "\xef\xbc\x9d"
+     "1+1,\xef\xbc\x8b"
+     "1,\xef\xbc\x8d"
+     "1,\xef\xbc\xa0x\n",
+     ',', ',',
+     "'\xef\xbc\x9d"
+     "1+1,'\xef\xbc\x8b"
+     "1,'\xef\xbc\x8d"
+     "1,'\xef\xbc\xa0x\n"},
+    {"a tab or semicolon in a cell gets it quoted", "a\t=1+1,b;=2+2\n", ',', ',',
+     "\"a\t=1+1\",\"b;=2+2\"\n"},
     {"quoted CR first", "\"\r=1\",x\n", ',', ',', "\"'\r=1\",x\n"},
     {"quoted formula with doubled quotes", "\"=HYPERLINK(\"\"http://x\"\")\",y\n", ',', ',',
      "\"'=HYPERLINK(\"\"http://x\"\")\",y\n"},
@@ -48,10 +64,10 @@ static const csv_case csv_cases[] = {
     {"unterminated quote closed", "a,\"=b,c", ',', ',', "a,\"'=b,c\""},
     {"already neutralized", "'=1,\"'=2\",'-3\n", ',', ',', "'=1,\"'=2\",'-3\n"},
     {"byte-order mark dropped", "\xef\xbb\xbf=1,2\n", ',', ',', "'=1,2\n"},
-    {"sep= line", "sep=;\na;=b\n", ',', ',', "'sep=;\na;=b\n"},
+    {"sep= line", "sep=;\na;=b\n", ',', ',', "\"'sep=;\"\n\"a;=b\"\n"},
     {"SEP= line with its delimiter", "SEP=,\n", ',', ',', "'SEP=,\n"},
-    {"sep= only on the first line", "a\nsep=;\n", ',', ',', "a\nsep=;\n"},
-    {"quoted sep= is a cell", "\"sep=;\"\n", ',', ',', "\"sep=;\"\n"},
+    {"sep= only on the first line", "a\nsep=;\n", ',', ',', "a\n\"sep=;\"\n"},
+    {"quoted sep= too", "\"sep=;\"\n", ',', ',', "\"'sep=;\"\n"},
     {"japanese and numbers untouched", "名前,1.5,日本語\n", ',', ',', "名前,1.5,日本語\n"},
     {"tab-separated to comma-separated", "a\t=b\t-c\n", '\t', ',', "a,'=b,'-c\n"},
     {"tab-separated: a comma in a cell is quoted", "x,=y\t1\n", '\t', ',', "\"x,=y\",1\n"},

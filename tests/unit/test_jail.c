@@ -514,8 +514,9 @@ static void test_netns_fails_closed(void **state)
     close(lfd);
 }
 
-/* Neither the renderer nor LibreOffice may make namespaces, mount or reach netlink (the
- * kernel's less-trodden paths); a local socket, which LibreOffice needs, still works. */
+/* Neither the renderer nor LibreOffice may make namespaces, mount, reach netlink (the
+ * kernel's less-trodden paths) or run code from the input; a local socket, which LibreOffice
+ * needs, still works. */
 static void test_escape_refused(void **state)
 {
     (void)state;
@@ -541,6 +542,7 @@ static void test_escape_refused(void **state)
         assert_non_null(strstr(out, "mount: 1\n"));
         assert_non_null(strstr(out, "netlink: 97\n")); /* EAFNOSUPPORT */
         assert_non_null(strstr(out, "unix: 0\n"));
+        assert_non_null(strstr(out, "execmap: 1\n")); /* EPERM: the work directory is noexec */
         g_free(out);
     }
 }
