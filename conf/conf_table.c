@@ -70,7 +70,9 @@ const conf_param conf_params[] = {
       "Confine the renderer with a seccomp system-call allow-list."),
     B("jail", "network_namespace", "true", jail_network_namespace,
       "Run every conversion in a new network namespace without interfaces; when one cannot "
-      "be made, the conversion fails and the part is held."),
+      "be made, the conversion fails and the part is held. false is for diagnosis only: "
+      "jailed programs then share the host's network namespace and its abstract local "
+      "sockets."),
     S("jail", "user", "nobody", NULL, jail_user,
       "User jailed programs run as when mugai starts as root; it must own nothing of mugai's "
       "and differ from [milter] user."),

@@ -253,7 +253,9 @@ static int child_limits(const spec *s)
     return limit(RLIMIT_AS, mem, mem) | limit(RLIMIT_CPU, c->jail_cpu, (rlim_t)c->jail_cpu + 2) |
            limit(RLIMIT_FSIZE, fsize, fsize) |
            limit(RLIMIT_NOFILE, c->jail_open_files, c->jail_open_files) |
-           limit(RLIMIT_NPROC, c->jail_processes, c->jail_processes) | limit(RLIMIT_CORE, 0, 0);
+           limit(RLIMIT_NPROC, c->jail_processes, c->jail_processes) | limit(RLIMIT_CORE, 0, 0) |
+           limit(RLIMIT_MEMLOCK, 0, 0) | limit(RLIMIT_MSGQUEUE, 0, 0) | limit(RLIMIT_RTPRIO, 0, 0) |
+           limit(RLIMIT_NICE, 0, 0) | limit(RLIMIT_SIGPENDING, 256, 256);
 }
 
 /* Report a failure on the child's stderr and exit with code. */
@@ -271,6 +273,17 @@ static void child_die_code(const char *what, int code)
 static void child_die(const char *what)
 {
     child_die_code(what, JAIL_EXIT_EXEC);
+}
+
+/* Write text to the file path (a /proc knob). 0 or -1. */
+static int proc_write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    int rc = mg_write_all(fd, text, strlen(text));
+    return close(fd) < 0 ? -1 : rc;
 }
 
 /* In the jail's init, before the program starts: copy the input (fd 0) into the work
@@ -408,6 +421,11 @@ static void child_init(const spec *s, int outw, int errw, int statw)
     /* The worker may have died before that: then nobody reads the status pipe. */
     if (poll(&p, 1, 0) > 0 && (p.revents & POLLERR))
         _exit(JAIL_EXIT_EXEC);
+    /* Under memory pressure the kernel takes the jail first, never the worker or Postfix
+     * (raising the score needs no privilege; the program inherits it). */
+    if (prctl(PR_SET_DUMPABLE, 1) < 0 || /* /proc/self is root's otherwise; reset below */
+        proc_write_text("/proc/self/oom_score_adj", "1000") < 0)
+        child_die_code("oom_score_adj", JAIL_EXIT_SETUP);
     if (jailns_enter(&s->view, &s->ids) < 0)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
     if (input_copy(s) < 0)

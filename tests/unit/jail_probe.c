@@ -205,6 +205,11 @@ static void snoop(char *args)
     if (!port || !pids || !paths)
         exit(2);
     say("uid %u gid %u\n", (unsigned)getuid(), (unsigned)getgid());
+    FILE *oom = fopen("/proc/self/oom_score_adj", "r");
+    int adj = 0;
+    say("oom_score_adj %d\n", oom && fscanf(oom, "%d", &adj) == 1 ? adj : -1);
+    if (oom)
+        fclose(oom);
     snoop_proc();
     snoop_pids(pids);
     snoop_paths(paths);

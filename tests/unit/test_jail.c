@@ -344,6 +344,8 @@ static void snoop_check(const char *rep, uid_t uid)
         char what[256];
         if (sscanf(*l, "uid %u gid %u", &u, &g) == 2)
             assert_int_equal(u, uid);
+        else if (sscanf(*l, "oom_score_adj %d", &a) == 1)
+            assert_int_equal(a, 1000); /* the jail goes first under memory pressure */
         else if (strncmp(*l, "proc:", 5) == 0) {
             gchar **ids = g_strsplit(*l + 5, " ", -1);
             for (gchar **id = ids; *id; id++)
