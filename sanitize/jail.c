@@ -331,10 +331,11 @@ static void program_exec(const spec *s)
         mg_snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", s->view.work) < 0)
         _exit(JAIL_EXIT_EXEC);
     char *envp[] = {"PATH=/usr/bin:/bin", home, tmpdir, "LANG=C.UTF-8", NULL};
-    if (child_limits(s) < 0)
-        child_die("setrlimit");
+    /* The filter first: building it allocates, which the address-space limit may forbid. */
     if (jailns_filter() < 0)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
+    if (child_limits(s) < 0)
+        child_die("setrlimit");
     execve(s->path, s->argv, envp);
     child_die(s->path);
 }
