@@ -70,6 +70,7 @@ typedef struct conf {
     unsigned milter_jobs_per_worker;
     unsigned milter_queue_wait;  /* seconds to wait for a free worker */
     unsigned milter_job_timeout; /* seconds one message may take in a worker */
+    unsigned milter_max_headers; /* header fields a message may have; more: 554 */
 } conf;
 
 /* Defaults from the table. Caller frees with conf_free. */

@@ -108,7 +108,8 @@ const conf_param conf_params[] = {
     U("archive", "max_entries", 1000, 1, 100000, archive_max_entries,
       "Most members one archive may have."),
     Z("archive", "max_total_mb", 500, 1, 65536, archive_max_total_mb,
-      "Most bytes all members of one archive may expand to, in MiB."),
+      "Most bytes all archive members of one input (its nested archives included) may "
+      "expand to, in MiB."),
     Z("archive", "max_entry_mb", 100, 1, 65536, archive_max_entry_mb,
       "Largest single member in MiB."),
     U("archive", "max_ratio", 100, 2, 100000, archive_max_ratio,
@@ -143,6 +144,9 @@ const conf_param conf_params[] = {
     U("milter", "job_timeout", 300, 5, 3600, milter_job_timeout,
       "Seconds one message may take in a worker; then its conversions are stopped and it is "
       "deferred (451)."),
+    U("milter", "max_headers", 1000, 50, 5000, milter_max_headers,
+      "Most header fields a message may have; one with more is rejected for good (554 5.6.0), "
+      "not deferred: Postfix could not take the header changes its clean copy needs."),
 };
 
 const size_t conf_nparams = sizeof(conf_params) / sizeof(conf_params[0]);

@@ -7,8 +7,10 @@
  * and apply its answer (body first, then headers). Must never hold a message
  * in memory, never accept a message before a worker confirmed that its
  * original is in the quarantine store, and never pass a message on after any
- * error: every failure is a 451 temporary failure. Allocation failure here
- * tempfails the message; it must not abort the process.
+ * error: every failure is a 451 temporary failure. The one permanent refusal
+ * (554) is a message with more header fields than [milter] max_headers, which
+ * no retry could ever pass. Allocation failure here tempfails the message;
+ * it must not abort the process.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,7 +33,8 @@
 
 #define CHUNK 65535u /* the largest SMFIR_REPLBODY libmilter sends in one piece */
 #define MAX_RCPTS 10000u
-#define MAX_KEPT_HEADERS 1000u
+#define MAX_KEPT_HEADERS 5000u /* the most [milter] max_headers allows: never the limit hit */
+#define MAX_IN_PLACE 32u       /* header fields changed in place per message (see edit) */
 #define MAX_CLEAN_HEADER (8u * 1024u * 1024u)
 #define PROGRESS_MS 5000
 
@@ -64,8 +67,9 @@ typedef struct mctx {
     char **rcpts; /* NULL-terminated */
     size_t nrcpts;
     char *qid;
-    hdr *hdrs; /* the headers mugai may change: Content-*, MIME-Version, Subject, X-Mugai-* */
+    hdr *hdrs; /* the headers mugai may change: Content-*, MIME-Version, X-Mugai-* */
     size_t nhdrs;
+    size_t nfields; /* header fields seen; over [milter] max_headers the message is refused */
 } mctx;
 
 /* A connection: freed in cb_close. */
@@ -106,6 +110,25 @@ static sfsistat tempfail(SMFICTX *ctx, const mctx *m, const char *why)
     if (smfi.setreply(ctx, "451", "4.7.1", text) != MI_SUCCESS)
         mg_warn("%s: smfi_setreply failed", qid_of(m));
     return SMFIS_TEMPFAIL;
+}
+
+/* Log why and answer 554 5.6.0: the message can never pass, so it must not be retried. */
+static sfsistat reject(SMFICTX *ctx, const mctx *m, const char *why)
+{
+    char text[256];
+
+    mg_warn("%s: rejected: %s", qid_of(m), why);
+    if (mg_snprintf(text, sizeof(text), "mugai: %s", why) < 0)
+        memcpy(text, "mugai: message refused", sizeof("mugai: message refused"));
+    if (smfi.setreply(ctx, "554", "5.6.0", text) != MI_SUCCESS)
+        mg_warn("%s: smfi_setreply failed", qid_of(m));
+    return SMFIS_REJECT;
+}
+
+/* Non-zero when the message has more header fields than [milter] max_headers. */
+static int msg_overfull(const mctx *m)
+{
+    return m != NULL && m->nfields > g_conf->milter_max_headers;
 }
 
 /* A failure in a callback that sends the MTA no reply (SMFIP_NR_*, to spare a round trip
@@ -309,12 +332,13 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     return SMFIS_NOREPLY;
 }
 
-/* Non-zero for the header names whose changes apply_content and apply_mugai apply (kept
- * as they arrive; apply_rewritten reads the others back from the spool file). */
+/* Non-zero for the header names whose changes plan_content and plan_mugai plan (kept as
+ * they arrive; plan_rewritten reads the others, Subject among them, back from the spool
+ * file). */
 static int hdr_kept(const char *name)
 {
     return strncasecmp(name, "Content-", 8) == 0 || strncasecmp(name, "X-Mugai-", 8) == 0 ||
-           strcasecmp(name, "MIME-Version") == 0 || strcasecmp(name, "Subject") == 0;
+           strcasecmp(name, "MIME-Version") == 0;
 }
 
 /* Remember a header mugai may change. */
@@ -363,6 +387,8 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 
     if (m == NULL || cc->fail != NULL || name == NULL || value == NULL)
         return SMFIS_NOREPLY; /* cb_eom refuses a message without context */
+    if (++m->nfields > g_conf->milter_max_headers)
+        return SMFIS_NOREPLY; /* cb_eom rejects it; nothing more is spooled */
     if (spool_header(m->spool, name, value) < 0)
         return defer(cc, "cannot write the spool file");
     if (hdr_kept(name) && msg_keep(m, name, value) < 0)
@@ -375,7 +401,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 {
     cctx *cc = smfi.getpriv(ctx);
 
-    if (cc == NULL || cc->msg == NULL || cc->fail != NULL)
+    if (cc == NULL || cc->msg == NULL || cc->fail != NULL || msg_overfull(cc->msg))
         return SMFIS_NOREPLY;
     if (fputs("\r\n", cc->msg->spool) == EOF)
         return defer(cc, "cannot write the spool file");
@@ -387,7 +413,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
     cctx *cc = smfi.getpriv(ctx);
 
-    if (cc == NULL || cc->msg == NULL || cc->fail != NULL)
+    if (cc == NULL || cc->msg == NULL || cc->fail != NULL || msg_overfull(cc->msg))
         return SMFIS_NOREPLY;
     if (len > 0 && fwrite(buf, 1, len, cc->msg->spool) != len)
         return defer(cc, "cannot write the spool file");
@@ -639,32 +665,101 @@ static const char *apply_body(SMFICTX *ctx, int fd, clean *c)
     }
 }
 
-/* Delete every occurrence of name, last first so the indexes stay valid. */
-static int hdr_delete_all(SMFICTX *ctx, const mctx *m, const char *name, int from)
+/* One header change for the MTA. Postfix keeps an in-place change (and an insertion) as a
+ * forward and a reverse jump in the queue file, walks every such jump again on each later
+ * lookup, and gives up for good past 10,000 reverse jumps ("too many reverse jump records":
+ * 451 on every retry), so some 150 in-place changes already lose a message. A deletion or an
+ * addition adds no reverse jump: the edits are collected and sent deletions first, then the
+ * few in-place changes (MAX_IN_PLACE), then additions. */
+typedef enum { ED_DEL, ED_CHG, ED_ADD } ed_kind;
+
+typedef struct edit {
+    ed_kind kind;
+    const char *name;  /* borrowed, like value, from the header lists apply holds */
+    int index;         /* of name among the fields left when the edit applies; not for ED_ADD */
+    const char *value; /* NULL for ED_DEL */
+} edit;
+
+/* The edits of one message. */
+typedef struct edits {
+    edit *e;
+    size_t n, cap;
+    size_t chg; /* ED_CHG edits queued */
+} edits;
+
+/* Queue one edit. 0, or -1 when out of memory. */
+static int ed_push(edits *ed, ed_kind kind, const char *name, int index, const char *value)
+{
+    if (ed->n == ed->cap) {
+        size_t cap = ed->cap ? ed->cap * 2 : 64;
+        edit *ne = realloc(ed->e, cap * sizeof(*ne));
+
+        if (ne == NULL)
+            return -1;
+        ed->e = ne;
+        ed->cap = cap;
+    }
+    ed->e[ed->n].kind = kind;
+    ed->e[ed->n].name = name;
+    ed->e[ed->n].index = index;
+    ed->e[ed->n].value = value;
+    ed->n++;
+    ed->chg += kind == ED_CHG;
+    return 0;
+}
+
+/* Send the edits of one kind in the order they were queued. */
+static int ed_send(SMFICTX *ctx, const edits *ed, ed_kind kind)
+{
+    size_t i;
+
+    for (i = 0; i < ed->n; i++) {
+        const edit *e = &ed->e[i];
+        int rc;
+
+        if (e->kind != kind)
+            continue;
+        rc = kind == ED_ADD ? smfi.addheader(ctx, (char *)e->name, (char *)e->value)
+                            : smfi.chgheader(ctx, (char *)e->name, e->index, (char *)e->value);
+        if (rc != MI_SUCCESS)
+            return -1;
+    }
+    return 0;
+}
+
+/* Send every deletion, then every in-place change, then every addition. */
+static int ed_apply(SMFICTX *ctx, const edits *ed)
+{
+    if (ed_send(ctx, ed, ED_DEL) < 0 || ed_send(ctx, ed, ED_CHG) < 0)
+        return -1;
+    return ed_send(ctx, ed, ED_ADD);
+}
+
+/* Delete every occurrence of name from index from on, last first so the indexes stay valid. */
+static int plan_delete_all(edits *ed, const mctx *m, const char *name, int from)
 {
     int i;
 
     for (i = hdr_count(m->hdrs, m->nhdrs, name); i >= from; i--)
-        if (smfi.chgheader(ctx, (char *)name, i, NULL) != MI_SUCCESS)
+        if (ed_push(ed, ED_DEL, name, i, NULL) < 0)
             return -1;
     return 0;
 }
 
 /* Content-* and MIME-Version: the clean message's values replace the original ones. */
-static int apply_content(SMFICTX *ctx, const mctx *m, const clean *c)
+static int plan_content(edits *ed, const mctx *m, const clean *c)
 {
     size_t i;
 
     for (i = 0; i < m->nhdrs; i++) {
         const char *name = m->hdrs[i].name, *v;
 
-        if (hdr_seen(m->hdrs, i) || strncasecmp(name, "X-Mugai-", 8) == 0 ||
-            strcasecmp(name, "Subject") == 0)
+        if (hdr_seen(m->hdrs, i) || strncasecmp(name, "X-Mugai-", 8) == 0)
             continue;
         v = hdr_find(c->h, c->nh, name);
-        if (v != NULL && smfi.chgheader(ctx, (char *)name, 1, (char *)v) != MI_SUCCESS)
+        if (v != NULL && ed_push(ed, ED_CHG, name, 1, v) < 0)
             return -1;
-        if (hdr_delete_all(ctx, m, name, v != NULL ? 2 : 1) < 0)
+        if (plan_delete_all(ed, m, name, v != NULL ? 2 : 1) < 0)
             return -1;
     }
     for (i = 0; i < c->nh; i++) {
@@ -673,27 +768,10 @@ static int apply_content(SMFICTX *ctx, const mctx *m, const clean *c)
         if ((strncasecmp(name, "Content-", 8) != 0 && strcasecmp(name, "MIME-Version") != 0) ||
             hdr_seen(c->h, i) || hdr_find(m->hdrs, m->nhdrs, name) != NULL)
             continue;
-        if (smfi.addheader(ctx, (char *)name, c->h[i].value) != MI_SUCCESS)
+        if (ed_push(ed, ED_ADD, name, 0, c->h[i].value) < 0)
             return -1;
     }
     return 0;
-}
-
-/* Compare header values ignoring CR and LF (folding). */
-static int value_same(const char *a, const char *b)
-{
-    for (;;) {
-        while (*a == '\r' || *a == '\n')
-            a++;
-        while (*b == '\r' || *b == '\n')
-            b++;
-        if (*a != *b)
-            return 0;
-        if (*a == '\0')
-            return 1;
-        a++;
-        b++;
-    }
 }
 
 /* Non-zero when a and b hold the same characters, line breaks and the blanks around the
@@ -768,11 +846,12 @@ static int value_plain(const char *v)
 }
 
 /* Non-zero when the n original occurrences o of a name are not all plain and differ from the
- * m clean ones c (or do not pair up with them). */
+ * m clean ones c (or do not pair up with them). Subject is compared even when plain: the
+ * subject tag changes every one. */
 static int run_rewritten(const hdr *const *o, size_t n, const hdr *const *c, size_t m)
 {
     size_t k;
-    int plain = 1;
+    int plain = strcasecmp(o[0]->name, "Subject") != 0;
 
     for (k = 0; k < n; k++)
         plain = plain && value_plain(o[k]->value);
@@ -786,32 +865,48 @@ static int run_rewritten(const hdr *const *o, size_t n, const hdr *const *c, siz
     return 0;
 }
 
-/* Replace the n occurrences o of a name by the m clean ones c: in place when they pair up one
- * to one, else all deleted (last first, so the indexes hold) and the clean ones added. */
-static int replace_run(SMFICTX *ctx, const hdr *const *o, size_t n, const hdr *const *c, size_t m)
+/* Non-zero for the fields a reader is shown first: they keep their place when changed. */
+static int hdr_shown(const char *name)
 {
-    char *name = o[0]->name;
-    size_t k;
+    static const char *const names[] = {"From", "To", "Cc", "Subject", "Reply-To", "Sender"};
+    size_t i;
 
-    if (n == m) {
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Replace the n occurrences o of a name by the m clean ones c: in place when they pair up one
+ * to one and the in-place budget allows, else all deleted (last first, so the indexes hold)
+ * and the clean ones added at the end. */
+static int plan_run(edits *ed, const hdr *const *o, size_t n, const hdr *const *c, size_t m)
+{
+    const char *name = o[0]->name;
+    size_t k, diff = 0;
+
+    for (k = 0; n == m && k < n; k++)
+        diff += !value_equiv(o[k]->value, c[k]->value);
+    if (n == m && ed->chg + diff <= MAX_IN_PLACE) {
         for (k = 0; k < n; k++)
             if (!value_equiv(o[k]->value, c[k]->value) &&
-                smfi.chgheader(ctx, name, (int)k + 1, c[k]->value) != MI_SUCCESS)
+                ed_push(ed, ED_CHG, name, (int)k + 1, c[k]->value) < 0)
                 return -1;
         return 0;
     }
     for (k = n; k >= 1; k--)
-        if (smfi.chgheader(ctx, name, (int)k, NULL) != MI_SUCCESS)
+        if (ed_push(ed, ED_DEL, name, (int)k, NULL) < 0)
             return -1;
     for (k = 0; k < m; k++)
-        if (smfi.addheader(ctx, name, c[k]->value) != MI_SUCCESS)
+        if (ed_push(ed, ED_ADD, name, 0, c[k]->value) < 0)
             return -1;
     return 0;
 }
 
 /* Compare the sorted original headers so (n) with the sorted clean ones sc (m), name by
- * name, and replace the runs the clean message rewrote. */
-static int replace_rewritten(SMFICTX *ctx, const hdr **so, size_t n, const hdr **sc, size_t m)
+ * name, and plan the replacement of the runs the clean message rewrote: with shown non-zero
+ * those of the fields hdr_shown names, else the others. */
+static int plan_runs(edits *ed, const hdr **so, size_t n, const hdr **sc, size_t m, int shown)
 {
     size_t i, j = 0, on, cn;
 
@@ -822,10 +917,10 @@ static int replace_rewritten(SMFICTX *ctx, const hdr **so, size_t n, const hdr *
         while (j < m && strcasecmp(sc[j]->name, name) < 0)
             j++;
         cn = j < m && strcasecmp(sc[j]->name, name) == 0 ? run_len(sc + j, m - j) : 0;
-        if (hdr_kept(name) || strcasecmp(name, "Received") == 0 ||
+        if (hdr_kept(name) || strcasecmp(name, "Received") == 0 || !hdr_shown(name) != !shown ||
             !run_rewritten(so + i, on, sc + j, cn))
             continue;
-        if (replace_run(ctx, so + i, on, sc + j, cn) < 0)
+        if (plan_run(ed, so + i, on, sc + j, cn) < 0)
             return -1;
     }
     return 0;
@@ -833,68 +928,81 @@ static int replace_rewritten(SMFICTX *ctx, const hdr **so, size_t n, const hdr *
 
 /* Every other header that is not plain (value_plain) and that the clean message rewrote is
  * replaced by its clean value: the engine decodes it, drops the characters no reader may see
- * (a From display name with U+202E, say) and encodes it again. Received: stays: MTAs number
- * those differently, and no reader is shown them. The original header block is read back
- * from the spool file (fd); sorting by name keeps the work at n log n however many fields. */
-static int apply_rewritten(SMFICTX *ctx, int fd, const clean *c)
+ * (a From display name with U+202E, say) and encodes it again; every Subject too when the
+ * subject tag changed it, and the clean Subject is added when the original had none.
+ * Received: stays: MTAs number those differently, and no reader is shown them. orig is the
+ * original header block read back from the spool file; sorting by name keeps the work at
+ * n log n however many fields. The shown fields go first, so they get the in-place budget. */
+static int plan_rewritten(edits *ed, const clean *orig, const clean *c)
 {
-    const hdr **so = NULL, **sc = NULL;
-    clean orig;
+    const hdr **so = hdr_sorted(orig->h, orig->nh), **sc = hdr_sorted(c->h, c->nh);
+    size_t i;
     int rc = -1;
 
-    memset(&orig, 0, sizeof(orig));
-    if (lseek(fd, 0, SEEK_SET) == 0 && clean_read(fd, &orig) == 0 && clean_parse(&orig) == 0 &&
-        (so = hdr_sorted(orig.h, orig.nh)) != NULL && (sc = hdr_sorted(c->h, c->nh)) != NULL)
-        rc = replace_rewritten(ctx, so, orig.nh, sc, c->nh);
+    if (so != NULL && sc != NULL && plan_runs(ed, so, orig->nh, sc, c->nh, 1) == 0 &&
+        plan_runs(ed, so, orig->nh, sc, c->nh, 0) == 0)
+        rc = 0;
+    for (i = 0; rc == 0 && hdr_count(orig->h, orig->nh, "Subject") == 0 && i < c->nh; i++)
+        if (strcasecmp(c->h[i].name, "Subject") == 0 &&
+            ed_push(ed, ED_ADD, c->h[i].name, 0, c->h[i].value) < 0)
+            rc = -1;
     free(so);
     free(sc);
-    clean_free(&orig);
     return rc;
 }
 
-/* X-Mugai-* (incoming ones deleted first) and the subject tag. */
-static int apply_mugai(SMFICTX *ctx, const mctx *m, const clean *c, const char *qid)
+/* X-Mugai-* (incoming ones deleted first); idv (size bytes) holds the quarantine id value
+ * until the edits are sent. */
+static int plan_mugai(edits *ed, const mctx *m, const clean *c, const char *qid, char *idv,
+                      size_t size)
 {
     const char *san = hdr_find(c->h, c->nh, "X-Mugai-Sanitized");
-    const char *cs = hdr_find(c->h, c->nh, "Subject");
-    const char *os = hdr_find(m->hdrs, m->nhdrs, "Subject");
-    char idv[64];
     size_t i;
 
     for (i = 0; i < m->nhdrs; i++)
         if (!hdr_seen(m->hdrs, i) && strncasecmp(m->hdrs[i].name, "X-Mugai-", 8) == 0 &&
-            hdr_delete_all(ctx, m, m->hdrs[i].name, 1) < 0)
+            plan_delete_all(ed, m, m->hdrs[i].name, 1) < 0)
             return -1;
-    if (mg_snprintf(idv, sizeof(idv), " %s", qid) < 0)
+    if (mg_snprintf(idv, size, " %s", qid) < 0)
         return -1;
-    if (smfi.addheader(ctx, "X-Mugai-Sanitized", san ? (char *)san : " yes") != MI_SUCCESS ||
-        smfi.addheader(ctx, "X-Mugai-Quarantine-Id", idv) != MI_SUCCESS)
+    if (ed_push(ed, ED_ADD, "X-Mugai-Sanitized", 0, san ? san : " yes") < 0)
         return -1;
-    if (cs == NULL || (os != NULL && value_same(cs, os)))
-        return 0;
-    if (os != NULL)
-        return smfi.chgheader(ctx, "Subject", 1, (char *)cs) == MI_SUCCESS ? 0 : -1;
-    return smfi.addheader(ctx, "Subject", (char *)cs) == MI_SUCCESS ? 0 : -1;
+    return ed_push(ed, ED_ADD, "X-Mugai-Quarantine-Id", 0, idv);
+}
+
+/* Read the original header block back from the spool file (fd). 0 or -1. */
+static int orig_read(int fd, clean *orig)
+{
+    if (lseek(fd, 0, SEEK_SET) != 0 || clean_read(fd, orig) < 0)
+        return -1;
+    return clean_parse(orig);
 }
 
 /* Apply the clean message: all body replacement first, then the header changes. */
 static const char *apply(SMFICTX *ctx, const mctx *m, const milter_reply *r)
 {
     int fd = m->sp->out;
-    clean c;
+    clean c, orig;
+    edits ed;
+    char idv[64];
     const char *why = NULL;
 
     memset(&c, 0, sizeof(c));
+    memset(&orig, 0, sizeof(orig));
+    memset(&ed, 0, sizeof(ed));
     if (lseek(fd, 0, SEEK_SET) < 0 || clean_read(fd, &c) < 0 || clean_parse(&c) < 0)
         why = "cannot read the clean message";
+    if (why == NULL && orig_read(fileno(m->spool), &orig) < 0)
+        why = "cannot read the spooled header";
     if (why == NULL)
         why = apply_body(ctx, fd, &c);
-    if (why == NULL && apply_content(ctx, m, &c) < 0)
-        why = "changing the content headers failed";
-    if (why == NULL && apply_rewritten(ctx, fileno(m->spool), &c) < 0)
-        why = "replacing the rewritten headers failed";
-    if (why == NULL && apply_mugai(ctx, m, &c, r->qid) < 0)
-        why = "adding the mugai headers failed";
+    if (why == NULL && (plan_content(&ed, m, &c) < 0 || plan_rewritten(&ed, &orig, &c) < 0 ||
+                        plan_mugai(&ed, m, &c, r->qid, idv, sizeof(idv)) < 0))
+        why = "out of memory for the header changes";
+    if (why == NULL && ed_apply(ctx, &ed) < 0)
+        why = "changing the headers failed";
+    free(ed.e);
+    clean_free(&orig);
     clean_free(&c);
     return why;
 }
@@ -935,7 +1043,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
 
     if (cc == NULL)
         return tempfail(ctx, NULL, "no connection context");
-    if (cc->fail != NULL)
+    if (msg_overfull(cc->msg))
+        rc = reject(ctx, cc->msg, "too many header fields for the clean copy");
+    else if (cc->fail != NULL)
         rc = tempfail(ctx, cc->msg, cc->fail);
     else if (cc->msg == NULL)
         rc = tempfail(ctx, NULL, "no message context");

@@ -11,16 +11,23 @@
  * a path taken from the archive (members go to anonymous temporary files),
  * never let libarchive start an external program, never read on past a
  * bound, and never put into the new zip anything the engine did not
- * sanitize.
+ * sanitize. Every libarchive call runs under a lowered soft RLIMIT_DATA
+ * (libarchive reads some data, such as a 7z symlink's target, into memory
+ * where no bound of ours applies), and data mugai does not use is still read
+ * here, counted and bounded: libarchive would otherwise decompress it, with
+ * no bound, when it skips to the next header.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +42,10 @@
 /* Expansion below this never counts as a bomb: small, very regular files compress well. */
 #define ARCH_RATIO_FLOOR ((uint64_t)1024 * 1024)
 #define ARCH_NAME_CHARSETS "UTF-8,CP932,EUC-JP"
+/* Heap libarchive may add during one call: [archive] max_entry_mb and this much for its own
+ * buffers, and never less than ARCH_MEM_FLOOR. */
+#define ARCH_MEM_EXTRA ((uint64_t)256 * 1024 * 1024)
+#define ARCH_MEM_FLOOR ((uint64_t)512 * 1024 * 1024)
 
 /* What reading one entry led to. */
 typedef enum {
@@ -53,12 +64,16 @@ typedef struct arch {
     struct archive *rd;
     struct archive *wr; /* the new zip, NULL until a member survives */
     int out_fd;
-    GHashTable *outnames; /* case-folded output names already used */
-    unsigned char *buf;   /* ARCH_BUF_SIZE bytes */
-    uint64_t expanded;    /* bytes of all members read so far */
-    size_t entries;       /* headers read, directories included */
-    size_t kept;          /* members written to the new zip */
-    size_t cap;           /* allocated r->members */
+    GHashTable *outnames;    /* case-folded output names already used */
+    unsigned char *buf;      /* ARCH_BUF_SIZE bytes */
+    uint64_t expanded;       /* bytes of all members read so far */
+    size_t entries;          /* headers read, directories included */
+    size_t kept;             /* members written to the new zip */
+    size_t cap;              /* allocated r->members */
+    struct rlimit mem_saved; /* RLIMIT_DATA as found, restored after every libarchive call */
+    rlim_t mem_cap;          /* the soft limit libarchive runs under, RLIM_INFINITY: none */
+    int mem_lowered;         /* the soft limit is mem_cap now */
+    char cut[128];           /* why the rest of the archive is not read; "" while it is */
 } arch;
 
 /* ---- names ---- */
@@ -228,6 +243,95 @@ static void member_note_rename(san_member *m, const char *orig)
     g_free(shown);
 }
 
+/* ---- memory ---- */
+
+/* The heap libarchive may add while it reads one entry, in bytes. */
+static uint64_t mem_margin(const conf *c)
+{
+    uint64_t m = (uint64_t)c->archive_max_entry_mb * 1024 * 1024 + ARCH_MEM_EXTRA;
+
+    return MAX(m, ARCH_MEM_FLOOR);
+}
+
+/* The data segment of this process in bytes (VmData, what RLIMIT_DATA counts), read through
+ * buf; 0 when unknown. */
+static uint64_t mem_data_now(char *buf, size_t len)
+{
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+    unsigned long long kb = 0;
+    const char *p;
+
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strstr(buf, "\nVmData:");
+    if (!p || sscanf(p + 8, "%llu", &kb) != 1)
+        return 0;
+    return (uint64_t)kb * 1024;
+}
+
+/* Set the cap for the next libarchive calls: the data segment now plus the margin. */
+static void mem_measure(arch *x)
+{
+    static int warned;
+    uint64_t now = mem_data_now((char *)x->buf, ARCH_BUF_SIZE);
+
+    x->mem_cap = RLIM_INFINITY;
+    if (now && now < (uint64_t)RLIM_INFINITY - mem_margin(x->c))
+        x->mem_cap = (rlim_t)(now + mem_margin(x->c));
+    else if (!warned++)
+        mg_warn("archive: cannot read VmData from /proc/self/status: archive memory unbounded");
+}
+
+/* Lower the soft data limit to the cap before a libarchive call; never raise it. */
+static void mem_lower(arch *x)
+{
+    struct rlimit rl = x->mem_saved;
+
+    if (x->mem_cap == RLIM_INFINITY || (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= x->mem_cap))
+        return;
+    rl.rlim_cur = x->mem_cap;
+    if (setrlimit(RLIMIT_DATA, &rl) == 0)
+        x->mem_lowered = 1;
+    else
+        mg_warn("archive: cannot lower RLIMIT_DATA: %s", g_strerror(errno));
+}
+
+/* Put the soft data limit back after the call, so that our own allocations (g_malloc aborts)
+ * and the jails forked for members see the limit as it was. */
+static void mem_restore(arch *x)
+{
+    if (x->mem_lowered && setrlimit(RLIMIT_DATA, &x->mem_saved) < 0)
+        mg_warn("archive: cannot restore RLIMIT_DATA: %s", g_strerror(errno));
+    x->mem_lowered = 0;
+}
+
+/* archive_read_next_header under a cap measured for this entry. */
+static int rd_header(arch *x, struct archive_entry **ent)
+{
+    int rc;
+
+    mem_measure(x);
+    mem_lower(x);
+    rc = archive_read_next_header(x->rd, ent);
+    mem_restore(x);
+    return rc;
+}
+
+/* archive_read_data into x->buf under the entry's cap. */
+static la_ssize_t rd_data(arch *x)
+{
+    la_ssize_t n;
+
+    mem_lower(x);
+    n = archive_read_data(x->rd, x->buf, ARCH_BUF_SIZE);
+    mem_restore(x);
+    return n;
+}
+
 /* ---- reading ---- */
 
 /* Non-zero when libarchive's last error says the data is encrypted. */
@@ -239,32 +343,51 @@ static int read_error_encrypted(struct archive *a)
            (msg && (strstr(msg, "ncrypt") || strstr(msg, "assphrase")));
 }
 
-/* Set the verdict for a libarchive read error: held when encrypted, else failed. */
+/* Block the archive: libarchive needed more memory than it may use. */
+static void verdict_memory(arch *x)
+{
+    san_result_set(x->r, SAN_BLOCKED, NULL,
+                   "reading it needs more than %zu MiB of memory: over a memory limit",
+                   (size_t)(mem_margin(x->c) >> 20));
+}
+
+/* Set the verdict for a libarchive read error: blocked when it ran out of the memory it may
+ * use, held when encrypted, else failed. */
 static void read_error_verdict(arch *x, const char *what)
 {
     const char *msg = archive_error_string(x->rd);
 
-    if (read_error_encrypted(x->rd))
+    if (archive_errno(x->rd) == ENOMEM)
+        verdict_memory(x);
+    else if (read_error_encrypted(x->rd))
         san_result_set(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
     else
         san_result_set(x->r, SAN_FAILED, NULL, "malformed archive (%s): %s", what,
                        msg ? msg : "unknown error");
 }
 
-/* Check the bounds after entry_bytes of the current member were read. */
-static arch_step check_bounds(arch *x, uint64_t entry_bytes)
+/* Stop reading the archive after this entry; the reason ends the archive's own. */
+static void walk_cut(arch *x, const char *why)
+{
+    if (!x->cut[0])
+        g_strlcpy(x->cut, why, sizeof(x->cut));
+}
+
+/* Check the bounds after n more bytes, entry_bytes in all, of the current entry were read;
+ * the input's budget counts the n bytes. */
+static arch_step check_bounds(arch *x, uint64_t entry_bytes, size_t n)
 {
     const conf *c = x->c;
     int64_t packed = archive_filter_bytes(x->rd, -1);
+    char why[128];
 
     if (entry_bytes > (uint64_t)c->archive_max_entry_mb * 1024 * 1024) {
         san_result_set(x->r, SAN_BLOCKED, NULL, "a member is larger than %zu MiB",
                        c->archive_max_entry_mb);
         return STEP_STOP;
     }
-    if (x->expanded > (uint64_t)c->archive_max_total_mb * 1024 * 1024) {
-        san_result_set(x->r, SAN_BLOCKED, NULL, "members expand to more than %zu MiB",
-                       c->archive_max_total_mb);
+    if (san_budget_expand(x->b, c, (uint64_t)n, why, sizeof(why)) < 0) {
+        san_result_set(x->r, SAN_BLOCKED, NULL, "%s", why);
         return STEP_STOP;
     }
     if (x->expanded > ARCH_RATIO_FLOOR && packed > 0 &&
@@ -291,21 +414,69 @@ static arch_step data_error(arch *x, san_member *m, la_ssize_t code)
     return STEP_SKIP;
 }
 
+/* Count n more bytes of the current entry (entry_bytes so far) and check the bounds. */
+static arch_step count_bytes(arch *x, uint64_t *entry_bytes, size_t n)
+{
+    *entry_bytes += (uint64_t)n;
+    x->expanded += (uint64_t)n;
+    return check_bounds(x, *entry_bytes, n);
+}
+
+/* Non-zero when libarchive passes over the rest of an entry without decompressing anything:
+ * tar, cpio, zip or lha not compressed as a whole, where it seeks or reads stored bytes. */
+static int skip_is_cheap(arch *x)
+{
+    int base = archive_format(x->rd) & ARCHIVE_FORMAT_BASE_MASK;
+
+    return archive_filter_count(x->rd) <= 1 &&
+           (base == ARCHIVE_FORMAT_TAR || base == ARCHIVE_FORMAT_CPIO ||
+            base == ARCHIVE_FORMAT_ZIP || base == ARCHIVE_FORMAT_LHA);
+}
+
+/* After the data of an entry could not be read: go on when skipping the rest costs nothing,
+ * else stop reading the archive, which libarchive would decompress without a bound. */
+static arch_step skip_unread(arch *x)
+{
+    if (!skip_is_cheap(x))
+        walk_cut(x, "a member could not be read");
+    return STEP_NEXT;
+}
+
+/* Read and discard the current entry's data (an entry mugai does not use) within the
+ * bounds, so that the next header does not decompress it without one. */
+static arch_step drain(arch *x)
+{
+    uint64_t entry_bytes = 0;
+
+    for (;;) {
+        la_ssize_t n = rd_data(x);
+        arch_step st;
+        if (n == 0)
+            return STEP_NEXT;
+        if (n < 0 && (n == ARCHIVE_FATAL || read_error_encrypted(x->rd))) {
+            read_error_verdict(x, "member data");
+            return STEP_STOP;
+        }
+        if (n < 0)
+            return skip_unread(x);
+        if ((st = count_bytes(x, &entry_bytes, (size_t)n)) != STEP_NEXT)
+            return st;
+    }
+}
+
 /* Copy the current member's data to fd, within the bounds. */
 static arch_step copy_data(arch *x, san_member *m, int fd)
 {
     uint64_t entry_bytes = 0;
 
     for (;;) {
-        la_ssize_t n = archive_read_data(x->rd, x->buf, ARCH_BUF_SIZE);
+        la_ssize_t n = rd_data(x);
         arch_step st;
         if (n == 0)
             return STEP_NEXT;
         if (n < 0)
             return data_error(x, m, n);
-        entry_bytes += (uint64_t)n;
-        x->expanded += (uint64_t)n;
-        if ((st = check_bounds(x, entry_bytes)) != STEP_NEXT)
+        if ((st = count_bytes(x, &entry_bytes, (size_t)n)) != STEP_NEXT)
             return st;
         if (mg_write_all(fd, x->buf, (size_t)n) < 0) {
             san_result_set(x->r, SAN_FAILED, NULL, "cannot write a temporary file: %s",
@@ -423,7 +594,7 @@ static arch_step entry_regular(arch *x, struct archive_entry *ent, san_member *m
     if (st == STEP_NEXT)
         st = member_convert(x, m, fd, mtime);
     else if (st == STEP_SKIP)
-        st = STEP_NEXT;
+        st = skip_unread(x);
     else
         san_result_set(&m->r, x->r->verdict, "unknown", "%s", x->r->reason);
     close(fd);
@@ -469,13 +640,15 @@ static arch_step entry_handle(arch *x, struct archive_entry *ent)
         return STEP_STOP;
     }
     if (archive_entry_filetype(ent) == AE_IFDIR && archive_format(x->rd) != ARCHIVE_FORMAT_RAW)
-        return STEP_NEXT;
+        return drain(x);
     m = member_add(x, entry_name(x, ent, &orig));
-    if (san_budget_part(x->b, x->c, why, sizeof(why)) < 0)
+    if (san_budget_part(x->b, x->c, why, sizeof(why)) < 0) {
         san_result_set(&m->r, SAN_BLOCKED, "unknown", "%s: removed", why);
-    else if (entry_is_special(x, ent))
+        walk_cut(x, why);
+    } else if (entry_is_special(x, ent)) {
         san_result_set(&m->r, SAN_BLOCKED, "unknown", "link/special file: removed");
-    else
+        st = drain(x);
+    } else
         st = entry_regular(x, ent, m);
     if (strcmp(orig, m->name) != 0)
         member_note_rename(m, orig);
@@ -489,7 +662,7 @@ static arch_step read_entries(arch *x)
     struct archive_entry *ent;
 
     for (;;) {
-        int rc = archive_read_next_header(x->rd, &ent);
+        int rc = rd_header(x, &ent);
         arch_step st;
         if (rc == ARCHIVE_EOF)
             return STEP_NEXT;
@@ -502,7 +675,7 @@ static arch_step read_entries(arch *x)
                            x->c->archive_max_entries);
             return STEP_STOP;
         }
-        if ((st = entry_handle(x, ent)) != STEP_NEXT)
+        if ((st = entry_handle(x, ent)) != STEP_NEXT || x->cut[0])
             return st;
     }
 }
@@ -555,12 +728,18 @@ static int reader_support(struct archive *rd)
  * file. */
 static int reader_open(arch *x, int in_fd)
 {
+    int rc;
+
     x->rd = archive_read_new();
     if (!x->rd || lseek(in_fd, 0, SEEK_SET) < 0 || reader_support(x->rd) < 0) {
         san_result_set(x->r, SAN_FAILED, NULL, "cannot start the archive reader");
         return -1;
     }
-    if (archive_read_open_fd(x->rd, in_fd, ARCH_BUF_SIZE) != ARCHIVE_OK) {
+    mem_measure(x);
+    mem_lower(x);
+    rc = archive_read_open_fd(x->rd, in_fd, ARCH_BUF_SIZE);
+    mem_restore(x);
+    if (rc != ARCHIVE_OK) {
         read_error_verdict(x, "open");
         return 1;
     }
@@ -571,9 +750,11 @@ static int reader_open(arch *x, int in_fd)
 static arch_step finish(arch *x)
 {
     size_t n = x->r->nmembers;
+    const char *sep = x->cut[0] ? "; the rest removed unread: " : "";
 
     if (x->kept == 0) {
-        san_result_set(x->r, SAN_BLOCKED, NULL, "no member could be sanitized (%zu members)", n);
+        san_result_set(x->r, SAN_BLOCKED, NULL, "no member could be sanitized (%zu members)%s%s", n,
+                       sep, x->cut);
         return STEP_STOP;
     }
     if (archive_write_close(x->wr) != ARCHIVE_OK) {
@@ -581,14 +762,75 @@ static arch_step finish(arch *x)
                        archive_error_string(x->wr));
         return STEP_ERROR;
     }
-    san_result_set(x->r, SAN_SANITIZED, NULL, "%zu of %zu members sanitized", x->kept, n);
+    san_result_set(x->r, SAN_SANITIZED, NULL, "%zu of %zu members sanitized%s%s", x->kept, n, sep,
+                   x->cut);
     return STEP_NEXT;
+}
+
+/* ---- 7z: headers read in a child first ---- */
+
+/* Non-zero when in_fd may be read as 7z: the 7z signature, or an executable a 7z
+ * self-extractor could hide in. */
+static int maybe_7z(int in_fd)
+{
+    unsigned char head[6] = {0};
+
+    if (pread(in_fd, head, sizeof(head), 0) < 2)
+        return 0;
+    return memcmp(head, "7z\xbc\xaf\x27\x1c", 6) == 0 || memcmp(head, "MZ", 2) == 0 ||
+           memcmp(head, "\177ELF", 4) == 0;
+}
+
+/* In the child: read every header, draining the data within the bounds. Exit status 0 when it
+ * ended (at the end, at a bound, or on an error the parent will meet and report too), 3 when
+ * libarchive ran out of memory. */
+static void probe_child(arch *x, int in_fd)
+{
+    struct archive_entry *ent;
+    int rc = reader_open(x, in_fd);
+
+    while (rc == 0) {
+        rc = rd_header(x, &ent);
+        if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
+            rc = ++x->entries > x->c->archive_max_entries || drain(x) != STEP_NEXT || x->cut[0];
+        else
+            _exit(rc != ARCHIVE_EOF && archive_errno(x->rd) == ENOMEM ? 3 : 0);
+    }
+    _exit(0);
+}
+
+/* For a 7z archive, read its headers in a child under the memory bound first: libarchive 3.6
+ * reads a 7z symlink's whole target inside archive_read_next_header and exits the process
+ * when it cannot allocate a copy of it. 0 to go on, -1 when over the bound (verdict set). */
+static int probe_7z(arch *x, int in_fd)
+{
+    int status = 0;
+    pid_t pid;
+
+    if (!maybe_7z(in_fd))
+        return 0;
+    fflush(NULL); /* an exit in the child must not write our buffers twice */
+    pid = fork();
+    if (pid == 0)
+        probe_child(x, in_fd);
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (pid < 0) {
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot check the 7z archive: %s",
+                       g_strerror(errno));
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        verdict_memory(x);
+        return -1;
+    }
+    return 0;
 }
 
 /* Read, sanitize and repack; the verdict is in x->r. */
 static arch_step arch_run(arch *x, int in_fd)
 {
-    int rc = reader_open(x, in_fd);
+    int rc = probe_7z(x, in_fd) < 0 ? 1 : reader_open(x, in_fd);
     arch_step st;
 
     if (rc != 0)
@@ -603,7 +845,8 @@ static arch_step arch_run(arch *x, int in_fd)
 int archive_sanitize(san_engine *e, int in_fd, const char *name, san_budget *b, int out_fd,
                      san_result *r)
 {
-    arch x = {.e = e, .c = san_engine_conf(e), .name = name, .b = b, .r = r};
+    arch x = {
+        .e = e, .c = san_engine_conf(e), .name = name, .b = b, .r = r, .mem_cap = RLIM_INFINITY};
     /* Names libarchive converts (UTF-8 zip names, 7z, pax) must come out as UTF-8. */
     locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
@@ -617,6 +860,8 @@ int archive_sanitize(san_engine *e, int in_fd, const char *name, san_budget *b, 
         x.out_fd = out_fd;
         x.outnames = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         x.buf = g_malloc(ARCH_BUF_SIZE);
+        if (getrlimit(RLIMIT_DATA, &x.mem_saved) < 0)
+            x.mem_saved.rlim_cur = x.mem_saved.rlim_max = 0; /* mem_lower: leave it */
         st = arch_run(&x, in_fd);
         if (st != STEP_NEXT)
             zip_discard(&x);

@@ -1,12 +1,13 @@
 /*
- * sanitize/budget.c - the nesting and part limits of one input, shared by
+ * sanitize/budget.c - the nesting, part and byte limits of one input, shared by
  * every message, multipart, attached message, archive and member inside it.
  *
  * Used by the engine in trusted processes. A container never starts its own
  * count: a zip holding a message holding a zip is three levels of one input,
  * and a message attached as a file counts its parts against the same total
- * as the message it is attached to. It must never let a level or a part
- * through once its limit is reached.
+ * as the message it is attached to, and archives inside archives count the
+ * bytes their members expand to against one total. It must never let a
+ * level, a part or a byte through once its limit is reached.
  */
 #include <glib.h>
 
@@ -57,4 +58,16 @@ int san_budget_part(san_budget *b, const conf *c, char *why, size_t len)
 unsigned san_budget_parts_max(const conf *c)
 {
     return parts_max(c);
+}
+
+int san_budget_expand(san_budget *b, const conf *c, uint64_t n, char *why, size_t len)
+{
+    uint64_t max = (uint64_t)c->archive_max_total_mb * 1024 * 1024;
+
+    b->expanded = n > UINT64_MAX - b->expanded ? UINT64_MAX : b->expanded + n;
+    if (b->expanded > max) {
+        g_snprintf(why, len, "members expand to more than %zu MiB in all", c->archive_max_total_mb);
+        return -1;
+    }
+    return 0;
 }

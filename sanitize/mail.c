@@ -775,8 +775,63 @@ static int is_address_header(const char *name)
     return 0;
 }
 
+/* Non-zero when text a reader is shown (NULL: none) is valid UTF-8 without a character
+ * mg_uchar_unsafe names and without an encoded-word opener left to decode again. */
+static int shown_clean(const char *s)
+{
+    if (!s)
+        return 1;
+    if (!g_utf8_validate(s, -1, NULL) || strstr(s, "=?"))
+        return 0;
+    for (const char *p = s; *p; p = g_utf8_next_char(p))
+        if (mg_uchar_unsafe(g_utf8_get_char(p)))
+            return 0;
+    return 1;
+}
+
+/* With fix, run every display name of list (group members too) through the filter
+ * (mailhdr_clean): GMime decodes encoded words in what it parses, whatever the text was.
+ * Without, only check them. -1 when a name or an address is not clean (shown_clean). */
+static int names_clean(InternetAddressList *list, int fix, unsigned depth)
+{
+    int n = list ? internet_address_list_length(list) : 0;
+
+    for (int i = 0; i < n && depth < 4; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        const char *name = internet_address_get_name(ia);
+        if (fix && name) {
+            char *c = mailhdr_clean(name);
+            internet_address_set_name(ia, *c ? c : NULL);
+            g_free(c);
+        } else if (!shown_clean(name)) {
+            return -1;
+        }
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia) &&
+            !shown_clean(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia))))
+            return -1;
+        if (INTERNET_ADDRESS_IS_GROUP(ia) &&
+            names_clean(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), fix,
+                        depth + 1) < 0)
+            return -1;
+    }
+    return depth < 4 ? 0 : -1;
+}
+
+/* Non-zero when an encoded address list, decoded again as a reader would, shows only clean
+ * names: the check that nothing the filter dropped comes back in the output. */
+static int encoded_clean(const char *text)
+{
+    InternetAddressList *list = internet_address_list_parse(NULL, text);
+    int ok = list && names_clean(list, 0, 0) == 0;
+
+    if (list)
+        g_object_unref(list);
+    return ok;
+}
+
 /* Append a decoded address list re-encoded by GMime, display names as encoded words.
- * -1 when it does not parse as addresses or would not fit in 998-byte lines. */
+ * -1 when it does not parse as addresses, would not fit in 998-byte lines, or would not
+ * decode to clean names. */
 static int encode_addresses(GString *out, const char *utf8)
 {
     InternetAddressList *list = internet_address_list_parse(NULL, utf8);
@@ -785,10 +840,10 @@ static int encode_addresses(GString *out, const char *utf8)
     char *text;
     int rc = -1;
 
-    if (list && internet_address_list_length(list) > 0) {
+    if (list && internet_address_list_length(list) > 0 && names_clean(list, 1, 0) == 0) {
         internet_address_list_encode(list, fmt, line);
         text = g_strchomp(line->str);
-        if (header_clean("", text, 1 << 20)) {
+        if (header_clean("", text, 1 << 20) && encoded_clean(text)) {
             append_crlf(out, text);
             rc = 0;
         }

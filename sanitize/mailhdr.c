@@ -8,10 +8,12 @@
  * sanitize-file, on untrusted header bytes. It only computes: it must never
  * read past the given length, never do more than linear work in a bounded
  * input, never return text holding NUL, control or bidirectional override
- * characters, and never return a file name holding a path. Every charset
- * conversion goes through rnd_text_to_utf8 (CP932 under Shift_JIS labels,
- * NEC/IBM extensions in ISO-2022-JP), never through GMime's decoders, and only
- * for labels of the allow-list (charset.c); other labels are ignored.
+ * characters or an encoded-word opener "=?" (a doubly encoded word would
+ * decode again downstream, past the filter), and never return a file name
+ * holding a path. Every charset conversion goes through rnd_text_to_utf8
+ * (CP932 under Shift_JIS labels, NEC/IBM extensions in ISO-2022-JP), never
+ * through GMime's decoders, and only for labels of the allow-list
+ * (charset.c); other labels are ignored.
  */
 #include <string.h>
 
@@ -294,8 +296,27 @@ static int char_dropped(gunichar c)
     return mg_uchar_unsafe(c);
 }
 
+/* Break every "=?" of decoded text into "= ?": text decoded once must never hold an encoded
+ * word a later reader (GMime parsing an address list, a mail client showing a file name)
+ * would decode a second time, past the filter (a doubly encoded U+202E). */
+static void defuse_words(GString *s)
+{
+    if (!strstr(s->str, "=?"))
+        return;
+    GString *t = g_string_sized_new(s->len + s->len / 2 + 1); /* linear, not insert by insert */
+    for (size_t i = 0; i < s->len; i++) {
+        g_string_append_c(t, s->str[i]);
+        if (s->str[i] == '=' && i + 1 < s->len && s->str[i + 1] == '?')
+            g_string_append_c(t, ' ');
+    }
+    g_string_truncate(s, 0);
+    g_string_append_len(s, t->str, (gssize)t->len);
+    g_string_free(t, TRUE);
+}
+
 /* Copy s as valid UTF-8 without dropped characters (tab and line breaks become spaces),
- * trimmed of spaces at both ends. Caller frees with g_string_free. */
+ * trimmed of spaces at both ends, encoded-word openers broken (defuse_words). The one place
+ * every decoded header value and file name goes through. Caller frees with g_string_free. */
 static GString *clean_text(const char *s, size_t n)
 {
     GString *out = g_string_sized_new(n + 1);
@@ -313,6 +334,7 @@ static GString *clean_text(const char *s, size_t n)
             g_string_append_unichar(out, c);
         i = (size_t)(g_utf8_next_char(s + i) - s);
     }
+    defuse_words(out);
     size_t start = 0;
     while (start < out->len && out->str[start] == ' ')
         start++;
@@ -333,6 +355,13 @@ char *mailhdr_decode(const char *raw, size_t len, const char *fallbacks)
     g_string_free(s, TRUE);
     g_string_free(mixed, TRUE);
     return g_string_free(out, FALSE);
+}
+
+/* Already decoded text made safe the same way as a decoded value (a display name GMime
+ * parsed, say); never NULL, caller g_free()s. */
+char *mailhdr_clean(const char *utf8)
+{
+    return g_string_free(clean_text(utf8, strlen(utf8)), FALSE);
 }
 
 /* ---- parameters (Content-Disposition, Content-Type) ---- */
@@ -588,6 +617,7 @@ static char *safe_name(const char *u)
     GString *t = name_tidy(base);
     g_string_free(c, TRUE);
     name_truncate(t);
+    defuse_words(t); /* cutting never joins "=" and "?", but the name leaves this file */
     return t->len > 0 ? g_string_free(t, FALSE) : (g_string_free(t, TRUE), NULL);
 }
 

@@ -118,9 +118,10 @@ void san_classify(const char *mime, const char *desc, const char *name, san_clas
 
 /* ---- budget.c: the limits one input shares, whatever it nests ---- */
 
-/* Nesting and part counts of one top-level input (a file or a message), passed down through
- * every message, multipart, attached message, archive and member in it, so that no container
- * restarts them. Zeroed for a new input; the too_* counters say which limits stopped it. */
+/* Nesting, part and expanded byte counts of one top-level input (a file or a message), passed
+ * down through every message, multipart, attached message, archive and member in it, so that
+ * no container restarts them ([archive] max_total_mb bounds expanded). Zeroed for a new input; the
+ * too_* counters say which limits stopped it. */
 typedef struct san_budget {
     unsigned depth;         /* levels open on the current path */
     unsigned archives;      /* archives among them */
@@ -128,6 +129,7 @@ typedef struct san_budget {
     unsigned too_deep;      /* levels refused: [mail] max_depth */
     unsigned archives_deep; /* archives refused: [archive] max_depth */
     unsigned too_many;      /* parts or members refused: san_budget_parts_max */
+    uint64_t expanded;      /* bytes archive members expanded to, the whole input */
 } san_budget;
 
 /* Open one more level (a multipart or part of a message, an attached message, an archive when
@@ -143,6 +145,9 @@ int san_budget_part(san_budget *b, const conf *c, char *why, size_t len);
 /* The most parts and members one input may hold: [mail] max_parts or [archive] max_entries,
  * whichever is larger. */
 unsigned san_budget_parts_max(const conf *c);
+/* Count n more bytes that archive members expanded to. 0, or -1 (reason in why) once the
+ * input's members, all archives together, pass [archive] max_total_mb. */
+int san_budget_expand(san_budget *b, const conf *c, uint64_t n, char *why, size_t len);
 
 /* ---- engine.c: one input to one output, for the mail and archive code ---- */
 
@@ -182,8 +187,13 @@ int san_mail_budget(san_engine *e, quar_store *q, int in_fd, const san_envelope 
 /* Decode a raw header value to UTF-8: folding removed, RFC 2047 encoded words (also inside
  * quotes, also split in the middle of a character across adjacent words of one charset, any
  * Japanese charset incl. ISO-2022-JP with NEC/IBM extensions and CP932 under Shift_JIS labels),
- * raw 8-bit bytes decoded through the fallback list. Never NULL; caller g_free()s. */
+ * raw 8-bit bytes decoded through the fallback list; cleaned as mailhdr_clean says. Never
+ * NULL; caller g_free()s. */
 char *mailhdr_decode(const char *raw, size_t len, const char *fallbacks);
+/* Decoded UTF-8 text (a display name GMime parsed) cleaned like mailhdr_decode's result:
+ * the characters mg_uchar_unsafe names dropped, every "=?" broken into "= ?" so that no
+ * later reader decodes an encoded word a second time, trimmed. Never NULL; caller g_free()s. */
+char *mailhdr_clean(const char *utf8);
 /* The attachment file name from the raw Content-Disposition and Content-Type values (either
  * may be NULL): filename / filename* (RFC 2231 with charset and continuations) / name,
  * RFC 2047 inside quotes, raw 8-bit. Made safe: the last path component only, no control

@@ -14,7 +14,12 @@ Checked as a user would, on the report (--json) and the output files:
   never start one: stand-in programs of those names come first in PATH and
   leave a mark when run;
 - names with bidi controls and other invisible characters (archive members,
-  a From display name, an attachment name) come out without them.
+  a From display name, an attachment name) come out without them;
+- archives whose reading libarchive would let grow without a bound end with a
+  verdict naming the limit: a 7z symlink with a huge target (memory, measured
+  as the run's peak resident size), data of entries mugai never reads (a FIFO,
+  a member over the part budget: never decompressed), and archives inside an
+  archive that each stay under [archive] max_total_mb but not together.
 """
 
 import argparse
@@ -43,27 +48,39 @@ MAX_FDS = 64  # sanitize-file holds about 15 before any input
 ARCHIVE_MAX_DEPTH = 3  # the defaults the tests run with
 MAIL_MAX_DEPTH = 20
 EXTERNAL = ("lrzip", "lzop", "grzip")
+# Peak resident size for the 7z symlinks: the bound lets libarchive add 512 MiB; without it a
+# 512 MiB target took twice that (the target and libarchive's copy of it).
+MAX_RSS_7Z = 640 << 20
+MAX_CPU_UNREAD = 5.0  # seconds; 256 MiB of bzip2 zeros would take well under that too
+# Small limits for the budget and total runs.
+CONF_PARTS = "[archive]\nmax_entries = 4\n\n[mail]\nmax_parts = 4\n"
+CONF_TOTAL = "[archive]\nmax_total_mb = 20\n"
 S = {}
 
 
 def run_watched(args, env=None):
-    """Run args; return (exit code or None on time-out, stdout, seconds, most open fds)."""
+    """Run args; return (exit code or None on time-out, stdout, seconds, most open fds,
+    resource usage of the run: peak resident bytes and CPU seconds, its children included)."""
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:
         p = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, env=env)
-        most = 0
-        while p.poll() is None:
+        most, pid, status, ru = 0, 0, 0, None
+        while pid == 0:
             if time.monotonic() - t0 > RUN_TIMEOUT:
                 p.kill()
-                p.wait()
-                return None, b"", time.monotonic() - t0, most
+                os.wait4(p.pid, 0)
+                p.returncode = -9
+                return None, b"", time.monotonic() - t0, most, {}
             try:
                 most = max(most, len(os.listdir("/proc/%d/fd" % p.pid)))
             except OSError:
                 pass
             time.sleep(0.002)
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        return p.returncode, out.read(), time.monotonic() - t0, most
+        usage = {"rss": ru.ru_maxrss * 1024, "cpu": ru.ru_utime + ru.ru_stime}
+        return p.returncode, out.read(), time.monotonic() - t0, most, usage
 
 
 def fake_programs(bindir, markdir):
@@ -76,16 +93,28 @@ def fake_programs(bindir, markdir):
         os.chmod(path, 0o755)
 
 
-def sanitize(names, tag, env=None):
+def write_conf(name, extra=""):
+    """A configuration under the temporary directory: the test database and quarantine, and
+    extra; returns its path."""
+    path = os.path.join(S["tmp"], name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[scan]\nclamav_db_dir = %s\n\n[quarantine]\ndir = %s\n\n%s"
+                % (os.path.join(S["inputs"], "clamdb"), os.path.join(S["tmp"], "quarantine"),
+                   extra))
+    return path
+
+
+def sanitize(names, tag, env=None, conf=None):
     """sanitize-file --json on inputs, alone in its run; keeps the results under tag."""
     out = os.path.join(S["tmp"], "out-" + tag)
-    args = [S["bin"], "-c", S["conf"], "--json", "-o", out]
-    rc, so, secs, fds = run_watched(args + [os.path.join(S["inputs"], n) for n in names], env)
+    args = [S["bin"], "-c", conf or S["conf"], "--json", "-o", out]
+    rc, so, secs, fds, usage = run_watched(
+        args + [os.path.join(S["inputs"], n) for n in names], env)
     try:
         rep = json.loads(so.decode("utf-8"))
     except ValueError:
         rep = {"inputs": []}
-    S[tag] = {"rc": rc, "secs": secs, "fds": fds, "out": out,
+    S[tag] = {"rc": rc, "secs": secs, "fds": fds, "out": out, "usage": usage,
               "by": {os.path.basename(r["input"]): r for r in rep.get("inputs", [])}}
 
 
@@ -96,15 +125,11 @@ def setUpModule():
     S["bin"] = os.path.join(BUILD, "tools", "sanitize-file")
     S["tmp"] = tempfile.mkdtemp(prefix="mugai-hostile-")
     S["inputs"] = INPUTS or os.path.join(S["tmp"], "inputs")
-    if not os.path.exists(os.path.join(S["inputs"], "bidi_from.eml")):
+    if not os.path.exists(os.path.join(S["inputs"], "nest.zip")):
         subprocess.run([sys.executable, os.path.join(GEN, "make_hostile.py"), S["inputs"]],
                        check=True)
-    qdir = os.path.join(S["tmp"], "quarantine")
-    os.makedirs(qdir)
-    S["conf"] = os.path.join(S["tmp"], "mugai.conf")
-    with open(S["conf"], "w", encoding="utf-8") as f:
-        f.write("[scan]\nclamav_db_dir = %s\n\n[quarantine]\ndir = %s\n"
-                % (os.path.join(S["inputs"], "clamdb"), qdir))
+    os.makedirs(os.path.join(S["tmp"], "quarantine"))
+    S["conf"] = write_conf("mugai.conf")
     S["marks"] = os.path.join(S["tmp"], "marks")
     os.makedirs(S["marks"])
     bindir = os.path.join(S["tmp"], "bin")
@@ -114,6 +139,10 @@ def setUpModule():
     sanitize(["bidi.zip", "bidi_from.eml"], "names")
     sanitize(["chain.zip"], "chain")
     sanitize(["deep.eml"], "deep")
+    sanitize(["link512.7z", "link300.7z"], "7z")
+    sanitize(["fifo.cpio.bz2"], "unread")
+    sanitize(["skip.zip"], "parts", conf=write_conf("parts.conf", CONF_PARTS))
+    sanitize(["nest.zip"], "total", conf=write_conf("total.conf", CONF_TOTAL))
 
 
 def tearDownModule():
@@ -259,6 +288,52 @@ class Names(Run):
         self.assertEqual(unsafe_in(text), [], ascii(english_notice(text)))
         for p in r["parts"]:
             self.assertEqual(unsafe_in(p.get("filename") or ""), [], p)
+
+
+class ArchiveBounds(Run):
+    """What libarchive would read without a bound ends with a verdict naming the limit."""
+
+    def test_7z_symlink_memory(self):
+        self.bounded("7z")
+        for name in ("link512.7z", "link300.7z"):
+            with self.subTest(input=name):
+                r = self.entry("7z", name)
+                self.assertEqual(r["verdict"], "blocked", r["reason"])
+                self.assertIn("over a memory limit", r["reason"])
+                self.assertIsNone(r["output"])
+        rss = S["7z"]["usage"]["rss"]
+        self.assertLess(rss, MAX_RSS_7Z, "peak resident size %d MiB" % (rss >> 20))
+
+    def test_unread_data_is_bounded(self):
+        self.bounded("unread")
+        r = self.entry("unread", "fifo.cpio.bz2")
+        self.assertEqual(r["verdict"], "blocked", r["reason"])
+        self.assertIn("compression ratio over 100: archive bomb", r["reason"])
+        self.assertEqual([(m["input"], m["verdict"]) for m in r["members"]],
+                         [("fifo", "blocked")])
+        self.assertLess(S["unread"]["usage"]["cpu"], MAX_CPU_UNREAD)
+
+    def test_part_budget_stops_reading(self):
+        self.bounded("parts")
+        r = self.entry("parts", "skip.zip")
+        self.assertEqual(r["verdict"], "sanitized", r["reason"])
+        (tbz,) = r["members"]
+        self.assertEqual(tbz["verdict"], "sanitized", tbz["reason"])
+        self.assertIn("3 of 4 members sanitized; the rest removed unread: too many parts and "
+                      "members in all (limit 4)", tbz["reason"])
+        self.assertEqual([(m["input"], m["verdict"]) for m in tbz["members"]],
+                         [("a.txt", "sanitized"), ("b.txt", "sanitized"),
+                          ("c.txt", "sanitized"), ("big.bin", "blocked")])
+        self.assertLess(S["parts"]["usage"]["cpu"], MAX_CPU_UNREAD)
+
+    def test_total_across_nested_archives(self):
+        self.bounded("total")
+        r = self.entry("total", "nest.zip")
+        self.assertEqual(r["verdict"], "blocked", r["reason"])
+        self.assertIn("members expand to more than 20 MiB in all", r["reason"])
+        inner = [m["reason"] for m in r["members"]]
+        self.assertIn("members expand to more than 20 MiB in all", inner)
+        self.assertEqual(inner[:2], ["no member could be sanitized (1 members)"] * 2)
 
 
 def main():

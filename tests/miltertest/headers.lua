@@ -34,3 +34,26 @@ if os.getenv("MUGAI_TAG") then
   assert(mt.eom_check(conn, MT_HDRCHANGE, "Subject"), "subject not tagged")
 end
 mt.disconnect(conn)
+-- With the subject tag, every Subject is tagged, not only the first one.
+if os.getenv("MUGAI_TAG") then
+  conn = mt.connect(os.getenv("MUGAI_SOCK"), 40, 0.25)
+  assert(conn, "cannot connect to mugai-milter")
+  mt.set_timeout(120)
+  assert(mt.conninfo(conn, "mail.example.com", "192.0.2.1") == nil)
+  mt.macro(conn, SMFIC_MAIL, "i", "TWOSUBJ")
+  assert(mt.mailfrom(conn, "<alice@example.com>") == nil)
+  assert(mt.rcptto(conn, "<bob@example.lg.jp>") == nil)
+  assert(mt.header(conn, "From", " alice@example.com") == nil)
+  assert(mt.header(conn, "Subject", " hello") == nil)
+  assert(mt.header(conn, "Subject", " second") == nil)
+  assert(mt.eoh(conn) == nil)
+  assert(mt.bodystring(conn, "hello\r\n") == nil)
+  assert(mt.eom(conn) == nil)
+  assert(mt.getreply(conn) == SMFIR_ACCEPT, "not accepted")
+  -- "[SAN] hello" and "[SAN] second" as encoded words
+  assert(mt.eom_check(conn, MT_HDRCHANGE, "Subject", " =?UTF-8?B?W1NBTl0gaGVsbG8=?="),
+         "first subject not tagged")
+  assert(mt.eom_check(conn, MT_HDRCHANGE, "Subject", " =?UTF-8?B?W1NBTl0gc2Vjb25k?="),
+         "second subject not tagged")
+  mt.disconnect(conn)
+end

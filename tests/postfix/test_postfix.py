@@ -7,8 +7,11 @@ LGWAN mail server and stores what it gets. Checks: Postfix alone delivers;
 without a running milter Postfix answers 4xx and nothing reaches the sink;
 every corpus message arrives exactly once, sanitized, with its original in
 quarantine; a worker killed mid-job and a milter killed mid-burst lose and
-duplicate nothing; a release delivers the original through the no-milter
-listener; a message whose sanitization runs past [milter] job_timeout is deferred
+duplicate nothing; headers a reader is shown carry no bidi control, however
+encoded (doubly encoded words, a second Subject, an attachment name holding an
+encoded word); 200 rewritten header fields are delivered and more than
+[milter] max_headers are rejected (554); a release delivers the original
+through the no-milter listener; a message whose sanitization runs past [milter] job_timeout is deferred
 at that time and the worker pool recovers; no conversion process and no jail
 directory outlives its job or its worker.
 
@@ -234,6 +237,105 @@ class T2UnsafeHeaders(unittest.TestCase):
         self.assertIn("山田", str(msg["To"]))
         self.assertEqual(msg["Message-ID"], "<bidi-from@internet.example>")
         self.assertEqual(msg["Subject"], "bidi in names")
+
+
+def ew(text):
+    """text as one RFC 2047 UTF-8 B encoded word."""
+    return "=?UTF-8?B?%s?=" % base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def unsafe_in(text):
+    """The characters of text no reader may be shown (bidi controls, isolates, invisibles)."""
+    return [c for c in text if c in make_hostile.UNSAFE + ["\u2060"]]
+
+
+def head_mail(tag, headers, body="hello\r\n", ctype="text/plain; charset=us-ascii"):
+    """A message with extra header lines (a list of str) and a body."""
+    return ("From: sender@internet.example\r\nTo: staff@lgwan.example\r\n%s"
+            "Message-ID: <%s@internet.example>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0900\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n%s"
+            % ("".join(h + "\r\n" for h in headers), tag, ctype, body)).encode("ascii")
+
+
+class T2HeaderAttacks(unittest.TestCase):
+    """What a reader of the LGWAN copy is shown, decoded as a mail client would (Python's
+    email package): a doubly encoded From display name, a second Subject and an attachment
+    name holding a literal encoded word bring no bidi control back; a message whose 200
+    header fields all need rewriting is delivered, not deferred for good by Postfix's queue
+    file limits; one with more fields than [milter] max_headers is rejected (554), not
+    retried."""
+
+    def deliver(self, tag, data, tries=20):
+        ensure_milter(self)
+        rcpt = rcpt_for(tag)
+        rc, text, seen = pfharness.send_with_retry(S["h"].smtp_port, SENDER, [rcpt], data,
+                                                   tries=tries)
+        self.assertEqual(rc, 250, "%s %s %s" % (seen, text, diag()))
+        got = wait_for(rcpt, 1, 60)
+        self.assertEqual(len(got), 1, diag())
+        check_sanitized(self, got[0][1])
+        return email.message_from_bytes(got[0][1], policy=email.policy.default)
+
+    def test_doubly_encoded_from(self):
+        # The display name decodes to the text of an encoded word for "Alice\u202Egpj.exe".
+        name = ew(ew("Alice\u202egpj.exe"))
+        data = head_mail("t2-dbl-from", []).replace(
+            b"From: sender@internet.example", b"From: %s <alice@internet.example>" % name.encode())
+        msg = self.deliver("t2-dbl-from", data)
+        self.assertEqual(len(msg.get_all("From") or []), 1)
+        value = str(msg["From"])
+        self.assertEqual(unsafe_in(value), [], ascii(value))
+        self.assertIn("<alice@internet.example>", value)
+        self.assertEqual([a.addr_spec for a in msg["From"].addresses], ["alice@internet.example"])
+
+    def test_second_subject(self):
+        data = head_mail("t2-two-subjects",
+                         ["Subject: plain", "Subject: " + ew("invoice\u202efdp.exe")])
+        msg = self.deliver("t2-two-subjects", data)
+        subjects = [str(v) for v in msg.get_all("Subject") or []]
+        self.assertEqual(len(subjects), 2, subjects)
+        self.assertEqual(subjects[0], "plain")
+        for v in subjects:
+            self.assertEqual(unsafe_in(v), [], ascii(v))
+        self.assertIn("invoice", subjects[1])
+
+    def test_attachment_name_with_encoded_word(self):
+        # The name decodes to "=?UTF-8?B?aW1n4oCuZ3Bq?=.txt", a client's "img\u202Egpj.txt".
+        outer = ew(ew("img\u202egpj") + ".txt")
+        body = ("--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b\r\n"
+                "Content-Type: text/plain; name=\"%s\"\r\n"
+                "Content-Disposition: attachment; filename=\"%s\"\r\n\r\nattached\r\n--b--\r\n"
+                % (outer, outer))
+        msg = self.deliver("t2-dbl-name", head_mail("t2-dbl-name", ["Subject: dblname"], body,
+                                                    'multipart/mixed; boundary="b"'))
+        names = [p.get_filename() for p in tm.leaves(msg)[1:]]
+        self.assertEqual(len(names), 1, names)
+        self.assertEqual(unsafe_in(names[0]), [], ascii(names[0]))
+        self.assertTrue(names[0].endswith(".txt"), names[0])
+        self.assertNotIn("=?", names[0])
+
+    def test_many_rewritten_headers_delivered(self):
+        # Each needs rewriting (an encoded word); changed in place, Postfix would record a
+        # reverse jump for each and refuse the queue file for good past its limit.
+        fields = ["X-H%d: =?UTF-8?Q?a?=" % i for i in range(200)]
+        msg = self.deliver("t2-many-headers",
+                           head_mail("t2-many-headers", ["Subject: many"] + fields), tries=3)
+        for i in range(200):
+            self.assertEqual([str(v) for v in msg.get_all("X-H%d" % i) or []], ["a"], i)
+        self.assertEqual(str(msg["Subject"]), "many")
+        self.assertEqual(msg["From"], "sender@internet.example")
+
+    def test_too_many_headers_rejected(self):
+        ensure_milter(self)
+        rcpt = rcpt_for("t2-too-many-headers")
+        fields = ["X-F: %d" % i for i in range(1100)]  # [milter] max_headers is 1000
+        rc, text = pfharness.send_once(S["h"].smtp_port, SENDER, [rcpt],
+                                       head_mail("t2-too-many-headers", fields))
+        self.assertEqual(rc, 554, text + diag())
+        self.assertIn("5.6.0", text)
+        self.assertIn("too many header fields", text)
+        time.sleep(2)
+        self.assertEqual(by_rcpt().get(rcpt, []), [])
 
 
 def wait_for(rcpt, n, timeout):

@@ -44,9 +44,18 @@ static const hdr_case decode_cases[] = {
      0, "\"山田太郎\" <taro@example.jp>"},
     {"two charsets", "=?ISO-2022-JP?B?GyRCOCtAURsoQg==?= =?UTF-8?B?44GC?=", 0, "見積あ"},
     {"text between words kept", "=?UTF-8?B?44GC?= and =?UTF-8?B?44GC?=", 0, "あ and あ"},
-    {"malformed word left as is", "=?UTF-8?B?***?=", 0, "=?UTF-8?B?***?="},
-    {"unterminated word left as is", "a =?UTF-8?B?44GC", 0, "a =?UTF-8?B?44GC"},
-    {"unknown encoding left as is", "=?UTF-8?X?abc?=", 0, "=?UTF-8?X?abc?="},
+    /* Text that is not an encoded word stays, its "=?" broken so nothing decodes it later. */
+    {"malformed word kept, opener broken", "=?UTF-8?B?***?=", 0, "= ?UTF-8?B?***?="},
+    {"unterminated word kept, opener broken", "a =?UTF-8?B?44GC", 0, "a = ?UTF-8?B?44GC"},
+    {"unknown encoding kept, opener broken", "=?UTF-8?X?abc?=", 0, "= ?UTF-8?X?abc?="},
+    /* A word whose text is itself the word for "Alice\u202Egpj.exe": decoded once, the inner
+     * word must not reach a reader that decodes it again (GMime, a mail client). */
+    {"doubly encoded word decoded once, opener broken",
+     "=?UTF-8?B?PT9VVEYtOD9CP1FXeHBZMlhpZ0s1bmNHb3VaWGhsPz0=?= <a@x>", 0,
+     "= ?UTF-8?B?QWxpY2XigK5ncGouZXhl?= <a@x>"},
+    {"opener made by dropping U+202E broken", "=?UTF-8?B?PeKArj9VVEYtOD9RP3g/PQ==?=", 0,
+     "= ?UTF-8?Q?x?="},
+    {"literal opener in raw UTF-8 broken", "caf\xc3\xa9 =?=?", 0, "caf\xc3\xa9 = ?= ?"},
     {"raw CP932 subject", "\x8c\x8f\x96\xbc\x83\x65\x83\x58\x83\x67", 0, "件名テスト"},
     {"raw UTF-8 subject", "Re: \xe4\xbb\xb6\xe5\x90\x8d", 0, "Re: 件名"},
     {"raw ISO-2022-JP subject", "\x1b$B8+@Q\x1b(B", 0, "見積"},
@@ -101,6 +110,13 @@ static const hdr_case name_cases[] = {
     {"only dots", "attachment; filename=\"..\"", 0, NULL},
     {"no name", "attachment", 0, NULL},
     {"empty name", "attachment; filename=\"\"", 0, NULL},
+    /* The name decodes to "=?UTF-8?B?aW1n4oCuZ3Bq?=.txt", which a client would decode again
+     * to "img\u202Egpj.txt". */
+    {"doubly encoded name, opener broken",
+     "attachment; filename=\"=?UTF-8?B?PT9VVEYtOD9CP2FXMW40b0N1WjNCcT89LnR4dA==?=\"", 0,
+     "= ?UTF-8?B?aW1n4oCuZ3Bq?=.txt"},
+    {"literal opener in an RFC 2231 name broken",
+     "attachment; filename*=UTF-8''%3D%3FUTF-8%3FQ%3Fa%3F%3D.txt", 0, "= ?UTF-8?Q?a?=.txt"},
 };
 
 /* Check one decode row. */
@@ -233,13 +249,33 @@ static void test_name_truncated_no_ext(void **state)
     g_free(long_name);
 }
 
+/* Display names GMime parsed are cleaned like decoded values. */
+static void test_clean(void **state)
+{
+    static const char *const rows[][2] = {
+        {"Alice \xe2\x80\xae"
+         "gpj.exe",
+         "Alice gpj.exe"},
+        {" =?UTF-8?B?QWxpY2XigK5ncGouZXhl?= ", "= ?UTF-8?B?QWxpY2XigK5ncGouZXhl?="},
+        {"a=\xe2\x81\xa6?b", "a= ?b"},
+        {"\xe5\xb1\xb1\xe7\x94\xb0 =", "\xe5\xb1\xb1\xe7\x94\xb0 ="},
+        {"", ""},
+    };
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+        char *got = mailhdr_clean(rows[i][0]);
+        assert_string_equal(got, rows[i][1]);
+        g_free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_table),          cmocka_unit_test(test_decode_built_jis),
         cmocka_unit_test(test_decode_long),           cmocka_unit_test(test_name_table),
         cmocka_unit_test(test_name_content_type),     cmocka_unit_test(test_name_truncated),
-        cmocka_unit_test(test_name_truncated_no_ext),
+        cmocka_unit_test(test_name_truncated_no_ext), cmocka_unit_test(test_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
