@@ -89,8 +89,7 @@ static const struct {
     {"iso-2022-jp-3", "ISO-2022-JP-3"},
 };
 
-/* Copy label without spaces and quotes into buf; -1 when empty, too long or odd. */
-static int label_clean(const char *label, char *buf, size_t size)
+int mg_charset_label_clean(const char *label, char *buf, size_t size)
 {
     size_t n = 0;
 
@@ -112,7 +111,7 @@ const char *mg_charset_canonical(const char *label)
 {
     char buf[CHARSET_MAX_LABEL + 1];
 
-    if (!label || label_clean(label, buf, sizeof buf) < 0)
+    if (!label || mg_charset_label_clean(label, buf, sizeof buf) < 0)
         return NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(charset_labels); i++)
         if (g_ascii_strcasecmp(buf, charset_labels[i].label) == 0)

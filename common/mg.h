@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+typedef struct _GString GString; /* GLib's */
+
 typedef enum {
     MG_LOG_DEBUG,
     MG_LOG_INFO,
@@ -61,12 +63,18 @@ int mg_uchar_unsafe(uint32_t c);
  * names, archive member names, decoded header values and the notice. Never NULL; caller
  * frees with g_free. */
 char *mg_utf8_safe(const char *s, ssize_t len);
+/* The same filter on s (n bytes) into a new GString; with blanks, TAB, CR and LF become a
+ * space instead of being dropped (header text). Caller frees with g_string_free. */
+GString *mg_utf8_filter(const char *s, size_t n, int blanks);
 
 /* The canonical name ("UTF-8", "US-ASCII", "ISO-8859-1", "CP1252", "CP932", "EUC-JP",
  * "EUC-JP-MS", "ISO-2022-JP", "ISO-2022-JP-2", "ISO-2022-JP-3") of a charset label, compared
  * without case, spaces and quotes; Shift_JIS labels name CP932. NULL when the label names no
  * charset the trusted side converts. The result is static. */
 const char *mg_charset_canonical(const char *label);
+/* Copy a charset label from mail without spaces and quotes into buf (size bytes); -1 when
+ * it is empty, too long or holds anything but letters, digits and - _ . : ( ). */
+int mg_charset_label_clean(const char *label, char *buf, size_t size);
 
 /* CSV or TSV text (UTF-8, len bytes) read with delimiter in_delim and written again with
  * out_delim, every cell starting with = + - @ TAB or CR prefixed with a single quote (inside

@@ -48,9 +48,8 @@ int mg_uchar_unsafe(uint32_t c)
     }
 }
 
-char *mg_utf8_safe(const char *s, ssize_t len)
+GString *mg_utf8_filter(const char *s, size_t n, int blanks)
 {
-    size_t n = len < 0 ? strlen(s) : (size_t)len;
     GString *out = g_string_sized_new(n + 1);
 
     for (size_t i = 0; i < n;) {
@@ -60,9 +59,16 @@ char *mg_utf8_safe(const char *s, ssize_t len)
             i++;
             continue;
         }
-        if (!mg_uchar_unsafe(c))
+        if (blanks && (c == '\t' || c == '\r' || c == '\n'))
+            g_string_append_c(out, ' ');
+        else if (!mg_uchar_unsafe(c))
             g_string_append_unichar(out, c);
         i = (size_t)(g_utf8_next_char(s + i) - s);
     }
-    return g_string_free(out, FALSE);
+    return out;
+}
+
+char *mg_utf8_safe(const char *s, ssize_t len)
+{
+    return g_string_free(mg_utf8_filter(s, len < 0 ? strlen(s) : (size_t)len, 0), FALSE);
 }

@@ -78,24 +78,6 @@ static const char *euc_name(void)
     return cd_get("EUC-JP-MS") != (iconv_t)-1 ? "EUC-JP-MS" : "EUC-JP";
 }
 
-/* Copy a label without spaces and quotes into buf; -1 when empty, too long or odd. */
-static int label_clean(const char *label, char *buf, size_t size)
-{
-    size_t n = 0;
-
-    for (const char *p = label; *p; p++) {
-        if (*p == ' ' || *p == '\t' || *p == '"' || *p == '\'')
-            continue;
-        if (!g_ascii_isalnum(*p) && !strchr("-_.:()", *p))
-            return -1;
-        if (n + 1 >= size)
-            return -1;
-        buf[n++] = *p;
-    }
-    buf[n] = '\0';
-    return n > 0 ? 0 : -1;
-}
-
 /* The decoder for a canonical charset name (see mg_charset_canonical). */
 static void charset_of_name(const char *name, charset *out)
 {
@@ -124,7 +106,7 @@ static int charset_resolve(const char *label, charset *out)
         return 0;
     }
     char buf[TEXT_MAX_LABEL + 1];
-    if (!label || label_clean(label, buf, sizeof buf) < 0)
+    if (!label || mg_charset_label_clean(label, buf, sizeof buf) < 0)
         return -1;
     char *up = g_ascii_strup(buf, -1);
     out->kind = CS_ICONV;

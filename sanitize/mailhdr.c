@@ -289,13 +289,6 @@ static GString *decode_words(const char *s, size_t n, const char *fallbacks)
     return d.out;
 }
 
-/* Non-zero for characters never kept: the one filter for displayed text (mg_uchar_unsafe:
- * controls, bidi and other format characters, tags, noncharacters). */
-static int char_dropped(gunichar c)
-{
-    return mg_uchar_unsafe(c);
-}
-
 /* Break every "=?" of decoded text into "= ?": text decoded once must never hold an encoded
  * word a later reader (GMime parsing an address list, a mail client showing a file name)
  * would decode a second time, past the filter (a doubly encoded U+202E). */
@@ -319,21 +312,8 @@ static void defuse_words(GString *s)
  * every decoded header value and file name goes through. Caller frees with g_string_free. */
 static GString *clean_text(const char *s, size_t n)
 {
-    GString *out = g_string_sized_new(n + 1);
+    GString *out = mg_utf8_filter(s, n, 1);
 
-    for (size_t i = 0; i < n;) {
-        gunichar c = g_utf8_get_char_validated(s + i, (gssize)(n - i));
-        if (c == (gunichar)-1 || c == (gunichar)-2) {
-            g_string_append(out, "\xEF\xBF\xBD");
-            i++;
-            continue;
-        }
-        if (c == '\t' || c == '\r' || c == '\n')
-            g_string_append_c(out, ' ');
-        else if (!char_dropped(c))
-            g_string_append_unichar(out, c);
-        i = (size_t)(g_utf8_next_char(s + i) - s);
-    }
     defuse_words(out);
     size_t start = 0;
     while (start < out->len && out->str[start] == ' ')
