@@ -48,6 +48,10 @@ MAX_FDS = 64  # sanitize-file holds about 15 before any input
 ARCHIVE_MAX_DEPTH = 3  # the defaults the tests run with
 MAIL_MAX_DEPTH = 20
 EXTERNAL = ("lrzip", "lzop", "grzip")
+# A run of the suite under AddressSanitizer (run/test --asan): its shadow memory makes the
+# worker's data size, and so the memory bound and the peak figure, meaningless there.
+UNDER_ASAN = "ASAN_OPTIONS" in os.environ
+
 # Peak resident size for the 7z symlinks: the bound lets libarchive add 512 MiB; without it a
 # 512 MiB target took twice that (the target and libarchive's copy of it).
 MAX_RSS_7Z = 640 << 20
@@ -139,7 +143,8 @@ def setUpModule():
     sanitize(["bidi.zip", "bidi_from.eml"], "names")
     sanitize(["chain.zip"], "chain")
     sanitize(["deep.eml"], "deep")
-    sanitize(["link512.7z", "link300.7z"], "7z")
+    if not UNDER_ASAN:
+        sanitize(["link512.7z", "link300.7z"], "7z")
     sanitize(["fifo.cpio.bz2"], "unread")
     sanitize(["skip.zip"], "parts", conf=write_conf("parts.conf", CONF_PARTS))
     sanitize(["nest.zip"], "total", conf=write_conf("total.conf", CONF_TOTAL))
@@ -293,6 +298,7 @@ class Names(Run):
 class ArchiveBounds(Run):
     """What libarchive would read without a bound ends with a verdict naming the limit."""
 
+    @unittest.skipIf(UNDER_ASAN, "AddressSanitizer's shadow memory makes the memory bound moot")
     def test_7z_symlink_memory(self):
         self.bounded("7z")
         for name in ("link512.7z", "link300.7z"):
