@@ -336,23 +336,37 @@ int jailns_enter(const jail_view *v, const jail_ids *ids)
     return switch_root(v);
 }
 
-/* Drop every capability: the bounding set (while that is still allowed), then the rest. */
-static int caps_bound_drop(void)
+/* Drop from the bounding set every capability not in keep (a mask of CAP_* bits). */
+static int caps_bound_keep(uint64_t keep)
 {
     for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+        if (!(keep >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
             return -1;
     return 0;
 }
 
-/* Empty the effective, permitted and inheritable sets. */
-static int caps_clear(void)
+/* Drop every capability from the bounding set (while that is still allowed). */
+static int caps_bound_drop(void)
+{
+    return caps_bound_keep(0);
+}
+
+/* Set the effective and permitted sets to keep, the inheritable set to none. */
+static int caps_set(uint64_t keep)
 {
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct d[2];
 
     memset(d, 0, sizeof d);
+    d[0].effective = d[0].permitted = (uint32_t)keep;
+    d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
     return (int)syscall(SYS_capset, &h, d);
+}
+
+/* Empty the effective, permitted and inheritable sets. */
+static int caps_clear(void)
+{
+    return caps_set(0);
 }
 
 int san_caps_drop(void)
@@ -527,6 +541,14 @@ static void write_maps(int sync, pid_t pid, uid_t uid, gid_t gid, uid_t juid, gi
     _exit(0);
 }
 
+/* The capabilities a process that makes jails keeps in mugai-milter's user namespace: new
+ * namespaces and mounts, switching to the jail user and handing it its input, dropping its
+ * capabilities, creating files in its work directory, and ending it. */
+#define CAP_BIT(c) ((uint64_t)1 << (c))
+#define SAN_JAIL_MAKER_CAPS                                                                        \
+    (CAP_BIT(CAP_SYS_ADMIN) | CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETGID) | CAP_BIT(CAP_CHOWN) |     \
+     CAP_BIT(CAP_SETPCAP) | CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_KILL))
+
 int san_jail_userns_enter(uid_t uid, gid_t gid, uid_t juid, gid_t jgid)
 {
     int sync[2], st = 0;
@@ -553,6 +575,11 @@ int san_jail_userns_enter(uid_t uid, gid_t gid, uid_t juid, gid_t jgid)
         return errno = saved, -1;
     /* Root of the new namespace is uid outside; 1 is the jail user. */
     if (setgroups(1, &root_group) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+        return -1;
+    /* Only what making jails needs: no CAP_SYS_PTRACE (the front end and the other workers
+     * are not dumpable: a worker taken over by a message cannot reach them), no network or
+     * file-ownership capabilities. */
+    if (caps_bound_keep(SAN_JAIL_MAKER_CAPS) < 0 || caps_set(SAN_JAIL_MAKER_CAPS) < 0)
         return -1;
     san_jail_ids_set(1, 1);
     return 0;

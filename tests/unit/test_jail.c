@@ -409,7 +409,19 @@ static int prepare_milter_user(void)
     gid_t dg = d ? d->pw_gid : 0;
     struct passwd *n = getpwnam("nobody"); /* the same static storage as d */
 
-    return d && n ? san_jail_userns_enter(du, dg, n->pw_uid, n->pw_gid) : -1;
+    if (!d || !n || san_jail_userns_enter(du, dg, n->pw_uid, n->pw_gid) < 0)
+        return -1;
+    /* Only the capabilities jails need: SYS_ADMIN, SETUID, SETGID, CHOWN, SETPCAP,
+     * DAC_OVERRIDE, KILL; in particular no SYS_PTRACE. */
+    char line[256] = "";
+    FILE *f = fopen("/proc/self/status", "r");
+    unsigned long long eff = ~0ULL;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "CapEff: %llx", &eff) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return eff == 0x2001e3ULL ? 0 : -1;
 }
 
 /* A plain unprivileged worker (sanitize-file run by a user): no user to switch to. */
