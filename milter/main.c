@@ -121,7 +121,7 @@ static int spool_prepare(const conf *c, const struct passwd *pw)
 
     if (mkdir(c->milter_spool_dir, 0700) < 0 && errno != EEXIST)
         return -1;
-    if (pw != NULL && chown(c->milter_spool_dir, pw->pw_uid, pw->pw_gid) < 0)
+    if (chown(c->milter_spool_dir, pw->pw_uid, pw->pw_gid) < 0)
         return -1;
     d = opendir(c->milter_spool_dir);
     if (d == NULL)
@@ -172,12 +172,10 @@ static const char *socket_path(const char *sock)
     return sock[0] == '/' ? sock : NULL;
 }
 
-/* Started as root to run as another user: create a missing directory (mode) for that user.
- * One that exists is left as the administrator made it. */
+/* Create a missing directory (mode) for the milter user (milter_user made sure it is started
+ * as root and pw is not root). One that exists is left as the administrator made it. */
 static int dir_for_user(const char *dir, mode_t mode, const struct passwd *pw)
 {
-    if (pw == NULL || getuid() != 0 || pw->pw_uid == 0)
-        return 0;
     if (mkdir(dir, mode) < 0)
         return errno == EEXIST ? 0 : -1;
     return chown(dir, pw->pw_uid, pw->pw_gid);
@@ -206,14 +204,13 @@ static int socket_dir_prepare(const char *sock, const struct passwd *pw)
 static void socket_owner(const char *sock, const struct passwd *pw)
 {
     const char *path = socket_path(sock);
-    mode_t mode = 0660;
+    struct stat st;
 
     if (path == NULL)
         return;
-    struct stat st;
     /* Never through a link put where the socket was just made. */
-    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-        (pw != NULL && lchown(path, pw->pw_uid, pw->pw_gid) < 0) || chmod(path, mode) < 0)
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || lchown(path, pw->pw_uid, pw->pw_gid) < 0 ||
+        chmod(path, 0660) < 0)
         mg_warn("milter socket %s: %s", path, strerror(errno));
 }
 

@@ -399,21 +399,6 @@ static arch_step check_bounds(arch *x, uint64_t entry_bytes, size_t n)
     return STEP_NEXT;
 }
 
-/* A read error in m's data: m fails when libarchive can go on with the next member, the
- * whole archive otherwise (held when encrypted). */
-static arch_step data_error(arch *x, san_member *m, la_ssize_t code)
-{
-    const char *msg = archive_error_string(x->rd);
-
-    if (code == ARCHIVE_FATAL || read_error_encrypted(x->rd)) {
-        read_error_verdict(x, "member data");
-        return STEP_STOP;
-    }
-    san_result_set(&m->r, SAN_FAILED, "unknown", "cannot be read from the archive: %s",
-                   msg ? msg : "unknown error");
-    return STEP_SKIP;
-}
-
 /* Count n more bytes of the current entry (entry_bytes so far) and check the bounds. */
 static arch_step count_bytes(arch *x, uint64_t *entry_bytes, size_t n)
 {
@@ -442,29 +427,27 @@ static arch_step skip_unread(arch *x)
     return STEP_NEXT;
 }
 
-/* Read and discard the current entry's data (an entry mugai does not use) within the
- * bounds, so that the next header does not decompress it without one. */
-static arch_step drain(arch *x)
+/* A read error in an entry's data: the whole archive stops when libarchive cannot go on
+ * (held when encrypted). Otherwise member m fails and the walk goes on; for data read only
+ * to pass over it (m NULL), the walk goes on only where skipping the rest costs nothing. */
+static arch_step data_error(arch *x, san_member *m, la_ssize_t code)
 {
-    uint64_t entry_bytes = 0;
+    const char *msg = archive_error_string(x->rd);
 
-    for (;;) {
-        la_ssize_t n = rd_data(x);
-        arch_step st;
-        if (n == 0)
-            return STEP_NEXT;
-        if (n < 0 && (n == ARCHIVE_FATAL || read_error_encrypted(x->rd))) {
-            read_error_verdict(x, "member data");
-            return STEP_STOP;
-        }
-        if (n < 0)
-            return skip_unread(x);
-        if ((st = count_bytes(x, &entry_bytes, (size_t)n)) != STEP_NEXT)
-            return st;
+    if (code == ARCHIVE_FATAL || read_error_encrypted(x->rd)) {
+        read_error_verdict(x, "member data");
+        return STEP_STOP;
     }
+    if (!m)
+        return skip_unread(x);
+    san_result_set(&m->r, SAN_FAILED, "unknown", "cannot be read from the archive: %s",
+                   msg ? msg : "unknown error");
+    return STEP_SKIP;
 }
 
-/* Copy the current member's data to fd, within the bounds. */
+/* Read the current entry's data within the bounds: member m's into fd, or, with m NULL and
+ * fd -1, an entry mugai does not use, read and discarded so that the next header does not
+ * decompress it without a bound. */
 static arch_step copy_data(arch *x, san_member *m, int fd)
 {
     uint64_t entry_bytes = 0;
@@ -478,12 +461,18 @@ static arch_step copy_data(arch *x, san_member *m, int fd)
             return data_error(x, m, n);
         if ((st = count_bytes(x, &entry_bytes, (size_t)n)) != STEP_NEXT)
             return st;
-        if (mg_write_all(fd, x->buf, (size_t)n) < 0) {
+        if (fd >= 0 && mg_write_all(fd, x->buf, (size_t)n) < 0) {
             san_result_set(x->r, SAN_FAILED, NULL, "cannot write a temporary file: %s",
                            g_strerror(errno));
             return STEP_ERROR;
         }
     }
+}
+
+/* Pass over an entry mugai does not use (see copy_data). */
+static arch_step drain(arch *x)
+{
+    return copy_data(x, NULL, -1);
 }
 
 /* ---- writing the new zip ---- */

@@ -73,8 +73,8 @@ typedef struct spec {
     const char *path;
     char **argv;
     int in_fd;
-    int out_fd;             /* LibreOffice's PDF goes here; -1 for mugai-render */
-    int office;             /* LibreOffice: input by name, output through out_fd */
+    int out_fd;             /* LibreOffice's PDF goes here; -1 for mugai-render, which
+                               reads its input on fd 0 and answers on fd 1 */
     const char *input_name; /* the input's name in the work directory */
     jail_view view;
     jail_ids ids;
@@ -156,7 +156,7 @@ static const char *tmp_root(void)
 
 /* Create a fresh 0700 directory $TMPDIR/mugai-jail-PID-XXXXXX with its work directory
  * (given to the jail user) and its root mount point. 0 or -1. */
-static int private_dir_new(priv *p, const jail_ids *ids)
+static int private_dir_new(priv *p)
 {
     const char *tmp = tmp_root();
 
@@ -167,7 +167,6 @@ static int private_dir_new(priv *p, const jail_ids *ids)
         p->dir[0] = '\0';
         return -1;
     }
-    (void)ids;
     if (mg_snprintf(p->work, sizeof p->work, "%s/work", p->dir) < 0 ||
         mg_snprintf(p->root, sizeof p->root, "%s/root", p->dir) < 0 || mkdir(p->root, 0700) < 0) {
         mg_error("jail: cannot prepare %s: %s", p->dir, strerror(errno));
@@ -275,15 +274,19 @@ static void child_die(const char *what)
     child_die_code(what, JAIL_EXIT_EXEC);
 }
 
-/* Write text to the file path (a /proc knob). 0 or -1. */
-static int proc_write_text(const char *path, const char *text)
+/* Copy the rest of from to to. 0, or -1 with errno. */
+static int fd_copy(int from, int to)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    char buf[65536];
+    ssize_t n;
 
-    if (fd < 0)
-        return -1;
-    int rc = mg_write_all(fd, text, strlen(text));
-    return close(fd) < 0 ? -1 : rc;
+    while ((n = read(from, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || mg_write_all(to, buf, (size_t)n) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* In the jail's init, before the program starts: copy the input (fd 0) into the work
@@ -293,20 +296,13 @@ static int proc_write_text(const char *path, const char *text)
 static int input_copy(const spec *s)
 {
     char path[PATH_MAX + 64];
-    char buf[65536];
-    ssize_t n;
 
     if (mg_snprintf(path, sizeof path, "%s/%s", s->view.work, s->input_name) < 0)
         return errno = ENAMETOOLONG, -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    int rc = s->ids.sw && fchown(fd, s->ids.uid, s->ids.gid) < 0 ? -1 : 0;
-    while (rc == 0 && (n = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        rc = n < 0 ? -1 : mg_write_all(fd, buf, (size_t)n);
-    }
+    int rc = s->ids.sw && fchown(fd, s->ids.uid, s->ids.gid) < 0 ? -1 : fd_copy(STDIN_FILENO, fd);
     if (close(fd) < 0 || rc < 0)
         return -1;
     int ro = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -323,8 +319,11 @@ static void program_exec(const spec *s)
 
     close(JAIL_STATUS_FD);
     close(JAIL_OUTPUT_FD);
-    if (s->office && dup2(open("/dev/null", O_RDONLY | O_CLOEXEC), STDIN_FILENO) < 0)
-        child_die("/dev/null");
+    if (s->out_fd >= 0) { /* LibreOffice reads its input by name */
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+            child_die("/dev/null");
+    }
     if (jailns_drop(&s->ids) < 0)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
     if (mg_snprintf(home, sizeof home, "HOME=%s", s->view.work) < 0 ||
@@ -345,9 +344,7 @@ static void program_exec(const spec *s)
  * directory or file (no links, FIFOs or devices). 0, or an errno value. */
 static int output_copy(const spec *s)
 {
-    char buf[65536];
     struct stat st;
-    ssize_t n;
     int rc = 0;
 
     int d = open(s->view.work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -355,15 +352,12 @@ static int output_copy(const spec *s)
     int fd = o < 0 ? -1 : openat(o, "input.pdf", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         rc = fd < 0 ? errno : EINVAL;
-    while (rc == 0 && (n = read(fd, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || mg_write_all(JAIL_OUTPUT_FD, buf, (size_t)n) < 0)
-            rc = errno ? errno : EIO;
-    }
-    for (int f = 0; f < 3; f++)
-        if ((f == 0 ? d : f == 1 ? o : fd) >= 0)
-            close(f == 0 ? d : f == 1 ? o : fd);
+    else if (fd_copy(fd, JAIL_OUTPUT_FD) < 0)
+        rc = errno ? errno : EIO;
+    int opened[] = {d, o, fd};
+    for (size_t i = 0; i < sizeof opened / sizeof opened[0]; i++)
+        if (opened[i] >= 0)
+            close(opened[i]);
     return rc;
 }
 
@@ -390,7 +384,7 @@ static void init_wait(const spec *s, pid_t prog)
     (void)kill(-1, SIGKILL);
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
         ;
-    if (s->office)
+    if (s->out_fd >= 0)
         rep[1] = output_copy(s);
     (void)mg_write_all(JAIL_STATUS_FD, rep, sizeof rep);
     _exit(0);
@@ -425,7 +419,7 @@ static void child_init(const spec *s, int outw, int errw, int statw)
     /* Under memory pressure the kernel takes the jail first, never the worker or Postfix
      * (raising the score needs no privilege; the program inherits it). */
     if (prctl(PR_SET_DUMPABLE, 1) < 0 || /* /proc/self is root's otherwise; reset below */
-        proc_write_text("/proc/self/oom_score_adj", "1000") < 0)
+        jailns_proc_write("/proc/self/oom_score_adj", "1000") < 0)
         child_die_code("oom_score_adj", JAIL_EXIT_SETUP);
     if (jailns_enter(&s->view, &s->ids) < 0)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
@@ -1001,7 +995,7 @@ static jail_status jail_prepare(const conf *c, priv *p, jail_ids *ids, char *why
     p->dir[0] = '\0';
     if (jailns_ids(c, ids, reason, sizeof reason) < 0)
         return why_set(why, why_len, "%s", reason), JAIL_UNAVAILABLE;
-    if (private_dir_new(p, ids) < 0)
+    if (private_dir_new(p) < 0)
         return why_set(why, why_len, "cannot create a private directory"), JAIL_ERROR;
     return JAIL_OK;
 }
@@ -1156,7 +1150,6 @@ static jail_status office_run(const conf *c, const priv *pd, const jail_ids *ids
               .argv = argv,
               .in_fd = in_fd,
               .out_fd = out_fd,
-              .office = 1,
               .input_name = a.name,
               .view = {pd->root, pd->work, c->soffice_path, work_size_mb(c, in_fd)},
               .ids = *ids,

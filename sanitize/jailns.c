@@ -137,8 +137,7 @@ pid_t jailns_clone(const conf *c, const jail_ids *ids)
     return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 }
 
-/* Write text to the /proc file path (uid_map and the like). 0 or -1. */
-static int proc_write(const char *path, const char *text)
+int jailns_proc_write(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     int rc;
@@ -161,8 +160,9 @@ static int map_self(const jail_ids *ids)
     if (mg_snprintf(u, sizeof u, "%u %u 1", (unsigned)ids->uid, (unsigned)ids->uid) < 0 ||
         mg_snprintf(g, sizeof g, "%u %u 1", (unsigned)ids->gid, (unsigned)ids->gid) < 0)
         return -1;
-    if (proc_write("/proc/self/setgroups", "deny") < 0 || proc_write("/proc/self/uid_map", u) < 0 ||
-        proc_write("/proc/self/gid_map", g) < 0)
+    if (jailns_proc_write("/proc/self/setgroups", "deny") < 0 ||
+        jailns_proc_write("/proc/self/uid_map", u) < 0 ||
+        jailns_proc_write("/proc/self/gid_map", g) < 0)
         return step = "user namespace maps", -1;
     return 0;
 }
@@ -532,11 +532,11 @@ static void write_maps(int sync, pid_t pid, uid_t uid, gid_t gid, uid_t juid, gi
         _exit(1);
     if (mg_snprintf(map, sizeof map, "0 %u 1\n1 %u 1\n", (unsigned)uid, (unsigned)juid) < 0 ||
         mg_snprintf(path, sizeof path, "/proc/%ld/uid_map", (long)pid) < 0 ||
-        proc_write(path, map) < 0)
+        jailns_proc_write(path, map) < 0)
         _exit(1);
     if (mg_snprintf(map, sizeof map, "0 %u 1\n1 %u 1\n", (unsigned)gid, (unsigned)jgid) < 0 ||
         mg_snprintf(path, sizeof path, "/proc/%ld/gid_map", (long)pid) < 0 ||
-        proc_write(path, map) < 0)
+        jailns_proc_write(path, map) < 0)
         _exit(1);
     _exit(0);
 }

@@ -78,6 +78,8 @@ int jailns_drop(const jail_ids *ids);
 /* Refuse, for this process and what it executes, the calls no jailed program needs
  * (namespaces, mounts, keys, BPF, io_uring, ptrace, sockets other than AF_UNIX). 0 or -1. */
 int jailns_filter(void);
+/* Write text to the file path (a /proc knob: uid_map, oom_score_adj). 0 or -1. */
+int jailns_proc_write(const char *path, const char *text);
 /* The step that made the last jailns_enter, jailns_drop or jailns_filter fail. */
 const char *jailns_step(void);
 
