@@ -963,15 +963,19 @@ static int write_clean(mail_ctx *m, GMimeObject *msg, int out_fd)
     return rc;
 }
 
-/* Parse the message on fd (from offset 0); NULL when it is not a message at all. */
+/* Parse the message on fd (from offset 0, after a UTF-8 byte order mark that some Windows
+ * tools put before the first header); NULL when it is not a message at all. */
 static GMimeMessage *parse(int fd)
 {
     GMimeParserOptions *opts = g_mime_parser_options_new();
     GMimeStream *s;
     GMimeParser *p;
     GMimeMessage *msg;
+    unsigned char bom[3];
 
-    lseek(fd, 0, SEEK_SET); /* a GMime stream starts at the fd's offset */
+    /* A GMime stream starts at the fd's offset. */
+    int skip = pread(fd, bom, 3, 0) == 3 && memcmp(bom, "\xef\xbb\xbf", 3) == 0;
+    lseek(fd, skip ? 3 : 0, SEEK_SET);
     s = g_mime_stream_fs_new(dup(fd));
     p = g_mime_parser_new_with_stream(s);
     g_mime_parser_options_set_rfc2047_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);

@@ -120,6 +120,13 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"Usage: sanitize-file", p.stdout)
         self.assertIn(b"Exit status:", p.stdout)
+        # The table says what happens: archives are repacked and mail is sanitized, not
+        # blocked (the archive and mail tests check that this is so).
+        text = p.stdout.decode()
+        self.assertRegex(text, r"archives \(zip, 7z[^\n]*-> NAME\.zip")
+        self.assertRegex(text, r"mail messages \(\.eml\)[^\n]*-> NAME\.eml")
+        blocked = text[text.index("programs, scripts"):text.index("-> blocked")]
+        self.assertNotIn("archives", blocked)
         p = self.run_sf("--version")
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"mugai", p.stdout)

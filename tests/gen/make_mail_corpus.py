@@ -413,6 +413,7 @@ def gen_charsets():
         text_leaf(BODY_EXT, "utf-8", "ISO-2022-JP", "8bit")),
         subject="Lying charset label", body=[JA + EXT], leaves=[body_leaf()])
     gen_raw8bit()
+    gen_bom()
 
 
 def gen_raw8bit():
@@ -427,6 +428,17 @@ def gen_raw8bit():
     a, f, l_ = att(name, "議事録①.txt", ["text/plain"])
     entry("raw8bit_hdr.eml", data, subject="回覧：議事録の送付①", body=[JA + EXT],
           attachments=[a], fates=[f], leaves=[body_leaf(), l_])
+
+
+def gen_bom():
+    """A message that starts with a UTF-8 byte order mark (as some Windows tools save .eml
+    files): the mark is dropped and the first header, here the Subject, is kept."""
+    subject = "先頭にBOMがあるメール"
+    data = message("bom_start.eml", ew_b("UTF-8", subject.encode()),
+                   text_leaf(BODY, "utf-8", "UTF-8", "8bit"))
+    first = b"Subject: " + ew_b("UTF-8", subject.encode()).encode("ascii") + CRLF
+    data = b"\xef\xbb\xbf" + first + data.replace(first, b"")
+    entry("bom_start.eml", data, subject=subject, body=[JA], leaves=[body_leaf()])
 
 
 # ---------------------------------------------------------------- messages: file names
@@ -687,8 +699,11 @@ def gen_many(n=5000):
 
 def validate(e):
     """Each non-hostile message must parse with Python's email package without defects
-    in its structure (the hostile ones are meant to be broken)."""
-    msg = email.message_from_bytes(e["_data"], policy=email.policy.default)
+    in its structure (the hostile ones are meant to be broken). A leading byte order mark,
+    which mail readers skip, is skipped here too."""
+    data = e["_data"]
+    msg = email.message_from_bytes(data[3:] if data.startswith(b"\xef\xbb\xbf") else data,
+                                   policy=email.policy.default)
     if e["hostile"]:
         return
     bad = [d for part in msg.walk() for d in part.defects]
