@@ -21,8 +21,9 @@
  * form: a cell is quoted when it was quoted or holds a comma, semicolon, tab,
  * the delimiter, a quote or a line break, so that a reader splitting on
  * another separator still sees one cell; a leading byte-order mark is dropped
- * (the writer of the file adds its own), and a first line "sep=X", which would
- * make a spreadsheet split the cells elsewhere, is neutralized too.
+ * (the writer of the file adds its own; a first cell that still starts with
+ * one is quoted), and a first line "sep=X", which would make a spreadsheet
+ * split the cells elsewhere, is neutralized too.
  */
 #include <string.h>
 
@@ -103,10 +104,12 @@ static int csv_needs_quotes(const csv_cell *cell, char delim)
     return 0;
 }
 
-/* Write one cell to out, neutralized and quoted as needed. */
+/* Write one cell to out, neutralized and quoted as needed. A byte-order mark that would
+ * start the output is quoted: unquoted, a reader takes it for the file's own and drops it. */
 static void csv_write_cell(GString *out, const csv_cell *cell, char delim, int first)
 {
-    int quote = csv_needs_quotes(cell, delim);
+    int quote = csv_needs_quotes(cell, delim) || (out->len == 0 && cell->text->len >= 3 &&
+                                                  memcmp(cell->text->str, "\xEF\xBB\xBF", 3) == 0);
 
     if (quote)
         g_string_append_c(out, '"');

@@ -46,6 +46,8 @@ int mg_log_enabled(mg_log_level level)
 
 /* Write one formatted line at the given level. */
 static void log_vwrite(mg_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void log_vwrite(mg_log_level level, const char *fmt, va_list ap)
 {
     char line[1024];
 

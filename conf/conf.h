@@ -25,6 +25,7 @@ typedef struct conf {
     unsigned jpeg_quality;
     size_t max_text_mb;
     char *charsets; /* comma-separated fallback order for unlabeled text */
+    int text_layer; /* documents get an invisible layer of their original's text */
     /* [jail] */
     unsigned jail_timeout;    /* wall-clock seconds per conversion */
     unsigned jail_cpu;        /* CPU seconds per conversion */
@@ -71,6 +72,8 @@ typedef struct conf {
     unsigned milter_queue_wait;  /* seconds to wait for a free worker */
     unsigned milter_job_timeout; /* seconds one message may take in a worker */
     unsigned milter_max_headers; /* header fields a message may have; more: 554 */
+    /* failed attempts at one message before a notice replaces it; 0: never */
+    unsigned milter_poison_attempts;
 } conf;
 
 /* Defaults from the table. Caller frees with conf_free. */

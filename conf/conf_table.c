@@ -55,6 +55,9 @@ const conf_param conf_params[] = {
       "Largest text, CSV or HTML conversion result in MiB."),
     S("render", "charsets", "UTF-8,CP932,EUC-JP,ISO-2022-JP", NULL, charsets,
       "Character sets tried, in order, for text whose encoding is not declared."),
+    B("render", "text_layer", "true", text_layer,
+      "Lay the original's own text, checked, over the pages of flattened PDF and Office "
+      "documents as invisible text, so that they can be searched and copied from."),
     U("jail", "timeout", 120, 1, 3600, jail_timeout,
       "Wall-clock seconds one conversion may take before its processes are killed."),
     U("jail", "cpu", 60, 1, 3600, jail_cpu, "CPU seconds one conversion may use."),
@@ -147,6 +150,10 @@ const conf_param conf_params[] = {
     U("milter", "max_headers", 1000, 50, 5000, milter_max_headers,
       "Most header fields a message may have; one with more is rejected for good (554 5.6.0), "
       "not deferred: Postfix could not take the header changes its clean copy needs."),
+    U("milter", "poison_attempts", 3, 0, 100, milter_poison_attempts,
+      "Attempts at the same message (known by a digest of its content) that may stop a worker "
+      "or run past job_timeout; at the next one its original is quarantined with verdict "
+      "failed and the recipients get a notice instead of the message. 0 turns this off."),
 };
 
 const size_t conf_nparams = sizeof(conf_params) / sizeof(conf_params[0]);

@@ -100,6 +100,50 @@ int milter_pool_listen(const conf *c);
  * the workers are stopped. c and conf_path are taken over. Returns the exit code. */
 int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child);
 
+/* ---- poison.c: messages that keep stopping the sanitizer ---- */
+
+struct quar_store;
+
+/* One attempt of a worker at a job, as the quarantine store knows its message. */
+typedef struct milter_attempt {
+    char digest[65];  /* of the message (milter_poison_digest) */
+    int tracked;      /* digest known and earlier read: a failure of this attempt is counted */
+    unsigned earlier; /* failed attempts at the message counted before this one */
+    int64_t first;    /* when the first of those was counted (unix seconds), 0 when none */
+} milter_attempt;
+
+/* The digest that knows a message again on a later attempt: lower-case hex SHA-256 of the
+ * envelope sender, the header fields of the spooled message on fd except the trace fields an
+ * MTA adds per attempt (Received, Return-Path, X-Original-To, Delivered-To) and X-Mugai-*, and
+ * the body; a byte scan, never a MIME parse. fd is read from its start and left there. 0, or
+ * -1 (errno set). */
+int milter_poison_digest(int fd, const char *sender, char out[65]);
+/* Look up, before j is sanitized, the failed attempts counted for its message (nothing when
+ * [milter] poison_attempts is 0; the attempt is then untracked, as when the spool file or the
+ * store fails, and the job is sanitized as ever). 1 when they reach poison_attempts: the job
+ * gets milter_poison_notice instead of the engine; else 0. */
+int milter_attempt_begin(const conf *c, struct quar_store *st, const milter_job *j,
+                         milter_attempt *a);
+/* End the attempt a at j in the worker: ok (a verdict was reached) forgets the message's count;
+ * a failure because it ran out of time (timed_out) counts one more; any other failure (the
+ * store's, a file's) counts nothing, so that no error of mugai's own counts against the
+ * message. */
+void milter_attempt_end(struct quar_store *st, const milter_attempt *a, const milter_job *j, int ok,
+                        int timed_out);
+/* In the supervisor: worker pid died during a job whose message has digest: count a failed
+ * attempt in the store of c (opened for this and closed). */
+void milter_attempt_died(const conf *c, long pid, const char *digest);
+/* Store the original of j (read without parsing) with verdict "failed", an audit event and an
+ * audit log line, and write to j->out (empty, at offset 0) a clean message that is only a
+ * notice: quarantine id, reason, how to ask IT. Fills r: OK with the quarantine id, or FAIL
+ * with the reason (then nothing was stored). */
+void milter_poison_notice(const conf *c, struct quar_store *st, const milter_job *j,
+                          const milter_attempt *a, milter_reply *r);
+/* In a build with MUGAI_TEST_HOOKS only: crash (SIGSEGV) when the spooled message on fd holds
+ * the bytes of the environment variable MUGAI_TEST_CRASH (set and not empty). Elsewhere a
+ * no-op. */
+void milter_test_crash(int fd);
+
 /* ---- spool.c: the front end's spool files, reused from message to message ---- */
 
 /* The files of one message in progress. */

@@ -11,7 +11,11 @@
  * replaces a worker after jobs_per_worker jobs, and on SIGHUP rebuilds the
  * engine and replaces every worker. Workers read the job (envelope, spool fd
  * and the fd of an empty file for the clean message), run san_mail into that
- * file and reply with a status and a completion mark. A job ends at
+ * file and reply with a status and a completion mark. A worker first tells
+ * the supervisor the digest of the job's message; when it dies during the job,
+ * the supervisor counts a failed attempt at that message in the store, and a
+ * message that stopped workers or ran out of time [milter] poison_attempts
+ * times gets a notice instead of the engine (poison.c). A job ends at
  * job_timeout: the jail stops its conversions then and the worker answers
  * that it timed out; an alarm a little later kills a worker stuck elsewhere.
  * The supervisor is the child subreaper of its workers, so the processes of a
@@ -20,7 +24,10 @@
  * it also kills any such orphan that has left its conversion's process group
  * and outlived it.
  * Runs as the unprivileged milter user; workers see untrusted mail
- * only through the engine, which parses it in the render jail.
+ * only through the engine, which parses it in the render jail. Each worker
+ * first forks its jail spawner, which keeps the capabilities making jails
+ * needs and makes the worker's jails, then confines itself for good (no
+ * capabilities, Landlock, seccomp: sanitize/confine.c) before its first job.
  * Must never answer OK for a message whose original is not in the store,
  * never keep a job connection open in the supervisor after handing it
  * over (a worker that dies must give the milter thread an EOF), and never
@@ -60,6 +67,7 @@ typedef struct worker {
     int retire; /* replace after the current job */
     unsigned jobs;
     unsigned job_timeout; /* of the configuration the worker was started with */
+    char digest[65];      /* of the job's message, when the worker told it (poison.c) */
 } worker;
 
 typedef struct waiting {
@@ -79,6 +87,7 @@ typedef struct pool {
     worker w[POOL_MAX_WORKERS];
     waiting q[POOL_MAX_QUEUE];
     size_t nq;
+    int wctl; /* in a worker: its control socket */
 } pool;
 
 /* The pool socket's path: SPOOL/pool.sock. */
@@ -132,8 +141,8 @@ static void worker_timed_out(pool *p, milter_reply *r)
     r->text = strdup(text);
 }
 
-/* Sanitize one job and fill the reply. */
-static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r)
+/* Run the engine on one job and fill the reply. */
+static void worker_san_mail(pool *p, quar_store *st, milter_job *j, milter_reply *r)
 {
     san_envelope env = {j->queue_id, j->client, j->sender, (const char *const *)j->rcpts};
     const char *qid = j->queue_id ? j->queue_id : "-";
@@ -142,12 +151,8 @@ static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply
     int rc = -1;
 
     memset(&res, 0, sizeof(res));
-    if (lseek(j->fd, 0, SEEK_SET) < 0 || ftruncate(j->out, 0) < 0 ||
-        lseek(j->out, 0, SEEK_SET) < 0) {
-        r->status = MILTER_ST_FAIL;
-        r->text = strdup("cannot use the spool files");
-    } else if ((rc = san_mail(p->eng, st, j->fd, &env, "mugai-milter", j->out, &res, &err)) < 0 &&
-               !san_deadline_reached()) {
+    if ((rc = san_mail(p->eng, st, j->fd, &env, "mugai-milter", j->out, &res, &err)) < 0 &&
+        !san_deadline_reached()) {
         r->status = MILTER_ST_FAIL;
         r->text = strdup(err ? err : "sanitization failed");
     } else if (san_deadline_reached()) {
@@ -163,6 +168,44 @@ static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply
     }
     free(err);
     san_mail_result_clear(&res);
+}
+
+/* Tell the supervisor the digest of the job's message ("A" and 64 hex digits on the control
+ * socket) before the engine starts: should the worker die during the job, the supervisor counts
+ * a failed attempt at that message. */
+static void worker_announce(pool *p, const milter_attempt *a)
+{
+    char msg[65];
+
+    if (!a->tracked)
+        return;
+    msg[0] = 'A';
+    memcpy(msg + 1, a->digest, 64);
+    if (mg_write_all(p->wctl, msg, sizeof(msg)) < 0)
+        mg_warn("pool worker: cannot tell the supervisor the message digest: %s", strerror(errno));
+}
+
+/* Sanitize one job and fill the reply. A message on which [milter] poison_attempts earlier
+ * attempts failed gets the notice instead of the engine; the supervisor learns the message's
+ * digest first, to count this attempt should it stop the worker. */
+static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r)
+{
+    milter_attempt a;
+
+    if (lseek(j->fd, 0, SEEK_SET) < 0 || ftruncate(j->out, 0) < 0 ||
+        lseek(j->out, 0, SEEK_SET) < 0) {
+        r->status = MILTER_ST_FAIL;
+        r->text = strdup("cannot use the spool files");
+        return;
+    }
+    if (milter_attempt_begin(p->c, st, j, &a) > 0) {
+        milter_poison_notice(p->c, st, j, &a, r);
+    } else {
+        worker_announce(p, &a);
+        milter_test_crash(j->fd);
+        worker_san_mail(p, st, j, r);
+    }
+    milter_attempt_end(st, &a, j, r->status == MILTER_ST_OK, san_deadline_reached());
 }
 
 /* Serve one job connection handed over by the supervisor. The job's conversions end at
@@ -198,20 +241,29 @@ static void worker_job(pool *p, quar_store *st, int conn)
     milter_job_clear(&j);
 }
 
-/* A worker's life: take connections from ctl until it is closed. */
+/* A worker's life: start its jail spawner, open the store, confine itself, then take
+ * connections from ctl until it is closed (or its spawner is gone). */
 static void worker_main(pool *p, int ctl)
 {
     char *err = NULL;
-    quar_store *st = quar_open_fs(p->c->quarantine_dir, p->c->quarantine_retention_days, &err);
+    quar_store *st;
     char tag;
     int conn;
 
+    /* First, so that the spawner holds nothing of the store. */
+    if (san_jail_spawner_start(p->c) < 0)
+        _exit(1);
+    st = quar_open_fs(p->c->quarantine_dir, p->c->quarantine_retention_days, &err);
     if (st == NULL) {
         mg_error("pool worker: quarantine store: %s", err ? err : "unknown error");
         _exit(1);
     }
+    if (san_confine_worker(p->c) < 0) {
+        mg_error("pool worker %ld: cannot confine itself: exiting", (long)getpid());
+        _exit(1);
+    }
     san_engine_set_store(p->eng, st, "mugai-milter");
-    while (milter_fd_recv(ctl, &tag, &conn) == 0) {
+    while (san_jail_spawner_ok() && milter_fd_recv(ctl, &tag, &conn) == 0) {
         if (conn < 0)
             continue;
         worker_job(p, st, conn);
@@ -255,10 +307,11 @@ static int pool_spawn(pool *p, size_t i)
         signal(SIGHUP, SIG_IGN);
         signal(SIGTERM, SIG_DFL);
         sigprocmask(SIG_SETMASK, &all, NULL);
+        p->wctl = sv[1];
         worker_main(p, sv[1]);
     }
     close(sv[1]);
-    p->w[i] = (worker){pid, sv[0], 0, 0, 0, p->c->milter_job_timeout};
+    p->w[i] = (worker){pid, sv[0], 0, 0, 0, p->c->milter_job_timeout, ""};
     return 0;
 }
 
@@ -330,7 +383,19 @@ static void pool_dispatch(pool *p)
     }
 }
 
-/* A worker reported a finished job (or closed its end). */
+/* Worker i ended during its job: count a failed attempt at the job's message, when the worker
+ * told its digest (once), unless the pool is stopping (then the ending is ours). */
+static void pool_job_lost(pool *p, size_t i)
+{
+    worker *w = &p->w[i];
+
+    if (w->busy && w->digest[0] && !p->stopping)
+        milter_attempt_died(p->c, (long)w->pid, w->digest);
+    w->digest[0] = '\0';
+}
+
+/* A worker reported a finished job ("D"), or the digest of its job's message ("A" and 64 hex
+ * digits), or closed its end. */
 static void pool_worker_event(pool *p, size_t i)
 {
     worker *w = &p->w[i];
@@ -339,14 +404,38 @@ static void pool_worker_event(pool *p, size_t i)
 
     if (n < 0 && errno == EINTR)
         return;
+    if (n > 0 && b == 'A') {
+        if (mg_read_full(w->ctl, w->digest, 64) == 0) {
+            w->digest[64] = '\0';
+            return;
+        }
+        w->digest[0] = '\0';
+        n = 0;
+    }
     if (n <= 0) {
+        pool_job_lost(p, i);
         pool_retire(p, i);
         return;
     }
     w->busy = 0;
+    w->digest[0] = '\0';
     w->jobs++;
     if (w->retire || w->jobs >= p->c->milter_jobs_per_worker || i >= p->c->milter_workers)
         pool_retire(p, i);
+}
+
+/* Read what worker i wrote before it ended (the digest of its job's message) and has not been
+ * read yet, until its end of the control socket is seen. */
+static void pool_ctl_drain(pool *p, size_t i)
+{
+    struct pollfd pf;
+
+    while (p->w[i].ctl >= 0) {
+        pf = (struct pollfd){p->w[i].ctl, POLLIN, 0};
+        if (poll(&pf, 1, 0) <= 0)
+            return;
+        pool_worker_event(p, i);
+    }
 }
 
 /* State, parent and process group of pid, from /proc. 0, or -1 when it is gone. */
@@ -388,14 +477,18 @@ static size_t pool_slot(const pool *p, pid_t pid)
 }
 
 /* Non-zero when process group pgid is a conversion a live worker still runs: its leader is
- * that worker's child. */
+ * the child of that worker's jail spawner (or of the worker, without a spawner). */
 static int pool_live_conversion(const pool *p, pid_t pgid)
 {
-    char state;
-    pid_t ppid, pg;
+    char state, sstate;
+    pid_t ppid, pg, wpid;
 
-    return proc_stat(pgid, &state, &ppid, &pg) == 0 && state != 'Z' &&
-           pool_slot(p, ppid) < POOL_MAX_WORKERS;
+    if (proc_stat(pgid, &state, &ppid, &pg) < 0 || state == 'Z')
+        return 0;
+    if (pool_slot(p, ppid) < POOL_MAX_WORKERS)
+        return 1;
+    return proc_stat(ppid, &sstate, &wpid, &pg) == 0 && sstate != 'Z' &&
+           pool_slot(p, wpid) < POOL_MAX_WORKERS;
 }
 
 /* Kill what conversions left: every running child of the supervisor that is neither the
@@ -485,9 +578,11 @@ static void pool_reap(pool *p)
             strays = 1;
             continue;
         }
+        pool_ctl_drain(p, i);
         if (pool_log_end(p, i, status)) {
             p->respawn_after = mg_now() + 0.5;
             strays = 1;
+            pool_job_lost(p, i);
         }
         pool_retire(p, i);
         p->w[i].pid = 0;
@@ -691,13 +786,14 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
     p->lsock = lsock;
     p->child = child;
     for (i = 0; i < POOL_MAX_WORKERS; i++)
-        p->w[i] = (worker){0, -1, 0, 0, 0, 0};
+        p->w[i] = (worker){0, -1, 0, 0, 0, 0, ""};
     if (c->milter_workers > POOL_MAX_WORKERS)
         c->milter_workers = POOL_MAX_WORKERS;
     /* Orphans of the workers' conversions come to us, not to init. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         mg_warn("pool: cannot become a child subreaper: %s", strerror(errno));
     san_jail_dirs_sweep(); /* left by a crash of an earlier run */
+    (void)san_confine_check();
     p->sigfd = pool_sigfd();
     if (p->sigfd < 0 || pool_start(p) < 0) {
         rc = 1;

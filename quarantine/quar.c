@@ -471,3 +471,48 @@ int quar_events(quar_store *s, const char *id, quar_event ***out, size_t *n, cha
         return 1;
     return s->be->events(s, buf, out, n, err);
 }
+
+/* Non-zero when digest is 64 lower-case hex digits, the form the backends key counts by. */
+static int digest_valid(const char *digest)
+{
+    size_t i;
+
+    for (i = 0; digest && i < 64; i++)
+        if (!g_ascii_isxdigit(digest[i]) || g_ascii_isupper(digest[i]))
+            return 0;
+    return digest && digest[64] == '\0';
+}
+
+/* The failure count of digest, ignoring one not raised for QUAR_ATTEMPT_KEEP_DAYS. */
+int quar_attempt_get(quar_store *s, const char *digest, quar_attempts *a, char **err)
+{
+    int64_t now = (int64_t)time(NULL);
+
+    memset(a, 0, sizeof(*a));
+    if (!digest_valid(digest))
+        return quar_err(s, err, "attempt count: malformed digest");
+    return s->be->attempt_get(s, digest, now - (int64_t)QUAR_ATTEMPT_KEEP_DAYS * 86400, a, err);
+}
+
+/* Raise the failure count of digest, pruning old counts. */
+int quar_attempt_failed(quar_store *s, const char *digest, quar_attempts *a, char **err)
+{
+    int64_t now = (int64_t)time(NULL);
+    quar_attempts dummy;
+
+    if (!a)
+        a = &dummy;
+    memset(a, 0, sizeof(*a));
+    if (!digest_valid(digest))
+        return quar_err(s, err, "attempt count: malformed digest");
+    return s->be->attempt_failed(s, digest, now, now - (int64_t)QUAR_ATTEMPT_KEEP_DAYS * 86400, a,
+                                 err);
+}
+
+/* Forget the failure count of digest. */
+int quar_attempt_forget(quar_store *s, const char *digest, char **err)
+{
+    if (!digest_valid(digest))
+        return quar_err(s, err, "attempt count: malformed digest");
+    return s->be->attempt_forget(s, digest, err);
+}

@@ -43,7 +43,8 @@ typedef struct quar_msg {
     char *message_id;
     uint64_t size;
     char sha256[65]; /* of the original; set by quar_put */
-    char *verdict;   /* "clean" (nothing removed), "sanitized" (something changed), "blocked" */
+    char *verdict;   /* "clean" (nothing removed), "sanitized" (something changed), "blocked",
+                        "failed" (could not be sanitized: the recipients got a notice only) */
     char *status;    /* "quarantined", "released", "deleted", "purged" */
     int64_t expires; /* unix seconds; set by quar_put from the retention */
     quar_part *parts;
@@ -68,6 +69,16 @@ typedef struct quar_filter {
     unsigned limit; /* 0: no limit */
 } quar_filter;
 
+/* The failed attempts at sanitizing one message (known by a digest of its content): those that
+ * stopped a worker or ran out of time. Forgotten when an attempt reaches a verdict. */
+typedef struct quar_attempts {
+    unsigned count; /* failed attempts counted */
+    int64_t first;  /* when the first of them was counted (unix seconds); 0 when count is 0 */
+} quar_attempts;
+
+/* Failure counts not raised for this long are forgotten. */
+#define QUAR_ATTEMPT_KEEP_DAYS 7
+
 typedef struct quar_store quar_store;
 
 typedef struct quar_backend {
@@ -83,6 +94,15 @@ typedef struct quar_backend {
     int (*expired)(quar_store *s, int64_t now, char ***ids, size_t *n, char **err);
     int (*audit)(quar_store *s, const quar_event *ev, char **err);
     int (*events)(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err);
+    /* digest's failure count into *a (zero when none, or when last raised before since). */
+    int (*attempt_get)(quar_store *s, const char *digest, int64_t since, quar_attempts *a,
+                       char **err);
+    /* Forget the counts last raised before prune_before, then raise digest's by one (a new one
+     * at 1, first = now); the new count into *a. */
+    int (*attempt_failed)(quar_store *s, const char *digest, int64_t now, int64_t prune_before,
+                          quar_attempts *a, char **err);
+    /* Forget digest's count. */
+    int (*attempt_forget)(quar_store *s, const char *digest, char **err);
     void (*close)(quar_store *s);
 } quar_backend;
 
@@ -123,6 +143,16 @@ int quar_audit(quar_store *s, const char *id, const char *actor, const char *act
                const char *reason, const char *detail, char **err);
 /* Oldest first. Caller frees with quar_event_list_free. */
 int quar_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err);
+
+/* The failed attempts counted for the message whose content digest (64 lower-case hex digits)
+ * is given, into *a: zero when there are none or they were last raised more than
+ * QUAR_ATTEMPT_KEEP_DAYS ago. Reads only. */
+int quar_attempt_get(quar_store *s, const char *digest, quar_attempts *a, char **err);
+/* Count one more failed attempt at digest, durably; the new count into *a when a is not NULL.
+ * Counts not raised for QUAR_ATTEMPT_KEEP_DAYS are forgotten. */
+int quar_attempt_failed(quar_store *s, const char *digest, quar_attempts *a, char **err);
+/* Forget digest's count: an attempt reached a verdict. */
+int quar_attempt_forget(quar_store *s, const char *digest, char **err);
 
 /* A new readable id "Q-YYYYMMDD-XXXXXX" (6 characters from a 30-character alphabet without
  * 0/O, 1/I/L and U) into out[24]. */

@@ -7,17 +7,19 @@
  * table, written in the same transaction as the message's rows, so that one
  * commit makes both durable; larger ones live in DIR/originals/ab/abcdef...
  * named by their SHA-256 (files 0600, directories 0700). Either way one copy
- * per content. Runs in trusted processes as the store's owner and never
- * interprets message content. It must never index a message before its
- * original is durable (fsync'd under its final name, or in the same commit),
- * never drop an original another held message still refers to, and never
- * let a new message reuse a stored copy whose bytes no longer hash to its
- * name (such a copy is replaced by the bytes being stored, and the message's
- * trail says so).
+ * per content. The attempts table counts the failed attempts at sanitizing a
+ * message, by a digest of its content (poison messages). Runs in trusted
+ * processes as the store's owner and never interprets message content. It
+ * must never index a message before its original is durable (fsync'd under
+ * its final name, or in the same commit), never drop an original another
+ * held message still refers to, and never let a new message reuse a stored
+ * copy whose bytes no longer hash to its name (such a copy is replaced by the
+ * bytes being stored, and the message's trail says so).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@
 #include "mg.h"
 #include "quar_int.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define INLINE_MAX_DEFAULT (256 * 1024)
 #define INLINE_MAX_LIMIT (64 * 1024 * 1024) /* far below SQLite's 1e9-byte row limit */
 #define TMP_PREFIX ".tmp-"
@@ -43,8 +45,9 @@
 /* What a stored copy of a content holds. */
 enum { COPY_ABSENT, COPY_GOOD, COPY_BAD };
 
-/* The statements of the put path, prepared once per store. */
-enum { ST_MESSAGE, ST_RECIPIENT, ST_PART, ST_BLOB, ST_EVENT, ST_TAKEN, ST_COUNT };
+/* The statements run for every message (the put path, the failure count's lookup), prepared
+ * once per store. */
+enum { ST_MESSAGE, ST_RECIPIENT, ST_PART, ST_BLOB, ST_EVENT, ST_TAKEN, ST_FAILURES, ST_COUNT };
 
 static const char *const cached_sql[ST_COUNT] = {
     [ST_MESSAGE] = "INSERT INTO messages (id, time, queue_id, client, sender, subject, from_hdr,"
@@ -57,6 +60,7 @@ static const char *const cached_sql[ST_COUNT] = {
     [ST_EVENT] = "INSERT INTO events (time, msg_id, actor, action, reason, detail)"
                  " VALUES (?,?,?,?,?,?)",
     [ST_TAKEN] = "SELECT 1 FROM messages WHERE id = ?",
+    [ST_FAILURES] = "SELECT failures, first_time FROM attempts WHERE digest = ? AND last_time >= ?",
 };
 
 typedef struct fs_store {
@@ -100,6 +104,12 @@ static const char schema_sql[] =
 /* Added by version 2. Rows of up to 256 KiB fill overflow pages: an ordinary rowid table (WITHOUT
  * ROWID suits small rows only), its primary key a separate index of short keys. */
 static const char blobs_sql[] = "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);";
+
+/* Added by version 3: failed attempts at sanitizing messages, by content digest. */
+static const char attempts_sql[] =
+    "CREATE TABLE attempts (digest TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+    " first_time INTEGER NOT NULL, last_time INTEGER NOT NULL);"
+    "CREATE INDEX attempts_last ON attempts(last_time);";
 
 static const char msg_cols[] = "id, time, queue_id, client, sender, subject, from_hdr, "
                                "message_id, size, sha256, verdict, status, expires";
@@ -1087,6 +1097,77 @@ static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n
     return db_err(s, err, "reading events");
 }
 
+/* digest's failure count, unless last raised before since; see quar_backend. */
+static int fs_attempt_get(quar_store *s, const char *digest, int64_t since, quar_attempts *a,
+                          char **err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (cached(s, ST_FAILURES, &st, err) < 0)
+        return -1;
+    bind_str(st, 1, digest);
+    sqlite3_bind_int64(st, 2, since);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+        a->count = (unsigned)MIN(sqlite3_column_int64(st, 0), (sqlite3_int64)UINT_MAX);
+        a->first = sqlite3_column_int64(st, 1);
+    }
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s, err, "reading a failure count");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* Prune old counts and raise digest's, in one transaction; the new count into *a. */
+static int fs_attempt_failed(quar_store *s, const char *digest, int64_t now, int64_t prune_before,
+                             quar_attempts *a, char **err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    rc = prep(s, "DELETE FROM attempts WHERE last_time < ?", &st, err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, prune_before);
+        rc = step_done(s, st, err);
+    }
+    if (rc == 0 && (rc = prep(s,
+                              "INSERT INTO attempts (digest, failures, first_time, last_time)"
+                              " VALUES (?, 1, ?, ?) ON CONFLICT (digest) DO UPDATE"
+                              " SET failures = failures + 1, last_time = excluded.last_time"
+                              " RETURNING failures, first_time",
+                              &st, err)) == 0) {
+        bind_str(st, 1, digest);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_int64(st, 3, now);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            a->count = (unsigned)MIN(sqlite3_column_int64(st, 0), (sqlite3_int64)UINT_MAX);
+            a->first = sqlite3_column_int64(st, 1);
+            rc = step_done(s, st, err);
+        } else {
+            rc = db_err(s, err, "counting a failed attempt");
+            sqlite3_finalize(st);
+        }
+    }
+    if (rc == 0 && exec_sql(s, "COMMIT", err) == 0)
+        return 0;
+    exec_sql(s, "ROLLBACK", NULL);
+    return -1;
+}
+
+/* Forget digest's count. */
+static int fs_attempt_forget(quar_store *s, const char *digest, char **err)
+{
+    sqlite3_stmt *st;
+
+    if (prep(s, "DELETE FROM attempts WHERE digest = ?", &st, err) < 0)
+        return -1;
+    bind_str(st, 1, digest);
+    return step_done(s, st, err);
+}
+
 /* Finalize the cached statements, close the database and free the store. */
 static void fs_close(quar_store *s)
 {
@@ -1109,6 +1190,9 @@ static const quar_backend fs_backend = {
     .expired = fs_expired,
     .audit = fs_audit,
     .events = fs_events,
+    .attempt_get = fs_attempt_get,
+    .attempt_failed = fs_attempt_failed,
+    .attempt_forget = fs_attempt_forget,
     .close = fs_close,
 };
 
@@ -1153,8 +1237,9 @@ static int user_version(quar_store *s)
     return v;
 }
 
-/* Create the schema in a fresh index, bring a version 1 index up to date (it gains the blobs
- * table), or check an existing one's version; in one write transaction. 0 or -1. */
+/* Create the schema in a fresh index, bring an older index up to date (version 1 gains the blobs
+ * table, version 2 the attempts table), or check an existing one's version; in one write
+ * transaction. 0 or -1. */
 static int ensure_schema(quar_store *s, char **err)
 {
     char *sql;
@@ -1170,8 +1255,8 @@ static int ensure_schema(quar_store *s, char **err)
         return quar_err(s, err, "index schema version %d, this program knows %d", v,
                         SCHEMA_VERSION);
     }
-    sql = g_strdup_printf("%s %s PRAGMA user_version = %d;", v == 0 ? schema_sql : "", blobs_sql,
-                          SCHEMA_VERSION);
+    sql = g_strdup_printf("%s %s %s PRAGMA user_version = %d;", v == 0 ? schema_sql : "",
+                          v <= 1 ? blobs_sql : "", attempts_sql, SCHEMA_VERSION);
     rc = exec_sql(s, sql, err);
     g_free(sql);
     if (rc < 0) {

@@ -1,12 +1,14 @@
 /*
  * quarantine/store_mem.c - the in-memory quarantine backend, for unit tests:
- * messages, originals (GBytes by SHA-256) and events in GLib containers.
+ * messages, originals (GBytes by SHA-256), events and failure counts in GLib
+ * containers.
  *
  * Runs inside test programs only. It must behave exactly like the filesystem
  * backend as seen through quar.h; it never touches the disk except for the
  * anonymous memory file handed out by open_original.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,7 +24,14 @@ typedef struct mem_store {
     GHashTable *msgs;      /* id -> quar_msg* */
     GHashTable *originals; /* sha256 -> GBytes* */
     GPtrArray *events;     /* quar_event*, oldest first */
+    GHashTable *attempts;  /* digest -> mem_attempt* */
 } mem_store;
+
+/* The failed attempts at one message. */
+typedef struct mem_attempt {
+    unsigned failures;
+    int64_t first, last;
+} mem_attempt;
 
 /* The backend's view of s. */
 static mem_store *mem(quar_store *s)
@@ -246,6 +255,57 @@ static int mem_events(quar_store *s, const char *id, quar_event ***out, size_t *
     return 0;
 }
 
+/* Non-zero for a count last raised before *prune_before (user data): it is forgotten. */
+static gboolean attempt_old(gpointer key, gpointer value, gpointer prune_before)
+{
+    (void)key;
+    return ((mem_attempt *)value)->last < *(int64_t *)prune_before;
+}
+
+/* digest's failure count, unless last raised before since. */
+static int mem_attempt_get(quar_store *s, const char *digest, int64_t since, quar_attempts *a,
+                           char **err)
+{
+    const mem_attempt *m = g_hash_table_lookup(mem(s)->attempts, digest);
+
+    (void)err;
+    if (m && m->last >= since) {
+        a->count = m->failures;
+        a->first = m->first;
+    }
+    return 0;
+}
+
+/* Prune old counts and raise digest's; the new count into *a. */
+static int mem_attempt_failed(quar_store *s, const char *digest, int64_t now, int64_t prune_before,
+                              quar_attempts *a, char **err)
+{
+    mem_attempt *m;
+
+    (void)err;
+    g_hash_table_foreach_remove(mem(s)->attempts, attempt_old, &prune_before);
+    m = g_hash_table_lookup(mem(s)->attempts, digest);
+    if (!m) {
+        m = g_new0(mem_attempt, 1);
+        m->first = now;
+        g_hash_table_insert(mem(s)->attempts, g_strdup(digest), m);
+    }
+    if (m->failures < UINT_MAX)
+        m->failures++;
+    m->last = now;
+    a->count = m->failures;
+    a->first = m->first;
+    return 0;
+}
+
+/* Forget digest's count. */
+static int mem_attempt_forget(quar_store *s, const char *digest, char **err)
+{
+    (void)err;
+    g_hash_table_remove(mem(s)->attempts, digest);
+    return 0;
+}
+
 /* Free one stored event. */
 static void event_free(gpointer p)
 {
@@ -267,6 +327,7 @@ static void mem_close(quar_store *s)
     g_hash_table_destroy(ms->msgs);
     g_hash_table_destroy(ms->originals);
     g_ptr_array_free(ms->events, TRUE);
+    g_hash_table_destroy(ms->attempts);
     g_free(s->where);
     g_free(ms);
 }
@@ -282,6 +343,9 @@ static const quar_backend mem_backend = {
     .expired = mem_expired,
     .audit = mem_audit,
     .events = mem_events,
+    .attempt_get = mem_attempt_get,
+    .attempt_failed = mem_attempt_failed,
+    .attempt_forget = mem_attempt_forget,
     .close = mem_close,
 };
 
@@ -298,5 +362,6 @@ quar_store *quar_open_memory(unsigned retention_days)
     ms->originals =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
     ms->events = g_ptr_array_new_with_free_func(event_free);
+    ms->attempts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return &ms->head;
 }

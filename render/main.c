@@ -102,6 +102,42 @@ static int out_page(void *ctx, unsigned width, unsigned height, const uint8_t *r
     return 0;
 }
 
+/* Write n 32-bit values little-endian, a block at a time. 0 or -1. */
+static int put_u32s(const uint32_t *v, size_t n)
+{
+    uint8_t buf[4096];
+
+    while (n > 0) {
+        size_t k = n < sizeof buf / 4 ? n : sizeof buf / 4;
+        for (size_t i = 0; i < k; i++) {
+            buf[i * 4] = (uint8_t)(v[i] & 0xff);
+            buf[i * 4 + 1] = (uint8_t)((v[i] >> 8) & 0xff);
+            buf[i * 4 + 2] = (uint8_t)((v[i] >> 16) & 0xff);
+            buf[i * 4 + 3] = (uint8_t)((v[i] >> 24) & 0xff);
+        }
+        if (mg_write_all(STDOUT_FILENO, buf, k * 4) < 0)
+            return -1;
+        v += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Emit one page's text: PTXT nchars nboxes, the code points, the boxes. */
+static int out_text(void *ctx, const uint32_t *cp, size_t nchars, const uint32_t *box,
+                    size_t nboxes)
+{
+    uint32_t v[2] = {(uint32_t)nchars, (uint32_t)nboxes};
+
+    (void)ctx;
+    if (nchars > RND_MAX_TEXT_CHARS || nboxes > RND_MAX_TEXT_CHARS)
+        return -1;
+    if (put_frame(RND_TAG_PTXT, v, 2) < 0 || put_u32s(cp, nchars) < 0 ||
+        put_u32s(box, nboxes * 4) < 0)
+        return -1;
+    return 0;
+}
+
 /* Parse an unsigned number within [lo, hi]. 0 or -1. */
 static int parse_num(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
@@ -140,6 +176,8 @@ static int parse_opt(args *a, const char *name, const char *val)
         return (a->lim.max_pixels = v), 0;
     if (strcmp(name, "--max-text") == 0 && parse_num(val, 1, UINT32_MAX, &v) == 0)
         return (a->max_text = (size_t)v), 0;
+    if (strcmp(name, "--text-layer") == 0 && parse_num(val, 1, RND_MAX_TEXT_CHARS, &v) == 0)
+        return (a->lim.text_max = (unsigned)v), 0;
     return -1;
 }
 
@@ -150,7 +188,7 @@ static int parse_args(int argc, char **argv, args *a)
     a->seccomp = 1;
     a->charsets = "UTF-8,CP932,EUC-JP,ISO-2022-JP";
     a->max_text = (size_t)16 << 20;
-    a->lim = (rnd_limits){150, 500, 50000000};
+    a->lim = (rnd_limits){150, 500, 50000000, 0};
     if (argc < 2)
         return -1;
     a->mode = argv[1];
@@ -244,7 +282,7 @@ static rnd_status run_text(const args *a, const char *data, size_t len)
 /* PDF and image modes: announce, render, close with DONE. */
 static rnd_status run_pages(const args *a, rnd_image *im, const char *data, size_t len)
 {
-    rnd_out out = {out_begin, out_page, NULL};
+    rnd_out out = {out_begin, out_page, out_text, NULL};
     char msg[RND_MAX_MSG];
     rnd_status st;
 

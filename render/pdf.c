@@ -3,9 +3,11 @@
  *
  * Runs inside mugai-render, under the jail and seccomp, on untrusted bytes.
  * One page is rendered, converted and emitted at a time so memory stays flat
- * in page count. It must never draw annotations or form fields (only the page
- * content), never allocate a page before its size is checked, and never try
- * a password.
+ * in page count. When asked, each page's pixels are followed by its text and
+ * one rectangle per character, in the same pixel space (after /Rotate and the
+ * crop box), for the trusted side's invisible text layer. It must never draw
+ * annotations or form fields (only the page content), never allocate a page
+ * before its size is checked, and never try a password.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,72 @@ static rnd_status render_page(PopplerPage *page, unsigned w, unsigned h, const r
     return st;
 }
 
+/* A coordinate in points as 1/RND_TEXT_UNIT pixel at dpi, clamped to a page's range. */
+static uint32_t text_coord(double pt, unsigned dpi)
+{
+    double max = (double)RND_MAX_DIM * RND_TEXT_UNIT;
+    double v = pt * dpi / 72.0 * RND_TEXT_UNIT + 0.5;
+
+    if (!(v > 0.0))
+        return 0;
+    return v >= max ? (uint32_t)max : (uint32_t)v;
+}
+
+/* poppler's text wraps each run of the other direction in embedding marks (U+202A, U+202B
+ * ... U+202C) that have no rectangle in its layout. When the marks are exactly what the text
+ * has beyond the rectangles, remove them so that characters and rectangles pair up again. */
+static void drop_embedding_marks(gunichar *cp, glong *n, guint nrects)
+{
+    glong marks = 0, k = 0;
+
+    for (glong i = 0; i < *n; i++)
+        marks += cp[i] >= 0x202A && cp[i] <= 0x202C;
+    if (marks == 0 || *n - marks != (glong)nrects)
+        return;
+    for (glong i = 0; i < *n; i++)
+        if (cp[i] < 0x202A || cp[i] > 0x202C)
+            cp[k++] = cp[i];
+    *n = k;
+}
+
+/* Emit the text of page (poppler's reading order) and its one box per character, at most
+ * lim->text_max of each; both lists are sent as poppler gave them. */
+static rnd_status emit_text(PopplerPage *page, const rnd_limits *lim, const rnd_out *out, char *msg,
+                            size_t msg_len)
+{
+    char *text = poppler_page_get_text(page);
+    gunichar *cp = NULL;
+    glong nchars = 0;
+    PopplerRectangle *rects = NULL;
+    guint nrects = 0;
+
+    if (text && !(cp = g_utf8_to_ucs4(text, -1, NULL, &nchars, NULL)))
+        nchars = 0;
+    g_free(text);
+    if (!poppler_page_get_text_layout(page, &rects, &nrects))
+        nrects = 0;
+    if (cp)
+        drop_embedding_marks(cp, &nchars, nrects);
+    size_t nc = (size_t)nchars < lim->text_max ? (size_t)nchars : lim->text_max;
+    size_t nb = nrects < lim->text_max ? nrects : lim->text_max;
+    uint32_t *box = g_new(uint32_t, nb * 4 + 1);
+    for (size_t i = 0; i < nb; i++) {
+        box[i * 4] = text_coord(rects[i].x1, lim->dpi);
+        box[i * 4 + 1] = text_coord(rects[i].y1, lim->dpi);
+        box[i * 4 + 2] = text_coord(rects[i].x2, lim->dpi);
+        box[i * 4 + 3] = text_coord(rects[i].y2, lim->dpi);
+    }
+    int rc = out->text(out->ctx, cp, nc, box, nb);
+    g_free(box);
+    g_free(rects);
+    g_free(cp);
+    if (rc < 0) {
+        snprintf(msg, msg_len, "cannot write the page's text");
+        return RND_ERR_INTERNAL;
+    }
+    return RND_OK;
+}
+
 /* Check the size of page i and render it. */
 static rnd_status do_page(PopplerDocument *doc, int i, const rnd_limits *lim, const rnd_out *out,
                           char *msg, size_t msg_len)
@@ -106,6 +174,8 @@ static rnd_status do_page(PopplerDocument *doc, int i, const rnd_limits *lim, co
         st = RND_ERR_LIMIT;
     } else {
         st = render_page(page, w, h, lim, out, msg, msg_len);
+        if (st == RND_OK && lim->text_max)
+            st = emit_text(page, lim, out, msg, msg_len);
     }
     g_object_unref(page);
     return st;

@@ -6,6 +6,11 @@
  *   "MGR1"
  *   pixels:  "PAGS" npages, then npages times: "PAGE" width height + width*height*3 RGB bytes
  *            then "DONE" npages
+ *   page text, only with --text-layer MAX (PDF mode), right after each page's pixels:
+ *            "PTXT" nchars nboxes, nchars code points, then nboxes boxes of 4 integers
+ *            x0 y0 x1 y1 in 1/RND_TEXT_UNIT pixel of that page's image (poppler's text and
+ *            its one rectangle per character); nchars, nboxes <= MAX. The two counts are
+ *            sent as poppler gave them: the trusted side decides what a mismatch means.
  *   text:    "TEXT" length + length bytes of UTF-8, then "DONE" 0
  *   failure: "FAIL" code length + length bytes of ASCII message (length <= 512), ends the stream
  * The trusted side (sanitize/jail.c) checks every bound; nothing else is accepted.
@@ -20,10 +25,13 @@
 #define RND_TAG_PAGES "PAGS"
 #define RND_TAG_PAGE "PAGE"
 #define RND_TAG_TEXT "TEXT"
+#define RND_TAG_PTXT "PTXT"
 #define RND_TAG_DONE "DONE"
 #define RND_TAG_FAIL "FAIL"
 #define RND_MAX_DIM 10000u
 #define RND_MAX_MSG 512u
+#define RND_TEXT_UNIT 64u           /* PTXT coordinates per pixel */
+#define RND_MAX_TEXT_CHARS 1000000u /* largest --text-layer MAX accepted */
 
 /* Failure codes carried by FAIL and mugai-render's exit status. */
 typedef enum {

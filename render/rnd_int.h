@@ -14,12 +14,16 @@ typedef struct rnd_limits {
     unsigned dpi;
     unsigned max_pages;
     uint64_t max_pixels;
+    unsigned text_max; /* characters of text per page sent after its pixels; 0: none */
 } rnd_limits;
 
-/* Where pages go: begin announces the count once, then page per page. 0 or -1. */
+/* Where pages go: begin announces the count once, then page per page, each followed by
+ * its text when rnd_limits.text_max is set. 0 or -1. */
 typedef struct rnd_out {
     int (*begin)(void *ctx, unsigned npages);
     rnd_page_fn page;
+    /* nchars code points and nboxes boxes (4 values each, 1/RND_TEXT_UNIT pixel). */
+    int (*text)(void *ctx, const uint32_t *cp, size_t nchars, const uint32_t *box, size_t nboxes);
     void *ctx;
 } rnd_out;
 

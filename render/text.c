@@ -96,7 +96,9 @@ static void charset_of_name(const char *name, charset *out)
 }
 
 /* Resolve a charset label to a decoder; -1 when unknown. A label outside the canonical
- * list reaches iconv only here, in the jail: the worker's iconv_open refuses it. */
+ * list reaches iconv only here, in the jail: the worker's iconv_open refuses it. Only a name
+ * iconv opened is interned (for good): a refused one, which a sender may vary without end,
+ * is not kept. */
 static int charset_resolve(const char *label, charset *out)
 {
     const char *name = mg_charset_canonical(label);
@@ -109,10 +111,11 @@ static int charset_resolve(const char *label, charset *out)
     if (!label || mg_charset_label_clean(label, buf, sizeof buf) < 0)
         return -1;
     char *up = g_ascii_strup(buf, -1);
+    int ok = cd_get(up) != (iconv_t)-1;
     out->kind = CS_ICONV;
-    out->name = g_intern_string(up);
+    out->name = ok ? g_intern_string(up) : NULL;
     g_free(up);
-    return cd_get(out->name) == (iconv_t)-1 ? -1 : 0;
+    return ok ? 0 : -1;
 }
 
 /* Remove NUL bytes (U+0000 in UTF-8) in place. */

@@ -334,12 +334,16 @@ static la_ssize_t rd_data(arch *x)
 
 /* ---- reading ---- */
 
-/* Non-zero when libarchive's last error says the data is encrypted. */
-static int read_error_encrypted(struct archive *a)
+/* Non-zero when libarchive's last error says the data is encrypted. Its own answer is asked
+ * for only once a header was read: until a format is chosen (a stream no format recognizes,
+ * such as an empty one, never has one), libarchive leaves its format pointer past the end of
+ * its table, and archive_read_has_encrypted_entries would call a function pointer read from
+ * beyond the reader's memory. */
+static int read_error_encrypted(arch *x)
 {
-    const char *msg = archive_error_string(a);
+    const char *msg = archive_error_string(x->rd);
 
-    return archive_read_has_encrypted_entries(a) > 0 ||
+    return (x->entries > 0 && archive_read_has_encrypted_entries(x->rd) > 0) ||
            (msg && (strstr(msg, "ncrypt") || strstr(msg, "assphrase")));
 }
 
@@ -359,7 +363,7 @@ static void read_error_verdict(arch *x, const char *what)
 
     if (archive_errno(x->rd) == ENOMEM)
         verdict_memory(x);
-    else if (read_error_encrypted(x->rd))
+    else if (read_error_encrypted(x))
         san_result_set(x->r, SAN_HELD, "encrypted", "encrypted archive: cannot inspect");
     else
         san_result_set(x->r, SAN_FAILED, NULL, "malformed archive (%s): %s", what,
@@ -434,7 +438,7 @@ static arch_step data_error(arch *x, san_member *m, la_ssize_t code)
 {
     const char *msg = archive_error_string(x->rd);
 
-    if (code == ARCHIVE_FATAL || read_error_encrypted(x->rd)) {
+    if (code == ARCHIVE_FATAL || read_error_encrypted(x)) {
         read_error_verdict(x, "member data");
         return STEP_STOP;
     }

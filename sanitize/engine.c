@@ -178,6 +178,8 @@ static char *outfile_commit(outfile *o, const char *name, int overwrite)
 typedef struct pdf_sink_ctx {
     pdfw *w;
     unsigned pages;
+    san_text_page *text; /* the text layer of the page about to come */
+    size_t text_chars;   /* characters in the document's text layers so far */
 } pdf_sink_ctx;
 
 /* Jail sink: announce the page count (nothing to do). */
@@ -188,13 +190,28 @@ static int pdf_begin(void *ctx, unsigned npages)
     return 0;
 }
 
-/* Jail sink: append one page of pixels to the output PDF. */
+/* Jail sink: check the text of the page about to come, within what the document has left. */
+static int pdf_text(void *ctx, unsigned w, unsigned h, const san_text_raw *raw)
+{
+    pdf_sink_ctx *p = ctx;
+    size_t left = SAN_TEXT_DOC_MAX - p->text_chars;
+
+    san_text_page_free(p->text);
+    p->text = san_text_page_new(raw, w, h, left < SAN_TEXT_PAGE_MAX ? left : SAN_TEXT_PAGE_MAX);
+    p->text_chars += san_text_page_chars(p->text);
+    return 0;
+}
+
+/* Jail sink: append one page of pixels, with its text layer, to the output PDF. */
 static int pdf_page(void *ctx, unsigned w, unsigned h, const uint8_t *rgb)
 {
     pdf_sink_ctx *p = ctx;
 
     p->pages++;
-    return pdfw_add_page(p->w, w, h, rgb);
+    int rc = pdfw_add_page_text(p->w, w, h, rgb, p->text);
+    san_text_page_free(p->text);
+    p->text = NULL;
+    return rc;
 }
 
 /* Map a jail failure to the result's verdict. Returns 0, or -1 for an internal error. */
@@ -233,16 +250,19 @@ static int jail_verdict(san_result *r, jail_status st, const char *why)
 static int convert_pdf(san_engine *e, int in_fd, int out_fd, san_result *r)
 {
     char why[512] = "";
-    pdf_sink_ctx ctx = {pdfw_new(out_fd, e->c->pdf_dpi), 0};
-    jail_sink sink = {pdf_begin, pdf_page, &ctx};
+    pdf_sink_ctx ctx = {pdfw_new(out_fd, e->c->pdf_dpi), 0, NULL, 0};
+    jail_sink sink = {pdf_begin, pdf_page, &ctx, e->c->text_layer ? pdf_text : NULL};
     jail_status st;
 
-    if (!ctx.w)
+    if (!ctx.w || (e->c->text_layer && pdfw_text_layer(ctx.w) < 0)) {
+        pdfw_free(ctx.w);
         return jail_verdict(r, JAIL_ERROR, "cannot start the output PDF");
+    }
     st = jail_render_pages(e->c, "pdf", NULL, in_fd, &sink, why, sizeof(why));
     if (st == JAIL_OK && pdfw_finish(ctx.w) < 0)
         st = JAIL_ERROR, g_strlcpy(why, "cannot write the output PDF", sizeof(why));
     pdfw_free(ctx.w);
+    san_text_page_free(ctx.text);
     r->pages = ctx.pages;
     return jail_verdict(r, st, why);
 }
@@ -299,7 +319,7 @@ static int convert_image(san_engine *e, int in_fd, const char *type, int out_fd,
 {
     char why[512] = "";
     img_ctx ctx = {e, out_fd, 0, 0};
-    jail_sink sink = {img_begin, img_page, &ctx};
+    jail_sink sink = {img_begin, img_page, &ctx, NULL};
     jail_status st = jail_render_pages(e->c, "image", type, in_fd, &sink, why, sizeof(why));
 
     if (st == JAIL_OK && !ctx.written)

@@ -14,6 +14,9 @@
  * on but checked pixels and valid UTF-8. Private directories are named after
  * the process that made them ($TMPDIR/mugai-jail-PID-XXXXXX), so that those of
  * a killed worker can be found and removed by san_jail_dirs_sweep.
+ * A pool worker, which confines itself (confine.c) and can then no longer make
+ * namespaces or mounts, has its spawner (spawn.c) make the same child from a
+ * jail_task: the program and mode, never an argument vector or a limit.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,6 +68,9 @@ typedef struct run {
     int job_limited;    /* the deadline is the job's, not the conversion's own */
     double grace_until; /* once its output has ended, the renderer must exit by then */
     int lingered;       /* ... and it did not */
+    int ended;          /* made by the spawner: 1 once it told the end, -1 when it is gone */
+    int end_status;     /* ... and then the init's wait status and CPU time */
+    double end_cpu;
 } run;
 
 /* How to start a child. */
@@ -80,6 +86,7 @@ typedef struct spec {
     jail_ids ids;
     size_t memory_mb;
     unsigned timeout;
+    const jail_task *task; /* what the child runs, as the spawner is asked for it */
 } spec;
 
 /* A conversion's private directory: dir (the worker's, 0700) holds root, the mount point of
@@ -154,6 +161,15 @@ static const char *tmp_root(void)
     return tmp && tmp[0] == '/' ? tmp : "/tmp";
 }
 
+/* Fill the paths of the work directory and root mount point of p->dir. 0 or -1. */
+static int priv_paths(priv *p)
+{
+    return mg_snprintf(p->work, sizeof p->work, "%s/work", p->dir) < 0 ||
+                   mg_snprintf(p->root, sizeof p->root, "%s/root", p->dir) < 0
+               ? -1
+               : 0;
+}
+
 /* Create a fresh 0700 directory $TMPDIR/mugai-jail-PID-XXXXXX with its work directory
  * (given to the jail user) and its root mount point. 0 or -1. */
 static int private_dir_new(priv *p)
@@ -167,8 +183,7 @@ static int private_dir_new(priv *p)
         p->dir[0] = '\0';
         return -1;
     }
-    if (mg_snprintf(p->work, sizeof p->work, "%s/work", p->dir) < 0 ||
-        mg_snprintf(p->root, sizeof p->root, "%s/root", p->dir) < 0 || mkdir(p->root, 0700) < 0) {
+    if (priv_paths(p) < 0 || mkdir(p->root, 0700) < 0) {
         mg_error("jail: cannot prepare %s: %s", p->dir, strerror(errno));
         return -1;
     }
@@ -440,6 +455,24 @@ static void pipe_close(int p[2])
     close(p[1]);
 }
 
+/* Start the jail's init for s with the pipes' write ends: through the spawner when this
+ * process has one, else here. Its pid, or -1 with the reason in why. */
+static pid_t run_clone(const spec *s, int outw, int errw, int statw, char *why, size_t why_len)
+{
+    if (spawn_active()) {
+        int fds[JAIL_NFDS] = {s->in_fd, outw, errw, statw, s->out_fd};
+        return spawn_start(s->task, fds, why, why_len);
+    }
+    pid_t pid = jailns_clone(s->c, &s->ids);
+    if (pid == 0)
+        child_init(s, outw, errw, statw);
+    if (pid < 0)
+        why_set(why, why_len, "cannot create the jail's namespaces: %s", strerror(errno));
+    else
+        (void)setpgid(pid, pid); /* also in the child: whichever runs first; may race */
+    return pid;
+}
+
 /* Start the child described by s; the parent keeps the read ends in r. JAIL_OK, else
  * JAIL_UNAVAILABLE when the namespaces cannot be made, JAIL_ERROR otherwise. */
 static jail_status run_start(run *r, const spec *s, char *why, size_t why_len)
@@ -465,22 +498,14 @@ static jail_status run_start(run *r, const spec *s, char *why, size_t why_len)
         r->deadline = job_deadline;
         r->job_limited = 1;
     }
-    r->pid = jailns_clone(s->c, &s->ids);
-    if (r->pid == 0)
-        child_init(s, outp[1], errp[1], statp[1]);
-    int saved = errno;
+    r->pid = run_clone(s, outp[1], errp[1], statp[1], why, why_len);
     close(outp[1]);
     close(errp[1]);
     close(statp[1]);
     r->out = outp[0];
     r->err = errp[0];
     r->stat = statp[0];
-    if (r->pid < 0) {
-        why_set(why, why_len, "cannot create the jail's namespaces: %s", strerror(saved));
-        return JAIL_UNAVAILABLE;
-    }
-    (void)setpgid(r->pid, r->pid); /* also in the child: whichever runs first; may race */
-    return JAIL_OK;
+    return r->pid < 0 ? JAIL_UNAVAILABLE : JAIL_OK;
 }
 
 /* Keep the last TAIL_MAX bytes of the child's stderr. */
@@ -576,20 +601,60 @@ static int rd_u32(run *r, uint32_t *v)
     return rc;
 }
 
+/* Non-zero once the child has ended (or can no longer be waited for). */
+static int run_gone(run *r)
+{
+    siginfo_t si;
+
+    if (spawn_active())
+        return r->ended || (r->ended = spawn_end(0, &r->end_status, &r->end_cpu)) != 0;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
+        return 1;
+    return si.si_pid == r->pid;
+}
+
+/* Kill the child's process group and its init, whose PID namespace ends with it. */
+static void run_kill(run *r)
+{
+    if (spawn_active()) {
+        if (!r->ended)
+            spawn_kill();
+        return;
+    }
+    (void)kill(-r->pid, SIGKILL); /* the group, while the leader's zombie holds its id */
+    (void)kill(r->pid, SIGKILL);  /* the jail's init: its PID namespace ends with it */
+}
+
+/* Reap the ended (or killed) child: its wait status and CPU time into e. */
+static void run_reap(run *r, ending *e)
+{
+    struct rusage ru;
+
+    if (spawn_active()) {
+        if (!r->ended)
+            r->ended = spawn_end(5000, &r->end_status, &r->end_cpu);
+        if (r->ended != 1) {
+            mg_error("jail: the spawner did not tell the end of jail %ld", (long)r->pid);
+            r->end_status = SIGKILL; /* as killed: it went, or goes, with the spawner */
+        }
+        e->status = r->end_status;
+        e->cpu = r->end_cpu;
+        return;
+    }
+    if (wait4(r->pid, &e->status, 0, &ru) == r->pid)
+        e->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 /* Wait for the child within the deadline (killing its group at the end) and reap it. */
 static void run_end(run *r, ending *e)
 {
-    siginfo_t si;
-    struct rusage ru;
-
     memset(e, 0, sizeof *e);
     if (r->pid <= 0)
         return;
     while (!r->timed_out) {
-        memset(&si, 0, sizeof si);
-        if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
-            break;
-        if (si.si_pid == r->pid)
+        if (run_gone(r))
             break;
         if (r->grace_until > 0 && mg_now() >= r->grace_until) {
             r->lingered = 1;
@@ -600,13 +665,10 @@ static void run_end(run *r, ending *e)
         else
             err_poll(r, 10);
     }
-    (void)kill(-r->pid, SIGKILL); /* the group, while the leader's zombie holds its id */
-    (void)kill(r->pid, SIGKILL);  /* the jail's init: its PID namespace ends with it */
+    run_kill(r);
     for (double end = mg_now() + 1.0; r->err >= 0 && mg_now() < end;)
         err_poll(r, 50);
-    if (wait4(r->pid, &e->status, 0, &ru) == r->pid)
-        e->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    run_reap(r, e);
     r->pid = -1;
     /* The init's own end says only whether the jail could be made; the program's wait
      * status, when it ran, comes on the status pipe (its CPU time is in the init's). */
@@ -766,7 +828,49 @@ static uint64_t max_pixels(const conf *c)
     return m == 0 || m > cap ? cap : m;
 }
 
-/* Read one PAGE frame into *buf (grown as needed) and hand it to the sink. */
+/* Read n little-endian 32-bit integers into v. As rd_exact. */
+static int rd_u32s(run *r, uint32_t *v, size_t n)
+{
+    uint8_t *b = (uint8_t *)v;
+    int rc = rd_exact(r, v, n * 4);
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const uint8_t *p = b + i * 4;
+        v[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    }
+    return rc;
+}
+
+/* Read the PTXT frame that follows the pixels of a w x h page and hand it to the sink. The
+ * counts are bounded here; what they hold is the sink's to check. */
+static jail_status read_page_text(run *r, const jail_sink *sink, uint32_t w, uint32_t h, char *why,
+                                  size_t why_len)
+{
+    uint32_t nc = 0, nb = 0;
+    jail_status st = JAIL_OK;
+
+    if (read_tag(r, RND_TAG_PTXT, &st, why, why_len) != 0)
+        return st;
+    if (rd_u32(r, &nc) < 0 || rd_u32(r, &nb) < 0)
+        return JAIL_CRASHED;
+    if (nc > SAN_TEXT_PAGE_MAX || nb > SAN_TEXT_PAGE_MAX)
+        return why_set(why, why_len,
+                       "renderer sent %u characters and %u boxes of text for a page (limit %u)", nc,
+                       nb, (unsigned)SAN_TEXT_PAGE_MAX),
+               JAIL_PROTOCOL;
+    uint32_t *v = g_new(uint32_t, (size_t)nc + (size_t)nb * 4 + 1);
+    int rc = rd_u32s(r, v, (size_t)nc + (size_t)nb * 4);
+    san_text_raw raw = {v, nc, v + nc, nb};
+    if (rc < 0)
+        st = rc == -2 ? JAIL_TIMEOUT : JAIL_CRASHED;
+    else if (sink->text(sink->ctx, w, h, &raw) < 0)
+        st = (why_set(why, why_len, "the page's text could not be stored"), JAIL_ERROR);
+    g_free(v);
+    return st;
+}
+
+/* Read one PAGE frame into *buf (grown as needed), and its text when the sink takes it, and
+ * hand them to the sink. */
 static jail_status read_page(run *r, const conf *c, const jail_sink *sink, uint8_t **buf,
                              size_t *cap, char *why, size_t why_len)
 {
@@ -792,6 +896,8 @@ static jail_status read_page(run *r, const conf *c, const jail_sink *sink, uint8
     int rc = rd_exact(r, *buf, need);
     if (rc < 0)
         return rc == -2 ? JAIL_TIMEOUT : JAIL_CRASHED;
+    if (sink->text && (st = read_page_text(r, sink, w, h, why, why_len)) != JAIL_OK)
+        return st;
     if (sink->page(sink->ctx, w, h, *buf) < 0)
         return why_set(why, why_len, "the page could not be stored"), JAIL_ERROR;
     return JAIL_OK;
@@ -893,6 +999,24 @@ static jail_status read_text(run *r, const conf *c, char **out, size_t *out_len,
     return JAIL_OK;
 }
 
+/* One stream read from fd with no renderer behind it, as from a renderer: pages into sink
+ * when sink is set, else text into *out (g_malloc'ed). fd is borrowed. */
+jail_status jail_wire_read(const conf *c, int fd, const jail_sink *sink, char **out,
+                           size_t *out_len, char *why, size_t why_len)
+{
+    run r = {.pid = -1, .out = fd, .err = -1, .stat = -1, .deadline = mg_now() + 5.0};
+    jail_status st =
+        sink ? read_pages(&r, c, sink, why, why_len) : read_text(&r, c, out, out_len, why, why_len);
+
+    if (st == JAIL_OK && trailing_bytes(&r)) {
+        why_set(why, why_len, "renderer wrote past the end of its stream");
+        if (!sink)
+            g_free(*out), *out = NULL;
+        st = JAIL_PROTOCOL;
+    }
+    return st;
+}
+
 /* Settle the final status from the stream result st and the child's end. */
 static jail_status settle(const spec *s, run *r, jail_status st, char *why, size_t why_len)
 {
@@ -901,7 +1025,7 @@ static jail_status settle(const spec *s, run *r, jail_status st, char *why, size
     if (st == JAIL_PROTOCOL || st == JAIL_ERROR || st == JAIL_TIMEOUT) {
         if (st == JAIL_TIMEOUT)
             r->timed_out = 1;
-        (void)kill(-r->pid, SIGKILL);
+        run_kill(r);
     }
     /* Its output has ended: an honest renderer exits at once. One that stays would only
      * hold the worker until the time limit. */
@@ -972,6 +1096,8 @@ static void render_args(const conf *c, const char *mode, const char *img_type, c
         argv[i++] = "--type", argv[i++] = (char *)img_type;
     if (label)
         argv[i++] = "--label", argv[i++] = (char *)label;
+    if (strcmp(mode, "pdf") == 0 && c->text_layer)
+        argv[i++] = "--text-layer", argv[i++] = G_STRINGIFY(SAN_TEXT_PAGE_MAX);
     if (!c->jail_seccomp)
         argv[i++] = "--no-seccomp";
     argv[i] = NULL;
@@ -1000,14 +1126,123 @@ static jail_status jail_prepare(const conf *c, priv *p, jail_ids *ids, char *why
     return JAIL_OK;
 }
 
+/* Arguments of one LibreOffice conversion: its paths inside the jail's work directory. */
+typedef struct office_args {
+    char name[32];
+    char input[PATH_MAX + 40];
+    char profile[PATH_MAX + 64];
+    char outdir[PATH_MAX + 8];
+} office_args;
+
+/* Fill a for the work directory and ext. 0 or -1. */
+static int office_args_make(office_args *a, const char *work, const char *ext)
+{
+    if (mg_snprintf(a->name, sizeof a->name, "input.%s", ext) < 0 ||
+        mg_snprintf(a->input, sizeof a->input, "%s/%s", work, a->name) < 0 ||
+        mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=file://%s/profile",
+                    work) < 0 ||
+        mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0)
+        return -1;
+    return 0;
+}
+
+/* LibreOffice's argument vector for a into argv (pointers into a). */
+static void office_argv(const conf *c, office_args *a, char *argv[18])
+{
+    char *const args[] = {c->soffice_path,
+                          "--headless",
+                          "--norestore",
+                          "--nolockcheck",
+                          "--nodefault",
+                          "--nofirststartwizard",
+                          a->profile,
+                          "--convert-to",
+                          "pdf",
+                          "--outdir",
+                          a->outdir,
+                          a->input,
+                          NULL};
+
+    memcpy(argv, args, sizeof args);
+}
+
+/* The strings behind a spec made from a task. */
+typedef struct spec_buf {
+    char *argv[18];
+    char nums[4][32];
+    office_args office;
+    priv p;
+} spec_buf;
+
+/* Copy src into the task field dst of size n. 0, or -1 when it does not fit. */
+static int task_str(char *dst, const char *src, size_t n)
+{
+    return g_strlcpy(dst, src ? src : "", n) < n ? 0 : -1;
+}
+
+/* Fill t for mugai-render in mode (image: img_type; text modes: label or NULL) on the
+ * conversion in dir. 0, or -1 when a value does not fit. */
+static int task_render(jail_task *t, const char *mode, const char *img_type, const char *label,
+                       const char *dir)
+{
+    memset(t, 0, sizeof *t);
+    return task_str(t->mode, mode, sizeof t->mode) |
+           task_str(t->img_type, img_type, sizeof t->img_type) |
+           task_str(t->label, label, sizeof t->label) | task_str(t->dir, dir, sizeof t->dir);
+}
+
+/* Fill t for LibreOffice on an input with extension ext in dir. 0 or -1, as task_render. */
+static int task_office(jail_task *t, const char *ext, const char *dir)
+{
+    memset(t, 0, sizeof *t);
+    t->office = 1;
+    return task_str(t->ext, ext, sizeof t->ext) | task_str(t->dir, dir, sizeof t->dir);
+}
+
+/* Build in s, its strings in b, the child that runs t on in_fd as ids; LibreOffice's PDF goes
+ * to out_fd. Program, arguments, limits and view come from c and t alone, the same in a
+ * worker and in its spawner. 0, or -1 when a path is too long. */
+static int task_spec(const conf *c, const jail_task *t, const jail_ids *ids, int in_fd, int out_fd,
+                     spec_buf *b, spec *s)
+{
+    if (task_str(b->p.dir, t->dir, sizeof b->p.dir) < 0 || priv_paths(&b->p) < 0)
+        return -1;
+    *s = (spec){.c = c,
+                .path = c->render_path,
+                .argv = b->argv,
+                .in_fd = in_fd,
+                .out_fd = -1,
+                .input_name = "input",
+                .view = {b->p.root, b->p.work, c->render_path, work_size_mb(c, in_fd)},
+                .ids = *ids,
+                .memory_mb = c->jail_memory_mb,
+                .timeout = c->jail_timeout,
+                .task = t};
+    if (!t->office) {
+        render_args(c, t->mode, t->img_type[0] ? t->img_type : NULL, t->label[0] ? t->label : NULL,
+                    b->argv, b->nums);
+        return 0;
+    }
+    if (office_args_make(&b->office, b->p.work, t->ext) < 0)
+        return -1;
+    office_argv(c, &b->office, b->argv);
+    s->path = s->view.program = c->soffice_path;
+    s->out_fd = out_fd;
+    s->input_name = b->office.name;
+    s->memory_mb = c->office_memory_mb;
+    s->timeout = c->office_timeout;
+    return 0;
+}
+
 /* Run mugai-render: set up, read with reader, settle. */
 static jail_status render_run(const conf *c, const char *mode, const char *img_type,
                               const char *label, int in_fd, const jail_sink *sink, char **out,
                               size_t *out_len, char *why, size_t why_len)
 {
-    char bufs[4][32];
-    char *argv[18];
     run r = {.pid = -1, .out = -1, .err = -1, .stat = -1};
+    jail_task t;
+    spec_buf b;
+    spec s;
     priv p;
     jail_ids ids;
     jail_status st;
@@ -1015,21 +1250,13 @@ static jail_status render_run(const conf *c, const char *mode, const char *img_t
     why_set(why, why_len, "%s", "");
     if (deadline_passed(why, why_len))
         return JAIL_TIMEOUT;
-    render_args(c, mode, img_type, label, argv, bufs);
     int fd = input_fd(in_fd);
     if (fd < 0)
         return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
     st = jail_prepare(c, &p, &ids, why, why_len);
-    spec s = {.c = c,
-              .path = c->render_path,
-              .argv = argv,
-              .in_fd = fd,
-              .out_fd = -1,
-              .input_name = "input",
-              .view = {p.root, p.work, c->render_path, work_size_mb(c, fd)},
-              .ids = ids,
-              .memory_mb = c->jail_memory_mb,
-              .timeout = c->jail_timeout};
+    if (st == JAIL_OK && (task_render(&t, mode, img_type, label, p.dir) < 0 ||
+                          task_spec(c, &t, &ids, fd, -1, &b, &s) < 0))
+        st = (why_set(why, why_len, "the jail's paths are too long"), JAIL_ERROR);
     if (st == JAIL_OK)
         st = run_start(&r, &s, why, why_len);
     if (st != JAIL_OK) {
@@ -1054,6 +1281,11 @@ jail_status jail_render_pages(const conf *c, const char *mode, const char *img_t
         return why_set(why, why_len, "unknown page mode %s", mode), JAIL_ERROR;
     if (strcmp(mode, "image") == 0 && !img_type)
         return why_set(why, why_len, "image mode needs a type"), JAIL_ERROR;
+    /* The renderer sends text exactly when the configuration asks for it in PDF mode. */
+    if (!sink->text != !(strcmp(mode, "pdf") == 0 && c->text_layer))
+        return why_set(why, why_len, "the sink %s text, [render] text_layer is %s",
+                       sink->text ? "takes" : "takes no", c->text_layer ? "on" : "off"),
+               JAIL_ERROR;
     return render_run(c, mode, strcmp(mode, "image") == 0 ? img_type : NULL, NULL, in_fd, sink,
                       NULL, NULL, why, why_len);
 }
@@ -1079,32 +1311,23 @@ jail_status jail_render_text(const conf *c, const char *mode, const char *label,
                       out_len, why, why_len);
 }
 
+/* Non-zero when ext is 1 to 8 ASCII letters and digits. */
+static int ext_ok(const char *ext)
+{
+    size_t n = strlen(ext);
+
+    for (const char *q = ext; *q; q++)
+        if (!g_ascii_isalnum(*q))
+            return 0;
+    return n > 0 && n <= 8;
+}
+
 /* Non-zero when fd holds a PDF's "%PDF-" header at offset 0. */
 static int pdf_header(int fd)
 {
     char head[5];
 
     return pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && memcmp(head, "%PDF-", 5) == 0;
-}
-
-/* Arguments of one LibreOffice conversion: its paths inside the jail's work directory. */
-typedef struct office_args {
-    char name[32];
-    char input[PATH_MAX + 40];
-    char profile[PATH_MAX + 64];
-    char outdir[PATH_MAX + 8];
-} office_args;
-
-/* Fill a for the work directory and ext. 0 or -1. */
-static int office_args_make(office_args *a, const char *work, const char *ext)
-{
-    if (mg_snprintf(a->name, sizeof a->name, "input.%s", ext) < 0 ||
-        mg_snprintf(a->input, sizeof a->input, "%s/%s", work, a->name) < 0 ||
-        mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=file://%s/profile",
-                    work) < 0 ||
-        mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0)
-        return -1;
-    return 0;
 }
 
 /* The end of a LibreOffice run: JAIL_OK when it exited 0 and its PDF reached out_fd. */
@@ -1126,35 +1349,14 @@ static jail_status office_settle(const spec *s, run *r, const ending *e, int out
 static jail_status office_run(const conf *c, const priv *pd, const jail_ids *ids, int in_fd,
                               const char *ext, int out_fd, char *why, size_t why_len)
 {
-    office_args a;
+    jail_task t;
+    spec_buf b;
+    spec s;
     run r;
     ending e;
 
-    if (office_args_make(&a, pd->work, ext) < 0)
+    if (task_office(&t, ext, pd->dir) < 0 || task_spec(c, &t, ids, in_fd, out_fd, &b, &s) < 0)
         return why_set(why, why_len, "the jail's paths are too long"), JAIL_ERROR;
-    char *argv[] = {c->soffice_path,
-                    "--headless",
-                    "--norestore",
-                    "--nolockcheck",
-                    "--nodefault",
-                    "--nofirststartwizard",
-                    a.profile,
-                    "--convert-to",
-                    "pdf",
-                    "--outdir",
-                    a.outdir,
-                    a.input,
-                    NULL};
-    spec s = {.c = c,
-              .path = c->soffice_path,
-              .argv = argv,
-              .in_fd = in_fd,
-              .out_fd = out_fd,
-              .input_name = a.name,
-              .view = {pd->root, pd->work, c->soffice_path, work_size_mb(c, in_fd)},
-              .ids = *ids,
-              .memory_mb = c->office_memory_mb,
-              .timeout = c->office_timeout};
     jail_status st = run_start(&r, &s, why, why_len);
     if (st != JAIL_OK)
         return run_close(&r), st;
@@ -1172,11 +1374,8 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
     jail_status st;
 
     why_set(why, why_len, "%s", "");
-    if (!*ext || strlen(ext) > 8)
+    if (!ext_ok(ext))
         return why_set(why, why_len, "bad extension"), JAIL_ERROR;
-    for (const char *q = ext; *q; q++)
-        if (!g_ascii_isalnum(*q))
-            return why_set(why, why_len, "bad extension"), JAIL_ERROR;
     if (deadline_passed(why, why_len))
         return JAIL_TIMEOUT;
     int fd = input_fd(in_fd);
@@ -1190,4 +1389,101 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
     close(fd);
     private_dir_remove(pd.dir);
     return st;
+}
+
+/* Non-zero when s is one of the NULL-terminated names. */
+static int one_of(const char *s, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(s, *names) == 0)
+            return 1;
+    return 0;
+}
+
+/* Non-zero when path is a real directory of this user's that only this user can enter. */
+static int own_dir(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+           (st.st_mode & 077) == 0;
+}
+
+/* 0 when dir is a private directory process owner made (private_dir_new), with its root
+ * mount point; else -1 with the reason in why. The worker could still swap them after the
+ * check: the mounts go to the jail's own mount namespace and show only what the jail shows
+ * anyway. */
+static int task_dir_check(const char *dir, pid_t owner, char *why, size_t why_len)
+{
+    const char *tmp = tmp_root();
+    size_t n = strlen(tmp);
+    char root[PATH_MAX + 8];
+
+    if (strncmp(dir, tmp, n) != 0 || dir[n] != '/' || strchr(dir + n + 1, '/') ||
+        private_dir_owner(dir + n + 1) != owner)
+        return why_set(why, why_len, "%s is not a private directory of process %ld under %s", dir,
+                       (long)owner, tmp),
+               -1;
+    if (mg_snprintf(root, sizeof root, "%s/root", dir) < 0 || !own_dir(dir) || !own_dir(root))
+        return why_set(why, why_len, "%s is not a directory of this user's, 0700, with root", dir),
+               -1;
+    return 0;
+}
+
+/* 0 when t's program, mode and arguments are those jail_render_pages, jail_render_text or
+ * jail_office_to_pdf would ask for; else -1 with the reason in why. */
+static int task_args_check(const jail_task *t, char *why, size_t why_len)
+{
+    static const char *const modes[] = {"pdf", "image", "text", "csv", "html", NULL};
+    static const char *const text_modes[] = {"text", "csv", "html", NULL};
+    static const char *const types[] = {"png", "jpeg", "gif", "bmp", "tiff", "webp", NULL};
+
+    if (t->office > 1)
+        return why_set(why, why_len, "unknown program %u", t->office), -1;
+    if (t->office)
+        return t->mode[0] || t->img_type[0] || t->label[0] || !ext_ok(t->ext)
+                   ? (why_set(why, why_len, "bad arguments for LibreOffice"), -1)
+                   : 0;
+    if (t->ext[0] || !one_of(t->mode, modes))
+        return why_set(why, why_len, "bad mode for mugai-render"), -1;
+    if (strcmp(t->mode, "image") == 0 ? !one_of(t->img_type, types) : t->img_type[0] != '\0')
+        return why_set(why, why_len, "bad image type for mugai-render"), -1;
+    if (t->label[0] && (!one_of(t->mode, text_modes) || !label_ok(t->label)))
+        return why_set(why, why_len, "bad charset label for mugai-render"), -1;
+    return 0;
+}
+
+int jail_task_check(const jail_task *t, pid_t owner, char *why, size_t why_len)
+{
+    if (!memchr(t->mode, '\0', sizeof t->mode) || !memchr(t->img_type, '\0', sizeof t->img_type) ||
+        !memchr(t->label, '\0', sizeof t->label) || !memchr(t->ext, '\0', sizeof t->ext) ||
+        !memchr(t->dir, '\0', sizeof t->dir))
+        return why_set(why, why_len, "a string does not end within its field"), -1;
+    if (task_args_check(t, why, why_len) < 0)
+        return -1;
+    return task_dir_check(t->dir, owner, why, why_len);
+}
+
+pid_t jail_task_clone(const conf *c, const jail_task *t, const int fds[JAIL_NFDS], char *why,
+                      size_t why_len)
+{
+    char reason[256];
+    jail_ids ids;
+    spec_buf b;
+    spec s;
+
+    if (jailns_ids(c, &ids, reason, sizeof reason) < 0)
+        return why_set(why, why_len, "%s", reason), errno = EPERM, -1;
+    if (task_spec(c, t, &ids, fds[JAIL_FD_IN], fds[JAIL_FD_PDF], &b, &s) < 0)
+        return why_set(why, why_len, "the jail's paths are too long"), errno = ENAMETOOLONG, -1;
+    pid_t pid = jailns_clone(c, &ids);
+    if (pid == 0)
+        child_init(&s, fds[JAIL_FD_OUT], fds[JAIL_FD_ERR], fds[JAIL_FD_STAT]);
+    if (pid < 0) {
+        int saved = errno;
+        why_set(why, why_len, "cannot create the jail's namespaces: %s", strerror(saved));
+        return errno = saved, -1;
+    }
+    (void)setpgid(pid, pid); /* also in the child: whichever runs first; may race */
+    return pid;
 }

@@ -495,10 +495,10 @@ static int filter_rules(scmp_filter_ctx ctx)
     /* Only local sockets (LibreOffice talks to itself over one); the network namespace has
      * no interfaces anyway, and netlink reaches the kernel's network configuration. */
     if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
-                         SCMP_A0(SCMP_CMP_NE, AF_UNIX)) != 0)
+                         SCMP_A0(SCMP_CMP_NE, AF_UNIX, 0)) != 0)
         return -1;
     return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                            SCMP_A0(SCMP_CMP_NE, AF_UNIX)) == 0
+                            SCMP_A0(SCMP_CMP_NE, AF_UNIX, 0)) == 0
                ? 0
                : -1;
 }

@@ -28,6 +28,9 @@
 #include "san_int.h"
 
 #define MEM_PART_MAX (1024 * 1024) /* decoded parts up to this size stay in memory */
+/* Longest header field name carried over: the name, its colon and a first encoded word must
+ * fit in a line of 998 bytes. */
+#define HEADER_NAME_MAX 900
 
 /* What the walk over one message collects. */
 typedef struct mail_ctx {
@@ -882,10 +885,17 @@ static void copy_header(mail_ctx *m, GString *out, const char *name, const char 
     g_free(v);
 }
 
-/* Non-zero for headers the clean message must not carry over. */
+/* Non-zero for headers the clean message must not carry over: the MIME ones, mugai's own, and
+ * names that are not RFC 5322 field names (printable ASCII but ':') or too long for a line,
+ * both of which GMime lets through. */
 static int header_dropped(const char *name)
 {
-    return g_ascii_strncasecmp(name, "Content-", 8) == 0 ||
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 33 || (unsigned char)name[i] > 126 || name[i] == ':')
+            return 1;
+    return n == 0 || n > HEADER_NAME_MAX || g_ascii_strncasecmp(name, "Content-", 8) == 0 ||
            g_ascii_strcasecmp(name, "MIME-Version") == 0 ||
            g_ascii_strncasecmp(name, "X-Mugai-", 8) == 0;
 }
@@ -1019,6 +1029,7 @@ static void envelope_from_headers(quar_msg *r, GMimeMessage *msg)
     int n = to ? internet_address_list_length(to) : 0, k = 0;
 
     r->sender = g_strdup(mailbox_at(g_mime_message_get_from(msg), 0));
+    g_strfreev(r->recipients);
     r->recipients = g_new0(char *, (size_t)n + 1);
     for (int i = 0; i < n; i++)
         if (mailbox_at(to, i))
@@ -1042,6 +1053,7 @@ static void record_envelope(mail_ctx *m, const san_envelope *env, GMimeMessage *
         r->sender = g_strdup(env->sender);
         while (env->recipients && env->recipients[n])
             n++;
+        g_strfreev(r->recipients);
         r->recipients = g_new0(char *, n + 1);
         for (size_t i = 0; i < n; i++)
             r->recipients[i] = g_strdup(env->recipients[i]);

@@ -89,6 +89,32 @@ int san_jail_userns_enter(uid_t uid, gid_t gid, uid_t juid, gid_t jgid);
  * needs none). 0 or -1. */
 int san_caps_drop(void);
 
+/* ---- spawn.c: a worker's jail spawner ---- */
+
+/* Fork the calling process's jail spawner: a child that keeps this process's privileges and
+ * from now on makes its jails (jail.c asks it instead of making them), so that this process
+ * can confine itself (san_confine_worker). Call once, single-threaded, before opening what the
+ * spawner should not hold; c is borrowed for the process's life. 0, or -1 (logged). */
+int san_jail_spawner_start(const conf *c);
+/* Zero once the spawner is known to be gone: no jail can be made any more, and a worker
+ * should exit after its job. Non-zero otherwise, also without a spawner. */
+int san_jail_spawner_ok(void);
+
+/* ---- confine.c: a sanitizer worker confines itself ---- */
+
+/* Confine the calling process for good, as a pool worker running with c: every capability
+ * dropped, no_new_privs; Landlock, when the kernel offers it, limits its files to reading
+ * what the engine needs and writing the spool, the quarantine and $TMPDIR (the audit log
+ * too), and forbids TCP and signals or abstract sockets beyond itself; a seccomp filter
+ * refuses what a worker never does (sockets other than local ones, ptrace, mounts,
+ * namespaces, exec, kernel modules, BPF, keys, io_uring). Call after san_jail_spawner_start.
+ * 0, or -1 (logged) when a step failed: the process must not go on. Without Landlock it
+ * applies the rest and returns 0 (san_confine_check says so once). */
+int san_confine_worker(const conf *c);
+/* Log once, in the process that starts the workers, whether their confinement includes
+ * Landlock. Returns the kernel's Landlock ABI version, 0 when it has none. */
+int san_confine_check(void);
+
 /* ---- mail.c: one Internet mail message ---- */
 
 #include "quar.h"

@@ -4,6 +4,7 @@
 #ifndef SAN_INT_H
 #define SAN_INT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "conf.h"
@@ -24,11 +25,16 @@ typedef enum {
     JAIL_UNAVAILABLE /* the jail itself could not be made (namespaces, mounts, user) */
 } jail_status;
 
-/* Receives pages one at a time; npages is announced first through begin. 0 or -1. */
+typedef struct san_text_raw san_text_raw; /* textlayer.c */
+
+/* Receives pages one at a time; npages is announced first through begin. 0 or -1. With text
+ * set (PDF mode, exactly when [render] text_layer is on), each page's text comes to it, as
+ * the renderer sent it, just before the page's pixels. */
 typedef struct jail_sink {
     int (*begin)(void *ctx, unsigned npages);
     int (*page)(void *ctx, unsigned width, unsigned height, const uint8_t *rgb);
     void *ctx;
+    int (*text)(void *ctx, unsigned width, unsigned height, const san_text_raw *raw);
 } jail_sink;
 
 /* Render in_fd ("pdf", or "image" with img_type "png", "jpeg", "gif", "bmp", "tiff", "webp")
@@ -44,6 +50,11 @@ jail_status jail_render_text(const conf *c, const char *mode, const char *label,
 jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
                                size_t why_len);
 const char *jail_status_name(jail_status s);
+/* Read one wire stream (rnd.h) from fd, a file with no process behind it, with the checks
+ * applied to a renderer's: pages into sink when sink is set, else text into *out
+ * (g_malloc'ed). For the fuzzing harness; fd is borrowed. */
+jail_status jail_wire_read(const conf *c, int fd, const jail_sink *sink, char **out,
+                           size_t *out_len, char *why, size_t why_len);
 
 /* ---- jailns.c: the jail's namespaces, user and file system view ---- */
 
@@ -83,6 +94,94 @@ int jailns_proc_write(const char *path, const char *text);
 /* The step that made the last jailns_enter, jailns_drop or jailns_filter fail. */
 const char *jailns_step(void);
 
+/* ---- jail.c and spawn.c: jails made by a worker's spawner ---- */
+
+/* What one jail runs, as plain data that crosses from a worker to its spawner: the program,
+ * its mode and the conversion's private directory; never an argument vector, another path, a
+ * user or a limit (whoever makes the jail takes those from its own configuration). Every
+ * string ends within its array. */
+typedef struct jail_task {
+    uint32_t office;    /* 0: mugai-render; 1: LibreOffice */
+    char mode[8];       /* mugai-render: pdf, image, text, csv or html; "" for LibreOffice */
+    char img_type[8];   /* image mode: png, jpeg, gif, bmp, tiff or webp; else "" */
+    char label[40];     /* text, csv and html modes: the declared charset, or "" */
+    char ext[12];       /* LibreOffice: the input's extension, 1 to 8 letters and digits */
+    char dir[PATH_MAX]; /* the conversion's private directory, made by the worker */
+} jail_task;
+
+/* The descriptors a jail starts with: the input, the write ends of its output, error and
+ * status pipes, and the file LibreOffice's PDF goes to (-1 for mugai-render). */
+enum { JAIL_FD_IN, JAIL_FD_OUT, JAIL_FD_ERR, JAIL_FD_STAT, JAIL_FD_PDF, JAIL_NFDS };
+
+/* 0 when t is a task worker process owner may ask for: a known program and mode, arguments
+ * that the worker's own checks pass, and a private directory of owner's under $TMPDIR
+ * (a real directory of this user's, 0700, with its root mount point). Else -1 with the
+ * reason in why. For the spawner, to which t comes from a worker that parses untrusted mail. */
+int jail_task_check(const jail_task *t, pid_t owner, char *why, size_t why_len);
+/* Make the jail that runs t on fds as a worker without a spawner makes it (jailns_clone, then
+ * the jail's init), arguments, limits and user taken from c. The init's pid, leader of its
+ * own process group, or -1 with errno and the reason in why. fds stay the caller's. */
+pid_t jail_task_clone(const conf *c, const jail_task *t, const int fds[JAIL_NFDS], char *why,
+                      size_t why_len);
+
+/* ---- spawn.c: the worker's side of its spawner ---- */
+
+/* Non-zero when this process has a spawner (san_jail_spawner_start) that makes its jails. */
+int spawn_active(void);
+/* Have the spawner start t on fds (copies travel; the caller keeps its own). The jail's init's
+ * pid, or -1 with errno and the reason in why. */
+pid_t spawn_start(const jail_task *t, const int fds[JAIL_NFDS], char *why, size_t why_len);
+/* Have the spawner kill the jail it started last: its process group and its init. */
+void spawn_kill(void);
+/* Wait up to ms milliseconds for the end of the jail started last: 1 with its init's wait
+ * status and CPU time (the program's included), 0 while it runs, -1 when the spawner is gone
+ * (and the jail with it). */
+int spawn_end(int ms, int *status, double *cpu);
+
+/* ---- textlayer.c: the invisible text layer over page images ---- */
+
+#define SAN_TEXT_PAGE_MAX 50000   /* characters of one page the renderer may send */
+#define SAN_TEXT_DOC_MAX 2000000u /* characters all text layers of one document may hold */
+#define SAN_TEXT_FONT_OBJS 6u     /* PDF objects of the layer's font */
+#define SAN_TEXT_FONT_RES "F0"    /* the font's name in a page's resources */
+
+/* One page's text as the renderer sent it (rnd.h PTXT), unchecked: ncp code points and nbox
+ * boxes of 4 values (x0 y0 x1 y1 in 1/RND_TEXT_UNIT pixel). Borrowed. */
+struct san_text_raw {
+    const uint32_t *cp;
+    size_t ncp;
+    const uint32_t *box;
+    size_t nbox;
+};
+
+typedef struct _GString GString; /* GLib's */
+/* A page's text checked and grouped into positioned words. */
+typedef struct san_text_page san_text_page;
+/* The layer's font for one document, with the codes it gave characters beyond the BMP. */
+typedef struct san_text_font san_text_font;
+
+/* Check raw, the text of a width x height pixel page, and group it into words: control,
+ * bidi, tag, non- and replacement characters dropped, compatibility forms (Kangxi radicals,
+ * compatibility ideographs, presentation forms) NFKC-normalized, boxes clamped to the page,
+ * at most max characters kept. NULL when the page gets no layer: no text left, or as many
+ * boxes as characters were not sent. Caller frees with san_text_page_free. */
+san_text_page *san_text_page_new(const san_text_raw *raw, unsigned width, unsigned height,
+                                 size_t max);
+void san_text_page_free(san_text_page *t);
+/* Characters in t's words. */
+size_t san_text_page_chars(const san_text_page *t);
+/* Append to out the content-stream fragment drawing t invisibly (BT 3 Tr ... ET) in font f
+ * (resource SAN_TEXT_FONT_RES) over a page image drawn at dpi. Characters beyond the BMP get
+ * codes from f; those f has no room for are left out. */
+void san_text_page_content(const san_text_page *t, san_text_font *f, unsigned dpi, GString *out);
+/* A font for one document; caller frees with san_text_font_free. */
+san_text_font *san_text_font_new(void);
+void san_text_font_free(san_text_font *f);
+/* The SAN_TEXT_FONT_OBJS objects of f numbered from first (the Type0 font, which pages name,
+ * is first), each the text between "N 0 obj" and "endobj". Caller frees each with
+ * g_string_free. */
+void san_text_font_objects(const san_text_font *f, size_t first, GString *objs[SAN_TEXT_FONT_OBJS]);
+
 /* ---- pdfout.c: image-only PDF built on the trusted side, page by page ---- */
 
 typedef struct pdfw pdfw;
@@ -90,6 +189,13 @@ typedef struct pdfw pdfw;
 pdfw *pdfw_new(int fd, unsigned dpi);
 /* Append one page of RGB pixels (stride = width*3). 0 or -1. */
 int pdfw_add_page(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb);
+/* Let pages carry a text layer (the font's objects are numbered before the pages): call
+ * before the first page. 0 or -1. */
+int pdfw_text_layer(pdfw *w);
+/* As pdfw_add_page, with t (borrowed; NULL for none) laid over the image as invisible text
+ * in the writer's own font; t needs pdfw_text_layer. 0 or -1. */
+int pdfw_add_page_text(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb,
+                       const san_text_page *t);
 /* Write xref and trailer. 0 or -1. */
 int pdfw_finish(pdfw *w);
 void pdfw_free(pdfw *w);

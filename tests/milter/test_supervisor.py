@@ -7,6 +7,9 @@ stops cleanly on SIGTERM. With a renderer that hangs: a job ends at
 [milter] job_timeout with a temporary failure that says so, its conversion
 stopped and the worker kept; a worker killed mid-conversion (SIGKILL, or the
 alarm's SIGALRM) takes its conversion's processes and jail directory along.
+Started as root, each worker is confined (seccomp, no_new_privs, no
+capabilities, Landlock) while its jail spawner, which keeps the capabilities,
+makes its jails, and mail is still sanitized.
 
 Usage: test_supervisor.py BUILD_DIR CLAMDB_GENERATOR
 """
@@ -45,6 +48,27 @@ ESCAPING_RENDERER = """#!/bin/sh
 setsid sleep 600 &
 wait
 """
+
+
+def comm(pid):
+    """The command name of pid ("" when gone)."""
+    try:
+        with open("/proc/%d/comm" % pid, encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def status(pid):
+    """The fields of /proc/PID/status as a dict of strings."""
+    with open("/proc/%d/status" % pid, encoding="ascii", errors="replace") as f:
+        return {k: v.strip() for k, v in (ln.split(":", 1) for ln in f if ":" in ln)}
+
+
+def spawner_of(worker):
+    """The worker's jail spawner (its child that makes its jails), or None."""
+    kids = [k for k in children(worker) if comm(k) == "mugai-spawner" and alive(k)]
+    return kids[0] if kids else None
 
 
 def wait_for(pred, timeout=20.0):
@@ -221,13 +245,17 @@ class HungConversion(unittest.TestCase):
 
     def start_job(self):
         """Send the message in a thread; wait until the renderer and its child run. Returns
-        (thread, result dict, worker pid); self.jail holds the conversion's processes."""
+        (thread, result dict, worker pid); self.jail holds the conversion's processes, which
+        the worker's jail spawner started (self.spawner)."""
         out = {}
         t = threading.Thread(target=self.send, args=(out,))
         t.start()
         w = self.worker()
-        self.assertTrue(wait_for(lambda: len(descendants(w)) >= 2), "no conversion seen")
-        self.jail = descendants(w)
+        self.assertTrue(wait_for(lambda: spawner_of(w)), "no jail spawner")
+        self.spawner = spawner_of(w)
+        self.assertTrue(wait_for(lambda: len(descendants(self.spawner)) >= 2),
+                        "no conversion seen")
+        self.jail = descendants(self.spawner)
         return t, out, w
 
     def check_tempfail(self, out):
@@ -278,6 +306,7 @@ class HungConversion(unittest.TestCase):
         t, out, w = self.start_job()
         os.kill(w, signal.SIGKILL)
         self.check_conversion_gone(3)
+        self.assertTrue(wait_for(lambda: not alive(self.spawner), 3), "the spawner outlived it")
         t.join(60)
         self.check_tempfail(out)
         self.assertIn("worker %d died during a job: killed by signal 9 (SIGKILL)" % w, self.log())
@@ -422,6 +451,52 @@ class Privileges(unittest.TestCase):
                  if n.endswith(".sqlite")]
         self.assertTrue(index)
         self.assertEqual(os.stat(index[0]).st_uid, self.user.pw_uid)
+
+    def test_workers_are_confined_and_their_spawners_make_the_jails(self):
+        """Each worker runs under its seccomp filter (mode 2), no_new_privs and with no
+        capability left; its jail spawner, its child, keeps the capabilities making jails
+        needs, and a message's attachment is still converted in a jail."""
+        self.write_conf("mugai")
+        self.run_milter()
+        self.assertTrue(wait_for(lambda: os.path.exists(self.sock) and
+                                 len(children(self.proc.pid)) == 2), self.read_log())
+        worker = [k for k in children(self.proc.pid) if threads_of(k) == 1][0]
+        self.assertTrue(wait_for(lambda: status(worker).get("Seccomp") == "2"), self.read_log())
+        st = status(worker)
+        self.assertEqual(st["NoNewPrivs"], "1")
+        for caps in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
+            self.assertEqual(int(st[caps], 16), 0, caps)
+        spawner = spawner_of(worker)
+        self.assertIsNotNone(spawner, "the worker has no jail spawner")
+        sp = status(spawner)
+        self.assertEqual(sp["Seccomp"], "0")
+        self.assertNotEqual(int(sp["CapEff"], 16), 0)
+        self.assertEqual(ids(spawner), ids(worker))
+        self.assertIn("sanitizer workers confine themselves", self.read_log())
+        headers = [(b"From", b" alice@example.com"), (b"Subject", b" confined"),
+                   (b"MIME-Version", b" 1.0"),
+                   (b"Content-Type", b" multipart/mixed; boundary=\"B\"")]
+        body = ("--B\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n本文です。\r\n"
+                "--B\r\nContent-Type: text/plain; charset=Shift_JIS\r\n"
+                "Content-Disposition: attachment; filename=\"memo.txt\"\r\n\r\n").encode() + \
+            "添付の議事録です。\r\n".encode("cp932") + b"--B--\r\n"
+        c = MilterClient(self.sock)
+        try:
+            c.negotiate()
+            c.message(headers, body)
+            replies = c.eom()
+        finally:
+            c.close()
+        self.assertEqual(replies[-1][0], b"a", self.read_log())
+        msg = email.message_from_bytes(rebuild(headers, replies), policy=email.policy.default)
+        memo = [p for p in msg.walk() if p.get_filename() == "memo.txt"]
+        self.assertEqual(len(memo), 1, self.read_log())
+        self.assertIn("添付の議事録です。", memo[0].get_content())
+        # The same worker did it, still confined, with the same spawner.
+        self.assertEqual([k for k in children(self.proc.pid) if threads_of(k) == 1], [worker])
+        self.assertEqual(status(worker)["Seccomp"], "2")
+        self.assertEqual(spawner_of(worker), spawner)
+        self.assertNotIn("jail spawner", self.read_log())
 
     def test_store_it_cannot_write_is_named(self):
         os.mkdir(os.path.join(self.tmp.name, "q"), 0o755)  # root's, left as it is

@@ -477,6 +477,12 @@ def descendants(pid):
     return out
 
 
+def conversions(worker):
+    """The first processes (the jails' inits) of worker's running conversions: the children
+    of its jail spawner, the worker's child that makes its jails."""
+    return [p for s in children(worker) for p in children(s)]
+
+
 def threads_of(pid):
     """Number of threads of pid (0 when gone)."""
     try:
@@ -576,10 +582,10 @@ class Milter:
                 "workers": [k for k in kids if k not in front]}
 
     def busy_worker(self, timeout):
-        """A worker pid that has a child of its own (a conversion running), or None."""
+        """A worker pid with a conversion running (see conversions), or None."""
         def find():
             for w in self.pids()["workers"]:
-                if children(w):
+                if conversions(w):
                     return w
             return None
         return wait_until(find, timeout, 0.05)

@@ -652,7 +652,7 @@ class T7JobTimeout(unittest.TestCase):
         t = threading.Thread(target=send)
         t.start()
         worker = m.busy_worker(30)
-        r["jail"] = pfharness.children(worker) if worker else []
+        r["jail"] = pfharness.conversions(worker) if worker else []
         t.join(120)
         if t.is_alive() or worker is None:
             raise AssertionError("no conversion started or no answer to DATA: %s %s"

@@ -185,7 +185,7 @@ static void test_probe_cases(void **state)
         if (strncmp(pc->cmd, "huge", 4) == 0) {
             pages p = {0};
             int (*begin)(void *, unsigned) = NULL;
-            jail_sink sink = {begin, NULL, &p};
+            jail_sink sink = {begin, NULL, &p, NULL};
             int fd = temp_input(pc->cmd, strlen(pc->cmd));
             st = jail_render_pages(c, "pdf", NULL, fd, &sink, why, sizeof why);
             close(fd);
@@ -765,7 +765,7 @@ static jail_status render(const char *mode, const char *type, const void *data, 
                           pages *p, char *why, size_t why_len)
 {
     conf *c = test_conf(JAIL_RENDER);
-    jail_sink sink = {sink_begin, sink_page, p};
+    jail_sink sink = {sink_begin, sink_page, p, NULL};
     int fd = temp_input(data, len);
     jail_status st = jail_render_pages(c, mode, type, fd, &sink, why, why_len);
 
@@ -902,7 +902,7 @@ static void test_office(void **state)
     print_message("office -> %s %s\n", jail_status_name(st), why);
     assert_int_equal(st, JAIL_OK);
     pages p = {0};
-    jail_sink sink = {sink_begin, sink_page, &p};
+    jail_sink sink = {sink_begin, sink_page, &p, NULL};
     assert_int_equal(jail_render_pages(c, "pdf", NULL, out, &sink, why, sizeof why), JAIL_OK);
     assert_true(p.count >= 1);
     close(in);

@@ -734,7 +734,7 @@ static void test_fs_wal(void **state)
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
     sqlite3_close(db);
-    assert_int_equal(index_number(f->dir, "PRAGMA user_version", NULL), 2);
+    assert_int_equal(index_number(f->dir, "PRAGMA user_version", NULL), 3);
     g_free(path);
 }
 
@@ -787,8 +787,8 @@ static char *old_store(fixture *f, const char *name, const char *sql)
     return dir;
 }
 
-/* Filesystem: a version 1 index gains the blobs table on open and keeps working: its file
- * originals open and go away with their message, new small originals become rows. */
+/* Filesystem: a version 1 index gains the blobs (and attempts) table on open and keeps working:
+ * its file originals open and go away with their message, new small originals become rows. */
 static void test_fs_migrate_v1(void **state)
 {
     fixture *f = *state;
@@ -808,7 +808,7 @@ static void test_fs_migrate_v1(void **state)
     f->s = quar_open_fs(dir, 30, &err);
     if (!f->s)
         fail_msg("open: %s", err);
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 2);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 3);
     assert_int_equal(index_number(dir, "SELECT count(*) FROM blobs", NULL), 0);
     assert_int_equal(quar_get(f->s, "Q-20261118-OLD222", &m, &err), 0);
     assert_string_equal(m->recipients[0], "r@city.lg.jp");
@@ -825,7 +825,7 @@ static void test_fs_migrate_v1(void **state)
     quar_close(f->s);
     f->s = quar_open_fs(dir, 30, &err);
     assert_non_null(f->s);
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 2);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 3);
     quar_close(f->s);
     f->s = keep;
     quar_msg_free(m);
@@ -841,12 +841,12 @@ static void test_fs_migrate_v1(void **state)
 static void test_fs_newer_version(void **state)
 {
     fixture *f = *state;
-    char *dir = old_store(f, "v3", "CREATE TABLE future (x); PRAGMA user_version = 3;");
+    char *dir = old_store(f, "v4", "CREATE TABLE future (x); PRAGMA user_version = 4;");
     char *err = NULL;
 
     assert_null(quar_open_fs(dir, 30, &err));
-    assert_non_null(strstr(err, "version 3"));
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 3);
+    assert_non_null(strstr(err, "version 4"));
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
     free(err);
     g_free(dir);
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Seeds of the wire harness: wire.py OUTDIR
+
+Renderer output streams built per render/rnd.h (all integers unsigned 32-bit
+little-endian): "MGR1", then pixels ("PAGS" n, n times "PAGE" w h and w*h*3
+RGB bytes, "DONE" n), text ("TEXT" len, len bytes of UTF-8, "DONE" 0) or a
+failure ("FAIL" code len, len bytes of ASCII). Good streams (flat, grey,
+photographic and one-pixel pages; Japanese text, CSV text, empty text), one
+failure per code, and streams each broken in one way: a count that disagrees
+with DONE, too many pages, a page over the limits, a short page, bytes after
+DONE, invalid UTF-8 and a NUL in the text, an over-long FAIL message, an
+unknown tag.
+"""
+
+import hashlib
+import os
+import random
+import struct
+import sys
+
+
+def u32(*values):
+    """Little-endian 32-bit integers."""
+    return b"".join(struct.pack("<I", v) for v in values)
+
+
+def page(w, h, pixels):
+    """A PAGE frame."""
+    assert len(pixels) == w * h * 3
+    return b"PAGE" + u32(w, h) + pixels
+
+
+def pages(*frames, done=None):
+    """A whole pixel stream of the given PAGE frames."""
+    n = len(frames)
+    return b"MGR1PAGS" + u32(n) + b"".join(frames) + b"DONE" + u32(n if done is None else done)
+
+
+def text(data):
+    """A whole text stream."""
+    return b"MGR1TEXT" + u32(len(data)) + data + b"DONE" + u32(0)
+
+
+def fail(code, msg):
+    """A failure stream."""
+    return b"MGR1FAIL" + u32(code, len(msg)) + msg
+
+
+def flat(w, h, rgb=(255, 255, 255)):
+    """A page of one colour."""
+    return bytes(rgb) * (w * h)
+
+
+def grey(w, h):
+    """A grey ramp."""
+    return b"".join(bytes([(x * 255 // max(w - 1, 1))] * 3) for _ in range(h) for x in range(w))
+
+
+def photo(w, h):
+    """Smooth colour gradients with noise: what imgout_is_photo calls a photograph."""
+    rnd = random.Random(7)
+    out = bytearray()
+    for y in range(h):
+        for x in range(w):
+            out += bytes(((x * 4 + rnd.randrange(8)) & 255, (y * 4 + rnd.randrange(8)) & 255,
+                          (x + y + rnd.randrange(8)) & 255))
+    return bytes(out)
+
+
+def seeds():
+    """The seed streams."""
+    ja = "本日は晴天なり。①㈱Ⅲ\n".encode()
+    csv = "名前,式\r\n山田,=1+2\r\n".encode()
+    return [
+        pages(page(8, 4, flat(8, 4))),
+        pages(page(16, 16, grey(16, 16)), page(1, 1, b"\x00\x00\x00")),
+        pages(page(40, 40, photo(40, 40))),
+        pages(page(2, 2, flat(2, 2, (255, 0, 0))), page(3, 1, flat(3, 1)),
+              page(1, 3, flat(1, 3)), page(2, 2, flat(2, 2))),
+        text(ja),
+        text(csv),
+        text(b""),
+        fail(1, b"cannot be parsed"),
+        fail(2, b"encrypted"),
+        fail(3, b"over the page limit"),
+        fail(4, b"internal\x01\xff"),
+        pages(page(2, 2, flat(2, 2)), done=2),
+        b"MGR1PAGS" + u32(5) + page(1, 1, b"abc"),
+        b"MGR1PAGS" + u32(1) + b"PAGE" + u32(1001, 1000),
+        b"MGR1PAGS" + u32(1) + b"PAGE" + u32(4, 4) + b"\x00" * 20,
+        pages(page(1, 1, b"xyz")) + b"X",
+        text(b"\xe6\x97\xa5\xff"),
+        text(b"a\x00b"),
+        b"MGR1FAIL" + u32(1, 600) + b"x" * 600,
+        b"MGR1PAGZ" + u32(1),
+    ]
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: wire.py OUTDIR\n")
+        return 2
+    os.makedirs(argv[1], exist_ok=True)
+    for data in seeds():
+        with open(os.path.join(argv[1], hashlib.sha1(data).hexdigest()), "wb") as f:
+            f.write(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
