@@ -105,7 +105,8 @@ def picture(rng, size, sign):
     top = Image.merge("RGB", (sky.point(lambda v: 90 + v // 3), sky.point(lambda v: 140 + v // 3),
                               sky.point(lambda v: 230 - v // 8)))
     ground = Image.linear_gradient("L").resize((w, h - h // 2))
-    bottom = Image.merge("RGB", (ground.point(lambda v: 60 + v // 3), ground.point(lambda v: 110 + v // 4),
+    bottom = Image.merge("RGB", (ground.point(lambda v: 60 + v // 3),
+                                 ground.point(lambda v: 110 + v // 4),
                                  ground.point(lambda v: 40 + v // 5)))
     img = Image.new("RGB", size)
     img.paste(top, (0, 0))

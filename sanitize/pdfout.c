@@ -26,8 +26,8 @@
  *     (DeviceGray, 2 bits), colour text to 16 levels per channel (/Indexed,
  *     when that leaves at most 256 colours). Measured on the benchmark's
  *     Japanese text pages (IPAex Mincho 10.5 pt at 150 dpi as mugai-render
- *     draws them; Flate size per page, mean absolute error against the
- *     rendering, Dangerzone's output being 533 KB per page):
+ *     draws them; Flate size per page at zlib level 9, mean absolute error
+ *     against the rendering; Dangerzone's output is 533 KB per page):
  *         256 levels 240 KB;  16 levels 158 KB (0.48);  8 levels 132 KB (1.0);
  *         4 levels 90 KB (2.4);  3 levels 79 KB (3.3);  2 levels 54 KB (7.0).
  *     Rounding to the nearest level keeps every pixel on its side of mid-grey,
@@ -35,8 +35,9 @@
  *     coarser; at 2 levels (1 bit) thin Mincho strokes break (the horizontals
  *     of 前 and 年 go), and CCITT G4 of those 1-bit pixels is no smaller
  *     (54 KB). 4 levels is used: edges within 42 of the rendering at 0.37 of
- *     the 8-bit size. Under the 50 KB a page would need only a bilevel coder
- *     better than G4 (JBIG2), whose decoders in readers have a poor record;
+ *     the 8-bit size (97 KB at this file's zlib level). Under 50 KB a page
+ *     would need a bilevel coder better than G4 (JBIG2), on top of the 1-bit
+ *     loss, and JBIG2 decoders in readers have a poor security record;
  *   - anything else (photographs, scans, gradients, mixed pages) is encoded
  *     both ways on a sample of bands: lossless Flate (8-bit grey or RGB) and
  *     JPEG (libjpeg-turbo, quality PDFW_JPEG_QUALITY, 4:2:0). JPEG is used when
@@ -389,9 +390,6 @@ static int pdfw_text_like(unsigned width, unsigned height, const uint8_t *rgb)
             gentle = total = 0;
         }
     }
-#ifdef PDFW_DEBUG
-    fprintf(stderr, "worst band %zu per mille\n", worst);
-#endif
     return worst < PDFW_TEXT_GENTLE;
 }
 
@@ -866,9 +864,6 @@ static int pdfw_flate_or_jpeg(pdfw *w, unsigned width, unsigned height, const ui
     /* The two samples hold different rows; scale to bytes per sampled row. */
     double fr = (double)flate / pdfw_sampled(height, PDFW_SAMPLE, PDFW_BAND);
     double jr = (double)jpeg / pdfw_sampled(height, PDFW_SAMPLE, PDFW_JBAND);
-#ifdef PDFW_DEBUG
-    fprintf(stderr, "flate %.0f jpeg %.0f bytes per row (predict %d)\n", fr, jr, e->predict);
-#endif
     if (jr * PDFW_JPEG_GAIN < fr)
         e->kind = PDFW_JPEG;
     return 0;
@@ -933,7 +928,11 @@ static int pdfw_colour_space(pdfw *w)
         return pdfw_printf(w, "/%s", e->ncomp == 3 ? "DeviceRGB" : "DeviceGray");
     if (e->gray) {
         uint8_t levels[16];
-        for (unsigned i = 0; i < e->npal && i < 16; i++)
+        if (e->npal > sizeof levels) {
+            mg_error("pdfout: grey palette of %u levels", e->npal);
+            return -1;
+        }
+        for (unsigned i = 0; i < e->npal; i++)
             levels[i] = e->pal[i * 3];
         return pdfw_printf(w, "[/Indexed /DeviceGray %u <", e->npal - 1) < 0 ||
                        pdfw_hex(w, levels, e->npal) < 0 || pdfw_printf(w, ">]") < 0
