@@ -5,14 +5,15 @@
  *
  * Runs in the sanitizer worker (trusted) on what the render jail sent: code
  * points and one box per character, which are hostile. Control, bidi, tag,
- * non- and replacement characters are dropped, compatibility forms that
- * generators emit for ordinary characters (Kangxi radicals, compatibility
+ * invisible, non- and replacement characters are dropped, compatibility forms
+ * that generators emit for ordinary characters (Kangxi radicals, compatibility
  * ideographs, presentation forms) are NFKC-normalized, boxes are clamped to
- * the page, counts are bounded, and a page whose characters and boxes differ
- * in number gets no layer. Words are drawn in text render mode 3 (invisible)
- * with a matrix and horizontal scaling that make each one cover its box, in
- * its own direction (right, down, left or up), so that selections follow the
- * image.
+ * the page, characters (after normalization) and words, per page and per
+ * document (the font keeps the document's count), are bounded, and a
+ * page whose characters and boxes differ in number gets no layer. Words are
+ * drawn in text render mode 3 (invisible) with a matrix and horizontal scaling
+ * that make each one cover its box, in its own direction (right, down, left or
+ * up), so that selections follow the image.
  *
  * The font is the writer's own: a Type0 font (Identity-H) over a TrueType
  * program built here with two empty glyphs, every CID drawn with glyph 1, and
@@ -34,6 +35,11 @@
 #define TL_NAME "MugaiGlyphless"
 #define TL_EXPAND 18u    /* most code points one character becomes under NFKC (U+FDFA) */
 #define TL_WORD_MAX 512u /* most characters drawn with one matrix */
+/* Most words on one page. Readers' text extraction grows faster than linearly in words that
+ * are scattered over each other (pdftotext: about 1 s for 8,192 such words, 33 s for 50,000);
+ * a dense page of real text has a few thousand. */
+#define TL_PAGE_WORDS 8192u
+#define TL_DOC_WORDS 262144u /* most words in one document: 500 pages of dense Latin text */
 #define TL_ASTRAL_FIRST 0xD800u
 #define TL_ASTRAL_MAX 0x800u /* codes D800..DFFF: characters beyond the BMP per document */
 #define TL_ASCENT 0.8        /* of the em, as the font says: a word's box is one em high */
@@ -59,6 +65,7 @@ struct san_text_font {
     GHashTable *astral; /* code point beyond the BMP -> its code, both as GUINT_TO_POINTER */
     uint32_t codes[TL_ASTRAL_MAX];
     size_t ncodes;
+    size_t words; /* drawn in the document so far */
 };
 
 /* A box in pixels. */
@@ -68,10 +75,20 @@ typedef struct tl_box {
 
 /* ---- characters ---- */
 
+/* Non-zero for the default-ignorable code points that are not format characters (those
+ * mg_uchar_unsafe drops) and carry no meaning in the text (variation selectors, ZWJ and ZWNJ
+ * do): fillers and reserved code points that show as nothing, and would hide in copied text. */
+static int tl_invisible(uint32_t c)
+{
+    return c == 0x034F || c == 0x115F || c == 0x1160 || c == 0x17B4 || c == 0x17B5 || c == 0x3164 ||
+           c == 0xFFA0 || (c >= 0xFFF0 && c <= 0xFFF8) ||
+           (c >= 0xE0000 && c <= 0xE0FFF && (c < 0xE0100 || c > 0xE01EF));
+}
+
 /* Non-zero for a code point the layer never carries. */
 static int tl_dropped(uint32_t c)
 {
-    return mg_uchar_unsafe(c) || c == 0xFFFD || c == 0xFFFC;
+    return mg_uchar_unsafe(c) || tl_invisible(c) || c == 0xFFFD || c == 0xFFFC;
 }
 
 /* Non-zero for the compatibility forms that stand for an ordinary character: CJK radicals,
@@ -257,6 +274,11 @@ san_text_page *san_text_page_new(const san_text_raw *raw, unsigned width, unsign
         tl_box b = tl_box_at(raw, i, width, height);
         if (w.n > 0 && !tl_joins(&w, &prev, &b))
             tl_close(t, &w);
+        if (w.n == 0 && t->words->len >= TL_PAGE_WORDS) {
+            mg_info("text layer: the page has more than %u words: the rest is left out",
+                    TL_PAGE_WORDS);
+            break;
+        }
         tl_add(t, &w, &b, seq, n);
         prev = b;
     }
@@ -375,16 +397,19 @@ void san_text_page_content(const san_text_page *t, san_text_font *f, unsigned dp
 {
     double tz = 100.0, scale = 72.0 / (dpi ? dpi : 72);
 
-    if (!t || !f || t->words->len == 0)
+    if (!t || !f || t->words->len == 0 || f->words >= TL_DOC_WORDS)
         return;
     GString *hex = g_string_new(NULL);
     g_string_append(out, "BT 3 Tr /" SAN_TEXT_FONT_RES " 1 Tf\n");
-    for (guint i = 0; i < t->words->len; i++) {
+    for (guint i = 0; i < t->words->len && f->words < TL_DOC_WORDS; i++) {
         const tl_word *w = &g_array_index(t->words, tl_word, i);
         g_string_truncate(hex, 0);
         size_t k = tl_hex(t, w, f, hex);
-        if (k > 0)
-            tl_word_ops(t, w, k, scale, &tz, out, hex->str);
+        if (k == 0)
+            continue;
+        tl_word_ops(t, w, k, scale, &tz, out, hex->str);
+        if (++f->words == TL_DOC_WORDS)
+            mg_info("text layer: the document has %u words: the rest is left out", TL_DOC_WORDS);
     }
     g_string_append(out, "ET\n");
     g_string_free(hex, TRUE);

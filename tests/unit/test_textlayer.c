@@ -21,8 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
+#include <math.h>
 #include <poppler.h>
+#include <zlib.h>
 
+#include "mg.h"
 #include "san_int.h"
 
 #define DPI 144u /* 2 pixels per point */
@@ -183,6 +186,10 @@ static const char_case char_cases[] = {
     {"forms a reader sees keep their identity", "①㈱Ⅲ\uFF21\uFF76", 0, "①㈱Ⅲ\uFF21\uFF76"},
     {"beyond the BMP", "\U00020BB7野家\U00029E3D", 0, "\U00020BB7野家\U00029E3D"},
     {"ZWJ in an emoji sequence", "a\u200Db", 0, "a\u200Db"},
+    {"invisible fillers and reserved default-ignorables",
+     "a\u3164b\uFFA0c\u115F\u1160d\u034Fe\u17B4\u17B5f\uFFF0g", 0xE0080, "abcdefg"},
+    {"variation selectors (ideographic variation sequences)", "\u845B\U000E0100\u8FBB\uFE00", 0,
+     "\u845B\U000E0100\u8FBB\uFE00"},
 };
 
 static void test_characters(void **state)
@@ -246,6 +253,120 @@ static void test_character_bound(void **state)
     assert_int_equal(san_text_page_chars(t), 3);
     san_text_page_free(t);
     g_free(r);
+}
+
+/* A character whose normalization is long (U+FDFA: 15 code points but its spaces) counts
+ * after normalization, and one that does not fit in what is left is left out whole. */
+static void test_expansion_bound(void **state)
+{
+    raw_page *r = g_new0(raw_page, 1);
+    uint32_t *cp = g_new(uint32_t, SAN_TEXT_PAGE_MAX),
+             *box = g_new(uint32_t, SAN_TEXT_PAGE_MAX * 4);
+
+    (void)state;
+    for (size_t i = 0; i < SAN_TEXT_PAGE_MAX; i++) {
+        cp[i] = 0xFDFA;
+        box[i * 4] = (uint32_t)(i % 40) * CELL * U, box[i * 4 + 1] = (uint32_t)(i / 40 % 60) * U;
+        box[i * 4 + 2] = box[i * 4] + CELL * U, box[i * 4 + 3] = box[i * 4 + 1] + CELL * U;
+    }
+    san_text_raw v = {cp, SAN_TEXT_PAGE_MAX, box, SAN_TEXT_PAGE_MAX};
+    san_text_page *t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+    assert_int_equal(san_text_page_chars(t), SAN_TEXT_PAGE_MAX / 15 * 15);
+    san_text_page_free(t);
+    assert_null(san_text_page_new(&v, PAGE_W, PAGE_H, 14)); /* what the document has left */
+    raw_run(r, "\uFDFA", 0, 10, 10);
+    san_text_raw one = raw_view(r);
+    t = san_text_page_new(&one, PAGE_W, PAGE_H, 15);
+    assert_int_equal(san_text_page_chars(t), 15);
+    san_text_page_free(t);
+    g_free(cp);
+    g_free(box);
+    g_free(r);
+}
+
+/* Tj operators in the content t draws. */
+static size_t count_words(const san_text_page *t)
+{
+    san_text_font *f = san_text_font_new();
+    GString *s = g_string_new(NULL);
+
+    san_text_page_content(t, f, DPI, s);
+    size_t n = count_in(s->str, s->len, " Tj\n");
+    g_string_free(s, TRUE);
+    san_text_font_free(f);
+    return n;
+}
+
+/* A page of words scattered over each other, which readers' text extraction takes seconds
+ * over, keeps a bounded number of them; a dense page of real text keeps all of its words. */
+static void test_word_bound(void **state)
+{
+    uint32_t *cp = g_new(uint32_t, SAN_TEXT_PAGE_MAX),
+             *box = g_new(uint32_t, SAN_TEXT_PAGE_MAX * 4);
+    uint32_t seed = 1;
+
+    (void)state;
+    for (size_t i = 0; i < SAN_TEXT_PAGE_MAX; i++) {
+        unsigned x, y, sz;
+        seed = seed * 1103515245u + 12345u;
+        x = (seed >> 8) % PAGE_W;
+        seed = seed * 1103515245u + 12345u;
+        y = (seed >> 8) % PAGE_H, sz = 1 + (seed >> 4) % 40;
+        cp[i] = i % 2 ? ' ' : 0x4E00 + (uint32_t)(i % 5000);
+        box[i * 4] = x * U, box[i * 4 + 1] = y * U;
+        box[i * 4 + 2] = (x + sz) * U, box[i * 4 + 3] = (y + sz) * U;
+    }
+    san_text_raw v = {cp, SAN_TEXT_PAGE_MAX, box, SAN_TEXT_PAGE_MAX};
+    san_text_page *t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+    assert_int_equal(count_words(t), 8192);
+    san_text_page_free(t);
+    /* 6,000 words of three letters in lines of 60, at 7 pixels a letter: all kept. */
+    for (size_t i = 0; i < 24000; i++) {
+        unsigned col = (unsigned)(i % 240), row = (unsigned)(i / 240);
+        cp[i] = col % 4 == 3 ? ' ' : 'a' + (uint32_t)(i % 26);
+        box[i * 4] = col * 5 * U, box[i * 4 + 1] = row * 16 * U;
+        box[i * 4 + 2] = (col * 5 + 5) * U, box[i * 4 + 3] = (row * 16 + 12) * U;
+    }
+    v.ncp = v.nbox = 24000;
+    t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+    assert_int_equal(count_words(t), 6000);
+    assert_int_equal(san_text_page_chars(t), 18000);
+    san_text_page_free(t);
+    g_free(cp);
+    g_free(box);
+}
+
+/* One document's words are bounded too (262,144, kept by its font): pages past the bound
+ * draw nothing. */
+static void test_document_word_bound(void **state)
+{
+    const size_t n = 16384; /* 8,192 one-character words in lines of 64 */
+    uint32_t *cp = g_new(uint32_t, n), *box = g_new(uint32_t, n * 4);
+    san_text_font *f = san_text_font_new();
+    size_t total = 0, last = 0;
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        unsigned x = (unsigned)(i % 128) * 9, y = (unsigned)(i / 128) * 12;
+        cp[i] = i % 2 ? ' ' : 0x4E00 + (uint32_t)i;
+        box[i * 4] = x * U, box[i * 4 + 1] = y * U;
+        box[i * 4 + 2] = (x + 8) * U, box[i * 4 + 3] = (y + 8) * U;
+    }
+    san_text_raw v = {cp, n, box, n};
+    for (int p = 0; p < 33; p++) {
+        san_text_page *t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+        GString *s = g_string_new(NULL);
+        san_text_page_content(t, f, DPI, s);
+        last = count_in(s->str, s->len, " Tj\n");
+        total += last;
+        g_string_free(s, TRUE);
+        san_text_page_free(t);
+    }
+    assert_int_equal(total, 262144);
+    assert_int_equal(last, 0);
+    san_text_font_free(f);
+    g_free(cp);
+    g_free(box);
 }
 
 /* Boxes far outside the page, inverted or empty still give a layer inside the page. */
@@ -459,6 +580,262 @@ static void test_writer_needs_layer(void **state)
     g_free(r);
 }
 
+/* Pages without text between pages with text: each keeps its own text, and only the pages
+ * with text name the font. */
+static void test_pages_without_text(void **state)
+{
+    static const char *const words[3] = {"first", NULL, "third"};
+    san_text_page *t[3] = {NULL, NULL, NULL};
+    char *path = tmp_path("gaps.pdf");
+
+    (void)state;
+    for (int p = 0; p < 3; p++) {
+        raw_page *r = g_new0(raw_page, 1);
+        raw_run(r, words[p] ? words[p] : "\u202E\uFEFF", 0, 100, 100);
+        san_text_raw v = raw_view(r);
+        t[p] = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+        g_free(r);
+    }
+    assert_null(t[1]);
+    write_pdf(path, t, 3);
+    san_text_page_free(t[0]);
+    san_text_page_free(t[2]);
+    PopplerDocument *doc = open_pdf(path);
+    for (int p = 0; p < 3; p++) {
+        char *text = page_text(doc, p);
+        assert_string_equal(text, words[p] ? words[p] : "");
+        g_free(text);
+    }
+    g_object_unref(doc);
+    char *pdf = NULL;
+    gsize len = 0;
+    assert_true(g_file_get_contents(path, &pdf, &len, NULL));
+    assert_int_equal(count_in(pdf, len, "/Font <<"), 2);
+    g_free(pdf);
+    g_free(path);
+}
+
+/* ---- what the layer writes, token by token ---- */
+
+/* The next token of a content stream at *p (whitespace skipped) into tok; 0 at the end. */
+static int next_token(const char **p, char *tok, size_t cap)
+{
+    size_t n = 0;
+
+    while (**p == ' ' || **p == '\n')
+        (*p)++;
+    if (!**p)
+        return 0;
+    if (**p == '<') {
+        while (**p && **p != '>' && n + 2 < cap)
+            tok[n++] = *(*p)++;
+        if (**p == '>')
+            tok[n++] = *(*p)++;
+    } else {
+        while (**p && **p != ' ' && **p != '\n' && **p != '<' && n + 1 < cap)
+            tok[n++] = *(*p)++;
+    }
+    tok[n] = '\0';
+    return 1;
+}
+
+/* Non-zero when tok is a number the layer may write: an optional minus sign, digits and at
+ * most two decimals, within what a 10,000-pixel page at 50 dpi measures in points. */
+static int layer_number(const char *tok)
+{
+    const char *q = tok + (tok[0] == '-');
+    size_t whole = strspn(q, "0123456789"), frac = 0;
+
+    if (q[whole] == '.') {
+        frac = strspn(q + whole + 1, "0123456789");
+        if (frac < 1 || frac > 2 || q[whole + 1 + frac])
+            return 0;
+    } else if (q[whole]) {
+        return 0;
+    }
+    return whole >= 1 && whole <= 5 && fabs(g_ascii_strtod(tok, NULL)) <= 20000;
+}
+
+/* The codes of a hex string token "<....>" into codes; their number, or -1 when it is not
+ * whole groups of four upper-case hex digits. */
+static long hex_codes(const char *tok, uint32_t *codes, size_t cap)
+{
+    size_t len = strlen(tok), n = 0;
+
+    if (len < 6 || tok[0] != '<' || tok[len - 1] != '>' || (len - 2) % 4 != 0)
+        return -1;
+    for (size_t i = 1; i + 1 < len; i += 4) {
+        char quad[5] = {tok[i], tok[i + 1], tok[i + 2], tok[i + 3], 0};
+        if (strspn(quad, "0123456789ABCDEF") != 4 || n >= cap)
+            return -1;
+        codes[n++] = (uint32_t)strtoul(quad, NULL, 16);
+    }
+    return (long)n;
+}
+
+/* Check that s is exactly "BT 3 Tr /F0 1 Tf", then words drawn as [n Tz] a b c d e f Tm
+ * <hex> Tj, then ET, with numbers layer_number takes; every code it draws is added to used. */
+static void check_content(const char *s, GHashTable *used)
+{
+    static const char *const head[] = {"BT", "3", "Tr", "/" SAN_TEXT_FONT_RES, "1", "Tf"};
+    const char *p = s;
+    char tok[65536];
+    uint32_t *codes = g_new(uint32_t, sizeof tok / 4);
+    int nums = 0, ended = 0;
+
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
+        assert_true(next_token(&p, tok, sizeof tok));
+        assert_string_equal(tok, head[i]);
+    }
+    while (!ended && next_token(&p, tok, sizeof tok)) {
+        if (strcmp(tok, "ET") == 0) {
+            assert_int_equal(nums, 0);
+            ended = 1;
+        } else if (strcmp(tok, "Tz") == 0) {
+            assert_int_equal(nums, 1);
+            nums = 0;
+        } else if (strcmp(tok, "Tm") == 0) {
+            assert_int_equal(nums, 6);
+            nums = 0;
+            assert_true(next_token(&p, tok, sizeof tok));
+            long n = hex_codes(tok, codes, sizeof tok / 4);
+            if (n < 1)
+                fail_msg("not a hex string of codes after Tm: %.40s", tok);
+            for (long k = 0; k < n; k++)
+                g_hash_table_add(used, GUINT_TO_POINTER(codes[k]));
+            assert_true(next_token(&p, tok, sizeof tok));
+            assert_string_equal(tok, "Tj");
+        } else if (layer_number(tok)) {
+            nums++;
+        } else {
+            fail_msg("unexpected token in the layer: \"%.40s\"", tok);
+        }
+    }
+    assert_true(ended);
+    assert_false(next_token(&p, tok, sizeof tok));
+    g_free(codes);
+}
+
+/* The decompressed data of the stream object obj; caller g_free()s. */
+static char *stream_data(const GString *obj, size_t *len)
+{
+    const char *at = strstr(obj->str, "/Length ");
+    const char *data = strstr(obj->str, ">>\nstream\n");
+    uLongf out = 1 << 22;
+    char *buf = g_malloc(out + 1);
+
+    assert_non_null(at);
+    assert_non_null(data);
+    data += strlen(">>\nstream\n");
+    uLong zlen = strtoul(at + 8, NULL, 10);
+    assert_int_equal(uncompress((Bytef *)buf, &out, (const Bytef *)data, zlen), Z_OK);
+    buf[out] = '\0';
+    *len = out;
+    return buf;
+}
+
+/* Check the ToUnicode CMap of f: the BMP ranges leave out the surrogate codes, and each code
+ * beyond them is one pair naming a character beyond the BMP that the layer may carry. Every
+ * code in used must be mapped; returns the codes beyond the BMP. */
+static size_t check_tounicode(const san_text_font *f, GHashTable *used)
+{
+    GString *objs[SAN_TEXT_FONT_OBJS];
+    size_t len = 0, astral = 0;
+
+    san_text_font_objects(f, 4, objs);
+    char *cmap = stream_data(objs[4], &len);
+    GHashTable *mapped = g_hash_table_new(g_direct_hash, g_direct_equal);
+    char **lines = g_strsplit(cmap, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        unsigned lo, hi, dst, d1, d2;
+        char tail;
+        if (sscanf(*l, "<%4X> <%4X> <%4X>%c", &lo, &hi, &dst, &tail) == 3) {
+            assert_true(lo <= hi && hi - lo <= 0xFF && lo == dst);
+            assert_true(hi < 0xD800 || lo > 0xDFFF);
+            for (unsigned c = lo; c <= hi; c++)
+                g_hash_table_add(mapped, GUINT_TO_POINTER(c));
+        } else if (sscanf(*l, "<%4X> <%4X%4X>%c", &lo, &d1, &d2, &tail) == 3) {
+            assert_true(lo >= 0xD800 && lo < 0xD800 + 2048);
+            assert_true(d1 >= 0xD800 && d1 <= 0xDBFF && d2 >= 0xDC00 && d2 <= 0xDFFF);
+            uint32_t c = 0x10000 + ((d1 - 0xD800) << 10) + (d2 - 0xDC00);
+            assert_false(mg_uchar_unsafe(c));
+            g_hash_table_add(mapped, GUINT_TO_POINTER(lo));
+            astral++;
+        } else if ((*l)[0] == '<') {
+            assert_string_equal(*l, "<0000> <FFFF>"); /* the code space */
+        }
+    }
+    GHashTableIter it;
+    gpointer code;
+    g_hash_table_iter_init(&it, used);
+    while (g_hash_table_iter_next(&it, &code, NULL)) {
+        uint32_t c = GPOINTER_TO_UINT(code);
+        if (!g_hash_table_contains(mapped, code))
+            fail_msg("code %04X is drawn but not mapped", c);
+        if (c < 0xD800 || c > 0xDFFF)
+            assert_false(mg_uchar_unsafe(c) || c == 0x3164 || c == 0xFFFD || c == 0xFFFC);
+    }
+    g_strfreev(lines);
+    g_hash_table_destroy(mapped);
+    g_free(cmap);
+    for (size_t i = 0; i < SAN_TEXT_FONT_OBJS; i++)
+        g_string_free(objs[i], TRUE);
+    return astral;
+}
+
+/* Hostile text, boxes and page sizes: PDF syntax as text, U+FDFA, dropped characters of
+ * every kind, characters beyond the BMP past the font's 2,048 codes, boxes at 0 and 2^32-1,
+ * pages of one pixel. The layer is only the operators it may write, numbers of bounded size
+ * and hex strings of codes that its ToUnicode CMap maps to characters it may carry. */
+static void test_hostile_content(void **state)
+{
+    static const uint32_t edge[] = {0,           1,           63,          64,
+                                    0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFEu, 0xFFFFFFFFu};
+    static const uint32_t odd[] = {0,      0x09,   0x0A,     0xD800,      0xDFFF, 0xFFFE,
+                                   0xFFFF, 0xFDFA, 0x110000, 0xFFFFFFFFu, 0x202E, 0xFEFF,
+                                   0x3164, 0xFFFD, 0xE0041,  0x10FFFF,    0x2028, 0x85};
+    static const unsigned sizes[][2] = {{1, 1}, {1, 10000}, {10000, 1}, {10000, 10000}, {7, 3}};
+    const char *syntax = "() Tj ET endstream endobj 9 0 obj << /S /JavaScript /JS (app.alert(1)) "
+                         ">> % <41> [\\ ] { } /Launch";
+    size_t n = 20000, len = strlen(syntax);
+    uint32_t *cp = g_new(uint32_t, n), *box = g_new(uint32_t, n * 4), seed = 7;
+    san_text_font *f = san_text_font_new();
+    GHashTable *used = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    (void)state;
+    for (size_t p = 0; p < sizeof sizes / sizeof sizes[0]; p++) {
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            if (i % 3 == 0)
+                cp[i] = (unsigned char)syntax[i / 3 % len];
+            else if (i % 3 == 1)
+                cp[i] = 0x20000 + (uint32_t)(p * n + i); /* a new one each time */
+            else
+                cp[i] = seed % 2 ? odd[(seed >> 8) % (sizeof odd / sizeof odd[0])] : seed >> 11;
+            for (int k = 0; k < 4; k++) {
+                seed = seed * 1103515245u + 12345u;
+                box[i * 4 + k] = seed % 4 ? edge[seed >> 29] : seed;
+            }
+        }
+        san_text_raw v = {cp, n, box, n};
+        san_text_page *t = san_text_page_new(&v, sizes[p][0], sizes[p][1], SAN_TEXT_PAGE_MAX);
+        assert_non_null(t);
+        for (unsigned dpi = 50; dpi <= 600; dpi += 550) {
+            GString *s = g_string_new(NULL);
+            san_text_page_content(t, f, dpi, s);
+            assert_int_equal(strlen(s->str), s->len);
+            check_content(s->str, used);
+            g_string_free(s, TRUE);
+        }
+        san_text_page_free(t);
+    }
+    assert_int_equal(check_tounicode(f, used), 2048);
+    g_hash_table_destroy(used);
+    san_text_font_free(f);
+    g_free(cp);
+    g_free(box);
+}
+
 /* ---- the PTXT frame on the trusted side ---- */
 
 typedef struct sink_rec {
@@ -508,17 +885,45 @@ typedef struct wire_case {
     uint32_t nc, nb; /* counts in the PTXT frame (UINT32_MAX: no frame at all) */
     int with_text;   /* the sink takes text */
     jail_status want;
+    unsigned short_by; /* values missing at the end of the frame (the stream ends there) */
+    int fail;          /* a FAIL frame comes where the PTXT frame is due */
 } wire_case;
 
 static const wire_case wire_cases[] = {
-    {"text after each page", 3, 3, 1, JAIL_OK},
-    {"counts that disagree reach the sink, which decides", 3, 2, 1, JAIL_OK},
-    {"no text on a page", 0, 0, 1, JAIL_OK},
-    {"more characters than a page may hold", SAN_TEXT_PAGE_MAX + 1, 0, 1, JAIL_PROTOCOL},
-    {"more boxes than a page may hold", 0, SAN_TEXT_PAGE_MAX + 1, 1, JAIL_PROTOCOL},
-    {"a page without its text frame", UINT32_MAX, 0, 1, JAIL_PROTOCOL},
-    {"a text frame nobody asked for", 1, 1, 0, JAIL_PROTOCOL},
+    {"text after each page", 3, 3, 1, JAIL_OK, 0, 0},
+    {"counts that disagree reach the sink, which decides", 3, 2, 1, JAIL_OK, 0, 0},
+    {"no text on a page", 0, 0, 1, JAIL_OK, 0, 0},
+    {"a page of text at the limits", SAN_TEXT_PAGE_MAX, SAN_TEXT_PAGE_MAX, 1, JAIL_OK, 0, 0},
+    {"more characters than a page may hold", SAN_TEXT_PAGE_MAX + 1, 0, 1, JAIL_PROTOCOL, 0, 0},
+    {"more boxes than a page may hold", 0, SAN_TEXT_PAGE_MAX + 1, 1, JAIL_PROTOCOL, 0, 0},
+    {"counts whose sizes overflow 32 bits", 0x40000001u, 0xFFFFFFFEu, 1, JAIL_PROTOCOL, 0, 0},
+    {"a text frame cut short", 3, 3, 1, JAIL_CRASHED, 1, 0},
+    {"a failure where the text is due", 0, 0, 1, JAIL_LIMIT, 0, 1},
+    {"a page without its text frame", UINT32_MAX, 0, 1, JAIL_PROTOCOL, 0, 0},
+    {"a text frame nobody asked for", 1, 1, 0, JAIL_PROTOCOL, 0, 0},
 };
+
+/* Append the PTXT frame of case w to s: every value when the counts are within the limits,
+ * else a few (the reader must stop at the counts). */
+static void wire_text(GString *s, const wire_case *w)
+{
+    uint32_t counts[2] = {w->nc, w->nb};
+    uint32_t max = w->nc <= SAN_TEXT_PAGE_MAX && w->nb <= SAN_TEXT_PAGE_MAX ? UINT32_MAX : 16;
+
+    if (w->fail) {
+        static const char msg[] = "page 1 is too large";
+        uint32_t v[2] = {RND_ERR_LIMIT, sizeof msg - 1};
+        wire(s, RND_TAG_FAIL, v, 2);
+        g_string_append(s, msg);
+        return;
+    }
+    wire(s, RND_TAG_PTXT, counts, 2);
+    for (uint32_t k = 0; k < w->nc && k < max; k++)
+        wire(s, NULL, (uint32_t[]){0x3042 + k % 80}, 1);
+    for (uint32_t k = 0; k < w->nb && k < max; k++)
+        wire(s, NULL, (uint32_t[]){k % 40 * U, k / 40 % 60 * U, (k % 40 + 1) * U, U}, 4);
+    g_string_truncate(s, s->len - 4 * w->short_by);
+}
 
 static void test_wire(void **state)
 {
@@ -537,15 +942,10 @@ static void test_wire(void **state)
         wire(s, RND_TAG_PAGES, &one, 1);
         wire(s, RND_TAG_PAGE, dims, 2);
         g_string_append_len(s, (const char *)px, sizeof px);
-        if (w->nc != UINT32_MAX) {
-            uint32_t counts[2] = {w->nc, w->nb};
-            wire(s, RND_TAG_PTXT, counts, 2);
-            for (uint32_t k = 0; k < w->nc && k < 16; k++)
-                wire(s, NULL, (uint32_t[]){0x3042 + k}, 1);
-            for (uint32_t k = 0; k < w->nb && k < 16; k++)
-                wire(s, NULL, (uint32_t[]){k * U, 0, (k + 1) * U, U}, 4);
-        }
-        wire(s, RND_TAG_DONE, &one, 1);
+        if (w->nc != UINT32_MAX)
+            wire_text(s, w);
+        if (!w->short_by && !w->fail)
+            wire(s, RND_TAG_DONE, &one, 1);
         char *path = tmp_path("wire.bin");
         assert_true(g_file_set_contents(path, s->str, (gssize)s->len, NULL));
         int fd = open(path, O_RDONLY);
@@ -568,6 +968,36 @@ static void test_wire(void **state)
     }
 }
 
+/* The trusted side asks for text exactly when [render] text_layer is on and the mode is PDF:
+ * a sink that differs is refused before anything runs. */
+static void test_text_only_when_configured(void **state)
+{
+    static const struct {
+        const char *mode, *type;
+        int layer, sink_text;
+    } rows[] = {
+        {"pdf", NULL, 0, 1},
+        {"pdf", NULL, 1, 0},
+        {"image", "png", 1, 1},
+        {"image", "png", 0, 1},
+    };
+    conf c;
+
+    (void)state;
+    memset(&c, 0, sizeof c);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        sink_rec rec = {0, 0, 0, 0, 1};
+        jail_sink sink = {rec_begin, rec_page, &rec, rows[i].sink_text ? rec_text : NULL};
+        char why[256] = "";
+        c.text_layer = rows[i].layer;
+        assert_int_equal(
+            jail_render_pages(&c, rows[i].mode, rows[i].type, -1, &sink, why, sizeof why),
+            JAIL_ERROR);
+        assert_non_null(strstr(why, "text_layer"));
+        assert_int_equal(rec.pages + rec.texts, 0);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -587,11 +1017,22 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_characters),         cmocka_unit_test(test_no_layer),
-        cmocka_unit_test(test_character_bound),    cmocka_unit_test(test_coordinates_clamped),
-        cmocka_unit_test(test_directions),         cmocka_unit_test(test_word_width),
-        cmocka_unit_test(test_font_per_document),  cmocka_unit_test(test_no_text_no_font),
-        cmocka_unit_test(test_writer_needs_layer), cmocka_unit_test(test_wire),
+        cmocka_unit_test(test_characters),
+        cmocka_unit_test(test_no_layer),
+        cmocka_unit_test(test_character_bound),
+        cmocka_unit_test(test_coordinates_clamped),
+        cmocka_unit_test(test_directions),
+        cmocka_unit_test(test_word_width),
+        cmocka_unit_test(test_font_per_document),
+        cmocka_unit_test(test_no_text_no_font),
+        cmocka_unit_test(test_writer_needs_layer),
+        cmocka_unit_test(test_wire),
+        cmocka_unit_test(test_expansion_bound),
+        cmocka_unit_test(test_word_bound),
+        cmocka_unit_test(test_pages_without_text),
+        cmocka_unit_test(test_hostile_content),
+        cmocka_unit_test(test_document_word_bound),
+        cmocka_unit_test(test_text_only_when_configured),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
