@@ -199,9 +199,19 @@ static int step_reset(quar_store *s, sqlite3_stmt *st, char **err)
     return rc;
 }
 
-/* DIR/originals/ab/abcdef... for a hash into a new string. */
-static char *original_path(quar_store *s, const char *sha)
+/* DIR/originals/ab/abcdef... for a hash into a new string; NULL (with a reason in *err) when
+ * sha is not 64 lower-case hex digits: the index is writable by the sanitizer workers, and a
+ * hash read from it must not name a file outside the store. */
+static char *original_path(quar_store *s, const char *sha, char **err)
 {
+    size_t n = 0;
+
+    while (sha && n < 64 && g_ascii_isxdigit(sha[n]) && !g_ascii_isupper(sha[n]))
+        n++;
+    if (sha == NULL || n != 64 || sha[64] != '\0') {
+        quar_err(s, err, "index: a malformed content hash \"%.70s\"", sha ? sha : "");
+        return NULL;
+    }
     return g_strdup_printf("%s/%.2s/%s", fs(s)->originals, sha, sha);
 }
 
@@ -456,7 +466,11 @@ static int rename_durably(quar_store *s, const char *tmp, const char *path, char
  * *healed set. tmp is gone afterwards either way. 0 or -1. */
 static int place_original(quar_store *s, const char *tmp, const char *sha, int *healed, char **err)
 {
-    char *path = original_path(s, sha);
+    char *path = original_path(s, sha, err);
+    if (path == NULL) {
+        unlink(tmp);
+        return -1;
+    }
     char *dir = g_path_get_dirname(path);
     int rc = make_shard(s, dir, err), state = -1, row = COPY_ABSENT;
 
@@ -493,7 +507,9 @@ static int rewrite_file(quar_store *s, const head *h, quar_msg *m, const char *p
  * rewritten from h and *healed set. 0 or -1. */
 static int insert_blob(quar_store *s, const head *h, quar_msg *m, int *healed, char **err)
 {
-    char *path = original_path(s, m->sha256);
+    char *path = original_path(s, m->sha256, err);
+    if (path == NULL)
+        return -1;
     int state = file_state(s, path, m->sha256, err), rc;
     sqlite3_stmt *st;
 
@@ -874,9 +890,12 @@ static int sealed_copy(const void *p, size_t len)
 /* A read-only fd on the original file of id, named by its hash. */
 static int open_file(quar_store *s, const char *id, const char *sha, int *fd, char **err)
 {
-    char *path = original_path(s, sha);
+    char *path = original_path(s, sha, err);
     int rc = 0;
 
+    *fd = -1;
+    if (path == NULL)
+        return -1;
     if ((*fd = open_regular(path)) < 0)
         rc = quar_err(s, err, "%s: opening %s: %s", id, path,
                       errno == EINVAL ? "not a regular file" : strerror(errno));
@@ -962,7 +981,8 @@ static int drop_original(quar_store *s, const char *sha, char **err)
     bind_str(st, 1, sha);
     if (step_done(s, st, err) < 0)
         return -1;
-    path = original_path(s, sha);
+    if ((path = original_path(s, sha, err)) == NULL)
+        return -1;
     dir = g_path_get_dirname(path);
     if (unlink(path) == 0) {
         if (sync_dir(dir) < 0)
@@ -1238,13 +1258,17 @@ static int user_version(quar_store *s)
 }
 
 /* Create the schema in a fresh index, bring an older index up to date (version 1 gains the blobs
- * table, version 2 the attempts table), or check an existing one's version; in one write
- * transaction. 0 or -1. */
+ * table, version 2 the attempts table), or check an existing one's version. An index already
+ * up to date is only read (every worker, and the supervisor counting a failed attempt, opens
+ * the store: none waits for another's write lock here); else all in one write transaction,
+ * the version read again inside it. 0 or -1. */
 static int ensure_schema(quar_store *s, char **err)
 {
     char *sql;
     int v, rc;
 
+    if (user_version(s) == SCHEMA_VERSION)
+        return 0;
     if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     v = user_version(s);

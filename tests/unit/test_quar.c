@@ -972,6 +972,52 @@ static void test_fs_tampered_refused(void **state)
     g_free(forged_sha);
 }
 
+/* Filesystem: the index is writable by the sanitizer workers, so a content hash read from it
+ * must never name a file outside the store: with a messages row whose hash is a path, opening
+ * and removing its original fail and the file the path names stays. */
+static void test_fs_hash_is_not_a_path(void **state)
+{
+    fixture *f = *state;
+    char *dir = g_strdup_printf("%s/store", f->dir);
+    char *victim = g_strdup_printf("%s/victim", f->dir);
+    char *db_path = g_strdup_printf("%s/index.sqlite", dir);
+    char *err = NULL, *sql;
+    quar_msg *m = quar_msg_new();
+    quar_store *s;
+    sqlite3 *db;
+    struct stat st;
+    int fd = text_fd("From: a@example.com\r\n\r\nbody\r\n"), out = 7;
+
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_true(g_file_set_contents(victim, "keep me", -1, NULL));
+    s = quar_open_fs(dir, 30, &err);
+    assert_non_null(s);
+    quar_fs_set_inline_max(s, 0);
+    m->sender = g_strdup("a@example.com");
+    assert_int_equal(quar_put(s, fd, m, "test", &err), 0);
+    close(fd);
+    /* ".." then "/../victim": DIR/originals/../../victim is f->dir/victim. */
+    sql = g_strdup_printf("UPDATE messages SET sha256 = '../victim' WHERE id = '%s';", m->id);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(quar_open_original(s, m->id, &out, &err), -1);
+    assert_int_equal(out, -1);
+    if (err == NULL || strstr(err, "malformed content hash") == NULL)
+        fail_msg("open: %s", err ? err : "(no error)");
+    free(err);
+    err = NULL;
+    assert_int_equal(quar_remove(s, m->id, "purged", &err), -1);
+    free(err);
+    assert_int_equal(stat(victim, &st), 0);
+    quar_close(s);
+    quar_msg_free(m);
+    g_free(sql);
+    g_free(db_path);
+    g_free(victim);
+    g_free(dir);
+}
+
 typedef struct heal_case {
     const char *name;
     size_t first_max;  /* inline bound for the first put */
@@ -1074,6 +1120,8 @@ int main(void)
         FS_BOTH(test_fs_stale_temp),
         FS_BOTH(test_fs_two_connections),
         FS_BOTH(test_fs_tampered_refused),
+        cmocka_unit_test_prestate_setup_teardown(test_fs_hash_is_not_a_path, setup, teardown,
+                                                 &kind_fs),
         FS_ONLY(test_fs_put_heals),
     };
 
