@@ -38,6 +38,9 @@ typedef struct conf {
     char *jail_user; /* who jailed programs run as */
     unsigned office_timeout;
     size_t office_memory_mb;
+    /* [office] */
+    int office_sheet_csv;       /* spreadsheets also give one CSV per sheet */
+    unsigned office_max_sheets; /* most sheets taken from one spreadsheet */
     /* [scan] */
     char *clamav_db_dir;
     int scan_required; /* no database: 1 = refuse to start, 0 = warn loudly and go on */

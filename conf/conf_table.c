@@ -80,9 +80,19 @@ const conf_param conf_params[] = {
       "User jailed programs run as when mugai starts as root; it must own nothing of mugai's "
       "and differ from [milter] user."),
     U("jail", "office_timeout", 180, 5, 3600, office_timeout,
-      "Wall-clock seconds LibreOffice may take for one document."),
+      "Wall-clock seconds LibreOffice may take for one document (for a spreadsheet, its PDF "
+      "and its sheets together)."),
     Z("jail", "office_memory_mb", 4096, 512, 65536, office_memory_mb,
       "Address space of LibreOffice in MiB."),
+    B("office", "sheet_csv", "true", office_sheet_csv,
+      "Give a spreadsheet (xls, xlsx, ods, ...) one UTF-8 CSV per sheet beside its flat PDF, "
+      "NAME-SHEET.csv with the values as the sheet shows them, formulas neutralized; hidden "
+      "sheets are included and marked \"(hidden)\" in the name. Made in the same jail as the "
+      "PDF, by two more LibreOffice runs."),
+    U("office", "max_sheets", 64, 1, 1024, office_max_sheets,
+      "Most sheets of one spreadsheet given as CSV; a workbook with more gets none. Each "
+      "sheet's CSV is bounded by [render] max_text_mb, all of them together by "
+      "[jail] file_size_mb."),
     S("scan", "clamav_db_dir", "/var/lib/clamav", NULL, clamav_db_dir,
       "Directory of the ClamAV signature database."),
     B("scan", "required", "true", scan_required,

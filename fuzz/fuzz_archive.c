@@ -36,11 +36,12 @@ static conf *cfg;
 static san_engine *engine;
 
 /* The names the first byte picks from: each format's usual name, lone compressed files
- * whose member is named after them, and no extension at all. */
+ * whose member is named after them (also a name that leaves no member name, as an archive
+ * member may have), and no extension at all. */
 static const char *const archive_names[] = {
     "x.zip",       "x.7z",      "x.tar",       "x.tar.gz",    "x.tgz",    "x.lzh",
     "memo.txt.gz", "x.bz2",     "data.txt.xz", "x.cpio",      "x.rar",    "x.cab",
-    "archive",     "x.tar.bz2", "..\\.gz",     "資料.txt.gz", "x.tar.xz",
+    "archive",     "x.tar.bz2", "dir/.gz",     "資料.txt.gz", "x.tar.xz",
 };
 
 /* Replace the string field *field by value. */

@@ -1,20 +1,24 @@
 /*
  * fuzz/fuzz_wire.c - libFuzzer harness of the trusted side's reader of the
  * renderer's wire format (sanitize/jail.c, format in render/rnd.h) and of the
- * writers fed with what it accepts: the image-only PDF writer (pdfw_*,
- * sanitize/pdfout.c) and the PNG/JPEG writer (imgout_write,
+ * writers fed with what it accepts: the image-only PDF writer with its
+ * invisible text layer (pdfw_*, sanitize/pdfout.c; san_text_*,
+ * sanitize/textlayer.c) and the PNG/JPEG writer (imgout_write,
  * sanitize/imgout.c).
  *
  * Input: what a renderer, possibly a compromised one, writes on its stdout.
  * It is put in a memory file and read twice with jail_wire_read, as a pixel
- * stream into a sink and as a text stream. The sink writes every page into a
- * PDF and the first one also as PNG or JPEG (what imgout_is_photo says), into
- * memory files. Small limits (4 pages, 1 megapixel, 1 MiB of text) keep runs
- * fast. Checked: an accepted pixel stream gave exactly the pages it announced,
- * a PDF that starts and ends as one and whose cross-reference table points at
- * its objects, and an image whose header carries the page's size; accepted
- * text is valid UTF-8 of the length read, and neutralizing it as CSV the way
- * the engine does gives an answer.
+ * stream into a sink and as a text stream. A stream holding the tag PTXT
+ * anywhere is read as pixels with the text layer on (a PTXT frame after every
+ * page), any other with it off. The sink does what the engine's do: every
+ * page into a PDF (with its text checked and grouped into words when the
+ * layer is on), the first one also as PNG or JPEG (what imgout_is_photo
+ * says), into memory files. Small limits (4 pages, 1 megapixel, 1 MiB of
+ * text) keep runs fast. Checked: an accepted pixel stream gave exactly the
+ * pages it announced, a PDF that starts and ends as one, counts those pages
+ * and whose cross-reference table points at its objects, and an image whose
+ * header carries the page's size; accepted text is valid UTF-8 of the length
+ * read, and neutralizing it as CSV the way the engine does gives an answer.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,9 +43,11 @@ typedef struct sink_ctx {
     int img_fd;
     unsigned announced;
     unsigned pages;
-    unsigned w0, h0; /* size of the first page */
-    int photo;       /* the first page went out as JPEG */
-    int refused;     /* a writer refused a page */
+    unsigned w0, h0;     /* size of the first page */
+    int photo;           /* the first page went out as JPEG */
+    int refused;         /* a writer refused a page */
+    san_text_page *text; /* the next page's text layer, or NULL */
+    size_t text_chars;   /* characters of all text layers so far */
 } sink_ctx;
 
 /* Report a broken promise and stop, so that the fuzzer keeps the input. */
@@ -85,6 +91,19 @@ static int sink_begin(void *ctx, unsigned npages)
     return 0;
 }
 
+/* Sink: a page's text, checked and kept for its page within the document's bound, as the
+ * engine's PDF sink does. */
+static int sink_text(void *ctx, unsigned width, unsigned height, const san_text_raw *raw)
+{
+    sink_ctx *s = ctx;
+    size_t left = SAN_TEXT_DOC_MAX - s->text_chars;
+
+    san_text_page_free(s->text);
+    s->text = san_text_page_new(raw, width, height, MIN(left, (size_t)SAN_TEXT_PAGE_MAX));
+    s->text_chars += s->text ? san_text_page_chars(s->text) : 0;
+    return 0;
+}
+
 /* Sink: every page into the PDF, the first also as an image, as the engine does. */
 static int sink_page(void *ctx, unsigned width, unsigned height, const uint8_t *rgb)
 {
@@ -97,9 +116,10 @@ static int sink_page(void *ctx, unsigned width, unsigned height, const uint8_t *
                          FUZZ_JPEG_QUALITY) < 0)
             return s->refused = 1, -1;
     }
-    if (pdfw_add_page(s->w, width, height, rgb) < 0)
-        return s->refused = 1, -1;
-    return 0;
+    int rc = pdfw_add_page_text(s->w, width, height, rgb, s->text);
+    san_text_page_free(s->text);
+    s->text = NULL;
+    return rc < 0 ? (s->refused = 1, -1) : 0;
 }
 
 /* Check that every object the PDF's cross-reference table lists starts where it says. */
@@ -114,8 +134,12 @@ static void check_pdf(const char *pdf, size_t len, unsigned pages)
         fail("the PDF does not start or end as one");
     if (sscanf(sx + 10, "%zu", &xref) != 1 || xref >= len ||
         sscanf(pdf + xref, "xref\n%zu %zu\n", &first, &count) != 2 || first != 0 ||
-        count != 4 + 4 * (size_t)pages || xref + 20 * (count + 1) > len)
+        count < 4 + 4 * (size_t)pages || xref + 20 * (count + 1) > len)
         fail("the PDF's cross-reference table is not where startxref says");
+    char kids[48];
+    if (mg_snprintf(kids, sizeof kids, " ] /Count %u >>", pages) < 0 ||
+        !memmem(pdf, len, kids, strlen(kids)))
+        fail("the PDF does not count the pages accepted");
     const char *row = strchr(strchr(pdf + xref, '\n') + 1, '\n') + 1;
     for (size_t n = 1; n < count; n++) {
         size_t off;
@@ -147,15 +171,15 @@ static void check_image(const sink_ctx *s)
     g_free(img);
 }
 
-/* Read the input as a pixel stream into the writers. */
-static void pixels(const conf *c, int in)
+/* Read the input as a pixel stream into the writers, with the text layer when layer. */
+static void pixels(const conf *c, int in, int layer)
 {
-    sink_ctx s = {NULL, memory_file(1), memory_file(2), 0, 0, 0, 0, 0, 0};
-    jail_sink sink = {sink_begin, sink_page, &s, NULL};
+    sink_ctx s = {.pdf_fd = memory_file(1), .img_fd = memory_file(2)};
+    jail_sink sink = {sink_begin, sink_page, &s, layer ? sink_text : NULL};
     char why[512] = "";
 
-    if ((s.w = pdfw_new(s.pdf_fd, FUZZ_DPI)) == NULL)
-        fail("pdfw_new failed");
+    if ((s.w = pdfw_new(s.pdf_fd, FUZZ_DPI)) == NULL || (layer && pdfw_text_layer(s.w) < 0))
+        fail("cannot start the PDF");
     jail_status st = jail_wire_read(c, in, &sink, NULL, NULL, why, sizeof why);
     if (s.refused)
         fail("a writer refused pixels the reader had checked");
@@ -170,6 +194,7 @@ static void pixels(const conf *c, int in)
         g_free(pdf);
         check_image(&s);
     }
+    san_text_page_free(s.text);
     pdfw_free(s.w);
 }
 
@@ -220,7 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("cannot write the input");
     if (lseek(in, 0, SEEK_SET) < 0)
         fail("cannot rewind the input");
-    pixels(c, in);
+    pixels(c, in, memmem(data, size, RND_TAG_PTXT, 4) != NULL);
     if (lseek(in, 0, SEEK_SET) < 0)
         fail("cannot rewind the input");
     text(c, in);

@@ -220,3 +220,11 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
         return why_set(why, why_len, "cannot write the PDF: %s", strerror(errno)), JAIL_ERROR;
     return JAIL_OK;
 }
+
+/* A spreadsheet's sheets: none (the engine then keeps the PDF alone). */
+jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int out_fd,
+                                int sheets_fd, char *why, size_t why_len)
+{
+    (void)sheets_fd;
+    return jail_office_to_pdf(c, in_fd, ext, out_fd, why, why_len);
+}

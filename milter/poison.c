@@ -97,6 +97,20 @@ static size_t scan_field(scan *sc, const unsigned char *p, size_t n)
     return take;
 }
 
+/* After a CR that began a line, b: LF makes it the blank line that ends the header block; else
+ * the CR begins a line that continues no field (so no trace field's) and is digested. */
+static void scan_after_cr(scan *sc, unsigned char b)
+{
+    if (b == '\n') {
+        g_checksum_update(sc->ck, (const guchar *)"\r\n", 2);
+        sc->state = IN_BODY;
+        return;
+    }
+    g_checksum_update(sc->ck, (const guchar *)"\r", 1);
+    sc->skip = 0;
+    sc->state = IN_FIELD;
+}
+
 /* Feed n bytes of the header block at p; how many bytes it took (the body's first byte is
  * left for the caller). */
 static size_t scan_header(scan *sc, const unsigned char *p, size_t n)
@@ -109,13 +123,16 @@ static size_t scan_header(scan *sc, const unsigned char *p, size_t n)
         if (sc->state == IN_FIELD) {
             i += scan_field(sc, p + i, n - i);
         } else if (sc->state == AT_BLANK) {
-            sc->state = b == '\n' ? IN_BODY : IN_FIELD; /* a lone CR: not the end after all */
+            scan_after_cr(sc, b);
             i += b == '\n';
         } else if (sc->state == AT_LINE && (b == ' ' || b == '\t')) {
             sc->state = IN_FIELD; /* a continuation belongs to the field before */
-        } else if (sc->state == AT_LINE && (b == '\r' || b == '\n')) {
-            g_checksum_update(sc->ck, (const guchar *)"\r\n", 2);
-            sc->state = b == '\r' ? AT_BLANK : IN_BODY;
+        } else if (sc->state == AT_LINE && b == '\n') {
+            g_checksum_update(sc->ck, (const guchar *)"\r\n", 2); /* a blank line of LF only */
+            sc->state = IN_BODY;
+            i++;
+        } else if (sc->state == AT_LINE && b == '\r') {
+            sc->state = AT_BLANK;
             i++;
         } else if (sc->state == AT_LINE) {
             sc->state = AT_NAME;
@@ -151,6 +168,8 @@ int milter_poison_digest(int fd, const char *sender, char out[65])
             if (used < (size_t)n)
                 g_checksum_update(sc.ck, buf + used, (gssize)((size_t)n - used));
         }
+        if (sc.state == AT_BLANK) /* a CR at the very end */
+            g_checksum_update(sc.ck, (const guchar *)"\r", 1);
     } else {
         n = -1;
     }
@@ -230,13 +249,15 @@ void milter_attempt_died(const conf *c, long pid, const char *digest)
 }
 
 /* Non-zero when a (an envelope address) is plain enough to be shown and put in a header as it
- * is: printable ASCII without blanks, quotes, brackets or separators, one @ inside. */
+ * is: printable ASCII without blanks, quotes, brackets or separators, one @ inside, and nothing
+ * a reader could decode as an encoded word ("=?", which some decode even in an address). */
 static int addr_plain(const char *a)
 {
     const char *at = a ? strchr(a, '@') : NULL;
     const char *p;
 
-    if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '@') || strlen(a) > ADDR_MAX)
+    if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '@') || strlen(a) > ADDR_MAX ||
+        strstr(a, "=?"))
         return 0;
     for (p = a; *p; p++)
         if (*p <= ' ' || *p >= 0x7f || strchr("\"(),:;<>[\\]", *p))

@@ -185,37 +185,41 @@ static void worker_announce(pool *p, const milter_attempt *a)
         mg_warn("pool worker: cannot tell the supervisor the message digest: %s", strerror(errno));
 }
 
-/* Sanitize one job and fill the reply. A message on which [milter] poison_attempts earlier
- * attempts failed gets the notice instead of the engine; the supervisor learns the message's
- * digest first, to count this attempt should it stop the worker. */
-static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r)
+/* Sanitize one job and fill the reply; the attempt at its message into *a, for the caller to
+ * end. A message on which [milter] poison_attempts earlier attempts failed gets the notice
+ * instead of the engine; the supervisor learns the message's digest first, to count this
+ * attempt should it stop the worker. */
+static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r,
+                            milter_attempt *a)
 {
-    milter_attempt a;
-
+    memset(a, 0, sizeof(*a));
     if (lseek(j->fd, 0, SEEK_SET) < 0 || ftruncate(j->out, 0) < 0 ||
         lseek(j->out, 0, SEEK_SET) < 0) {
         r->status = MILTER_ST_FAIL;
         r->text = strdup("cannot use the spool files");
         return;
     }
-    if (milter_attempt_begin(p->c, st, j, &a) > 0) {
-        milter_poison_notice(p->c, st, j, &a, r);
+    if (milter_attempt_begin(p->c, st, j, a) > 0) {
+        milter_poison_notice(p->c, st, j, a, r);
     } else {
-        worker_announce(p, &a);
+        worker_announce(p, a);
         milter_test_crash(j->fd);
         worker_san_mail(p, st, j, r);
     }
-    milter_attempt_end(st, &a, j, r->status == MILTER_ST_OK, san_deadline_reached());
 }
 
 /* Serve one job connection handed over by the supervisor. The job's conversions end at
  * job_timeout (and it is answered as timed out); the alarm is the backstop for a worker
- * stuck outside the jail. */
+ * stuck outside the jail. The attempt is ended (a time out counted, a verdict forgetting the
+ * count) once the alarm is off: the alarm killing a worker that has counted its time out
+ * would make the supervisor count the same attempt again. */
 static void worker_job(pool *p, quar_store *st, int conn)
 {
     struct timeval tv = {30, 0};
     milter_job j;
     milter_reply r;
+    milter_attempt a;
+    int timed_out;
 
     memset(&r, 0, sizeof(r));
     setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -226,7 +230,8 @@ static void worker_job(pool *p, quar_store *st, int conn)
     mg_debug("%s: sanitizing in worker %ld", j.queue_id ? j.queue_id : "-", (long)getpid());
     san_deadline_set(mg_now() + p->c->milter_job_timeout);
     alarm(p->c->milter_job_timeout + POOL_ALARM_GRACE);
-    worker_sanitize(p, st, &j, &r);
+    worker_sanitize(p, st, &j, &r, &a);
+    timed_out = san_deadline_reached();
     if (r.status == MILTER_ST_OK && r.qid == NULL) {
         mg_panic("pool worker: out of memory");
     }
@@ -236,6 +241,7 @@ static void worker_job(pool *p, quar_store *st, int conn)
     if (milter_reply_send(conn, &r) < 0)
         mg_warn("%s: reply lost: %s", j.queue_id ? j.queue_id : "-", strerror(errno));
     alarm(0);
+    milter_attempt_end(st, &a, &j, r.status == MILTER_ST_OK, timed_out);
     san_deadline_set(0);
     milter_reply_clear(&r);
     milter_job_clear(&j);
@@ -394,9 +400,44 @@ static void pool_job_lost(pool *p, size_t i)
     w->digest[0] = '\0';
 }
 
+/* Take the rest of worker i's "A": the 64 lower-case hex digits its one write put on the
+ * socket with the "A", read without waiting (a worker that sent less must not stall the
+ * supervisor). Once per job, during the job. 0, or -1 when the worker broke the protocol. */
+static int pool_read_digest(pool *p, size_t i)
+{
+    worker *w = &p->w[i];
+    char d[65];
+    ssize_t n;
+
+    do
+        n = recv(w->ctl, d, 64, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n != 64 || !w->busy || w->digest[0])
+        return -1;
+    d[64] = '\0';
+    if (strspn(d, "0123456789abcdef") != 64)
+        return -1;
+    memcpy(w->digest, d, sizeof(w->digest));
+    return 0;
+}
+
+/* Worker i wrote what no worker writes: it counts nothing, is retired and, while alive, is
+ * killed (its job is then deferred). */
+static void pool_worker_broke(pool *p, size_t i, int alive)
+{
+    worker *w = &p->w[i];
+
+    mg_error("pool: worker %ld broke the control protocol; %s", (long)w->pid,
+             alive ? "killing it" : "nothing it sent is counted");
+    w->digest[0] = '\0';
+    if (alive && w->pid > 0)
+        (void)kill(w->pid, SIGKILL);
+    pool_retire(p, i);
+}
+
 /* A worker reported a finished job ("D"), or the digest of its job's message ("A" and 64 hex
- * digits), or closed its end. */
-static void pool_worker_event(pool *p, size_t i)
+ * digits), or closed its end. alive: the worker has not been reaped yet. */
+static void pool_worker_event(pool *p, size_t i, int alive)
 {
     worker *w = &p->w[i];
     char b;
@@ -405,12 +446,13 @@ static void pool_worker_event(pool *p, size_t i)
     if (n < 0 && errno == EINTR)
         return;
     if (n > 0 && b == 'A') {
-        if (mg_read_full(w->ctl, w->digest, 64) == 0) {
-            w->digest[64] = '\0';
-            return;
-        }
-        w->digest[0] = '\0';
-        n = 0;
+        if (pool_read_digest(p, i) < 0)
+            pool_worker_broke(p, i, alive);
+        return;
+    }
+    if (n > 0 && b != 'D') {
+        pool_worker_broke(p, i, alive);
+        return;
     }
     if (n <= 0) {
         pool_job_lost(p, i);
@@ -434,7 +476,7 @@ static void pool_ctl_drain(pool *p, size_t i)
         pf = (struct pollfd){p->w[i].ctl, POLLIN, 0};
         if (poll(&pf, 1, 0) <= 0)
             return;
-        pool_worker_event(p, i);
+        pool_worker_event(p, i, 0);
     }
 }
 
@@ -684,7 +726,7 @@ static void pool_poll(pool *p)
         pool_signals(p);
     for (i = 2; i < n; i++)
         if (pf[i].revents && p->w[map[i - 2]].ctl == pf[i].fd)
-            pool_worker_event(p, map[i - 2]);
+            pool_worker_event(p, map[i - 2], 1);
     if (pf[1].revents)
         pool_accept(p);
 }

@@ -13,7 +13,7 @@ MUGAI_PACKAGES=(
   libglib2.0-dev libgmime-3.0-dev libmagic-dev libclamav-dev libpoppler-glib-dev
   libcairo2-dev libarchive-dev libseccomp-dev libsqlite3-dev libxml2-dev
   libgdk-pixbuf-2.0-dev webp-pixbuf-loader libjson-glib-dev libcmocka-dev zlib1g-dev
-  libjpeg62-turbo-dev
+  libjpeg62-turbo-dev libdeflate-dev
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
   libreoffice-impress-nogui fonts-ipaexfont
   libcurl4-openssl-dev w3m libmilter-dev miltertest postfix

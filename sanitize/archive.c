@@ -545,6 +545,26 @@ static void zip_discard(arch *x)
 
 /* ---- entries ---- */
 
+/* Add the CSV of every sheet of member m (a spreadsheet) to the zip after its output, as
+ * "STEM-SHEET.csv" beside it, made unique like every output name; each sheet's output_path
+ * gets that name. 0 or -1. */
+static int member_sheets(arch *x, san_member *m, time_t mtime)
+{
+    gchar *stem = g_strndup(m->output_name, name_stem_len(m->output_name));
+    int rc = 0;
+
+    for (size_t i = 0; i < m->r.nsheets && rc == 0; i++) {
+        san_sheet *s = &m->r.sheets[i];
+        char *base = san_sheet_file_name(stem, s);
+        s->output_path = name_output(x->outnames, base, "csv");
+        g_free(base);
+        if (s->output_path && lseek(s->fd, 0, SEEK_SET) == 0)
+            rc = zip_add(x, s->output_path, s->fd, mtime);
+    }
+    g_free(stem);
+    return rc;
+}
+
 /* Sanitize the member data already copied to fd and add the result to the zip. */
 static arch_step member_convert(arch *x, san_member *m, int fd, time_t mtime)
 {
@@ -561,7 +581,7 @@ static arch_step member_convert(arch *x, san_member *m, int fd, time_t mtime)
         m->output_name = name_output(x->outnames, m->name, ext);
         if (!m->output_name)
             san_result_set(&m->r, SAN_BLOCKED, NULL, "member name too long");
-        else if (zip_add(x, m->output_name, out, mtime) < 0)
+        else if (zip_add(x, m->output_name, out, mtime) < 0 || member_sheets(x, m, mtime) < 0)
             st = STEP_ERROR;
         else
             x->kept++;

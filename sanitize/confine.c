@@ -6,13 +6,21 @@
  * store, before it reads a job; from then on the worker parses untrusted mail.
  * Should a message take the worker over, what it reaches is small: it holds
  * no capability and runs under no_new_privs; Landlock, when the kernel has
- * it, lets it read only the system's libraries and data it needs and write
- * only the spool, the quarantine, its temporary directory (the jails' private
- * directories) and the audit log, connect or bind no TCP port, and neither
- * signal nor reach through an abstract socket any process outside itself; a
- * seccomp filter refuses the calls a worker never makes (sockets other than
- * local ones, ptrace, mounts, namespaces, exec, kernel modules, BPF, keys,
- * io_uring). Jails are made by the spawner, which is not confined.
+ * it, lets it read only the system's libraries and data it needs and the
+ * spool, write only the quarantine, its temporary directory (the jails'
+ * private directories) and the audit log, connect or bind no TCP port, and
+ * neither signal nor reach through an abstract socket any process outside
+ * itself; a seccomp filter refuses the calls a worker never makes (sockets
+ * other than local ones, connecting or binding any socket, ptrace, mounts,
+ * namespaces, exec, symbolic links, kernel modules, BPF, keys, io_uring) and,
+ * whatever the kernel's Landlock, signals to any process but the worker itself
+ * and input pushed into a terminal. Jails are made by the spawner, which is
+ * not confined.
+ * The spool is the front end's: a worker gets its job's files as descriptors
+ * and must not make, remove or change anything there (the pool's socket, other
+ * messages in flight). No symbolic link of a worker's making may exist for
+ * the spawner's mounts or the supervisor's sweep of private directories to
+ * follow out of its temporary directory.
  * It must never let a worker go on half confined: a step that fails makes
  * san_confine_worker fail, and the worker exits. Only a kernel without
  * Landlock is tolerated, and san_confine_check says so once.
@@ -27,10 +35,12 @@
 #include <string.h>
 #include <linux/landlock.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 #include <glib.h>
 #include "mg.h"
@@ -88,7 +98,9 @@ static const char *const read_only[] = {
 };
 
 /* Calls no worker makes: other processes' memory, mounts, namespaces, exec (the spawner
- * starts every program), the kernel's less-trodden paths. Refused with EPERM. */
+ * starts every program), sockets reached by name (its own come as descriptors; Landlock leaves
+ * unix sockets in the file system alone: a system bus, a resolver that asks the network),
+ * symbolic links, signals by descriptor, the kernel's less-trodden paths. Refused with EPERM. */
 static const int denied[] = {
     SCMP_SYS(ptrace),
     SCMP_SYS(process_vm_readv),
@@ -129,7 +141,50 @@ static const int denied[] = {
     SCMP_SYS(swapon),
     SCMP_SYS(swapoff),
     SCMP_SYS(acct),
+    SCMP_SYS(connect),
+    SCMP_SYS(bind),
+    SCMP_SYS(listen),
+    SCMP_SYS(symlink),
+    SCMP_SYS(symlinkat),
+    SCMP_SYS(pidfd_send_signal),
+    SCMP_SYS(process_madvise),
+    SCMP_SYS(quotactl),
+    SCMP_SYS(quotactl_fd),
+    SCMP_SYS(lookup_dcookie),
+    SCMP_SYS(syslog),
+    SCMP_SYS(name_to_handle_at),
+    SCMP_SYS(modify_ldt),
+    SCMP_SYS(uselib),
+    SCMP_SYS(fanotify_init),
 };
+
+/* Calls that signal a process named by their first argument: the worker may signal itself
+ * (raise, abort) and nothing else, not even its spawner, the supervisor or, by pid 0 or -1,
+ * their process group and every process of its user. Landlock's signal scope does this only
+ * from ABI 6 (Linux 6.12). */
+static const int signalling[] = {
+    SCMP_SYS(kill),
+    SCMP_SYS(tkill),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(rt_sigqueueinfo),
+    SCMP_SYS(rt_tgsigqueueinfo),
+};
+
+/* fcntl and ioctl commands refused (the kernel reads them as 32 bits): making another process
+ * a descriptor's owner, to which SIGIO or any signal F_SETSIG names goes; pushing input into
+ * a terminal (a worker of mugai-milter -f holds the administrator's). */
+static const struct {
+    int nr;
+    unsigned long cmd;
+} commands[] = {
+    {SCMP_SYS(fcntl), F_SETOWN},  {SCMP_SYS(fcntl), F_SETOWN_EX}, {SCMP_SYS(ioctl), FIOSETOWN},
+    {SCMP_SYS(ioctl), SIOCSPGRP}, {SCMP_SYS(ioctl), TIOCSTI},     {SCMP_SYS(ioctl), TIOCLINUX},
+};
+
+/* System calls numbered from here on (x86_64: statmount, listmount and later) are newer than
+ * the worker's code: refused as unknown, as in the jail (jailns.c). */
+#define NEWER_CALLS_FROM 457
+#define NEWER_CALLS_TO 600
 
 /* Namespace flags clone must not carry. */
 static const uint64_t clone_new[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,   CLONE_NEWNET,
@@ -194,30 +249,32 @@ static const char *tmp_dir(void)
     return tmp && tmp[0] == '/' ? tmp : "/tmp";
 }
 
-/* Allow the audit log: the file when it exists, else making it in its directory. */
+/* Allow the audit log, and only that file: made here first when it does not exist yet (as
+ * report.c makes it), so that the worker needs no right in its directory, where it could make
+ * files of its own for log rotation or whoever reads that directory. */
 static int ll_allow_audit(int ruleset, const conf *c, uint64_t handled)
 {
-    struct stat st;
-
     if (!c->audit_log || !c->audit_log[0])
         return 0;
-    if (stat(c->audit_log, &st) == 0)
-        return ll_allow(ruleset, c->audit_log, LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE, handled);
-    char *dir = g_path_get_dirname(c->audit_log);
-    int rc = ll_allow(ruleset, dir, LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_WRITE_FILE,
-                      handled);
-    g_free(dir);
-    return rc;
+    int fd = open(c->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        mg_warn("confine: the audit log %s: %s", c->audit_log, strerror(errno));
+    else
+        close(fd);
+    return ll_allow(ruleset, c->audit_log, LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE, handled);
 }
 
 /* Add every rule of a worker running with c. 0 or -1. */
 static int ll_rules(int ruleset, const conf *c, uint64_t handled)
 {
-    const char *const rw[] = {c->milter_spool_dir, c->quarantine_dir, tmp_dir()};
+    const char *const rw[] = {c->quarantine_dir, tmp_dir()};
 
     for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++)
         if (ll_allow(ruleset, read_only[i], LL_READ, handled) < 0)
             return -1;
+    if (c->milter_spool_dir && c->milter_spool_dir[0] &&
+        ll_allow(ruleset, c->milter_spool_dir, LL_READ, handled) < 0)
+        return -1;
     for (size_t i = 0; i < sizeof rw / sizeof rw[0]; i++)
         if (rw[i] && rw[i][0] && ll_allow(ruleset, rw[i], LL_WRITE, handled) < 0)
             return -1;
@@ -265,11 +322,31 @@ static int ll_confine(const conf *c)
     return rc;
 }
 
+/* Add the rules on signals and on fcntl and ioctl commands to ctx, for the worker self. 0 or
+ * -1. */
+static int filter_signal_rules(scmp_filter_ctx ctx, pid_t self)
+{
+    for (size_t i = 0; i < sizeof signalling / sizeof signalling[0]; i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), signalling[i], 1,
+                             SCMP_A0(SCMP_CMP_NE, (uint64_t)self)) != 0)
+            return -1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), commands[i].nr, 1,
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, commands[i].cmd)) != 0)
+            return -1;
+    return 0;
+}
+
 /* Add the worker's deny rules to ctx. 0 or -1. */
 static int filter_rules(scmp_filter_ctx ctx)
 {
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
         if (denied[i] >= 0 && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied[i], 0) != 0)
+            return -1;
+    if (filter_signal_rules(ctx, getpid()) < 0)
+        return -1;
+    for (int nr = NEWER_CALLS_FROM; nr <= NEWER_CALLS_TO; nr++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0)
             return -1;
     for (size_t i = 0; i < sizeof clone_new / sizeof clone_new[0]; i++)
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,

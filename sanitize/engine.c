@@ -267,24 +267,57 @@ static int convert_pdf(san_engine *e, int in_fd, int out_fd, san_result *r)
     return jail_verdict(r, st, why);
 }
 
-/* Turn the Office document on in_fd into PDF in the jail, then flatten it. */
+/* Non-zero when the input is a spreadsheet, by its extension or its detected type. */
+static int is_spreadsheet(const char *ext, const char *mime)
+{
+    static const char *const exts[] = {"xls",  "xlsx", "xlsm", "xlt", "xltx",
+                                       "xltm", "ods",  "ots",  NULL};
+
+    for (size_t i = 0; exts[i]; i++)
+        if (strcmp(ext, exts[i]) == 0)
+            return 1;
+    return mime && (strstr(mime, "spreadsheet") || strstr(mime, "ms-excel"));
+}
+
+/* Take the sheets the jail wrote to sheets_fd into r; without them the document keeps its
+ * PDF, and the log says why. */
+static void office_sheets(san_engine *e, int sheets_fd, san_result *r)
+{
+    char why[256] = "";
+
+    if (sheets_read(e->c, sheets_fd, r, why, sizeof(why)) < 0)
+        mg_warn("spreadsheet %s: no CSV of its sheets: %s", r->sha256, why);
+}
+
+/* Turn the Office document on in_fd into PDF in the jail, then flatten it; a spreadsheet's
+ * sheets also become CSV ([office] sheet_csv) in r->sheets. */
 static int convert_office(san_engine *e, int in_fd, const char *ext, int out_fd, san_result *r)
 {
     char why[512] = "";
-    int pdf_fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
+    int pdf_fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    int sheets_fd = -1;
     jail_status st;
     int rc;
 
+    if (pdf_fd >= 0 && e->c->office_sheet_csv && is_spreadsheet(ext, r->detected_type) &&
+        (sheets_fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        close(pdf_fd), pdf_fd = -1;
     if (pdf_fd < 0)
         return jail_verdict(r, JAIL_ERROR, "cannot create a temporary file");
-    st = jail_office_to_pdf(e->c, in_fd, ext, pdf_fd, why, sizeof(why));
+    st = jail_office_convert(e->c, in_fd, ext, pdf_fd, sheets_fd, why, sizeof(why));
     if (st != JAIL_OK) {
         close(pdf_fd);
+        if (sheets_fd >= 0)
+            close(sheets_fd);
         return jail_verdict(r, st, why);
     }
     lseek(pdf_fd, 0, SEEK_SET);
     rc = convert_pdf(e, pdf_fd, out_fd, r);
     close(pdf_fd);
+    if (sheets_fd >= 0 && rc == 0 && r->verdict == SAN_SANITIZED)
+        office_sheets(e, sheets_fd, r);
+    if (sheets_fd >= 0)
+        close(sheets_fd);
     return rc;
 }
 
@@ -505,6 +538,48 @@ static int identify(san_engine *e, int fd, const char *name, san_result *r, san_
     return 0;
 }
 
+/* Copy the rest of from to to. 0 or -1 (errno). */
+static int fd_copy_rest(int from, int to)
+{
+    char buf[65536];
+    ssize_t n;
+
+    while ((n = read(from, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || mg_write_all(to, buf, (size_t)n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Write every sheet of r beside the output called stem in out_dir ("stem-SHEET.csv"), each
+ * through a temporary file and a rename like the output itself. 0, or -1 (reason in r) when
+ * one could not be written. */
+static int sheets_commit(const char *out_dir, const char *stem, int overwrite, san_result *r)
+{
+    for (size_t i = 0; i < r->nsheets; i++) {
+        san_sheet *s = &r->sheets[i];
+        outfile o = {-1, NULL, NULL};
+        char *name = san_sheet_file_name(stem, s);
+        int rc = outfile_open(&o, out_dir, stem) < 0 || lseek(s->fd, 0, SEEK_SET) < 0 ||
+                         fd_copy_rest(s->fd, o.fd) < 0
+                     ? -1
+                     : 0;
+        if (rc == 0 && !(s->output_path = outfile_commit(&o, name, overwrite)))
+            rc = -1;
+        if (rc < 0)
+            san_result_set(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
+                           errno == EEXIST ? "it exists (use --force to overwrite)"
+                                           : g_strerror(errno));
+        outfile_discard(&o);
+        g_free(name);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Convert an identified input into out_dir; fills r. 0, or -1 on an internal error. */
 static int produce(san_engine *e, int fd, const san_class *cls, const char *out_dir,
                    const char *out_stem, int overwrite, san_result *r)
@@ -536,9 +611,11 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
             san_result_set(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
                            g_strerror(errno)),
                 rc = -1;
-        else
+        else if (sheets_commit(out_dir, out_stem, overwrite, r) == 0)
             san_result_set(r, SAN_SANITIZED, NULL, "%s",
-                           cls->reason[0] ? cls->reason : "converted");
+                           cls->reason[0] ? cls->reason
+                           : r->nsheets   ? "converted; its sheets' data as CSV"
+                                          : "converted");
     }
     outfile_discard(&o);
     g_free(name);
@@ -599,7 +676,9 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, sa
             struct stat st;
             if (!r->reason)
                 san_result_set(r, SAN_SANITIZED, NULL, "%s",
-                               cls.reason[0] ? cls.reason : "converted");
+                               cls.reason[0] ? cls.reason
+                               : r->nsheets  ? "converted; its sheets' data as CSV"
+                                             : "converted");
             r->out_size = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
             lseek(fd, 0, SEEK_SET);
             *out_fd = fd;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,6 +47,11 @@
 #define JAIL_STATUS_FD 3
 /* ... and writes LibreOffice's PDF to the worker's output file on this one. */
 #define JAIL_OUTPUT_FD 4
+/* ... and a spreadsheet's sheets as CSV (jail_office_convert) on this one. */
+#define JAIL_SHEETS_FD 5
+/* The most sheets the init sends, and the longest LibreOffice report it reads. */
+#define SHEETS_INIT_MAX 1024
+#define SHEETS_LOG_MAX (1u << 20)
 /* Exit codes of the jail's own processes: the program could not be started; the jail
  * (namespaces, mounts, user) could not be made. */
 #define JAIL_EXIT_EXEC 127
@@ -87,6 +93,9 @@ typedef struct spec {
     size_t memory_mb;
     unsigned timeout;
     const jail_task *task; /* what the child runs, as the spawner is asked for it */
+    int sheets_fd;         /* LibreOffice on a spreadsheet: its sheets go here; else -1 */
+    char **argv_csv;       /* ... made by this run of LibreOffice (report to work/csv.log) */
+    char **argv_html;      /* ... whose visible ones this run names */
 } spec;
 
 /* A conversion's private directory: dir (the worker's, 0700) holds root, the mount point of
@@ -326,20 +335,22 @@ static int input_copy(const spec *s)
     return close(ro);
 }
 
-/* In the jailed program (pid 2 of the jail): become the jail user, take the limits and the
- * system-call filter, exec. */
-static void program_exec(const spec *s)
+/* In the jailed program (pid 2 of the jail, or a later one the init starts as the jail user
+ * it has become: dropped): become the jail user, take the limits and the system-call filter,
+ * exec argv. */
+static void program_exec(const spec *s, char **argv, int dropped)
 {
     char home[PATH_MAX + 8], tmpdir[PATH_MAX + 8];
 
     close(JAIL_STATUS_FD);
     close(JAIL_OUTPUT_FD);
+    close(JAIL_SHEETS_FD);
     if (s->out_fd >= 0) { /* LibreOffice reads its input by name */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, STDIN_FILENO) < 0)
             child_die("/dev/null");
     }
-    if (jailns_drop(&s->ids) < 0)
+    if (!dropped && jailns_drop(&s->ids) < 0)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
     if (mg_snprintf(home, sizeof home, "HOME=%s", s->view.work) < 0 ||
         mg_snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", s->view.work) < 0)
@@ -350,7 +361,7 @@ static void program_exec(const spec *s)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
     if (child_limits(s) < 0)
         child_die("setrlimit");
-    execve(s->path, s->argv, envp);
+    execve(s->path, argv, envp);
     child_die(s->path);
 }
 
@@ -374,6 +385,239 @@ static int output_copy(const spec *s)
         if (opened[i] >= 0)
             close(opened[i]);
     return rc;
+}
+
+/* One CSV LibreOffice left in work/csv and the sheet it came from (-1: unknown). */
+typedef struct sheet_file {
+    char name[NAME_MAX + 1];
+    long index;
+} sheet_file;
+
+/* In the jail's init, already the jail user: run LibreOffice with argv, its standard streams
+ * /dev/null but its report (stdout) to the file log, wait for it, then end whatever it left. */
+static void init_pass(const spec *s, char **argv, const char *log)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0)
+            _exit(JAIL_EXIT_EXEC);
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+        if (log && (fd < 0 || dup2(fd, STDOUT_FILENO) < 0))
+            _exit(JAIL_EXIT_EXEC);
+        program_exec(s, argv, 1);
+    }
+    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    (void)kill(-1, SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+}
+
+/* Add name (len bytes) to f (*n so far) as sheet index, when it is a real file "input-*.csv"
+ * in the directory dir and not there yet. */
+static void sheet_add(int dir, const char *name, size_t len, long index, sheet_file *f, size_t *n)
+{
+    struct stat st;
+
+    if (*n >= SHEETS_INIT_MAX || len > NAME_MAX || len < 11 || memchr(name, '/', len) ||
+        memchr(name, '\0', len) || memcmp(name, "input-", 6) != 0 ||
+        memcmp(name + len - 4, ".csv", 4) != 0)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (strlen(f[i].name) == len && memcmp(f[i].name, name, len) == 0)
+            return;
+    memcpy(f[*n].name, name, len);
+    f[*n].name[len] = '\0';
+    if (fstatat(dir, f[*n].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        f[(*n)++].index = index;
+}
+
+/* Add the files LibreOffice's report (work/csv.log) names, in its order: its line number k
+ * "Writing sheet NAME -> DIR/FILE" is the k-th sheet (from 0). */
+static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
+{
+    char *log = malloc(SHEETS_LOG_MAX);
+    int fd = openat(work, "csv.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    ssize_t len = fd < 0 || !log ? -1 : read(fd, log, SHEETS_LOG_MAX);
+    long index = 0;
+
+    for (const char *p = log, *end = log + (len > 0 ? len : 0); p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        if (eol - p > 14 && memcmp(p, "Writing sheet ", 14) == 0) {
+            const char *slash = memrchr(p, '/', (size_t)(eol - p));
+            if (slash)
+                sheet_add(dir, slash + 1, (size_t)(eol - slash - 1), index, f, n);
+            index++;
+        }
+        p = eol + 1;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(log);
+}
+
+/* Add the files the report did not name, as of an unknown sheet. */
+static void sheets_from_dir(int dir, sheet_file *f, size_t *n)
+{
+    int fd = dup(dir);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    struct dirent *e;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((e = readdir(d)) != NULL)
+        sheet_add(dir, e->d_name, strlen(e->d_name), -1, f, n);
+    closedir(d);
+}
+
+/* Mark in vis (SHEETS_INIT_MAX entries) the sheets LibreOffice's HTML export (work/html/
+ * input.html) shows: it leaves hidden sheets out, and empty ones, and when it shows more than
+ * one it names each with an anchor <A NAME="tableN">, N its index; cell text is escaped, so
+ * only the export itself writes one. 0, or -1 when that tells nothing: no export, or no
+ * anchor (one sheet shown or none, which one unknown). */
+static int sheets_visible(int work, unsigned char *vis)
+{
+    static const char anchor[] = "<A NAME=\"table";
+    struct stat st;
+    int fd = openat(work, "html/input.html", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char *h = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (h == MAP_FAILED)
+        return -1;
+    const char *end = h + st.st_size;
+    size_t anchors = 0;
+    for (const char *p = h; (p = memmem(p, (size_t)(end - p), anchor, sizeof anchor - 1));) {
+        unsigned long k = 0;
+        for (p += sizeof anchor - 1; p < end && *p >= '0' && *p <= '9' && k < SHEETS_INIT_MAX; p++)
+            k = k * 10 + (unsigned long)(*p - '0');
+        if (p < end && *p == '"' && k < SHEETS_INIT_MAX)
+            vis[k] = 1, anchors++;
+    }
+    munmap(h, (size_t)st.st_size);
+    return anchors > 0 ? 0 : -1;
+}
+
+/* Write v as 4 little-endian bytes to fd. 0 or -1. */
+static int put_u32(int fd, uint32_t v)
+{
+    unsigned char b[4] = {v & 0xff, v >> 8 & 0xff, v >> 16 & 0xff, v >> 24 & 0xff};
+
+    return mg_write_all(fd, b, 4);
+}
+
+/* Non-zero when the CSV on fd (size bytes) holds a value: anything but separators, quotes
+ * and line ends. An empty sheet is one the HTML export leaves out although it is visible. */
+static int csv_has_data(int fd, size_t size)
+{
+    char buf[4096];
+    size_t off = 0;
+
+    while (off < size) {
+        ssize_t k = pread(fd, buf, sizeof buf, (off_t)off);
+        if (k <= 0)
+            return 1;
+        for (ssize_t i = 0; i < k; i++)
+            if (!strchr(",\"\r\n", buf[i]) || buf[i] == '\0')
+                return 1;
+        off += (size_t)k;
+    }
+    return 0;
+}
+
+/* Send one sheet's frame: flags (1: hidden), the file's name, its bytes. 0 or an errno. */
+static int sheet_send(int dir, const sheet_file *f, const unsigned char *vis, int vis_known)
+{
+    struct stat st;
+    char buf[65536];
+    int rc = 0;
+    int fd = openat(dir, f->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > UINT32_MAX) {
+        rc = fd < 0 ? errno : EFBIG;
+        goto out;
+    }
+    uint32_t size = (uint32_t)st.st_size;
+    int hidden = vis_known && f->index >= 0 && (f->index >= SHEETS_INIT_MAX || !vis[f->index]) &&
+                 csv_has_data(fd, size);
+    if (put_u32(JAIL_SHEETS_FD, (uint32_t)hidden) < 0 ||
+        put_u32(JAIL_SHEETS_FD, (uint32_t)strlen(f->name)) < 0 ||
+        mg_write_all(JAIL_SHEETS_FD, f->name, strlen(f->name)) < 0 ||
+        put_u32(JAIL_SHEETS_FD, size) < 0) {
+        rc = errno ? errno : EIO;
+        goto out;
+    }
+    for (uint32_t off = 0; off < size && rc == 0;) {
+        size_t want = size - off < sizeof buf ? size - off : sizeof buf;
+        ssize_t k = pread(fd, buf, want, off);
+        if (k <= 0 || mg_write_all(JAIL_SHEETS_FD, buf, (size_t)k) < 0)
+            rc = k == 0 ? EIO : errno;
+        else
+            off += (uint32_t)k;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* In the jail's init, once the CSV and HTML runs have ended: send the sheets on
+ * JAIL_SHEETS_FD, in the workbook's order as far as LibreOffice's report tells it: "MGS1",
+ * their count, then each sheet's frame (sheet_send). The trusted side checks all of it.
+ * 0, or an errno value. */
+static int sheets_write(const spec *s)
+{
+    sheet_file *f = calloc(SHEETS_INIT_MAX, sizeof *f);
+    unsigned char *vis = calloc(SHEETS_INIT_MAX, 1);
+    int work = open(s->view.work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dir = work < 0 ? -1 : openat(work, "csv", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    size_t n = 0;
+    int rc = 0;
+
+    if (!f || !vis || dir < 0) {
+        rc = !f || !vis ? ENOMEM : errno;
+    } else {
+        sheets_from_log(work, dir, f, &n);
+        sheets_from_dir(dir, f, &n);
+        int known = sheets_visible(work, vis) == 0;
+        if (mg_write_all(JAIL_SHEETS_FD, "MGS1", 4) < 0 || put_u32(JAIL_SHEETS_FD, (uint32_t)n) < 0)
+            rc = errno ? errno : EIO;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = sheet_send(dir, &f[i], vis, known);
+    }
+    if (dir >= 0)
+        close(dir);
+    if (work >= 0)
+        close(work);
+    free(f);
+    free(vis);
+    return rc;
+}
+
+/* In the jail's init, after the PDF: a spreadsheet's sheets as CSV, one LibreOffice run, and
+ * which of them are visible, a second, then the sheets sent. Nothing that fails here fails
+ * the PDF: the trusted side finds a short or empty stream and goes without the sheets. */
+static void init_sheets(const spec *s)
+{
+    char log[PATH_MAX + 16];
+
+    if (mg_snprintf(log, sizeof log, "%s/csv.log", s->view.work) < 0)
+        return;
+    init_pass(s, s->argv_csv, log);
+    init_pass(s, s->argv_html, NULL);
+    (void)sheets_write(s);
 }
 
 /* In the jail's init: wait for the program; then end whatever it left, take LibreOffice's
@@ -401,6 +645,8 @@ static void init_wait(const spec *s, pid_t prog)
         ;
     if (s->out_fd >= 0)
         rep[1] = output_copy(s);
+    if (s->sheets_fd >= 0 && rep[1] == 0 && WIFEXITED(rep[0]) && WEXITSTATUS(rep[0]) == 0)
+        init_sheets(s);
     (void)mg_write_all(JAIL_STATUS_FD, rep, sizeof rep);
     _exit(0);
 }
@@ -418,10 +664,11 @@ static void child_init(const spec *s, int outw, int errw, int statw)
         (void)signal(sig, SIG_DFL); /* fails harmlessly for SIGKILL, SIGSTOP and RT gaps */
     if (dup2(errw, STDERR_FILENO) < 0 || dup2(outw, STDOUT_FILENO) < 0 ||
         dup2(s->in_fd, STDIN_FILENO) < 0 || dup2(statw, JAIL_STATUS_FD) < 0 ||
-        dup2(s->out_fd >= 0 ? s->out_fd : statw, JAIL_OUTPUT_FD) < 0)
+        dup2(s->out_fd >= 0 ? s->out_fd : statw, JAIL_OUTPUT_FD) < 0 ||
+        dup2(s->sheets_fd >= 0 ? s->sheets_fd : statw, JAIL_SHEETS_FD) < 0)
         _exit(JAIL_EXIT_EXEC);
-    if (close_range(JAIL_OUTPUT_FD + 1, ~0U, 0) < 0)
-        for (int fd = JAIL_OUTPUT_FD + 1; fd < 4096; fd++)
+    if (close_range(JAIL_SHEETS_FD + 1, ~0U, 0) < 0)
+        for (int fd = JAIL_SHEETS_FD + 1; fd < 4096; fd++)
             (void)close(fd);
     if (setpgid(0, 0) < 0)
         child_die("setpgid");
@@ -444,7 +691,7 @@ static void child_init(const spec *s, int outw, int errw, int statw)
     if (prog < 0)
         child_die_code("fork", JAIL_EXIT_SETUP);
     if (prog == 0)
-        program_exec(s);
+        program_exec(s, s->argv, 0);
     init_wait(s, prog);
 }
 
@@ -460,7 +707,7 @@ static void pipe_close(int p[2])
 static pid_t run_clone(const spec *s, int outw, int errw, int statw, char *why, size_t why_len)
 {
     if (spawn_active()) {
-        int fds[JAIL_NFDS] = {s->in_fd, outw, errw, statw, s->out_fd};
+        int fds[JAIL_NFDS] = {s->in_fd, outw, errw, statw, s->out_fd, s->sheets_fd};
         return spawn_start(s->task, fds, why, why_len);
     }
     pid_t pid = jailns_clone(s->c, &s->ids);
@@ -1132,7 +1379,17 @@ typedef struct office_args {
     char input[PATH_MAX + 40];
     char profile[PATH_MAX + 64];
     char outdir[PATH_MAX + 8];
+    char csvdir[PATH_MAX + 8];
+    char htmldir[PATH_MAX + 8];
 } office_args;
+
+/* LibreOffice's CSV export of every sheet to its own file, input-SHEET.csv: comma, double
+ * quote, UTF-8 (76), from line 1, standard columns, default language, no quoting of text
+ * as such, special numbers detected, cells as shown (dates, separators, percentages),
+ * results rather than formulas, spaces kept, all sheets (-1). */
+#define OFFICE_CSV "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
+/* Its HTML export, which shows visible sheets only. */
+#define OFFICE_HTML "html:HTML (StarCalc)"
 
 /* Fill a for the work directory and ext. 0 or -1. */
 static int office_args_make(office_args *a, const char *work, const char *ext)
@@ -1141,13 +1398,17 @@ static int office_args_make(office_args *a, const char *work, const char *ext)
         mg_snprintf(a->input, sizeof a->input, "%s/%s", work, a->name) < 0 ||
         mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=file://%s/profile",
                     work) < 0 ||
-        mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0)
+        mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0 ||
+        mg_snprintf(a->csvdir, sizeof a->csvdir, "%s/csv", work) < 0 ||
+        mg_snprintf(a->htmldir, sizeof a->htmldir, "%s/html", work) < 0)
         return -1;
     return 0;
 }
 
-/* LibreOffice's argument vector for a into argv (pointers into a). */
-static void office_argv(const conf *c, office_args *a, char *argv[18])
+/* LibreOffice's argument vector for a into argv (pointers into a): target is the
+ * --convert-to argument, outdir its output directory. */
+static void office_argv(const conf *c, office_args *a, const char *target, char *outdir,
+                        char *argv[18])
 {
     char *const args[] = {c->soffice_path,
                           "--headless",
@@ -1157,9 +1418,9 @@ static void office_argv(const conf *c, office_args *a, char *argv[18])
                           "--nofirststartwizard",
                           a->profile,
                           "--convert-to",
-                          "pdf",
+                          (char *)target,
                           "--outdir",
-                          a->outdir,
+                          outdir,
                           a->input,
                           NULL};
 
@@ -1169,6 +1430,8 @@ static void office_argv(const conf *c, office_args *a, char *argv[18])
 /* The strings behind a spec made from a task. */
 typedef struct spec_buf {
     char *argv[18];
+    char *argv_csv[18];
+    char *argv_html[18];
     char nums[4][32];
     office_args office;
     priv p;
@@ -1191,19 +1454,22 @@ static int task_render(jail_task *t, const char *mode, const char *img_type, con
            task_str(t->label, label, sizeof t->label) | task_str(t->dir, dir, sizeof t->dir);
 }
 
-/* Fill t for LibreOffice on an input with extension ext in dir. 0 or -1, as task_render. */
-static int task_office(jail_task *t, const char *ext, const char *dir)
+/* Fill t for LibreOffice on an input with extension ext in dir, with its sheets as CSV
+ * when sheets. 0 or -1, as task_render. */
+static int task_office(jail_task *t, const char *ext, int sheets, const char *dir)
 {
     memset(t, 0, sizeof *t);
     t->office = 1;
+    t->sheets = sheets ? 1 : 0;
     return task_str(t->ext, ext, sizeof t->ext) | task_str(t->dir, dir, sizeof t->dir);
 }
 
 /* Build in s, its strings in b, the child that runs t on in_fd as ids; LibreOffice's PDF goes
- * to out_fd. Program, arguments, limits and view come from c and t alone, the same in a
- * worker and in its spawner. 0, or -1 when a path is too long. */
+ * to out_fd, a spreadsheet's sheets (t->sheets) to sheets_fd. Program, arguments, limits and
+ * view come from c and t alone, the same in a worker and in its spawner. 0, or -1 when a
+ * path is too long. */
 static int task_spec(const conf *c, const jail_task *t, const jail_ids *ids, int in_fd, int out_fd,
-                     spec_buf *b, spec *s)
+                     int sheets_fd, spec_buf *b, spec *s)
 {
     if (task_str(b->p.dir, t->dir, sizeof b->p.dir) < 0 || priv_paths(&b->p) < 0)
         return -1;
@@ -1217,7 +1483,8 @@ static int task_spec(const conf *c, const jail_task *t, const jail_ids *ids, int
                 .ids = *ids,
                 .memory_mb = c->jail_memory_mb,
                 .timeout = c->jail_timeout,
-                .task = t};
+                .task = t,
+                .sheets_fd = -1};
     if (!t->office) {
         render_args(c, t->mode, t->img_type[0] ? t->img_type : NULL, t->label[0] ? t->label : NULL,
                     b->argv, b->nums);
@@ -1225,7 +1492,14 @@ static int task_spec(const conf *c, const jail_task *t, const jail_ids *ids, int
     }
     if (office_args_make(&b->office, b->p.work, t->ext) < 0)
         return -1;
-    office_argv(c, &b->office, b->argv);
+    office_argv(c, &b->office, "pdf", b->office.outdir, b->argv);
+    if (t->sheets) {
+        office_argv(c, &b->office, OFFICE_CSV, b->office.csvdir, b->argv_csv);
+        office_argv(c, &b->office, OFFICE_HTML, b->office.htmldir, b->argv_html);
+        s->argv_csv = b->argv_csv;
+        s->argv_html = b->argv_html;
+        s->sheets_fd = sheets_fd;
+    }
     s->path = s->view.program = c->soffice_path;
     s->out_fd = out_fd;
     s->input_name = b->office.name;
@@ -1255,7 +1529,7 @@ static jail_status render_run(const conf *c, const char *mode, const char *img_t
         return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
     st = jail_prepare(c, &p, &ids, why, why_len);
     if (st == JAIL_OK && (task_render(&t, mode, img_type, label, p.dir) < 0 ||
-                          task_spec(c, &t, &ids, fd, -1, &b, &s) < 0))
+                          task_spec(c, &t, &ids, fd, -1, -1, &b, &s) < 0))
         st = (why_set(why, why_len, "the jail's paths are too long"), JAIL_ERROR);
     if (st == JAIL_OK)
         st = run_start(&r, &s, why, why_len);
@@ -1345,9 +1619,10 @@ static jail_status office_settle(const spec *s, run *r, const ending *e, int out
     return st;
 }
 
-/* Run soffice in the jail on in_fd (copied in as input.EXT); its PDF goes to out_fd. */
+/* Run soffice in the jail on in_fd (copied in as input.EXT); its PDF goes to out_fd, the
+ * sheets of a spreadsheet to sheets_fd (-1: none asked for). */
 static jail_status office_run(const conf *c, const priv *pd, const jail_ids *ids, int in_fd,
-                              const char *ext, int out_fd, char *why, size_t why_len)
+                              const char *ext, int out_fd, int sheets_fd, char *why, size_t why_len)
 {
     jail_task t;
     spec_buf b;
@@ -1355,7 +1630,8 @@ static jail_status office_run(const conf *c, const priv *pd, const jail_ids *ids
     run r;
     ending e;
 
-    if (task_office(&t, ext, pd->dir) < 0 || task_spec(c, &t, ids, in_fd, out_fd, &b, &s) < 0)
+    if (task_office(&t, ext, sheets_fd >= 0, pd->dir) < 0 ||
+        task_spec(c, &t, ids, in_fd, out_fd, sheets_fd, &b, &s) < 0)
         return why_set(why, why_len, "the jail's paths are too long"), JAIL_ERROR;
     jail_status st = run_start(&r, &s, why, why_len);
     if (st != JAIL_OK)
@@ -1368,6 +1644,12 @@ static jail_status office_run(const conf *c, const priv *pd, const jail_ids *ids
 
 jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
                                size_t why_len)
+{
+    return jail_office_convert(c, in_fd, ext, out_fd, -1, why, why_len);
+}
+
+jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int out_fd,
+                                int sheets_fd, char *why, size_t why_len)
 {
     priv pd;
     jail_ids ids;
@@ -1383,7 +1665,7 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
         return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
     st = jail_prepare(c, &pd, &ids, why, why_len);
     if (st == JAIL_OK)
-        st = office_run(c, &pd, &ids, fd, ext, out_fd, why, why_len);
+        st = office_run(c, &pd, &ids, fd, ext, out_fd, sheets_fd, why, why_len);
     if (st != JAIL_OK)
         mg_info("jail: office: %s: %s", jail_status_name(st), why ? why : "");
     close(fd);
@@ -1410,9 +1692,10 @@ static int own_dir(const char *path)
 }
 
 /* 0 when dir is a private directory process owner made (private_dir_new), with its root
- * mount point; else -1 with the reason in why. The worker could still swap them after the
- * check: the mounts go to the jail's own mount namespace and show only what the jail shows
- * anyway. */
+ * mount point; else -1 with the reason in why. The worker could still rename them after the
+ * check, but only to directories of its own: a confined worker can make no symbolic link
+ * (confine.c), so the jail's init, which makes directories and mounts along dir, stays where
+ * the worker could write anyway, and its mounts stay in the jail's own mount namespace. */
 static int task_dir_check(const char *dir, pid_t owner, char *why, size_t why_len)
 {
     const char *tmp = tmp_root();
@@ -1440,6 +1723,10 @@ static int task_args_check(const jail_task *t, char *why, size_t why_len)
 
     if (t->office > 1)
         return why_set(why, why_len, "unknown program %u", t->office), -1;
+    if (t->sheets > 1 || (t->sheets && !t->office))
+        return why_set(why, why_len, "sheets asked for with %s",
+                       t->office ? "a bad value" : "mugai-render"),
+               -1;
     if (t->office)
         return t->mode[0] || t->img_type[0] || t->label[0] || !ext_ok(t->ext)
                    ? (why_set(why, why_len, "bad arguments for LibreOffice"), -1)
@@ -1474,7 +1761,7 @@ pid_t jail_task_clone(const conf *c, const jail_task *t, const int fds[JAIL_NFDS
 
     if (jailns_ids(c, &ids, reason, sizeof reason) < 0)
         return why_set(why, why_len, "%s", reason), errno = EPERM, -1;
-    if (task_spec(c, t, &ids, fds[JAIL_FD_IN], fds[JAIL_FD_PDF], &b, &s) < 0)
+    if (task_spec(c, t, &ids, fds[JAIL_FD_IN], fds[JAIL_FD_PDF], fds[JAIL_FD_SHEETS], &b, &s) < 0)
         return why_set(why, why_len, "the jail's paths are too long"), errno = ENAMETOOLONG, -1;
     pid_t pid = jailns_clone(c, &ids);
     if (pid == 0)

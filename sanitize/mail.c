@@ -312,9 +312,41 @@ static void describe_output(const char *ext, const char **ja, const char **en)
         *ja = "UTF-8のテキストに変換しました", *en = "converted to UTF-8 text";
 }
 
+/* Attach the CSV of every sheet of r (a spreadsheet) after its output called out, as
+ * "STEM-SHEET.csv"; their names are added to names. The descriptors go to the message. */
+static void attach_sheets(mail_ctx *m, san_result *r, const char *out, GPtrArray *names)
+{
+    gchar *stem = g_strdup(out);
+    char *dot = strrchr(stem, '.');
+
+    if (dot && dot != stem)
+        *dot = '\0';
+    for (size_t i = 0; i < r->nsheets; i++) {
+        char *name = san_sheet_file_name(stem, &r->sheets[i]);
+        attach(m, r->sheets[i].fd, name, "csv");
+        r->sheets[i].fd = -1;
+        g_ptr_array_add(names, name);
+    }
+    g_free(stem);
+}
+
+/* List the CSVs of a spreadsheet's sheets (names) under its attachment's line. */
+static void sheet_fates(mail_ctx *m, const char *orig, GPtrArray *names)
+{
+    for (guint i = 0; i < names->len; i++) {
+        char *name = mg_utf8_safe(names->pdata[i], -1);
+        g_string_append_printf(m->fates_ja, "     - %s のシートのデータ → %s\n", orig, name);
+        g_string_append_printf(m->fates_en, "     - %s (a sheet's data as CSV) -> %s\n", orig,
+                               name);
+        g_free(name);
+    }
+}
+
 /* Record one attachment's fate in the notice. Names and reasons go through the one filter
- * for displayed text (mg_utf8_safe): they come from the sender. */
-static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *ext)
+ * for displayed text (mg_utf8_safe): they come from the sender. sheets: the names of the
+ * CSVs of a spreadsheet's sheets attached after out. */
+static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *ext,
+                 GPtrArray *sheets)
 {
     char *shown = mg_utf8_safe(p->filename ? p->filename : p->declared_type, -1);
     char *type = mg_utf8_safe(p->declared_type, -1);
@@ -322,7 +354,18 @@ static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *e
     unsigned n = ++m->attachments;
     const char *ja, *en;
 
-    if (out) {
+    if (out && sheets->len) {
+        describe_output(ext, &ja, &en);
+        g_string_append_printf(m->fates_ja,
+                               "  %u. %s: %s。各シートのデータは数式を無効化したCSV（%u件）で"
+                               "添付しました → %s\n",
+                               n, shown, ja, sheets->len, out);
+        g_string_append_printf(m->fates_en,
+                               "  %u. %s (%s): %s; the data of its sheets came as CSV with "
+                               "formulas disarmed (%u files) -> %s\n",
+                               n, shown, type, en, sheets->len, out);
+        sheet_fates(m, shown, sheets);
+    } else if (out) {
         describe_output(ext, &ja, &en);
         g_string_append_printf(m->fates_ja, "  %u. %s: %s → %s\n", n, shown, ja, out);
         g_string_append_printf(m->fates_en, "  %u. %s (%s): %s -> %s\n", n, shown, type, en, out);
@@ -399,11 +442,14 @@ static void attachment(mail_ctx *m, GMimePart *part, const char *path, const cha
     p = quar_msg_add_part(m->rec, path, name, type, r.detected_type, r.in_size,
                           r.sha256[0] ? r.sha256 : NULL, san_verdict_name(r.verdict),
                           r.reason ? r.reason : "", first_signature(&r));
+    GPtrArray *sheets = g_ptr_array_new_with_free_func(g_free);
     if (out_fd >= 0) {
         out = output_name(name, path, ext);
         attach(m, out_fd, out, ext);
+        attach_sheets(m, &r, out, sheets);
     }
-    fate(m, p, out, ext);
+    fate(m, p, out, ext, sheets);
+    g_ptr_array_free(sheets, TRUE);
     member_fates(m, &r, 1);
     if (fd >= 0)
         close(fd);

@@ -50,6 +50,23 @@ static void add_members(JsonBuilder *b, const san_result *r)
     json_builder_end_array(b);
 }
 
+/* Add "sheets": a spreadsheet's sheets given as CSV beside its PDF. */
+static void add_sheets(JsonBuilder *b, const san_result *r)
+{
+    json_builder_set_member_name(b, "sheets");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < r->nsheets; i++) {
+        json_builder_begin_object(b);
+        san_json_str(b, "name", r->sheets[i].name);
+        json_builder_set_member_name(b, "hidden");
+        json_builder_add_boolean_value(b, r->sheets[i].hidden);
+        san_json_str(b, "output", r->sheets[i].output_path);
+        san_json_int(b, "output_size", (gint64)r->sheets[i].out_size);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 /* Add "quarantine_id" and "parts": the fate of every part of a message. */
 static void add_mail(JsonBuilder *b, const quar_msg *m)
 {
@@ -103,6 +120,8 @@ static void add_result(JsonBuilder *b, const char *input, const san_result *r)
     san_json_int(b, "pages", r->pages);
     json_builder_set_member_name(b, "seconds");
     json_builder_add_double_value(b, (double)(gint64)(r->seconds * 1000.0 + 0.5) / 1000.0);
+    if (r->nsheets)
+        add_sheets(b, r);
     if (r->nmembers)
         add_members(b, r);
     if (r->mail)

@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -27,6 +28,13 @@ void san_result_clear(san_result *r)
         san_result_clear(&r->members[i].r);
     }
     g_free(r->members);
+    for (size_t i = 0; i < r->nsheets; i++) {
+        g_free(r->sheets[i].name);
+        g_free(r->sheets[i].output_path);
+        if (r->sheets[i].fd >= 0)
+            close(r->sheets[i].fd);
+    }
+    g_free(r->sheets);
     quar_msg_free(r->mail);
     g_free(r->reason);
     g_free(r->kind);
@@ -35,6 +43,11 @@ void san_result_clear(san_result *r)
     g_free(r->signature);
     g_free(r->output_path);
     memset(r, 0, sizeof(*r));
+}
+
+char *san_sheet_file_name(const char *stem, const san_sheet *s)
+{
+    return g_strdup_printf("%s-%s%s.csv", stem, s->name, s->hidden ? " (hidden)" : "");
 }
 
 /* Set the verdict, kind (unless NULL) and reason of r. */

@@ -17,6 +17,20 @@ typedef enum {
     SAN_FAILED         /* conversion failed: removed, reason given */
 } san_verdict;
 
+/* One sheet of a spreadsheet, given as CSV beside the flat PDF ([office] sheet_csv). */
+typedef struct san_sheet {
+    char *name;        /* the sheet's name made safe for a file name (UTF-8, no separators,
+                          controls or bidi characters, at most SAN_SHEET_NAME_MAX bytes) */
+    int hidden;        /* the workbook hides the sheet */
+    char *output_path; /* the CSV written: its path (san_file), its name in the rebuilt zip
+                          (an archive member); else NULL */
+    size_t out_size;
+    int fd; /* the CSV as rebuilt on the trusted side (BOM, neutralized cells) in an anonymous
+               file, rewound; -1 once closed */
+} san_sheet;
+
+#define SAN_SHEET_NAME_MAX 64
+
 typedef struct san_result {
     san_verdict verdict;
     char *reason;        /* one line, English; never NULL after san_file */
@@ -30,6 +44,8 @@ typedef struct san_result {
     size_t out_size;
     unsigned pages; /* pages rendered, 0 when not paged */
     double seconds;
+    san_sheet *sheets; /* a spreadsheet's sheets as CSV, in the workbook's order */
+    size_t nsheets;
     struct san_member *members; /* archive members, in archive order */
     size_t nmembers;
     struct quar_msg *mail; /* a message: its quarantine record with every part's fate */
@@ -62,6 +78,9 @@ void san_engine_set_store(san_engine *e, struct quar_store *q, const char *actor
 int san_file(san_engine *e, const char *in_path, const char *display_name, const char *out_dir,
              const char *out_stem, int overwrite, san_result *r);
 void san_result_clear(san_result *r);
+/* The file name of sheet s of the output called stem: "stem-NAME.csv", "stem-NAME
+ * (hidden).csv" for a hidden sheet. Caller g_free()s. */
+char *san_sheet_file_name(const char *stem, const san_sheet *s);
 /* "sanitized", "blocked", "held", "failed". */
 const char *san_verdict_name(san_verdict v);
 

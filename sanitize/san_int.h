@@ -49,6 +49,14 @@ jail_status jail_render_text(const conf *c, const char *mode, const char *label,
  * jail (no seccomp: it must exec); the PDF is written to out_fd. */
 jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
                                size_t why_len);
+/* As jail_office_to_pdf; with sheets_fd >= 0 (a spreadsheet), LibreOffice also exports every
+ * sheet's displayed values as CSV, and its HTML export tells which sheets are visible, both
+ * in the same jail after the PDF, and the jail's init writes them to sheets_fd (a file, at
+ * its offset): "MGS1", a count, then per sheet flags (1: hidden), the length and bytes of
+ * its file's name (input-SHEET.csv), the length and bytes of its CSV; all 32-bit little
+ * endian. Unchecked: sheets_read checks it. A failure there fails nothing but the stream. */
+jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int out_fd,
+                                int sheets_fd, char *why, size_t why_len);
 const char *jail_status_name(jail_status s);
 /* Read one wire stream (rnd.h) from fd, a file with no process behind it, with the checks
  * applied to a renderer's: pages into sink when sink is set, else text into *out
@@ -102,6 +110,7 @@ const char *jailns_step(void);
  * string ends within its array. */
 typedef struct jail_task {
     uint32_t office;    /* 0: mugai-render; 1: LibreOffice */
+    uint32_t sheets;    /* LibreOffice: 1 to export a spreadsheet's sheets as well; else 0 */
     char mode[8];       /* mugai-render: pdf, image, text, csv or html; "" for LibreOffice */
     char img_type[8];   /* image mode: png, jpeg, gif, bmp, tiff or webp; else "" */
     char label[40];     /* text, csv and html modes: the declared charset, or "" */
@@ -110,8 +119,9 @@ typedef struct jail_task {
 } jail_task;
 
 /* The descriptors a jail starts with: the input, the write ends of its output, error and
- * status pipes, and the file LibreOffice's PDF goes to (-1 for mugai-render). */
-enum { JAIL_FD_IN, JAIL_FD_OUT, JAIL_FD_ERR, JAIL_FD_STAT, JAIL_FD_PDF, JAIL_NFDS };
+ * status pipes, the file LibreOffice's PDF goes to (-1 for mugai-render) and the file its
+ * sheets go to (-1 unless the task asks for sheets). */
+enum { JAIL_FD_IN, JAIL_FD_OUT, JAIL_FD_ERR, JAIL_FD_STAT, JAIL_FD_PDF, JAIL_FD_SHEETS, JAIL_NFDS };
 
 /* 0 when t is a task worker process owner may ask for: a known program and mode, arguments
  * that the worker's own checks pass, and a private directory of owner's under $TMPDIR
@@ -270,6 +280,14 @@ void san_result_set(san_result *r, san_verdict v, const char *kind, const char *
     __attribute__((format(printf, 4, 5)));
 /* The configuration the engine runs with. */
 const conf *san_engine_conf(const san_engine *e);
+
+/* ---- sheets.c: a spreadsheet's sheets as CSV ---- */
+
+/* Read the sheets jail_office_convert wrote to fd (from offset 0; hostile) within [office]
+ * max_sheets, [render] max_text_mb per sheet and [jail] file_size_mb in all, each name made
+ * safe and unique, each CSV rebuilt by mg_csv_neutralize into an anonymous file, into
+ * r->sheets. 0, or -1 with the reason in why and nothing added. */
+int sheets_read(const conf *c, int fd, san_result *r, char *why, size_t why_len);
 
 /* ---- archive.c: archives, member by member ---- */
 

@@ -23,7 +23,8 @@
  * mode, never an argument vector, a path, a user or a limit, which the spawner
  * takes from its own configuration; the private directory must be one of the
  * worker's own, and the descriptors must be of the kinds a jail is given. It
- * never signals anything but the jail it started last.
+ * never signals anything but the jail it started last, and never waits on its
+ * worker: an answer the worker does not take ends the spawner too.
  *
  * Messages follow the house rule for typed messages between processes: a fixed
  * header (magic, type, sequence number), one size per type, descriptors by
@@ -164,36 +165,45 @@ static int req_recv(int sock, spawn_req *q, int fds[JAIL_NFDS], size_t *n)
     return -1;
 }
 
-/* Send a to the worker. 0, or -1 when it has gone. */
+/* Send a to the worker, never waiting: a worker reads every answer at once, and one that
+ * leaves its answers unread would keep the spawner from ending its jail in time. 0, or -1
+ * when the worker has gone or reads no more. */
 static int rep_send(int sock, spawn_rep *a)
 {
     a->magic = SPAWN_MAGIC;
-    return send(sock, a, sizeof *a, MSG_NOSIGNAL) == (ssize_t)sizeof *a ? 0 : -1;
+    if (send(sock, a, sizeof *a, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof *a)
+        return 0;
+    if (errno == EAGAIN)
+        mg_error("jail spawner: its worker reads no answers: stopping");
+    return -1;
 }
 
 /* Non-zero when fd is of kind (S_IFREG, S_IFIFO) and open in one of the access modes in
- * modes (a mask of 1 << O_RDONLY, O_WRONLY, O_RDWR). */
+ * modes (a mask of 1 << O_RDONLY, O_WRONLY, O_RDWR); never an O_PATH descriptor, which
+ * reads nothing itself but could be reopened through /proc by whoever holds it. */
 static int fd_is(int fd, mode_t kind, int modes)
 {
     struct stat st;
     int fl = fcntl(fd, F_GETFL);
 
-    return fl >= 0 && fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == kind &&
+    return fl >= 0 && !(fl & O_PATH) && fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == kind &&
            (modes >> (fl & O_ACCMODE) & 1);
 }
 
 /* 0 when fds are what a jail of this kind starts with: a file to read, three pipes to write
- * and, for LibreOffice only, a file to write. Else -1 with the reason in why. */
+ * and, for LibreOffice only, a file to write, and a second one exactly when the task asks for
+ * a spreadsheet's sheets. Else -1 with the reason in why. */
 static int fds_check(const jail_task *t, const int fds[JAIL_NFDS], size_t n, char *why,
                      size_t why_len)
 {
     const int rd = 1 << O_RDONLY, wr = 1 << O_WRONLY | 1 << O_RDWR;
 
-    if (n != (t->office ? JAIL_NFDS : JAIL_NFDS - 1))
+    if (n != (t->office ? JAIL_NFDS - !t->sheets : JAIL_NFDS - 2))
         return mg_snprintf(why, why_len, "%zu descriptors for this program", n), -1;
     if (!fd_is(fds[JAIL_FD_IN], S_IFREG, rd) || !fd_is(fds[JAIL_FD_OUT], S_IFIFO, wr) ||
         !fd_is(fds[JAIL_FD_ERR], S_IFIFO, wr) || !fd_is(fds[JAIL_FD_STAT], S_IFIFO, wr) ||
-        (t->office && !fd_is(fds[JAIL_FD_PDF], S_IFREG, wr)))
+        (t->office && !fd_is(fds[JAIL_FD_PDF], S_IFREG, wr)) ||
+        (t->sheets && !fd_is(fds[JAIL_FD_SHEETS], S_IFREG, wr)))
         return mg_snprintf(why, why_len, "a descriptor is not of the kind a jail is given"), -1;
     return 0;
 }
@@ -212,7 +222,12 @@ static void spawner_kill(spawner *sp)
 static void spawner_make(spawner *sp, uint32_t seq, const jail_task *t, int fds[JAIL_NFDS],
                          spawn_rep *a)
 {
-    int all[JAIL_NFDS] = {fds[0], fds[1], fds[2], fds[3], t->office ? fds[JAIL_FD_PDF] : -1};
+    int all[JAIL_NFDS] = {fds[0],
+                          fds[1],
+                          fds[2],
+                          fds[3],
+                          t->office ? fds[JAIL_FD_PDF] : -1,
+                          t->sheets ? fds[JAIL_FD_SHEETS] : -1};
     pid_t pid = jail_task_clone(sp->c, t, all, a->why, sizeof a->why);
     int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 
@@ -448,7 +463,9 @@ pid_t spawn_start(const jail_task *t, const int fds[JAIL_NFDS], char *why, size_
         char buf[CMSG_SPACE(sizeof(int) * JAIL_NFDS)];
         struct cmsghdr align;
     } ctl;
-    size_t n = fds[JAIL_FD_PDF] >= 0 ? JAIL_NFDS : JAIL_NFDS - 1;
+    size_t n = fds[JAIL_FD_PDF] < 0      ? JAIL_NFDS - 2
+               : fds[JAIL_FD_SHEETS] < 0 ? JAIL_NFDS - 1
+                                         : JAIL_NFDS;
     spawn_req q;
     spawn_rep a;
 

@@ -283,6 +283,10 @@ static void print_text(const job *j, const san_result *r, int quiet)
             printf(", %u page%s", r->pages, r->pages == 1 ? "" : "s");
         printf(", %.2f s)\n", r->seconds);
     }
+    for (size_t i = 0; i < r->nsheets; i++)
+        if (r->sheets[i].output_path)
+            printf("           -> %s (sheet %s%s, csv)\n", r->sheets[i].output_path,
+                   r->sheets[i].name, r->sheets[i].hidden ? ", hidden" : "");
     if (r->verdict != SAN_SANITIZED || (r->reason && strcmp(r->reason, "converted") != 0))
         printf("           %s: %s\n", r->verdict == SAN_SANITIZED ? "note" : "reason", r->reason);
     for (size_t i = 0; r->mail && i < r->mail->nparts; i++) {

@@ -22,7 +22,7 @@ import make_hostile  # noqa: E402
 SEED_MAX = 128 * 1024
 # fuzz_archive.c's archive_names, in its order.
 ARCHIVE_NAMES = ("x.zip", "x.7z", "x.tar", "x.tar.gz", "x.tgz", "x.lzh", "memo.txt.gz", "x.bz2",
-                 "data.txt.xz", "x.cpio", "x.rar", "x.cab", "archive", "x.tar.bz2", "..\\.gz",
+                 "data.txt.xz", "x.cpio", "x.rar", "x.cab", "archive", "x.tar.bz2", "dir/.gz",
                  "資料.txt.gz", "x.tar.xz")
 # A seed's file name suffix -> the harness name it is given; longest suffixes first.
 SUFFIXES = ((".tar.gz", "x.tar.gz"), (".tar.bz2", "x.tar.bz2"), (".tar.xz", "x.tar.xz"),

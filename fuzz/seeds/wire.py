@@ -3,13 +3,16 @@
 
 Renderer output streams built per render/rnd.h (all integers unsigned 32-bit
 little-endian): "MGR1", then pixels ("PAGS" n, n times "PAGE" w h and w*h*3
-RGB bytes, "DONE" n), text ("TEXT" len, len bytes of UTF-8, "DONE" 0) or a
-failure ("FAIL" code len, len bytes of ASCII). Good streams (flat, grey,
-photographic and one-pixel pages; Japanese text, CSV text, empty text), one
-failure per code, and streams each broken in one way: a count that disagrees
-with DONE, too many pages, a page over the limits, a short page, bytes after
-DONE, invalid UTF-8 and a NUL in the text, an over-long FAIL message, an
-unknown tag.
+RGB bytes, each followed, when the text layer is on, by "PTXT" nchars nboxes,
+the code points and 4 integers per box in 1/64 pixel; "DONE" n), text ("TEXT"
+len, len bytes of UTF-8, "DONE" 0) or a failure ("FAIL" code len, len bytes
+of ASCII). Good streams (flat, grey, photographic and one-pixel pages, with
+and without page text; Japanese text, CSV text, empty text), one failure per
+code, and streams each broken in one way: a count that disagrees with DONE,
+too many pages, a page over the limits, a short page, bytes after DONE,
+invalid UTF-8 and a NUL in the text, an over-long FAIL message, an unknown
+tag, page text with hostile characters, boxes off the page, counts that
+disagree or pass the limit.
 """
 
 import hashlib
@@ -24,10 +27,19 @@ def u32(*values):
     return b"".join(struct.pack("<I", v) for v in values)
 
 
-def page(w, h, pixels):
-    """A PAGE frame."""
+def page(w, h, pixels, text=None, boxes=None):
+    """A PAGE frame; with text (a str), its PTXT frame, one box per character laid left to
+    right over the page unless boxes are given."""
     assert len(pixels) == w * h * 3
-    return b"PAGE" + u32(w, h) + pixels
+    frame = b"PAGE" + u32(w, h) + pixels
+    if text is None:
+        return frame
+    cps = [ord(c) for c in text]
+    if boxes is None:
+        step = max(w * 64 // max(len(cps), 1), 1)
+        boxes = [(i * step, 0, (i + 1) * step, h * 64) for i in range(len(cps))]
+    return (frame + b"PTXT" + u32(len(cps), len(boxes)) + u32(*cps)
+            + b"".join(u32(*b) for b in boxes))
 
 
 def pages(*frames, done=None):
@@ -93,6 +105,15 @@ def seeds():
         text(b"a\x00b"),
         b"MGR1FAIL" + u32(1, 600) + b"x" * 600,
         b"MGR1PAGZ" + u32(1),
+        pages(page(16, 8, grey(16, 8), "本日は晴天なり"), page(4, 4, flat(4, 4), "")),
+        pages(page(32, 32, photo(32, 32), "①㈱Ⅲ ⼀豈ｶﾀｶﾅ 😀 ABC")),
+        pages(page(8, 8, flat(8, 8), "a\u202eb\u0000c\ufffe\U000e0041\ud800"
+                                     "\U0010ffff\ufffd\u200bd")),
+        pages(page(8, 8, flat(8, 8), "xyz", [(0, 0, 1 << 31, 1 << 31), (9 << 20, 0, 0, 9 << 20),
+                                             (4294967295, 4294967295, 0, 0)])),
+        pages(page(8, 8, flat(8, 8), "two boxes", [(0, 0, 64, 64), (64, 0, 128, 64)])),
+        b"MGR1PAGS" + u32(1) + page(1, 1, b"abc") + b"PTXT" + u32(50001, 0),
+        b"MGR1PAGS" + u32(1) + page(1, 1, b"abc") + b"PTXT" + u32(1, 1) + u32(0x110000),
     ]
 
 

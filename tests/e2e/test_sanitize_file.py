@@ -198,6 +198,8 @@ class Report(unittest.TestCase):
     def test_nothing_else_written(self):
         reported = {os.path.realpath(r["output"]) for r in S["report"]["inputs"]
                     if r.get("output")}
+        reported |= {os.path.realpath(s["output"]) for r in S["report"]["inputs"]
+                     for s in r.get("sheets", [])}
         found = set()
         for root, _, names in os.walk(S["out"]):
             found |= {os.path.realpath(os.path.join(root, n)) for n in names}

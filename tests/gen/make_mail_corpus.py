@@ -14,7 +14,8 @@ OUTDIR/manifest.json     per message what the end-to-end test expects:
   attachments   sanitized attachments that must come out:
                 {"orig": decoded original name, "name": allowed output names,
                  "types": allowed content types, "optional": true when it may
-                 also be removed}
+                 also be removed, "sheet": true for a spreadsheet's sheet as CSV,
+                 listed on its own line under the spreadsheet's}
   fates         notice lines: {"name": original name or type, "words": allowed
                  fate words ("converted", "removed", "held")}
   leaves        the original leaves for the quarantine record, or null when
@@ -564,6 +565,9 @@ def gen_attachments():
         parts.append(attach(ctype, rfc2231("UTF-8", orig.encode()), data))
         a, f, l_ = att(orig, outname, types)
         e["attachments"].append(a), e["fates"].append(f), e["leaves"].append(l_)
+    if docx:  # the workbook's one sheet, "calc", also comes as CSV after its PDF
+        e["attachments"].append({"orig": "集計表.xlsx", "name": ["集計表-calc.csv"],
+                                 "types": ["text/csv"], "sheet": True})
     for orig, ctype, data in drop:
         parts.append(attach(ctype, rfc2231("UTF-8", orig.encode()), data))
         f, l_ = gone(orig, ["removed"], ["blocked"])

@@ -471,8 +471,10 @@ class Attachments(unittest.TestCase):
                         continue
                     self.assertEqual(len(hit), 1, "%s not in %r" % (a["name"], got))
                     self.assertIn(hit[0][1], a["types"], hit)
+                    # A spreadsheet's sheets are listed under its line, one line each.
+                    where = english_notice(c.text).splitlines() if a.get("sheet") else lines
                     self.assertTrue(any(" %s (" % a["orig"] in ln and ln.endswith("-> " + hit[0][0])
-                                        for ln in lines), (a, lines))
+                                        for ln in where), (a, where))
 
     def test_pdfs_image_only(self):
         for e, p in attached(self, lambda p: p.get_content_type() == "application/pdf"):

@@ -9,8 +9,11 @@
  * errno). Then a confined child converts a text file through its jail spawner
  * (the real mugai-render in the real jail), while one without a spawner
  * cannot make a jail at all, and without Landlock a worker keeps the rest of
- * its confinement. Last, the spawner's check of what a worker asks for, row by
- * row.
+ * its confinement (rows marked so run as on such a kernel). Last, the
+ * spawner's check of what a worker asks for, row by row, and the spawner
+ * spoken to directly, as a worker taken over would: descriptors of other
+ * kinds, kills for jails it did not make, malformed messages, answers left
+ * unread.
  *
  * Runs as root in CI (as root, only Landlock keeps /etc/shadow out of reach,
  * and jails need it).
@@ -26,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -34,19 +38,30 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 #include <seccomp.h>
+#include "mg.h"
 #include "san_int.h"
 
 /* The test's directories: base holds the worker's spool, quarantine and TMPDIR, and a
  * directory outside all of them. */
 static char base[64];
 static char spool[96], quar[96], tmp[96], outside[96];
+/* The audit log (made by the first confined worker), a unix socket listening outside, and the
+ * pool's socket in the spool. */
+static char audit[96], outside_sock[104], pool_sock[104];
+static int unix_listener = -1, pool_listener = -1;
+/* A child's controlling terminal (prepare_tty). */
+static int tty_fd = -1;
 /* A TCP listener on the loopback, open in the parent for every row. */
 static int listener = -1;
 static struct sockaddr_in listen_addr;
@@ -65,7 +80,7 @@ static conf *test_conf(void)
     memset(&c, 0, sizeof c);
     c.milter_spool_dir = spool;
     c.quarantine_dir = quar;
-    c.audit_log = "";
+    c.audit_log = audit;
     c.mail_notice_template = "builtin";
     c.render_path = JAIL_RENDER;
     c.soffice_path = "/usr/bin/soffice";
@@ -129,7 +144,47 @@ static long write_outside(void)
 
 static long read_spool(void)
 {
-    return open_in(spool, "msg-1", O_RDWR);
+    return open_in(spool, "msg-1", O_RDONLY);
+}
+
+static long create_in_spool(void)
+{
+    return open_in(spool, "msg-2", O_WRONLY | O_CREAT | O_EXCL);
+}
+
+/* Without the pool's socket, no message reaches any worker. */
+static long remove_pool_socket(void)
+{
+    return unlink(pool_sock);
+}
+
+static long append_audit(void)
+{
+    int fd = open(audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+    return fd < 0 ? -1 : close(fd);
+}
+
+/* A file of its own making beside the audit log, say one that log rotation takes for a log. */
+static long create_beside_audit(void)
+{
+    char path[128];
+
+    snprintf(path, sizeof path, "%s.1", audit);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return fd < 0 ? -1 : close(fd);
+}
+
+/* A link for the supervisor's sweep or the spawner's mounts to follow out of TMPDIR. */
+static long symlink_in_tmp(void)
+{
+    char path[128];
+
+    snprintf(path, sizeof path, "%s/mugai-jail-1-AbCdEf", tmp);
+    long rc = symlink("/etc", path);
+    if (rc == 0)
+        (void)unlink(path); /* the outcome is told; TMPDIR stays as it was */
+    return rc;
 }
 
 static long create_in_quarantine(void)
@@ -198,6 +253,38 @@ static long socket_unix(void)
     return s < 0 ? -1 : close(s);
 }
 
+/* A local daemon's socket (the system bus, a resolver, the pool's own): Landlock leaves
+ * connecting to a socket file alone. */
+static long connect_unix(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", outside_sock);
+    long rc = s < 0 ? -1 : connect(s, (struct sockaddr *)&sa, sizeof sa);
+    int saved = errno;
+    if (s >= 0)
+        close(s);
+    errno = saved;
+    return rc;
+}
+
+/* An abstract name another program may connect to, taking it for its peer. */
+static long bind_abstract(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    memcpy(sa.sun_path, "\0mugai-test-confine", 20);
+    long rc =
+        s < 0 ? -1 : bind(s, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + 20);
+    int saved = errno;
+    if (s >= 0)
+        close(s);
+    errno = saved;
+    return rc;
+}
+
 static long trace_parent(void)
 {
     return ptrace(PTRACE_ATTACH, parent, NULL, NULL);
@@ -225,6 +312,64 @@ static long signal_parent(void)
     return kill(parent, 0);
 }
 
+/* Its process group is the supervisor's. */
+static long signal_group(void)
+{
+    return kill(0, 0);
+}
+
+static long signal_everyone(void)
+{
+    return kill(-1, 0);
+}
+
+/* SIGIO (or any signal F_SETSIG names) goes to a descriptor's owner. */
+static long own_by_parent(void)
+{
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    long rc = fcntl(p[0], F_SETOWN, parent);
+    int saved = errno;
+    close(p[0]);
+    close(p[1]);
+    errno = saved;
+    return rc;
+}
+
+/* abort() and raise() signal the worker itself. */
+static long signal_self(void)
+{
+    return kill(getpid(), 0) == 0 && raise(0) == 0 ? 0 : -1;
+}
+
+/* Before confinement: a session of its own whose controlling terminal is a new pty, as a worker
+ * of mugai-milter -f has the administrator's. */
+static void prepare_tty(void)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+    if (m < 0 || setsid() < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || !ptsname(m) ||
+        (tty_fd = open(ptsname(m), O_RDWR)) < 0)
+        _exit(253);
+}
+
+/* Typing a command into the terminal the administrator's shell reads once mugai-milter ends. */
+static long inject_tty(void)
+{
+    char c = '\n';
+
+    return ioctl(tty_fd, TIOCSTI, &c);
+}
+
+/* Before confinement: no audit log yet (the first worker's start). */
+static void prepare_no_audit_log(void)
+{
+    if (unlink(audit) < 0 && errno != ENOENT)
+        _exit(253);
+}
+
 /* What the engine does: a child of its own (7z probing), a memory file. */
 static long fork_child(void)
 {
@@ -246,42 +391,77 @@ static long memory_file(void)
 typedef struct row {
     const char *name;
     long (*attempt)(void);
-    int confined; /* confine the child first */
-    int err;      /* 0: must succeed; else the errno it must fail with */
-    int min_abi;  /* the Landlock ABI the outcome needs (0: none) */
+    int confined;          /* confine the child first */
+    int err;               /* 0: must succeed; else the errno it must fail with */
+    int min_abi;           /* the Landlock ABI the outcome needs (0: none) */
+    int no_landlock;       /* as on a kernel without Landlock */
+    void (*prepare)(void); /* run before confinement, or NULL */
 } row;
 
 static const row rows[] = {
     /* The controls: unconfined, the same attempts succeed (as root). */
-    {"unconfined: /etc/shadow", read_shadow, 0, 0, 0},
-    {"unconfined: outside", read_outside, 0, 0, 0},
-    {"unconfined: connect", connect_early, 0, 0, 0},
-    {"unconfined: socket(AF_INET)", socket_inet, 0, 0, 0},
+    {"unconfined: /etc/shadow", read_shadow, 0, 0, 0, 0, NULL},
+    {"unconfined: outside", read_outside, 0, 0, 0, 0, NULL},
+    {"unconfined: connect", connect_early, 0, 0, 0, 0, NULL},
+    {"unconfined: socket(AF_INET)", socket_inet, 0, 0, 0, 0, NULL},
+    {"unconfined: a unix socket outside", connect_unix, 0, 0, 0, 0, NULL},
+    {"unconfined: signal to its process group", signal_group, 0, 0, 0, 0, NULL},
+    {"unconfined: TIOCSTI", inject_tty, 0, 0, 0, 0, prepare_tty},
     /* Out of reach once confined. */
-    {"/etc/shadow", read_shadow, 1, EACCES, 1},
-    {"a file outside its directories", read_outside, 1, EACCES, 1},
-    {"a new file outside its directories", write_outside, 1, EACCES, 1},
-    {"TCP connect to a live listener", connect_early, 1, EACCES, 4},
-    {"signal to a process outside", signal_parent, 1, EPERM, 6},
-    {"socket(AF_INET)", socket_inet, 1, EAFNOSUPPORT, 0},
-    {"socket(AF_INET6, UDP)", socket_inet6_udp, 1, EAFNOSUPPORT, 0},
-    {"socket(AF_NETLINK)", socket_netlink, 1, EAFNOSUPPORT, 0},
-    {"ptrace", trace_parent, 1, EPERM, 0},
-    {"mount", mount_tmpfs, 1, EPERM, 0},
-    {"execve", exec_true, 1, EPERM, 0},
-    {"unshare(CLONE_NEWUSER)", new_user_namespace, 1, EPERM, 0},
+    {"/etc/shadow", read_shadow, 1, EACCES, 1, 0, NULL},
+    {"a file outside its directories", read_outside, 1, EACCES, 1, 0, NULL},
+    {"a new file outside its directories", write_outside, 1, EACCES, 1, 0, NULL},
+    {"TCP connect to a live listener", connect_early, 1, EPERM, 0, 0, NULL},
+    {"TCP connect, without Landlock", connect_early, 1, EPERM, 0, 1, NULL},
+    {"connect to a unix socket outside", connect_unix, 1, EPERM, 0, 0, NULL},
+    {"bind an abstract unix socket", bind_abstract, 1, EPERM, 0, 0, NULL},
+    {"signal to a process outside", signal_parent, 1, EPERM, 0, 0, NULL},
+    {"signal to a process outside, without Landlock", signal_parent, 1, EPERM, 0, 1, NULL},
+    {"signal to its process group, without Landlock", signal_group, 1, EPERM, 0, 1, NULL},
+    {"signal to every process, without Landlock", signal_everyone, 1, EPERM, 0, 1, NULL},
+    {"SIGIO to a process outside, without Landlock", own_by_parent, 1, EPERM, 0, 1, NULL},
+    {"TIOCSTI on its controlling terminal", inject_tty, 1, EPERM, 0, 0, prepare_tty},
+    {"a symbolic link in TMPDIR", symlink_in_tmp, 1, EPERM, 0, 0, NULL},
+    {"a symbolic link in TMPDIR, without Landlock", symlink_in_tmp, 1, EPERM, 0, 1, NULL},
+    {"a new file in the spool", create_in_spool, 1, EACCES, 1, 0, NULL},
+    {"removing the pool's socket", remove_pool_socket, 1, EACCES, 1, 0, NULL},
+    {"a new file beside the audit log", create_beside_audit, 1, EACCES, 1, 0, prepare_no_audit_log},
+    {"socket(AF_INET)", socket_inet, 1, EAFNOSUPPORT, 0, 0, NULL},
+    {"socket(AF_INET6, UDP)", socket_inet6_udp, 1, EAFNOSUPPORT, 0, 0, NULL},
+    {"socket(AF_NETLINK)", socket_netlink, 1, EAFNOSUPPORT, 0, 0, NULL},
+    {"ptrace", trace_parent, 1, EPERM, 0, 0, NULL},
+    {"mount", mount_tmpfs, 1, EPERM, 0, 0, NULL},
+    {"execve", exec_true, 1, EPERM, 0, 0, NULL},
+    {"unshare(CLONE_NEWUSER)", new_user_namespace, 1, EPERM, 0, 0, NULL},
     /* What a worker must still do. */
-    {"a spool file", read_spool, 1, 0, 0},
-    {"a new file in the quarantine", create_in_quarantine, 1, 0, 0},
-    {"a new file in TMPDIR", create_in_tmp, 1, 0, 0},
-    {"an anonymous file in TMPDIR", tmpfile_in_tmp, 1, 0, 0},
-    {"a library", read_library, 1, 0, 0},
-    {"/proc/self/status", read_proc_self, 1, 0, 0},
-    {"/dev/null", write_dev_null, 1, 0, 0},
-    {"socket(AF_UNIX)", socket_unix, 1, 0, 0},
-    {"fork", fork_child, 1, 0, 0},
-    {"memfd_create", memory_file, 1, 0, 0},
+    {"a spool file", read_spool, 1, 0, 0, 0, NULL},
+    {"the audit log", append_audit, 1, 0, 0, 0, NULL},
+    {"a signal to itself", signal_self, 1, 0, 0, 0, NULL},
+    {"a new file in the quarantine", create_in_quarantine, 1, 0, 0, 0, NULL},
+    {"a new file in TMPDIR", create_in_tmp, 1, 0, 0, 0, NULL},
+    {"an anonymous file in TMPDIR", tmpfile_in_tmp, 1, 0, 0, 0, NULL},
+    {"a library", read_library, 1, 0, 0, 0, NULL},
+    {"/proc/self/status", read_proc_self, 1, 0, 0, 0, NULL},
+    {"/dev/null", write_dev_null, 1, 0, 0, 0, NULL},
+    {"socket(AF_UNIX)", socket_unix, 1, 0, 0, 0, NULL},
+    {"fork", fork_child, 1, 0, 0, 0, NULL},
+    {"memfd_create", memory_file, 1, 0, 0, 0, NULL},
 };
+
+/* Make this process's Landlock calls answer ENOSYS, as on a kernel without Landlock. 0 or -1. */
+static int hide_landlock(void)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    int rc = !ctx ||
+                     seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+                                      SCMP_SYS(landlock_create_ruleset), 0) ||
+                     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || seccomp_load(ctx)
+                 ? -1
+                 : 0;
+
+    seccomp_release(ctx);
+    return rc;
+}
 
 /* Run one row in a child; its exit status: 0, the errno, or 255 when confinement failed. */
 static int run_row(const row *r)
@@ -292,6 +472,10 @@ static int run_row(const row *r)
     assert_true(pid >= 0);
     if (pid == 0) {
         early_tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (r->prepare)
+            r->prepare();
+        if (r->no_landlock && hide_landlock() < 0)
+            _exit(255);
         if (early_tcp < 0 || (r->confined && san_confine_worker(test_conf()) < 0))
             _exit(255);
         errno = 0;
@@ -363,10 +547,7 @@ static void test_without_landlock(void **state)
 
     assert_true(pid >= 0);
     if (pid == 0) {
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-        if (!ctx ||
-            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(landlock_create_ruleset), 0) ||
-            seccomp_load(ctx) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+        if (hide_landlock() < 0)
             _exit(1);
         if (san_confine_check() != 0 || san_confine_worker(test_conf()) != 0)
             _exit(2);
@@ -377,6 +558,57 @@ static void test_without_landlock(void **state)
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* getppid through the i386 entry (int $0x80), whose numbers are not the filter's. */
+static void getppid_i386(void)
+{
+    long rc = -1;
+
+#if defined(__x86_64__)
+    __asm__ volatile("int $0x80" : "=a"(rc) : "a"(64L) : "memory");
+#endif
+    _exit(rc < 0 ? 1 : 0);
+}
+
+/* getppid by its x32 number. */
+static void getppid_x32(void)
+{
+    _exit(syscall(0x40000000L | SYS_getppid) < 0 ? 1 : 0);
+}
+
+/* In a confined child, call; how it ended. */
+static int confined_call(void (*call)(void))
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (san_confine_worker(test_conf()) < 0)
+            _exit(255);
+        call();
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+/* A system call made through another ABI (i386, x32), whose numbers name other calls than the
+ * deny-list's, ends the worker with SIGSYS rather than pass the filter. */
+static void test_other_abis(void **state)
+{
+    (void)state;
+#if !defined(__x86_64__)
+    printf("# skipped: x86-64 only\n");
+    return;
+#endif
+    int st = confined_call(getppid_i386);
+
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGSYS);
+    st = confined_call(getppid_x32);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGSYS);
 }
 
 /* In a child: confine (after starting a spawner when spawner), then convert a text file in
@@ -560,7 +792,361 @@ static void test_task_check(void **state)
     assert_int_equal(unlink(link), 0);
 }
 
-/* Make the directories, the files and the listener. */
+/* ---- the spawner's protocol, spoken by a worker taken over ---- */
+
+/* The spawner's messages, laid out as spawn.c lays them out. */
+#define WIRE_MAGIC 0x5053474dU
+enum { WIRE_START = 1, WIRE_KILL, WIRE_STARTED, WIRE_ENDED };
+
+typedef struct wire_req {
+    uint32_t magic;
+    uint32_t type;
+    uint32_t seq;
+    jail_task task;
+} wire_req;
+
+typedef struct wire_rep {
+    uint32_t magic;
+    uint32_t type;
+    uint32_t seq;
+    int32_t pid;
+    int32_t err;
+    int32_t status;
+    uint64_t cpu_us;
+    char why[200];
+} wire_rep;
+
+/* The socket to this process's spawner: its only SOCK_SEQPACKET descriptor, or -1. */
+static int spawner_sock(void)
+{
+    for (int fd = 3; fd < 256; fd++) {
+        int type = 0;
+        socklen_t len = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET)
+            return fd;
+    }
+    return -1;
+}
+
+/* Send a request of type for start seq with task t (NULL: zeros) and n descriptors, with
+ * flags. What sendmsg returns. */
+static ssize_t req_send(int sock, uint32_t type, uint32_t seq, const jail_task *t, const int *fds,
+                        size_t n, int flags)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 16)];
+        struct cmsghdr align;
+    } ctl;
+    wire_req q;
+
+    memset(&q, 0, sizeof q);
+    memset(&ctl, 0, sizeof ctl);
+    q.magic = WIRE_MAGIC;
+    q.type = type;
+    q.seq = seq;
+    if (t)
+        q.task = *t;
+    struct iovec iov = {&q, sizeof q};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (n > 0) {
+        m.msg_control = ctl.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        memcpy(CMSG_DATA(h), fds, sizeof(int) * n);
+    }
+    return sendmsg(sock, &m, MSG_NOSIGNAL | flags);
+}
+
+/* The next answer within ms milliseconds: 1, or 0 when none came, -1 when the spawner has
+ * ended (or answered with something of another size). */
+static int rep_wait(int sock, wire_rep *a, int ms)
+{
+    struct pollfd p = {sock, POLLIN, 0};
+
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    return recv(sock, a, sizeof *a, MSG_DONTWAIT) == (ssize_t)sizeof *a && a->magic == WIRE_MAGIC
+               ? 1
+               : -1;
+}
+
+/* Non-zero once the spawner at the end of sock has ended, within ms milliseconds (answers
+ * still queued are left unread). */
+static int spawner_ended(int sock, int ms)
+{
+    for (int left = ms; left > 0; left -= 50) {
+        struct pollfd p = {sock, 0, 0};
+        if (poll(&p, 1, 50) > 0 && (p.revents & POLLHUP))
+            return 1;
+    }
+    return 0;
+}
+
+/* A private directory of this process, as the worker makes it, into dir. */
+static void own_private_dir(char *dir, size_t len)
+{
+    char root[200];
+
+    snprintf(dir, len, "%s/mugai-jail-%ld-PrOtO1", tmp, (long)getpid());
+    snprintf(root, sizeof root, "%s/root", dir);
+    if (mkdir(dir, 0700) < 0 || mkdir(root, 0700) < 0)
+        _exit(250);
+}
+
+/* Remove what own_private_dir made. */
+static void own_private_dir_remove(const char *dir)
+{
+    char root[200];
+
+    snprintf(root, sizeof root, "%s/root", dir);
+    (void)rmdir(root);
+    (void)rmdir(dir);
+}
+
+/* In a child, as a worker: start a spawner, make a private directory, run body on the
+ * spawner's socket; the child's exit status is body's. */
+static int as_worker(int (*body)(int sock, const char *dir))
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        conf *c = test_conf();
+        struct passwd *pw = getpwnam(c->jail_user);
+        char dir[160];
+        if (!pw)
+            _exit(251);
+        mg_log_init("test_confine", 0, MG_LOG_ERROR); /* a refusal is a warning */
+        san_jail_ids_set(pw->pw_uid, pw->pw_gid);
+        if (san_jail_spawner_start(c) < 0)
+            _exit(252);
+        int sock = spawner_sock();
+        if (sock < 0)
+            _exit(253);
+        own_private_dir(dir, sizeof dir);
+        int rc = body(sock, dir);
+        own_private_dir_remove(dir);
+        fflush(stdout);
+        _exit(rc);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* One set of descriptors a worker may send with a start (make puts n of them into fds), and
+ * whether the spawner takes it. */
+typedef struct fds_row {
+    const char *name;
+    int office;
+    void (*make)(int *fds, size_t *n);
+    int accepted; /* 1: the jail is made; 0: the start is refused (EINVAL) */
+} fds_row;
+
+/* Three pipes' write ends into fds[1..3] (their read ends are closed: nothing reads them). */
+static void three_pipes(int *fds)
+{
+    for (int i = 1; i <= 3; i++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            _exit(249);
+        close(p[0]);
+        fds[i] = p[1];
+    }
+}
+
+/* What a worker gives a jail of mugai-render: the input and three pipes. */
+static void fds_render(int *fds, size_t *n)
+{
+    char path[160];
+
+    snprintf(path, sizeof path, "%s/msg-1", spool);
+    fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+    three_pipes(fds);
+    *n = 4;
+}
+
+/* The input as an O_PATH descriptor: of a file the worker may not read, it would be reopened
+ * by someone who may. */
+static void fds_opath_input(int *fds, size_t *n)
+{
+    fds_render(fds, n);
+    close(fds[0]);
+    fds[0] = open("/etc/shadow", O_PATH | O_CLOEXEC);
+}
+
+/* A directory as the input (openat from it reaches the host's files). */
+static void fds_dir_input(int *fds, size_t *n)
+{
+    fds_render(fds, n);
+    close(fds[0]);
+    fds[0] = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* A socket as the jail's standard output (one that reaches a daemon, the supervisor). */
+static void fds_socket_output(int *fds, size_t *n)
+{
+    int sv[2];
+
+    fds_render(fds, n);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        _exit(249);
+    close(fds[1]);
+    fds[1] = sv[0];
+}
+
+/* A pipe's read end as the jail's standard output. */
+static void fds_read_end_output(int *fds, size_t *n)
+{
+    int p[2];
+
+    fds_render(fds, n);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        _exit(249);
+    close(fds[1]);
+    close(p[1]);
+    fds[1] = p[0];
+}
+
+static const fds_row fd_rows[] = {
+    {"a file and three pipes", 0, fds_render, 1},
+    {"an O_PATH descriptor as the input", 0, fds_opath_input, 0},
+    {"a directory as the input", 0, fds_dir_input, 0},
+    {"a socket as the output", 0, fds_socket_output, 0},
+    {"a pipe's read end as the output", 0, fds_read_end_output, 0},
+    {"LibreOffice without a file for its PDF", 1, fds_render, 0},
+};
+
+/* Start each row's jail; count the rows whose outcome is not the table's. */
+static int fd_rows_body(int sock, const char *dir)
+{
+    int failed = 0;
+    wire_rep a;
+
+    for (size_t i = 0; i < sizeof fd_rows / sizeof fd_rows[0]; i++) {
+        const fds_row *r = &fd_rows[i];
+        jail_task t = r->office ? office_task("docx", dir) : render_task("text", "", "", dir);
+        int fds[8];
+        size_t n = 0;
+        r->make(fds, &n);
+        int sent = req_send(sock, WIRE_START, (uint32_t)i + 1, &t, fds, n, 0) > 0;
+        for (size_t k = 0; k < n; k++)
+            close(fds[k]);
+        int got = sent && rep_wait(sock, &a, 10000) == 1 && a.type == WIRE_STARTED &&
+                  a.seq == (uint32_t)i + 1;
+        int ok = got && (r->accepted ? a.pid > 0 : a.pid == -1 && a.err == EINVAL);
+        /* A jail made ends (its input is no text it can convert, or its output goes nowhere). */
+        while (got && a.pid > 0 && rep_wait(sock, &a, 30000) == 1 && a.type != WIRE_ENDED)
+            ;
+        if (!ok) {
+            printf("# %s: %s\n", r->name,
+                   !got        ? "no answer"
+                   : a.pid > 0 ? "the jail was made"
+                               : a.why);
+            failed++;
+        }
+    }
+    return failed;
+}
+
+/* The spawner makes a jail of the descriptors a jail is given, and of nothing else. */
+static void test_spawner_descriptors(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        printf("# skipped: jails need root\n");
+        return;
+    }
+    assert_int_equal(as_worker(fd_rows_body), 0);
+}
+
+/* A kill that names no start of the spawner's signals nothing and ends nothing: the spawner
+ * still answers. 0 when it does. */
+static int stray_kill_body(int sock, const char *dir)
+{
+    jail_task t = render_task("bogus", "", "", dir);
+    wire_rep a;
+
+    if (req_send(sock, WIRE_KILL, 4242, NULL, NULL, 0, 0) <= 0 ||
+        req_send(sock, WIRE_START, 7, &t, NULL, 0, 0) <= 0)
+        return 1;
+    return rep_wait(sock, &a, 10000) == 1 && a.type == WIRE_STARTED && a.seq == 7 && a.pid == -1
+               ? 0
+               : 2;
+}
+
+/* A message of the wrong size ends the spawner. 0 when it has ended. */
+static int short_message_body(int sock, const char *dir)
+{
+    uint32_t m[2] = {WIRE_MAGIC, WIRE_KILL};
+
+    (void)dir;
+    return send(sock, m, sizeof m, MSG_NOSIGNAL) == (ssize_t)sizeof m && spawner_ended(sock, 5000)
+               ? 0
+               : 1;
+}
+
+/* More descriptors than a jail is given end the spawner. 0 when it has ended. */
+static int many_fds_body(int sock, const char *dir)
+{
+    jail_task t = render_task("text", "", "", dir);
+    int fds[12];
+
+    for (size_t i = 0; i < 12; i++)
+        fds[i] = STDERR_FILENO;
+    return req_send(sock, WIRE_START, 1, &t, fds, 12, 0) > 0 && spawner_ended(sock, 5000) ? 0 : 1;
+}
+
+/* A worker that asks and never reads the answers: the spawner ends (its jail with it) rather
+ * than wait for ever to send one, when it could no longer stop its jail at its time limit.
+ * 0 when it has ended. */
+static int unread_answers_body(int sock, const char *dir)
+{
+    jail_task t = render_task("bogus", "", "", dir);
+
+    for (uint32_t seq = 1; seq < 100000;) {
+        if (req_send(sock, WIRE_START, seq, &t, NULL, 0, MSG_DONTWAIT) > 0) {
+            seq++;
+            continue;
+        }
+        struct pollfd p = {sock, POLLOUT, 0};
+        if (errno != EAGAIN || poll(&p, 1, 2000) <= 0 || !(p.revents & POLLOUT))
+            break; /* the spawner has ended, or reads no more */
+    }
+    return spawner_ended(sock, 5000) ? 0 : 1;
+}
+
+/* What a worker taken over sends its spawner: a kill for a jail it did not make changes
+ * nothing; a malformed message, or answers left unread, end the spawner. */
+static void test_spawner_protocol(void **state)
+{
+    (void)state;
+    assert_int_equal(as_worker(stray_kill_body), 0);
+    assert_int_equal(as_worker(short_message_body), 0);
+    assert_int_equal(as_worker(many_fds_body), 0);
+    assert_int_equal(as_worker(unread_answers_body), 0);
+}
+
+/* A unix socket listening at path, or -1. */
+static int unix_listen(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, 16) < 0) {
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Make the directories, the files and the listeners. */
 static int setup(void **state)
 {
     (void)state;
@@ -581,6 +1167,14 @@ static int setup(void **state)
     write_file(path, "From: a@b\r\n\r\nhello\r\n");
     snprintf(path, sizeof path, "%s/secret", outside);
     write_file(path, "not for workers\n");
+    if (snprintf(path, sizeof path, "%s/log", base) >= (int)sizeof path ||
+        snprintf(audit, sizeof audit, "%s/audit.log", path) >= (int)sizeof audit ||
+        snprintf(outside_sock, sizeof outside_sock, "%s/daemon.sock", outside) >=
+            (int)sizeof outside_sock ||
+        snprintf(pool_sock, sizeof pool_sock, "%s/pool.sock", spool) >= (int)sizeof pool_sock ||
+        mkdir(path, 0700) < 0 || (unix_listener = unix_listen(outside_sock)) < 0 ||
+        (pool_listener = unix_listen(pool_sock)) < 0)
+        return -1;
     setenv("TMPDIR", tmp, 1);
     parent = getpid();
     abi = san_confine_check();
@@ -602,6 +1196,8 @@ static int teardown(void **state)
     char cmd[128];
 
     close(listener);
+    close(unix_listener);
+    close(pool_listener);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -612,8 +1208,11 @@ int main(void)
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_no_capabilities),
         cmocka_unit_test(test_without_landlock),
+        cmocka_unit_test(test_other_abis),
         cmocka_unit_test(test_jail_through_the_spawner),
         cmocka_unit_test(test_task_check),
+        cmocka_unit_test(test_spawner_descriptors),
+        cmocka_unit_test(test_spawner_protocol),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

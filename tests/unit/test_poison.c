@@ -4,7 +4,9 @@
  * message again on a retry, the counts in both store backends (kept across a
  * reopen, pruned, migrated into a version 2 index), what counts as a failure,
  * the notice-only clean copy and the record of the original, store errors
- * that must not make a poison verdict, and the test build's crash hook.
+ * that must not make a poison verdict, the test build's crash hook, and the
+ * supervisor's side of the workers' control socket (milter/pool.c, compiled in):
+ * what a worker that broke the protocol there can and cannot do.
  *
  * Runs as an ordinary test program in temporary directories and memory files.
  */
@@ -31,6 +33,8 @@
 #include "mg.h"
 #include "milter.h"
 #include "quar.h"
+
+#include "pool.c"
 
 #define HEAD "From: alice@internet.example\r\nTo: bob@lgwan.example\r\nSubject: report\r\n"
 #define BODY "\r\nThe quarterly report is attached.\r\n"
@@ -92,6 +96,14 @@ static const digest_case digest_cases[] = {
     {"header text moved into the body", "A: 1\r\n\r\nB: 2\r\n", "s@x", "A: 1\r\nB: 2\r\n\r\n",
      "s@x", 0},
     {"line ends of LF only", "Received: a\n" HEAD BODY, "s@x", "Received: b\n" HEAD BODY, "s@x", 1},
+    {"a line after a trace field that starts with a lone CR counts",
+     "Received: a\r\n\rX-Evil: 1\r\n" HEAD BODY, "s@x", "Received: a\r\n\rX-Evil: 2\r\n" HEAD BODY,
+     "s@x", 0},
+    {"a lone CR starting a line is no blank line", "A: 1\r\n\rB: 2\r\n\r\nC\r\n", "s@x",
+     "A: 1\r\n\r\nB: 2\r\n\r\nC\r\n", "s@x", 0},
+    {"a CR at the very end counts", "A: 1\r\n\r", "s@x", "A: 1\r\n", "s@x", 0},
+    {"a blank line of LF only is the end of the header block", "A: 1\r\n\nB\r\n", "s@x",
+     "A: 1\r\n\r\nB\r\n", "s@x", 1},
 };
 
 /* The digest knows a message again whatever trace fields each attempt adds, and tells apart
@@ -586,8 +598,15 @@ static void test_notice(void **state)
 /* An envelope sender that is not a plain address is neither put in a header nor shown. */
 static void test_notice_odd_sender(void **state)
 {
-    static const char *const senders[] = {"",      "a b@x",           "\"x\"@y",
-                                          "a@b@c", "a@x\r\nBcc: e@x", "\xe5\xb1\xb1@x"};
+    static const char *const senders[] = {
+        "",
+        "a b@x",
+        "\"x\"@y",
+        "a@b@c",
+        "a@x\r\nBcc: e@x",
+        "\xe5\xb1\xb1@x",
+        "=?UTF-8?B?c2VjcmV0QGJhbmsuZXhhbXBsZQ==?=@x", /* an encoded word, decoded by some */
+        "a@x=?UTF-8?Q?=E5=B1=B1?="};
     worker_fx w;
 
     (void)state;
@@ -699,6 +718,221 @@ static void test_crash_hook(void **state)
 #endif
 }
 
+/* ---- the supervisor's side of a worker's control socket (pool.c) ---- */
+
+/* A pool as the supervisor holds it, with one busy worker in slot 0: a child that only waits
+ * (to be killed, or not) and the test writing what the worker would write on its control
+ * socket (*wctl). The store is the filesystem one in *dir. */
+static pool *pool_fx(conf **c, char **dir, int *wctl)
+{
+    pool *p = calloc(1, sizeof(*p));
+    int sv[2];
+    pid_t pid;
+
+    assert_non_null(p);
+    *c = conf_new_defaults();
+    *dir = g_dir_make_tmp("test_poison-XXXXXX", NULL);
+    assert_non_null(*dir);
+    free((*c)->quarantine_dir);
+    (*c)->quarantine_dir = strdup(*dir);
+    p->c = *c;
+    for (size_t i = 0; i < POOL_MAX_WORKERS; i++)
+        p->w[i] = (worker){0, -1, 0, 0, 0, 0, ""};
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* never outlives the test, nor holds its output open */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(sv[0]);
+        close(sv[1]);
+        close(STDOUT_FILENO);
+        close(STDERR_FILENO);
+        pause();
+        _exit(0);
+    }
+    p->w[0] = (worker){pid, sv[0], 1, 0, 0, 30, ""};
+    *wctl = sv[1];
+    return p;
+}
+
+/* How the child of slot 0 ended: SIGKILL when the supervisor killed it; else the test kills
+ * it with SIGTERM. */
+static int pool_fx_end(pool *p, conf *c, char *dir, int wctl)
+{
+    pid_t pid = p->w[0].pid;
+    int status;
+
+    kill(pid, SIGTERM);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(wctl);
+    if (p->w[0].ctl >= 0)
+        close(p->w[0].ctl);
+    free(p);
+    conf_free(c);
+    remove_dir(dir);
+    return WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+}
+
+/* The supervisor reads one event of the worker of slot 0, as pool_poll does when its control
+ * socket is readable; it must not wait for more: an alarm ends the test program if it does. */
+static void supervisor_reads(pool *p)
+{
+    signal(SIGALRM, SIG_DFL);
+    alarm(5);
+    pool_worker_event(p, 0, 1);
+    alarm(0);
+}
+
+/* The worker of slot 0 writes len bytes of data (then closes its end when eof), and the
+ * supervisor reads the event. */
+static void worker_writes(pool *p, int wctl, const char *data, size_t len, int eof)
+{
+    assert_int_equal(write(wctl, data, len), (ssize_t)len);
+    if (eof)
+        shutdown(wctl, SHUT_WR);
+    supervisor_reads(p);
+}
+
+/* The failure count of digest in the store in dir. */
+static unsigned count_in(const char *dir, const char *digest)
+{
+    char *err = NULL;
+    quar_store *s = quar_open_fs(dir, 30, &err);
+    unsigned n;
+
+    if (s == NULL)
+        fail_msg("open: %s", err);
+    n = count_of(s, digest, NULL);
+    quar_close(s);
+    return n;
+}
+
+/* One worker message that breaks the protocol: the worker is killed and retired, nothing is
+ * kept of it, and the supervisor did not wait. */
+typedef struct broken_case {
+    const char *what;
+    const char *data;
+    size_t len;
+    int idle;
+} broken_case;
+
+#define DIGEST_A "A0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static const broken_case broken_cases[] = {
+    {"an A without its digest (the rest never written)", "A", 1, 0},
+    {"an A with half a digest", DIGEST_A, 33, 0},
+    {"a digest in capitals", "A0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+     65, 0},
+    {"a digest of other bytes",
+     "A0123456789abcdef0123456789abcdef0123456789abcdef\n\r23456789abcdef", 65, 0},
+    {"an A outside a job", DIGEST_A, 65, 1},
+    {"a second A in one job", DIGEST_A DIGEST_A, 130, 0},
+    {"a byte that means nothing", "X", 1, 0},
+};
+
+/* A worker that writes anything but "A" and 64 lower-case hex digits once during a job, or
+ * "D", is killed without the supervisor waiting on it, and nothing it sent is counted. */
+static void test_pool_worker_broke(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(broken_cases) / sizeof(broken_cases[0]); i++) {
+        const broken_case *bc = &broken_cases[i];
+        conf *c;
+        char *dir;
+        int wctl;
+        pool *p = pool_fx(&c, &dir, &wctl);
+
+        p->w[0].busy = !bc->idle;
+        worker_writes(p, wctl, bc->data, bc->len, 0);
+        if (p->w[0].ctl >= 0) /* the second A of one job comes after the first */
+            supervisor_reads(p);
+        if (p->w[0].ctl >= 0 || p->w[0].digest[0])
+            fail_msg("%s: the worker is kept (digest \"%s\")", bc->what, p->w[0].digest);
+        p->w[0].busy = 1;
+        pool_job_lost(p, 0); /* as when it is reaped */
+        if (count_in(dir, DIGEST_A + 1) != 0)
+            fail_msg("%s: a failed attempt was counted", bc->what);
+        if (pool_fx_end(p, c, dir, wctl) != SIGKILL)
+            fail_msg("%s: the worker was not killed", bc->what);
+    }
+}
+
+/* A worker that told its digest and ended during the job counts one failed attempt at that
+ * message in the store; one that finished ("D") counts none. */
+static void test_pool_worker_died(void **state)
+{
+    conf *c;
+    char *dir;
+    int wctl;
+    pool *p = pool_fx(&c, &dir, &wctl);
+
+    (void)state;
+    worker_writes(p, wctl, DIGEST_A, 65, 0);
+    assert_string_equal(p->w[0].digest, DIGEST_A + 1);
+    assert_true(p->w[0].ctl >= 0);
+    worker_writes(p, wctl, "D", 1, 0);
+    assert_int_equal(p->w[0].busy, 0);
+    assert_string_equal(p->w[0].digest, "");
+    pool_job_lost(p, 0);
+    assert_int_equal(count_in(dir, DIGEST_A + 1), 0);
+    p->w[0].busy = 1; /* the next job: its digest, then the end */
+    worker_writes(p, wctl, DIGEST_A, 65, 1);
+    supervisor_reads(p);
+    assert_int_equal(p->w[0].ctl, -1);
+    assert_int_equal(count_in(dir, DIGEST_A + 1), 1);
+    pool_job_lost(p, 0); /* reaped afterwards: not counted twice */
+    assert_int_equal(count_in(dir, DIGEST_A + 1), 1);
+    assert_int_equal(pool_fx_end(p, c, dir, wctl), SIGTERM);
+}
+
+/* What a worker wrote before it was reaped is read without killing anything (its pid may be
+ * another process's by then). */
+static void test_pool_drain_after_reap(void **state)
+{
+    conf *c;
+    char *dir;
+    int wctl;
+    pool *p = pool_fx(&c, &dir, &wctl);
+
+    (void)state;
+    assert_int_equal(write(wctl, "A", 1), 1);
+    signal(SIGALRM, SIG_DFL);
+    alarm(5);
+    pool_ctl_drain(p, 0);
+    alarm(0);
+    assert_int_equal(p->w[0].ctl, -1);
+    assert_string_equal(p->w[0].digest, "");
+    assert_int_equal(pool_fx_end(p, c, dir, wctl), SIGTERM);
+}
+
+/* Opening an up-to-date store (every worker, and the supervisor for each failed attempt it
+ * counts) does not wait for another connection's write transaction. */
+static void test_open_while_locked(void **state)
+{
+    char *dir, *err = NULL, *path;
+    quar_store *s = open_store(1, &dir);
+    sqlite3 *db;
+    double t0;
+
+    (void)state;
+    quar_close(s);
+    path = g_strdup_printf("%s/index.sqlite", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM attempts;", NULL, NULL, NULL),
+                     SQLITE_OK);
+    t0 = mg_now();
+    s = quar_open_fs(dir, 30, &err);
+    if (s == NULL)
+        fail_msg("open while another connection writes: %s", err);
+    assert_true(mg_now() - t0 < 2.0);
+    assert_int_equal(count_of(s, D1, NULL), 0);
+    quar_close(s);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    g_free(path);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +950,10 @@ int main(void)
         cmocka_unit_test(test_store_error_at_begin),
         cmocka_unit_test(test_store_error_in_notice),
         cmocka_unit_test(test_crash_hook),
+        cmocka_unit_test(test_pool_worker_broke),
+        cmocka_unit_test(test_pool_worker_died),
+        cmocka_unit_test(test_pool_drain_after_reap),
+        cmocka_unit_test(test_open_while_locked),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

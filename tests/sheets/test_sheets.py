@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""End-to-end test of spreadsheets' sheets as CSV, through sanitize-file.
+
+Usage: test_sheets.py --build BUILD_DIR [--inputs DIR]
+
+The inputs come from tests/gen/make_sheets.py (made here when DIR has none): a workbook with
+a visible and a hidden sheet, Japanese text, a date, an amount in yen, a rate, a formula,
+cells that start with = + - @, and sheets with hostile names; the same as ods; a message
+carrying it; a zip holding it. sanitize-file runs once over all of them with --json, with
+the real jail and LibreOffice. The tests check what a user would: the CSV files beside the
+PDF and what they hold as a spreadsheet program reads them, the hidden sheet's file marked,
+names made safe, the report, the mail's attachments and notice, the rebuilt zip.
+"""
+
+import argparse
+import csv
+import email
+import email.policy
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GEN = os.path.join(os.path.dirname(HERE), "gen")
+BUILD = None
+INPUTS = None
+S = {}
+
+# The ods gives the same output names as the xlsx: it goes to a directory of its own.
+RUNS = {"out": ["sheets.xlsx", "sheets.eml", "sheets.zip"], "out-ods": ["sheets.ods"]}
+BOM = b"\xef\xbb\xbf"
+
+
+def setUpModule():
+    """Make the inputs if needed and run sanitize-file over all of them once."""
+    if not BUILD:
+        raise unittest.SkipTest("pass --build")
+    S["tmp"] = tempfile.mkdtemp(prefix="mugai-sheets-")
+    inputs = INPUTS or os.path.join(S["tmp"], "inputs")
+    if not os.path.exists(os.path.join(inputs, "sheets.ods")):
+        subprocess.run([sys.executable, os.path.join(GEN, "make_sheets.py"), inputs], check=True)
+    with open(os.path.join(inputs, "expect.json"), encoding="utf-8") as f:
+        S["names"] = json.load(f)
+    S["conf"] = os.path.join(S["tmp"], "mugai.conf")
+    with open(S["conf"], "w", encoding="utf-8") as f:
+        f.write("[scan]\nrequired = false\n[quarantine]\ndir = %s\n"
+                % os.path.join(S["tmp"], "quarantine"))
+    S["by"], S["stderr"], S["rc"] = {}, "", []
+    for out, names in RUNS.items():
+        S[out] = os.path.join(S["tmp"], out)
+        args = [os.path.join(BUILD, "tools", "sanitize-file"), "-c", S["conf"], "--json", "-o",
+                S[out]]
+        p = subprocess.run(args + [os.path.join(inputs, n) for n in names],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=800)
+        S["rc"].append(p.returncode)
+        S["stderr"] += p.stderr.decode("utf-8", "replace")
+        report = json.loads(p.stdout.decode("utf-8"))
+        S["by"].update({os.path.basename(r["input"]): r for r in report["inputs"]})
+
+
+def tearDownModule():
+    """Remove the temporary directory unless MUGAI_KEEP is set."""
+    if S.get("tmp") and not os.environ.get("MUGAI_KEEP"):
+        shutil.rmtree(S["tmp"], ignore_errors=True)
+
+
+def rows(data):
+    """The cells of a CSV file's bytes, read as a spreadsheet program reads them."""
+    return list(csv.reader(io.StringIO(data[len(BOM):].decode("utf-8"), newline="")))
+
+
+class Sheets(unittest.TestCase):
+    def result(self, name):
+        self.assertIn(name, S["by"], "no report for %s: %s" % (name, S["stderr"]))
+        r = S["by"][name]
+        self.assertEqual(r["verdict"], "sanitized", r["reason"])
+        return r
+
+    def check_sheet_set(self, sheets, read):
+        """The sheets of the workbook, in its order, and what their CSVs hold. read(sheet)
+        returns the bytes of a sheet's CSV."""
+        names = [s["name"] for s in sheets]
+        self.assertEqual(names[:2], ["売上", "内訳"])
+        self.assertEqual([s["hidden"] for s in sheets[:2]], [False, True])
+        self.assertFalse(any(s["hidden"] for s in sheets[2:]))
+        for s in sheets:
+            data = read(s)
+            self.assertTrue(data.startswith(BOM), s["name"])
+            self.assertEqual(len(data), s["output_size"])
+        sales = rows(read(sheets[0]))
+        self.assertEqual(sales[0], ["品名", "日付", "金額", "率"])
+        # Values as the sheet shows them: the date, the yen amount, the rate.
+        self.assertEqual(sales[1], ["りんご（青森県産）", "2024/04/01", "¥1,234", "12.5%"])
+        # The formula cell gives its value, never its formula.
+        self.assertEqual(sales[2][:3], ["合計", "", "¥2,468"])
+        # Cells a spreadsheet would evaluate are neutralized, text or formula result.
+        self.assertEqual(sales[3], ["'=1+2", "'+81-3-1234-5678", "'-payload", "'@SUM(A1)"])
+        self.assertEqual(sales[4][:2], ["'=HYPERLINK(1)", "普通の文字"])
+        hidden = rows(read(sheets[1]))
+        self.assertEqual(hidden, [["秘密の内訳", "1,000,000"]])
+        return names
+
+    def check_hostile_names(self, names):
+        """Names without separators, bidi controls or leading dots, bounded in length."""
+        bidi = S["names"]["bidi"]
+        self.assertIn(bidi.replace("\u202e", ""), names)
+        longs = [n for n in names if n.startswith("長")]
+        self.assertEqual(len(longs), 1)
+        self.assertLessEqual(len(longs[0].encode("utf-8")), 64)
+        self.assertTrue(S["names"]["long"].startswith(longs[0]))
+        for n in names:
+            self.assertNotIn("/", n)
+            self.assertNotIn("\\", n)
+            self.assertNotIn("\u202e", n)
+            self.assertFalse(n.startswith("."), n)
+        self.assertEqual(len(set(names)), len(names))
+
+    def check_files(self, outdir, stem, r):
+        """sanitize-file: NAME.pdf and NAME-SHEET.csv beside it."""
+        self.assertEqual(r["output"], os.path.join(outdir, stem + ".pdf"))
+        self.assertIn("sheets", r, "the JSON report must list the sheets")
+        for s in r["sheets"]:
+            want = "%s-%s%s.csv" % (stem, s["name"], " (hidden)" if s["hidden"] else "")
+            self.assertEqual(s["output"], os.path.join(outdir, want))
+            self.assertEqual(os.path.dirname(os.path.realpath(s["output"])),
+                             os.path.realpath(outdir))
+
+        def read(s):
+            with open(s["output"], "rb") as f:
+                return f.read()
+        return self.check_sheet_set(r["sheets"], read)
+
+    def test_exit_code(self):
+        self.assertEqual(S["rc"], [0, 0], S["stderr"])
+
+    def test_xlsx(self):
+        r = self.result("sheets.xlsx")
+        names = self.check_files(S["out"], "sheets", r)
+        self.check_hostile_names(names)
+        self.assertTrue(os.path.exists(os.path.join(S["out"], "sheets-内訳 (hidden).csv")))
+
+    def test_ods(self):
+        r = self.result("sheets.ods")
+        names = self.check_files(S["out-ods"], "sheets", r)
+        self.check_hostile_names(names)
+
+    def test_only_reported_outputs(self):
+        """Each output directory holds exactly the files the report lists, nothing else,
+        and nothing was written beside them."""
+        for out, names in RUNS.items():
+            want = set()
+            for n in names:
+                r = S["by"][n]
+                want.add(os.path.basename(r["output"]))
+                want.update(os.path.basename(s["output"]) for s in r.get("sheets", []))
+            self.assertEqual(set(os.listdir(S[out])), want)
+        self.assertLessEqual(set(os.listdir(S["tmp"])),
+                             {"mugai.conf", "quarantine", "inputs"} | set(RUNS))
+        self.assertFalse(os.path.exists(os.path.join(S["tmp"], "x.csv")))
+
+    def test_mail(self):
+        r = self.result("sheets.eml")
+        with open(r["output"], "rb") as f:
+            msg = email.message_from_binary_file(f, policy=email.policy.default)
+        atts = [p for p in msg.iter_attachments()]
+        names = [p.get_filename() for p in atts]
+        self.assertEqual(names[0], "sheets.pdf")
+        self.assertEqual(names[1:3], ["sheets-売上.csv", "sheets-内訳 (hidden).csv"])
+        for p in atts[1:]:
+            self.assertEqual(p.get_content_type(), "text/csv")
+        by = {p.get_filename(): p.get_payload(decode=True) for p in atts}
+        self.check_sheet_set([{"name": n[len("sheets-"):-4].replace(" (hidden)", ""),
+                               "hidden": n.endswith(" (hidden).csv"),
+                               "output_size": len(by[n]), "file": n} for n in names[1:]],
+                             lambda s: by[s["file"]])
+        body = msg.get_body(preferencelist=("plain",)).get_content()
+        self.assertIn("came as CSV", body)
+        self.assertIn("CSV（%d件）" % (len(names) - 1), body)
+        # The attachment's line says so and names the PDF; one line per CSV follows it.
+        self.assertIn("came as CSV with formulas disarmed (%d files) -> sheets.pdf"
+                      % (len(names) - 1), body)
+        for n in names[1:]:
+            self.assertIn("- sheets.xlsx (a sheet's data as CSV) -> %s" % n, body)
+
+    def test_zip(self):
+        r = self.result("sheets.zip")
+        z = zipfile.ZipFile(r["output"])
+        names = z.namelist()
+        self.assertEqual(names[:3], ["book/sheets.pdf", "book/sheets-売上.csv",
+                                     "book/sheets-内訳 (hidden).csv"])
+        m = r["members"][0]
+        self.assertEqual([s["output"] for s in m["sheets"]], names[1:])
+        self.check_sheet_set(m["sheets"], lambda s: z.read(s["output"]))
+
+
+def main():
+    global BUILD, INPUTS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build")
+    ap.add_argument("--inputs")
+    args, rest = ap.parse_known_args()
+    BUILD, INPUTS = args.build, args.inputs
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
