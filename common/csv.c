@@ -14,8 +14,9 @@
  * A cell is evaluated as a formula when its content starts with = + - @ or,
  * in some programs, TAB or CR (the OWASP list), also after blanks a reader may
  * trim (spaces, no-break and ideographic spaces, zero-width characters, a
- * byte-order mark), and in their fullwidth forms, which Japanese input methods
- * produce. Such a cell gets a leading single quote, inside the quotes when it
+ * byte-order mark, any other space or format character), and in their fullwidth
+ * forms, which Japanese input methods produce (any character whose compatibility
+ * form is one of them). Such a cell gets a leading single quote, inside the quotes when it
  * is quoted. A cell already starting with a single quote is left alone, so
  * neutralizing twice changes nothing. The output is written in the canonical
  * form: a cell is quoted when it was quoted or holds a comma, semicolon, tab,
@@ -44,7 +45,9 @@ static int csv_dangerous(char c)
 }
 
 /* Length of the blank a reader may trim at s (len bytes), or 0: a space, a no-break or an
- * ideographic space, a zero-width character or a byte-order mark. */
+ * ideographic space, a zero-width character or a byte-order mark; also any other space
+ * separator or format character (en and em spaces, bidi marks), which show nothing before
+ * the formula. */
 static size_t csv_blank(const char *s, size_t len)
 {
     static const char *const blanks[] = {" ",
@@ -61,17 +64,32 @@ static size_t csv_blank(const char *s, size_t len)
         if (n <= len && memcmp(s, blanks[i], n) == 0)
             return n;
     }
-    return 0;
+    if ((unsigned char)s[0] < 0x80)
+        return 0;
+    gunichar c = g_utf8_get_char_validated(s, (gssize)len);
+    if (c == (gunichar)-1 || c == (gunichar)-2)
+        return 0;
+    GUnicodeType t = g_unichar_type(c);
+    return t == G_UNICODE_SPACE_SEPARATOR || t == G_UNICODE_FORMAT
+               ? (size_t)(g_utf8_next_char(s) - s)
+               : 0;
 }
 
-/* Non-zero when s (len bytes) starts with a fullwidth = + - or @ (U+FF1D, U+FF0B, U+FF0D,
- * U+FF20). */
-static int csv_fullwidth_dangerous(const char *s, size_t len)
+/* Non-zero when s (len bytes) starts with a character whose compatibility form is = + - or @:
+ * the fullwidth ones (U+FF1D, U+FF0B, U+FF0D, U+FF20) Japanese input methods produce, the
+ * small ones (U+FE62, U+FE63, U+FE66, U+FE6B), super- and subscripts. */
+static int csv_compat_dangerous(const char *s, size_t len)
 {
-    const unsigned char *u = (const unsigned char *)s;
-
-    return len >= 3 && u[0] == 0xef && u[1] == 0xbc &&
-           (u[2] == 0x9d || u[2] == 0x8b || u[2] == 0x8d || u[2] == 0xa0);
+    if (len == 0 || (unsigned char)s[0] < 0x80)
+        return 0;
+    gunichar c = g_utf8_get_char_validated(s, (gssize)len);
+    if (c == (gunichar)-1 || c == (gunichar)-2)
+        return 0;
+    char one[8];
+    char *norm = g_utf8_normalize(one, g_unichar_to_utf8(c, one), G_NORMALIZE_ALL);
+    int bad = norm && strchr("=+-@", norm[0]) && norm[0] != '\0';
+    g_free(norm);
+    return bad;
 }
 
 /* Non-zero when the cell must get the neutralizing prefix; first: the file's first cell. */
@@ -87,8 +105,7 @@ static int csv_needs_prefix(const csv_cell *cell, int first)
         return 0;
     while (i < t->len && (n = csv_blank(t->str + i, t->len - i)) > 0)
         i += n;
-    return i < t->len &&
-           (csv_dangerous(t->str[i]) || csv_fullwidth_dangerous(t->str + i, t->len - i));
+    return i < t->len && (csv_dangerous(t->str[i]) || csv_compat_dangerous(t->str + i, t->len - i));
 }
 
 /* Non-zero when the cell must be quoted to be read back as one cell with delimiter delim. */

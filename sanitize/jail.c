@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,6 +51,9 @@
 /* The most sheets the init sends, and the longest LibreOffice report it reads. */
 #define SHEETS_INIT_MAX 1024
 #define SHEETS_LOG_MAX (1u << 20)
+/* The runs for the sheets end this long (at least) before the jail's deadline, so that the
+ * PDF is never lost to them. */
+#define SHEETS_MARGIN_MIN 2.0
 /* Exit codes of the jail's own processes: the program could not be started; the jail
  * (namespaces, mounts, user) could not be made. */
 #define JAIL_EXIT_EXEC 127
@@ -60,6 +62,8 @@
 /* The deadline of the job in progress (0: none) and whether it has cut a conversion. */
 static double job_deadline;
 static int job_deadline_hit;
+/* In the jail's init: when it started (mg_now), for the deadline of the sheets' runs. */
+static double init_started;
 
 /* One running child and what the parent has read from it. */
 typedef struct run {
@@ -390,13 +394,17 @@ static int output_copy(const spec *s)
 /* One CSV LibreOffice left in work/csv and the sheet it came from (-1: unknown). */
 typedef struct sheet_file {
     char name[NAME_MAX + 1];
+    size_t len; /* strlen(name) */
     long index;
 } sheet_file;
 
 /* In the jail's init, already the jail user: run LibreOffice with argv, its standard streams
- * /dev/null but its report (stdout) to the file log, wait for it, then end whatever it left. */
-static void init_pass(const spec *s, char **argv, const char *log)
+ * /dev/null but its report (stdout) to the file log, a new file (whatever an earlier run left
+ * there, a FIFO, a link, is removed first); wait for it until the time until (mg_now), then
+ * end whatever it left. */
+static void init_pass(const spec *s, char **argv, const char *log, double until)
 {
+    struct timespec tick = {0, 20 * 1000 * 1000};
     pid_t pid = fork();
 
     if (pid == 0) {
@@ -404,13 +412,18 @@ static void init_pass(const spec *s, char **argv, const char *log)
         if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
             dup2(null, STDERR_FILENO) < 0)
             _exit(JAIL_EXIT_EXEC);
-        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+        if (log && unlink(log) < 0 && errno != ENOENT)
+            _exit(JAIL_EXIT_EXEC);
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
         if (log && (fd < 0 || dup2(fd, STDOUT_FILENO) < 0))
             _exit(JAIL_EXIT_EXEC);
         program_exec(s, argv, 1);
     }
-    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    for (pid_t w = 0; pid > 0 && w == 0 && mg_now() < until;) {
+        w = waitpid(pid, NULL, WNOHANG);
+        if (w == 0 || (w < 0 && errno == EINTR))
+            w = 0, (void)nanosleep(&tick, NULL);
+    }
     (void)kill(-1, SIGKILL);
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
         ;
@@ -427,10 +440,11 @@ static void sheet_add(int dir, const char *name, size_t len, long index, sheet_f
         memcmp(name + len - 4, ".csv", 4) != 0)
         return;
     for (size_t i = 0; i < *n; i++)
-        if (strlen(f[i].name) == len && memcmp(f[i].name, name, len) == 0)
+        if (f[i].len == len && memcmp(f[i].name, name, len) == 0)
             return;
     memcpy(f[*n].name, name, len);
     f[*n].name[len] = '\0';
+    f[*n].len = len;
     if (fstatat(dir, f[*n].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
         f[(*n)++].index = index;
 }
@@ -439,9 +453,12 @@ static void sheet_add(int dir, const char *name, size_t len, long index, sheet_f
  * "Writing sheet NAME -> DIR/FILE" is the k-th sheet (from 0). */
 static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
 {
+    struct stat st;
     char *log = malloc(SHEETS_LOG_MAX);
     int fd = openat(work, "csv.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    ssize_t len = fd < 0 || !log ? -1 : read(fd, log, SHEETS_LOG_MAX);
+    ssize_t len = fd < 0 || !log || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
+                      ? -1
+                      : read(fd, log, SHEETS_LOG_MAX);
     long index = 0;
 
     for (const char *p = log, *end = log + (len > 0 ? len : 0); p < end;) {
@@ -477,36 +494,60 @@ static void sheets_from_dir(int dir, sheet_file *f, size_t *n)
     closedir(d);
 }
 
-/* Mark in vis (SHEETS_INIT_MAX entries) the sheets LibreOffice's HTML export (work/html/
- * input.html) shows: it leaves hidden sheets out, and empty ones, and when it shows more than
- * one it names each with an anchor <A NAME="tableN">, N its index; cell text is escaped, so
- * only the export itself writes one. 0, or -1 when that tells nothing: no export, or no
- * anchor (one sheet shown or none, which one unknown). */
-static int sheets_visible(int work, unsigned char *vis)
+/* Mark in vis (SHEETS_INIT_MAX entries) the anchors <A NAME="tableN"> that start in the
+ * first scan of the have bytes at h; their count. */
+static size_t sheets_anchors(const char *h, size_t scan, size_t have, unsigned char *vis)
 {
     static const char anchor[] = "<A NAME=\"table";
-    struct stat st;
-    int fd = openat(work, "html/input.html", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char *h = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (h == MAP_FAILED)
-        return -1;
-    const char *end = h + st.st_size;
+    const char *end = h + have;
     size_t anchors = 0;
-    for (const char *p = h; (p = memmem(p, (size_t)(end - p), anchor, sizeof anchor - 1));) {
+
+    for (const char *p = h;
+         (p = memmem(p, (size_t)(end - p), anchor, sizeof anchor - 1)) && p < h + scan;) {
         unsigned long k = 0;
         for (p += sizeof anchor - 1; p < end && *p >= '0' && *p <= '9' && k < SHEETS_INIT_MAX; p++)
             k = k * 10 + (unsigned long)(*p - '0');
         if (p < end && *p == '"' && k < SHEETS_INIT_MAX)
             vis[k] = 1, anchors++;
     }
-    munmap(h, (size_t)st.st_size);
+    return anchors;
+}
+
+/* Mark in vis (SHEETS_INIT_MAX entries) the sheets LibreOffice's HTML export (work/html/
+ * input.html) shows: it leaves hidden sheets out, and empty ones, and when it shows more than
+ * one it names each with an anchor <A NAME="tableN">, N its index; cell text is escaped, so
+ * only the export itself writes one. The directory and the file must be real ones, and no
+ * more than max bytes of it are read, a piece at a time. 0, or -1 when that tells nothing:
+ * no export, or no anchor (one sheet shown or none, which one unknown). */
+static int sheets_visible(int work, unsigned char *vis, uint64_t max)
+{
+    enum { PIECE = 65536, KEEP = 32 }; /* KEEP: more than an anchor and its number */
+    struct stat st;
+    char *buf = malloc(PIECE + KEEP);
+    int dir = openat(work, "html", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        dir < 0 ? -1 : openat(dir, "input.html", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    size_t anchors = 0, kept = 0;
+
+    if (buf && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        for (uint64_t off = 0;;) {
+            size_t want = max - off < PIECE ? (size_t)(max - off) : PIECE;
+            ssize_t k = want ? pread(fd, buf + kept, want, (off_t)off) : 0;
+            size_t have = kept + (size_t)(k > 0 ? k : 0);
+            /* An anchor that starts in the last KEEP bytes is looked at with the next piece. */
+            size_t scan = k <= 0 ? have : have > KEEP ? have - KEEP : 0;
+            anchors += sheets_anchors(buf, scan, have, vis);
+            if (k <= 0)
+                break;
+            memmove(buf, buf + scan, have - scan);
+            kept = have - scan;
+            off += (uint64_t)k;
+        }
+    if (fd >= 0)
+        close(fd);
+    if (dir >= 0)
+        close(dir);
+    free(buf);
     return anchors > 0 ? 0 : -1;
 }
 
@@ -537,8 +578,12 @@ static int csv_has_data(int fd, size_t size)
     return 0;
 }
 
-/* Send one sheet's frame: flags (1: hidden), the file's name, its bytes. 0 or an errno. */
-static int sheet_send(int dir, const sheet_file *f, const unsigned char *vis, int vis_known)
+/* Send one sheet's frame: flags (1: hidden), the file's name, its bytes. A sheet over max
+ * bytes or over what is *left for all sheets goes no further than its size, which the trusted
+ * side refuses: a file LibreOffice made (sparse, linked many times) never fills the worker's
+ * disk. 0 or an errno. */
+static int sheet_send(int dir, const sheet_file *f, const unsigned char *vis, int vis_known,
+                      uint64_t max, uint64_t *left)
 {
     struct stat st;
     char buf[65536];
@@ -550,15 +595,20 @@ static int sheet_send(int dir, const sheet_file *f, const unsigned char *vis, in
         goto out;
     }
     uint32_t size = (uint32_t)st.st_size;
-    int hidden = vis_known && f->index >= 0 && (f->index >= SHEETS_INIT_MAX || !vis[f->index]) &&
-                 csv_has_data(fd, size);
+    int over = size > max || size > *left;
+    int hidden = !over && vis_known && f->index >= 0 &&
+                 (f->index >= SHEETS_INIT_MAX || !vis[f->index]) && csv_has_data(fd, size);
     if (put_u32(JAIL_SHEETS_FD, (uint32_t)hidden) < 0 ||
-        put_u32(JAIL_SHEETS_FD, (uint32_t)strlen(f->name)) < 0 ||
-        mg_write_all(JAIL_SHEETS_FD, f->name, strlen(f->name)) < 0 ||
-        put_u32(JAIL_SHEETS_FD, size) < 0) {
+        put_u32(JAIL_SHEETS_FD, (uint32_t)f->len) < 0 ||
+        mg_write_all(JAIL_SHEETS_FD, f->name, f->len) < 0 || put_u32(JAIL_SHEETS_FD, size) < 0) {
         rc = errno ? errno : EIO;
         goto out;
     }
+    if (over) {
+        rc = EFBIG;
+        goto out;
+    }
+    *left -= size;
     for (uint32_t off = 0; off < size && rc == 0;) {
         size_t want = size - off < sizeof buf ? size - off : sizeof buf;
         ssize_t k = pread(fd, buf, want, off);
@@ -579,6 +629,8 @@ out:
  * 0, or an errno value. */
 static int sheets_write(const spec *s)
 {
+    const conf *c = s->c;
+    uint64_t max = (uint64_t)c->max_text_mb << 20, left = (uint64_t)c->jail_file_size_mb << 20;
     sheet_file *f = calloc(SHEETS_INIT_MAX, sizeof *f);
     unsigned char *vis = calloc(SHEETS_INIT_MAX, 1);
     int work = open(s->view.work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -591,11 +643,12 @@ static int sheets_write(const spec *s)
     } else {
         sheets_from_log(work, dir, f, &n);
         sheets_from_dir(dir, f, &n);
-        int known = sheets_visible(work, vis) == 0;
+        int known = sheets_visible(work, vis, left) == 0;
         if (mg_write_all(JAIL_SHEETS_FD, "MGS1", 4) < 0 || put_u32(JAIL_SHEETS_FD, (uint32_t)n) < 0)
             rc = errno ? errno : EIO;
-        for (size_t i = 0; i < n && rc == 0; i++)
-            rc = sheet_send(dir, &f[i], vis, known);
+        /* More than the trusted side takes: the count alone, which it refuses. */
+        for (size_t i = 0; i < n && n <= c->office_max_sheets && rc == 0; i++)
+            rc = sheet_send(dir, &f[i], vis, known, max, &left);
     }
     if (dir >= 0)
         close(dir);
@@ -608,15 +661,19 @@ static int sheets_write(const spec *s)
 
 /* In the jail's init, after the PDF: a spreadsheet's sheets as CSV, one LibreOffice run, and
  * which of them are visible, a second, then the sheets sent. Nothing that fails here fails
- * the PDF: the trusted side finds a short or empty stream and goes without the sheets. */
+ * the PDF: the trusted side finds a short or empty stream and goes without the sheets, and
+ * both runs end a tenth of the jail's time (at least SHEETS_MARGIN_MIN) before its deadline,
+ * so that the init still sends the PDF's status in time. */
 static void init_sheets(const spec *s)
 {
     char log[PATH_MAX + 16];
+    double margin = MAX(SHEETS_MARGIN_MIN, s->timeout / 10.0);
+    double until = init_started + s->timeout - margin;
 
     if (mg_snprintf(log, sizeof log, "%s/csv.log", s->view.work) < 0)
         return;
-    init_pass(s, s->argv_csv, log);
-    init_pass(s, s->argv_html, NULL);
+    init_pass(s, s->argv_csv, log, until);
+    init_pass(s, s->argv_html, NULL, until);
     (void)sheets_write(s);
 }
 
@@ -658,6 +715,7 @@ static void child_init(const spec *s, int outw, int errw, int statw)
     sigset_t none;
     struct pollfd p = {JAIL_STATUS_FD, 0, 0};
 
+    init_started = mg_now();
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
     for (int sig = 1; sig < NSIG; sig++)

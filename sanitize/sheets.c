@@ -97,37 +97,42 @@ static char *name_clean(const char *raw, size_t len, size_t index)
     return g_string_free(g, FALSE);
 }
 
-/* Non-zero when sheet s's file name would be that of one of the n before it (compared
- * without case, as Windows does). */
-static int name_taken(const san_sheet *sheets, size_t n, const san_sheet *s)
+/* The key under which s's file name is compared with the others': compatibility-normalized
+ * and case-folded, as Windows and macOS would take two names for one. Caller g_free()s. */
+static char *name_key(const san_sheet *s)
 {
-    char *mine = san_sheet_file_name("", s), *fold = g_utf8_casefold(mine, -1);
-    int taken = 0;
+    char *file = san_sheet_file_name("", s);
+    char *norm = g_utf8_normalize(file, -1, G_NORMALIZE_ALL);
+    char *key = g_utf8_casefold(norm ? norm : file, -1);
 
-    for (size_t i = 0; i < n && !taken; i++) {
-        char *other = san_sheet_file_name("", &sheets[i]);
-        char *f = g_utf8_casefold(other, -1);
-        taken = strcmp(f, fold) == 0;
-        g_free(f);
-        g_free(other);
-    }
-    g_free(mine);
-    g_free(fold);
-    return taken;
+    g_free(norm);
+    g_free(file);
+    return key;
 }
 
-/* Make s's name differ from those of the n sheets before it: " (2)", " (3)", ... added. */
-static void name_unique(const san_sheet *sheets, size_t n, san_sheet *s)
+/* Make s's name differ from those of the sheets before it, whose keys are in taken (s's key
+ * is added): " (2)", " (3)", ... added, the name cut so that it stays within
+ * SAN_SHEET_NAME_MAX bytes. Each sheet tries at most as many suffixes as there are sheets
+ * before it, so that names alike cost no more than the square of their number. */
+static void name_unique(GHashTable *taken, san_sheet *s)
 {
-    char *base = s->name;
+    char *base = s->name, *key = name_key(s);
 
-    for (unsigned k = 2; name_taken(sheets, n, s); k++) {
+    for (unsigned k = 2; g_hash_table_contains(taken, key); k++) {
+        char suffix[16];
+        g_snprintf(suffix, sizeof suffix, " (%u)", k);
+        size_t keep = strlen(base);
+        while (keep + strlen(suffix) > SAN_SHEET_NAME_MAX)
+            keep = (size_t)(g_utf8_find_prev_char(base, base + keep) - base);
         if (s->name != base)
             g_free(s->name);
-        s->name = g_strdup_printf("%s (%u)", base, k);
+        s->name = g_strdup_printf("%.*s%s", (int)keep, base, suffix);
+        g_free(key);
+        key = name_key(s);
     }
     if (s->name != base)
         g_free(base);
+    g_hash_table_add(taken, key);
 }
 
 /* Write the CSV text (len bytes, hostile) rebuilt by the CSV writer, with a BOM, into a new
@@ -206,14 +211,16 @@ int sheets_read(const conf *c, int fd, san_result *r, char *why, size_t why_len)
                            c->office_max_sheets),
                -1;
     san_sheet *sheets = g_new0(san_sheet, n ? n : 1);
+    GHashTable *taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     size_t got = 0;
     int rc = 0;
     for (; got < n; got++) {
         sheets[got].fd = -1;
         if ((rc = sheet_one(c, &rd, got, &left, &sheets[got], why, why_len)) < 0)
             break;
-        name_unique(sheets, got, &sheets[got]);
+        name_unique(taken, &sheets[got]);
     }
+    g_hash_table_destroy(taken);
     if (rc == 0 && rd.off != rd.size)
         rc = -1, mg_snprintf(why, why_len, "bytes follow the last sheet");
     if (rc == 0) {

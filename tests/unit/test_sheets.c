@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -195,12 +196,345 @@ static void test_too_large(void **state)
     conf_free(c);
 }
 
+/* A stream of n sheets named "input-a" + 10 invisible characters + ".csv", all different but
+ * all made the same name "a"; flags 1 for every other one. */
+static int stream_alike(size_t n)
+{
+    GString *g = g_string_new("MGS1");
+    int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
+
+    put_u32(g, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        GString *name = g_string_new("input-a");
+        for (int b = 0; b < 10; b++) /* ZERO WIDTH SPACE or LEFT-TO-RIGHT MARK: dropped */
+            g_string_append(name, i >> b & 1 ? "\xe2\x80\x8b" : "\xe2\x80\x8e");
+        g_string_append(name, ".csv");
+        put_u32(g, (uint32_t)(i & 1));
+        put_u32(g, (uint32_t)name->len);
+        g_string_append_len(g, name->str, (gssize)name->len);
+        put_u32(g, 2);
+        g_string_append(g, "1\n");
+        g_string_free(name, TRUE);
+    }
+    assert_true(fd >= 0);
+    assert_int_equal(mg_write_all(fd, g->str, g->len), 0);
+    g_string_free(g, TRUE);
+    return fd;
+}
+
+/* 1,024 sheets whose names all clean to one are made unique quickly (their number squared at
+ * worst, not cubed), each within SAN_SHEET_NAME_MAX bytes, no two files alike. */
+static void test_names_alike(void **state)
+{
+    conf *c = conf_new_defaults();
+    GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    san_result r;
+    char why[256];
+    int fd = stream_alike(1024);
+
+    (void)state;
+    c->office_max_sheets = 1024;
+    memset(&r, 0, sizeof r);
+    double t0 = mg_now();
+    assert_int_equal(sheets_read(c, fd, &r, why, sizeof why), 0);
+    double took = mg_now() - t0;
+    print_message("1024 sheets named alike: %.2f s\n", took);
+    assert_true(took < 5.0);
+    assert_int_equal(r.nsheets, 1024);
+    assert_string_equal(r.sheets[0].name, "a");
+    assert_string_equal(r.sheets[1].name, "a"); /* hidden: "a (hidden).csv", another file */
+    assert_string_equal(r.sheets[2].name, "a (2)");
+    for (size_t i = 0; i < r.nsheets; i++) {
+        char *file = san_sheet_file_name("book", &r.sheets[i]);
+        assert_true(strlen(r.sheets[i].name) <= SAN_SHEET_NAME_MAX);
+        assert_true(g_hash_table_add(files, g_utf8_casefold(file, -1)));
+        g_free(file);
+    }
+    san_result_clear(&r);
+    close(fd);
+    g_hash_table_destroy(files);
+    conf_free(c);
+}
+
+/* Names a file system would take for one (fullwidth letters, case, composed or not) are
+ * unique; a long name that needs a suffix stays within SAN_SHEET_NAME_MAX bytes. */
+static void test_names_compat(void **state)
+{
+    static const frame f[] = {
+        {0, "input-data.csv", "1\n"},
+        {0, "input-\xef\xbd\x84\xef\xbd\x81\xef\xbd\x94\xef\xbd\x81.csv", "2\n"}, /* ｄａｔａ */
+        {0, "input-\xc3\xa9t\xc3\xa9.csv", "3\n"},                                /* été */
+        {0, "input-e\xcc\x81te\xcc\x81.csv", "4\n"}, /* the same, decomposed */
+        {0, "input-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.csv", "5\n"},
+        {0, "input-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX.csv", "6\n"},
+    };
+    conf *c = conf_new_defaults();
+    san_result r;
+    char why[256];
+    int fd = stream(f, G_N_ELEMENTS(f), G_N_ELEMENTS(f), "");
+
+    (void)state;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sheets_read(c, fd, &r, why, sizeof why), 0);
+    assert_string_equal(r.sheets[0].name, "data");
+    assert_string_equal(r.sheets[1].name, "\xef\xbd\x84\xef\xbd\x81\xef\xbd\x94\xef\xbd\x81 (2)");
+    assert_string_equal(r.sheets[2].name, "\xc3\xa9t\xc3\xa9");
+    assert_string_equal(r.sheets[3].name, "e\xcc\x81te\xcc\x81 (2)");
+    assert_int_equal(strlen(r.sheets[4].name), SAN_SHEET_NAME_MAX);
+    assert_true(strlen(r.sheets[5].name) <= SAN_SHEET_NAME_MAX);
+    assert_true(g_str_has_suffix(r.sheets[5].name, "X (2)"));
+    san_result_clear(&r);
+    close(fd);
+    conf_free(c);
+}
+
+/* Every cell a spreadsheet could take for a formula gets the quote, also behind any blank or
+ * invisible character and in every compatibility form of = + - @; others are kept. */
+static void test_formulas(void **state)
+{
+    static const struct {
+        const char *cell, *out;
+    } cases[] = {
+        {"=1+1", "'=1+1"},
+        {"  +1", "'  +1"},
+        {"\"\t-1\"", "\"'\t-1\""},
+        {"\"\r@SUM(A1)\"", "\"'\r@SUM(A1)\""},
+        {"\xef\xbc\x9d"
+         "1",
+         "'\xef\xbc\x9d"
+         "1"},                               /* fullwidth = */
+        {"\xef\xbc\xa0x", "'\xef\xbc\xa0x"}, /* fullwidth @ */
+        {"\xef\xb9\xa6"
+         "1",
+         "'\xef\xb9\xa6"
+         "1"}, /* small = */
+        {"\xef\xb9\xa3"
+         "1",
+         "'\xef\xb9\xa3"
+         "1"},                                 /* small - */
+        {"\xe2\x80\x83=1", "'\xe2\x80\x83=1"}, /* em space */
+        {"\xe2\x80\xaf+1", "'\xe2\x80\xaf+1"}, /* narrow no-break space */
+        {"\xe2\x80\x8f=1", "'\xe2\x80\x8f=1"}, /* right-to-left mark */
+        {"\xc2\xad-1", "'\xc2\xad-1"},         /* soft hyphen */
+        {"\xe3\x80\x80\xef\xbc\x8b"
+         "1",
+         "'\xe3\x80\x80\xef\xbc\x8b"
+         "1"},
+        {"'=kept", "'=kept"},
+        {"1-2", "1-2"},
+        {"\xe2\x88\x92"
+         "1",
+         "\xe2\x88\x92"
+         "1"}, /* MINUS SIGN: a number, no formula */
+        {"\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        conf *c = conf_new_defaults();
+        char *csv = g_strdup_printf("x,%s\n", cases[i].cell);
+        frame f[] = {{0, "input-a.csv", csv}};
+        san_result r;
+        char why[256];
+        int fd = stream(f, 1, 1, "");
+        memset(&r, 0, sizeof r);
+        assert_int_equal(sheets_read(c, fd, &r, why, sizeof why), 0);
+        char *text = sheet_text(&r.sheets[0]);
+        char *want = g_strdup_printf("\xEF\xBB\xBFx,%s\n", cases[i].out);
+        if (strcmp(text, want) != 0)
+            fail_msg("case %zu: got [%s], want [%s]", i, text, want);
+        g_free(want);
+        g_free(text);
+        g_free(csv);
+        san_result_clear(&r);
+        close(fd);
+        conf_free(c);
+    }
+}
+
+/* ---- the jail's init, fed by a taken-over LibreOffice ---- */
+
+/* A stand-in for LibreOffice: a shell script that, by the first line of its input, leaves in
+ * the work directory what a taken-over LibreOffice could. */
+static const char soffice_script[] =
+    "#!/bin/sh\n"
+    "target= out= in=\n"
+    "while [ $# -gt 0 ]; do\n"
+    "  case \"$1\" in\n"
+    "  --convert-to) target=$2; shift ;;\n"
+    "  --outdir) out=$2; shift ;;\n"
+    "  *) in=$1 ;;\n"
+    "  esac\n"
+    "  shift\n"
+    "done\n"
+    "work=${out%/*}\n"
+    "mode=$(head -n 1 \"$in\")\n"
+    "mkdir -p \"$out\"\n"
+    "case $target in\n"
+    "pdf)\n"
+    "  printf '%%PDF-1.4\\n%%%%EOF\\n' > \"$out/input.pdf\"\n"
+    "  if [ \"$mode\" = fifo ]; then mkfifo \"$work/csv.log\"; fi ;;\n"
+    "csv*)\n"
+    "  case $mode in\n"
+    "  fifo) echo x > \"$out/input-a.csv\" ;;\n"
+    "  big) i=0; while [ $i -lt 40 ]; do truncate -s 3M \"$out/input-s$i.csv\";"
+    " i=$((i + 1)); done ;;\n"
+    "  slow) exec sleep 1000 ;;\n"
+    "  html*) echo 1 > \"$out/input-a.csv\"; echo 2 > \"$out/input-b.csv\";\n"
+    "    echo \"Writing sheet a -> $out/input-a.csv\"; echo \"Writing sheet b -> "
+    "$out/input-b.csv\";\n"
+    "    mkfifo \"$out/input-c.csv\"; ln -s /etc/passwd \"$out/input-d.csv\" ;;\n"
+    "  esac ;;\n"
+    "html*)\n"
+    "  case $mode in\n"
+    "  htmllink) rmdir \"$out\"; mkdir \"$work/x\";\n"
+    "    echo '<A NAME=\"table0\">' > \"$work/x/input.html\"; ln -s x \"$out\" ;;\n"
+    "  htmldir) echo '<A NAME=\"table0\">' > \"$out/input.html\" ;;\n"
+    "  esac ;;\n"
+    "esac\n";
+
+/* Run the stand-in on mode with small limits: the jail's status, the PDF and the sheets'
+ * stream (its size in *stream_size, what sheets_read made of it in r). Skips where no jail
+ * can be made. */
+static jail_status office_run(const char *mode, san_result *r, off_t *stream_size, char **pdf,
+                              int *read_rc)
+{
+    conf *c = conf_new_defaults();
+    char *dir = g_dir_make_tmp("mugai-sheets-XXXXXX", NULL);
+    char *script = g_build_filename(dir, "soffice", NULL);
+    char *line = g_strdup_printf("%s\n", mode);
+    char why[512] = "";
+    struct stat st;
+
+    assert_non_null(dir);
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_true(g_file_set_contents(script, soffice_script, -1, NULL));
+    assert_int_equal(chmod(script, 0755), 0);
+    g_free(c->soffice_path);
+    c->soffice_path = g_strdup(script);
+    c->office_timeout = 8;
+    c->jail_file_size_mb = 4;
+    int in = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
+    int out = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
+    int sheets = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
+    assert_true(in >= 0 && out >= 0 && sheets >= 0);
+    assert_int_equal(mg_write_all(in, line, strlen(line)), 0);
+    assert_int_equal(lseek(in, 0, SEEK_SET), 0);
+    jail_status js = jail_office_convert(c, in, "xlsx", out, sheets, why, sizeof why);
+    print_message("%s: %s %s\n", mode, jail_status_name(js), why);
+    if (js == JAIL_UNAVAILABLE)
+        skip();
+    assert_int_equal(fstat(sheets, &st), 0);
+    *stream_size = st.st_size;
+    *pdf = g_malloc0(64);
+    (void)pread(out, *pdf, 63, 0);
+    memset(r, 0, sizeof *r);
+    *read_rc = sheets_read(c, sheets, r, why, sizeof why);
+    print_message("%s: stream of %lld bytes: %s\n", mode, (long long)st.st_size,
+                  *read_rc == 0 ? "read" : why);
+    close(in);
+    close(out);
+    close(sheets);
+    unlink(script);
+    rmdir(dir);
+    g_free(script);
+    g_free(dir);
+    g_free(line);
+    conf_free(c);
+    return js;
+}
+
+/* A FIFO left where the init writes LibreOffice's report does not stop it: the report is a
+ * new file, the sheets come and the PDF too. */
+static void test_init_fifo_log(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    assert_int_equal(office_run("fifo", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_true(g_str_has_prefix(pdf, "%PDF-"));
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.nsheets, 1);
+    assert_string_equal(r.sheets[0].name, "a");
+    g_free(pdf);
+    san_result_clear(&r);
+}
+
+/* Forty sparse files of 3 MiB (120 MiB that take no room in the jail) are not copied to the
+ * worker's disk: the init sends no more than [jail] file_size_mb (4 MiB here), which the
+ * trusted side refuses. */
+static void test_init_bounded(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    assert_int_equal(office_run("big", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_true(g_str_has_prefix(pdf, "%PDF-"));
+    assert_true(size <= (4 << 20) + 4096);
+    assert_int_equal(rc, -1);
+    assert_int_equal(r.nsheets, 0);
+    g_free(pdf);
+}
+
+/* An export of the sheets that never ends costs the sheets, never the PDF: the init ends it
+ * before the jail's deadline. */
+static void test_init_slow(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    double t0 = mg_now();
+    assert_int_equal(office_run("slow", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_true(mg_now() - t0 < 8.0);
+    assert_true(g_str_has_prefix(pdf, "%PDF-"));
+    assert_int_equal(r.nsheets, 0);
+    g_free(pdf);
+}
+
+/* The HTML export's directory is followed only when it is a real one: through a link, the
+ * init learns nothing of which sheets are visible, and hides none. A FIFO and a link among
+ * the CSVs are no sheets. */
+static void test_init_html_link(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    assert_int_equal(office_run("htmldir", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.nsheets, 2);
+    assert_false(r.sheets[0].hidden);
+    assert_true(r.sheets[1].hidden); /* not shown by a real export: hidden */
+    g_free(pdf);
+    san_result_clear(&r);
+    assert_int_equal(office_run("htmllink", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.nsheets, 2);
+    assert_false(r.sheets[0].hidden);
+    assert_false(r.sheets[1].hidden);
+    g_free(pdf);
+    san_result_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_names),         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_names_alike),
+        cmocka_unit_test(test_names_compat),  cmocka_unit_test(test_formulas),
+        cmocka_unit_test(test_init_fifo_log), cmocka_unit_test(test_init_bounded),
+        cmocka_unit_test(test_init_slow),     cmocka_unit_test(test_init_html_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
