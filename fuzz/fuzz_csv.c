@@ -9,11 +9,11 @@
  * Each output is read back with a reader written here (RFC 4180 as Python's
  * csv module reads it: a quote opens a cell only at its start, "" inside
  * quotes is one quote, text after the closing quote belongs to the cell) and
- * checked: no cell a spreadsheet would evaluate (= + - @ TAB CR first, also
- * fullwidth and after blanks a reader trims, or a first cell "sep=") lacks the
- * single-quote prefix; the records and cells are those of the input, each cell
- * unchanged or with that prefix added; neutralizing the output again changes
- * nothing.
+ * checked: no cell a spreadsheet would evaluate (= + - @ TAB CR first, also in
+ * a compatibility form such as fullwidth, also after spaces and format
+ * characters, or a first cell "sep=") lacks the single-quote prefix; the records and cells are
+ * those of the input, each cell unchanged or with that prefix added; neutralizing the output again
+ * changes nothing.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -94,43 +94,52 @@ static GPtrArray *parse(const char *s, size_t n, char delim)
     return recs;
 }
 
-/* Length of a blank a reader may trim at s, or 0. */
-static size_t blank_len(const char *s, size_t n)
+/* The character at s (n bytes) and its length in *k; (gunichar)-1 when invalid or none. */
+static gunichar char_at(const char *s, size_t n, size_t *k)
 {
-    static const char *const blanks[] = {" ",
-                                         "\xC2\xA0",
-                                         "\xE3\x80\x80",
-                                         "\xE2\x80\x8B",
-                                         "\xE2\x80\x8C",
-                                         "\xE2\x80\x8D",
-                                         "\xE2\x81\xA0",
-                                         BOM};
+    gunichar c = n ? g_utf8_get_char_validated(s, (gssize)n) : (gunichar)-1;
 
-    for (size_t i = 0; i < G_N_ELEMENTS(blanks); i++)
-        if (strlen(blanks[i]) <= n && memcmp(s, blanks[i], strlen(blanks[i])) == 0)
-            return strlen(blanks[i]);
-    return 0;
+    *k = c == (gunichar)-1 || c == (gunichar)-2 ? 0 : (size_t)(g_utf8_next_char(s) - s);
+    return *k ? c : (gunichar)-1;
+}
+
+/* Non-zero when a reader may show nothing for c before a formula: a space separator or a
+ * format character (no-break and ideographic spaces, zero-width characters, the byte-order
+ * mark, bidirectional marks). */
+static int blank(gunichar c)
+{
+    GUnicodeType t = g_unichar_type(c);
+
+    return t == G_UNICODE_SPACE_SEPARATOR || t == G_UNICODE_FORMAT;
+}
+
+/* Non-zero when c starts a formula: = + - @ TAB CR, or a character whose compatibility form
+ * starts with = + - @ (fullwidth, small, super- and subscript forms). */
+static int formula_start(gunichar c)
+{
+    char one[8];
+
+    if (c < 0x80)
+        return c != 0 && strchr("=+-@\t\r", (int)c) != NULL;
+    char *norm = g_utf8_normalize(one, g_unichar_to_utf8(c, one), G_NORMALIZE_ALL);
+    int bad = norm && norm[0] != '\0' && strchr("=+-@", norm[0]) != NULL;
+    g_free(norm);
+    return bad;
 }
 
 /* Non-zero when a spreadsheet would evaluate the cell. */
 static int evaluated(const GString *c, int first)
 {
-    static const char *const fullwidth[] = {"\xEF\xBC\x9D", "\xEF\xBC\x8B", "\xEF\xBC\x8D",
-                                            "\xEF\xBC\xA0"};
     size_t i = 0, k;
+    gunichar u;
 
     if (c->len > 0 && c->str[0] == '\'')
         return 0;
     if (first && g_ascii_strncasecmp(c->str, "sep=", 4) == 0)
         return 1;
-    while ((k = blank_len(c->str + i, c->len - i)) > 0)
+    while ((u = char_at(c->str + i, c->len - i, &k)) != (gunichar)-1 && blank(u))
         i += k;
-    if (i < c->len && strchr("=+-@\t\r", c->str[i]))
-        return 1;
-    for (size_t f = 0; f < G_N_ELEMENTS(fullwidth); f++)
-        if (c->len - i >= 3 && memcmp(c->str + i, fullwidth[f], 3) == 0)
-            return 1;
-    return 0;
+    return u != (gunichar)-1 && formula_start(u);
 }
 
 /* Check out (read with out_delim) against in (read with in_delim): same records and cells,
