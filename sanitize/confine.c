@@ -328,7 +328,7 @@ static int filter_signal_rules(scmp_filter_ctx ctx, pid_t self)
 {
     for (size_t i = 0; i < sizeof signalling / sizeof signalling[0]; i++)
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), signalling[i], 1,
-                             SCMP_A0(SCMP_CMP_NE, (uint64_t)self)) != 0)
+                             SCMP_A0(SCMP_CMP_NE, (uint64_t)self, 0)) != 0)
             return -1;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), commands[i].nr, 1,
