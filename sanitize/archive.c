@@ -545,9 +545,38 @@ static void zip_discard(arch *x)
 
 /* ---- entries ---- */
 
+/* Close the CSV of every sheet of r: once in the zip (or left out) it is not needed, and an
+ * archive of many spreadsheets must not hold a descriptor per sheet until it is repacked. */
+static void sheets_close(san_result *r)
+{
+    for (size_t i = 0; i < r->nsheets; i++)
+        if (r->sheets[i].fd >= 0) {
+            close(r->sheets[i].fd);
+            r->sheets[i].fd = -1;
+        }
+}
+
+/* Count sheet s of member m against the input's budget: one more member and its bytes. 0, or
+ * -1 when the budget refuses it: the member's reason then says which sheet was left out and
+ * why. */
+static int sheet_budget(arch *x, san_member *m, const san_sheet *s)
+{
+    char why[160];
+
+    if (san_budget_part(x->b, x->c, why, sizeof(why)) == 0 &&
+        san_budget_expand(x->b, x->c, s->out_size, why, sizeof(why)) == 0)
+        return 0;
+    gchar *old = g_strdup(m->r.reason ? m->r.reason : "converted");
+    san_result_set(&m->r, SAN_SANITIZED, NULL, "%s; the CSV of sheet %s left out: %s", old, s->name,
+                   why);
+    g_free(old);
+    return -1;
+}
+
 /* Add the CSV of every sheet of member m (a spreadsheet) to the zip after its output, as
- * "STEM-SHEET.csv" beside it, made unique like every output name; each sheet's output_path
- * gets that name. 0 or -1. */
+ * "STEM-SHEET.csv" beside it, made unique like every output name, each within the input's
+ * budget; each sheet's output_path gets that name and its descriptor is closed once added.
+ * 0 or -1. */
 static int member_sheets(arch *x, san_member *m, time_t mtime)
 {
     gchar *stem = g_strndup(m->output_name, name_stem_len(m->output_name));
@@ -555,11 +584,15 @@ static int member_sheets(arch *x, san_member *m, time_t mtime)
 
     for (size_t i = 0; i < m->r.nsheets && rc == 0; i++) {
         san_sheet *s = &m->r.sheets[i];
+        if (sheet_budget(x, m, s) < 0)
+            continue;
         char *base = san_sheet_file_name(stem, s);
         s->output_path = name_output(x->outnames, base, "csv");
         g_free(base);
         if (s->output_path && lseek(s->fd, 0, SEEK_SET) == 0)
             rc = zip_add(x, s->output_path, s->fd, mtime);
+        close(s->fd);
+        s->fd = -1;
     }
     g_free(stem);
     return rc;
@@ -588,6 +621,7 @@ static arch_step member_convert(arch *x, san_member *m, int fd, time_t mtime)
     }
     if (out >= 0)
         close(out);
+    sheets_close(&m->r);
     return st;
 }
 

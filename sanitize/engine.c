@@ -33,7 +33,8 @@ struct san_engine {
     quar_store *own_store; /* opened here from the configuration when none was given */
     char *store_err;
     const char *actor;
-    unsigned top_level; /* non-zero while san_file converts its own input */
+    unsigned top_level;  /* non-zero while san_file converts its own input */
+    GHashTable *written; /* canonical paths of the files san_file wrote: never replaced */
 };
 
 /* Open a libmagic cookie with flags, loading the default database. */
@@ -56,6 +57,7 @@ san_engine *san_engine_new(const conf *c, char **err)
 
     *err = NULL;
     e->c = c;
+    e->written = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     charset_allow_config(c->charsets);
     if (access(c->render_path, X_OK) != 0) {
         *err = g_strdup_printf("%s: renderer not found or not executable: %s", c->render_path,
@@ -85,6 +87,8 @@ void san_engine_free(san_engine *e)
     scan_free(e->scanner);
     quar_close(e->own_store);
     g_free(e->store_err);
+    if (e->written)
+        g_hash_table_destroy(e->written);
     g_free(e);
 }
 
@@ -171,6 +175,75 @@ static char *outfile_commit(outfile *o, const char *name, int overwrite)
     g_free(o->dir);
     o->tmp = o->dir = NULL;
     return final;
+}
+
+/* The key under which the file dir/name is remembered as written. Caller g_free()s. */
+static char *written_key(const char *dir, const char *name)
+{
+    gchar *path = g_build_filename(dir, name, NULL);
+    gchar *key = g_canonicalize_filename(path, NULL);
+
+    g_free(path);
+    return key;
+}
+
+/* Non-zero when this engine wrote the file dir/name earlier. */
+static int written_before(const san_engine *e, const char *dir, const char *name)
+{
+    char *key = written_key(dir, name);
+    int found = g_hash_table_contains(e->written, key);
+
+    g_free(key);
+    return found;
+}
+
+/* name with " (k)" before its extension: "book-x (2).csv". Caller g_free()s. */
+static char *name_numbered(const char *name, unsigned k)
+{
+    const char *dot = strrchr(name, '.');
+
+    if (!dot || dot == name)
+        return g_strdup_printf("%s (%u)", name, k);
+    return g_strdup_printf("%.*s (%u)%s", (int)(dot - name), name, k, dot);
+}
+
+/* As outfile_commit, but never over a file this engine wrote earlier (another input's output
+ * or sheet of the same run, whatever overwrite says): then the first "NAME (k).EXT" that is
+ * neither written this run nor, without overwrite, present is taken. The path is remembered.
+ * Returns it or NULL (errno; EEXIST when name itself exists and overwrite is 0). */
+static char *outfile_commit_fresh(san_engine *e, outfile *o, const char *name, int overwrite)
+{
+    char *dir = g_strdup(o->dir), *path = NULL;
+
+    for (unsigned k = 1; k <= 1000 && !path; k++) {
+        char *cand = k == 1 ? g_strdup(name) : name_numbered(name, k);
+        if (!written_before(e, dir, cand)) {
+            path = outfile_commit(o, cand, overwrite);
+            if (!path && (errno != EEXIST || k == 1)) {
+                g_free(cand);
+                break;
+            }
+        }
+        if (path)
+            g_hash_table_add(e->written, written_key(dir, cand));
+        g_free(cand);
+        if (!path && k == 1000)
+            errno = EEXIST;
+    }
+    g_free(dir);
+    return path;
+}
+
+/* Add to reason a note for an output of r given another name than planned (planned) so as
+ * not to replace a file written earlier in the run. */
+static void note_renamed(GString *reason, const char *path, const char *planned)
+{
+    gchar *base = path ? g_path_get_basename(path) : NULL;
+
+    if (base && strcmp(base, planned) != 0)
+        g_string_append_printf(
+            reason, "; written as %s, since an earlier input of this run wrote %s", base, planned);
+    g_free(base);
 }
 
 /* ---- converters ---- */
@@ -556,7 +629,8 @@ static int fd_copy_rest(int from, int to)
 /* Write every sheet of r beside the output called stem in out_dir ("stem-SHEET.csv"), each
  * through a temporary file and a rename like the output itself. 0, or -1 (reason in r) when
  * one could not be written. */
-static int sheets_commit(const char *out_dir, const char *stem, int overwrite, san_result *r)
+static int sheets_commit(san_engine *e, const char *out_dir, const char *stem, int overwrite,
+                         san_result *r)
 {
     for (size_t i = 0; i < r->nsheets; i++) {
         san_sheet *s = &r->sheets[i];
@@ -566,7 +640,7 @@ static int sheets_commit(const char *out_dir, const char *stem, int overwrite, s
                          fd_copy_rest(s->fd, o.fd) < 0
                      ? -1
                      : 0;
-        if (rc == 0 && !(s->output_path = outfile_commit(&o, name, overwrite)))
+        if (rc == 0 && !(s->output_path = outfile_commit_fresh(e, &o, name, overwrite)))
             rc = -1;
         if (rc < 0)
             san_result_set(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
@@ -580,6 +654,22 @@ static int sheets_commit(const char *out_dir, const char *stem, int overwrite, s
     return 0;
 }
 
+/* Set r sanitized with reason, and a note for each output (named name, or a sheet's
+ * "stem-SHEET.csv") that was given another name. */
+static void reason_renamed(san_result *r, const char *name, const char *stem, const char *reason)
+{
+    GString *g = g_string_new(reason);
+
+    note_renamed(g, r->output_path, name);
+    for (size_t i = 0; i < r->nsheets; i++) {
+        char *planned = san_sheet_file_name(stem, &r->sheets[i]);
+        note_renamed(g, r->sheets[i].output_path, planned);
+        g_free(planned);
+    }
+    san_result_set(r, SAN_SANITIZED, NULL, "%s", g->str);
+    g_string_free(g, TRUE);
+}
+
 /* Convert an identified input into out_dir; fills r. 0, or -1 on an internal error. */
 static int produce(san_engine *e, int fd, const san_class *cls, const char *out_dir,
                    const char *out_stem, int overwrite, san_result *r)
@@ -591,7 +681,7 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
     gchar *path = g_build_filename(out_dir, name, NULL);
     int rc = 0;
 
-    if (!overwrite && access(path, F_OK) == 0) {
+    if (!overwrite && access(path, F_OK) == 0 && !written_before(e, out_dir, name)) {
         san_result_set(r, SAN_FAILED, NULL, "output %s exists (use --force to overwrite)", path);
     } else if (outfile_open(&o, out_dir, out_stem) < 0) {
         san_result_set(r, SAN_FAILED, NULL, "cannot create output in %s: %s", out_dir,
@@ -603,7 +693,7 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
         name = g_strdup_printf("%s.%s", out_stem, ext);
         if (fstat(o.fd, &st) == 0)
             r->out_size = (size_t)st.st_size;
-        r->output_path = outfile_commit(&o, name, overwrite);
+        r->output_path = outfile_commit_fresh(e, &o, name, overwrite);
         if (!r->output_path && errno == EEXIST)
             san_result_set(r, SAN_FAILED, NULL, "output %s/%s exists (use --force to overwrite)",
                            out_dir, name);
@@ -611,8 +701,8 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
             san_result_set(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
                            g_strerror(errno)),
                 rc = -1;
-        else if (sheets_commit(out_dir, out_stem, overwrite, r) == 0)
-            san_result_set(r, SAN_SANITIZED, NULL, "%s",
+        else if (sheets_commit(e, out_dir, out_stem, overwrite, r) == 0)
+            reason_renamed(r, name, out_stem,
                            cls->reason[0] ? cls->reason
                            : r->nsheets   ? "converted; its sheets' data as CSV"
                                           : "converted");

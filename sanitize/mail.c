@@ -312,17 +312,35 @@ static void describe_output(const char *ext, const char **ja, const char **en)
         *ja = "UTF-8のテキストに変換しました", *en = "converted to UTF-8 text";
 }
 
+/* Count sheet s against the input's budget: one more part and its bytes. 0, or -1 (reason in
+ * why) when the budget refuses it. */
+static int sheet_budget(mail_ctx *m, const san_sheet *s, char *why, size_t len)
+{
+    if (san_budget_part(m->b, m->c, why, len) < 0)
+        return -1;
+    return san_budget_expand(m->b, m->c, s->out_size, why, len);
+}
+
 /* Attach the CSV of every sheet of r (a spreadsheet) after its output called out, as
- * "STEM-SHEET.csv"; their names are added to names. The descriptors go to the message. */
-static void attach_sheets(mail_ctx *m, san_result *r, const char *out, GPtrArray *names)
+ * "STEM-SHEET.csv", each within the input's budget; their names are added to names, and
+ * "NAME: why" to refused for a sheet the budget left out. The descriptors go to the
+ * message. */
+static void attach_sheets(mail_ctx *m, san_result *r, const char *out, GPtrArray *names,
+                          GPtrArray *refused)
 {
     gchar *stem = g_strdup(out);
     char *dot = strrchr(stem, '.');
+    char why[160];
 
     if (dot && dot != stem)
         *dot = '\0';
     for (size_t i = 0; i < r->nsheets; i++) {
         char *name = san_sheet_file_name(stem, &r->sheets[i]);
+        if (sheet_budget(m, &r->sheets[i], why, sizeof(why)) < 0) {
+            g_ptr_array_add(refused, g_strdup_printf("%s: %s", name, why));
+            g_free(name);
+            continue;
+        }
         attach(m, r->sheets[i].fd, name, "csv");
         r->sheets[i].fd = -1;
         g_ptr_array_add(names, name);
@@ -330,8 +348,9 @@ static void attach_sheets(mail_ctx *m, san_result *r, const char *out, GPtrArray
     g_free(stem);
 }
 
-/* List the CSVs of a spreadsheet's sheets (names) under its attachment's line. */
-static void sheet_fates(mail_ctx *m, const char *orig, GPtrArray *names)
+/* List the CSVs of a spreadsheet's sheets (names) under its attachment's line, then those
+ * the input's budget left out (refused, "NAME: why"). */
+static void sheet_fates(mail_ctx *m, const char *orig, GPtrArray *names, GPtrArray *refused)
 {
     for (guint i = 0; i < names->len; i++) {
         char *name = mg_utf8_safe(names->pdata[i], -1);
@@ -340,13 +359,21 @@ static void sheet_fates(mail_ctx *m, const char *orig, GPtrArray *names)
                                name);
         g_free(name);
     }
+    for (guint i = 0; i < refused->len; i++) {
+        char *line = mg_utf8_safe(refused->pdata[i], -1);
+        g_string_append_printf(m->fates_ja, "     - %s のシートのデータ（CSV）を削除しました: %s\n",
+                               orig, line);
+        g_string_append_printf(m->fates_en, "     - %s (a sheet's data as CSV) removed: %s\n", orig,
+                               line);
+        g_free(line);
+    }
 }
 
 /* Record one attachment's fate in the notice. Names and reasons go through the one filter
  * for displayed text (mg_utf8_safe): they come from the sender. sheets: the names of the
  * CSVs of a spreadsheet's sheets attached after out. */
 static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *ext,
-                 GPtrArray *sheets)
+                 GPtrArray *sheets, GPtrArray *refused)
 {
     char *shown = mg_utf8_safe(p->filename ? p->filename : p->declared_type, -1);
     char *type = mg_utf8_safe(p->declared_type, -1);
@@ -364,11 +391,12 @@ static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *e
                                "  %u. %s (%s): %s; the data of its sheets came as CSV with "
                                "formulas disarmed (%u files) -> %s\n",
                                n, shown, type, en, sheets->len, out);
-        sheet_fates(m, shown, sheets);
+        sheet_fates(m, shown, sheets, refused);
     } else if (out) {
         describe_output(ext, &ja, &en);
         g_string_append_printf(m->fates_ja, "  %u. %s: %s → %s\n", n, shown, ja, out);
         g_string_append_printf(m->fates_en, "  %u. %s (%s): %s -> %s\n", n, shown, type, en, out);
+        sheet_fates(m, shown, sheets, refused);
     } else {
         int held = strcmp(p->action, "held") == 0;
         ja = held ? "保留しました（検査できません）" : "削除しました";
@@ -443,13 +471,15 @@ static void attachment(mail_ctx *m, GMimePart *part, const char *path, const cha
                           r.sha256[0] ? r.sha256 : NULL, san_verdict_name(r.verdict),
                           r.reason ? r.reason : "", first_signature(&r));
     GPtrArray *sheets = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *refused = g_ptr_array_new_with_free_func(g_free);
     if (out_fd >= 0) {
         out = output_name(name, path, ext);
         attach(m, out_fd, out, ext);
-        attach_sheets(m, &r, out, sheets);
+        attach_sheets(m, &r, out, sheets, refused);
     }
-    fate(m, p, out, ext, sheets);
+    fate(m, p, out, ext, sheets, refused);
     g_ptr_array_free(sheets, TRUE);
+    g_ptr_array_free(refused, TRUE);
     member_fates(m, &r, 1);
     if (fd >= 0)
         close(fd);

@@ -9,7 +9,9 @@ cells that start with = + - @, and sheets with hostile names; the same as ods; a
 carrying it; a zip holding it. sanitize-file runs once over all of them with --json, with
 the real jail and LibreOffice. The tests check what a user would: the CSV files beside the
 PDF and what they hold as a spreadsheet program reads them, the hidden sheet's file marked,
-names made safe, the report, the mail's attachments and notice, the rebuilt zip.
+names made safe, the report, the mail's attachments and notice, the rebuilt zip. Further runs
+check the limits: a zip of many sheets under a low open-file limit, sheets counted against a
+low parts budget, and an output of the run never replaced by a later one of the same name.
 """
 
 import argparse
@@ -42,7 +44,7 @@ def setUpModule():
     if not BUILD:
         raise unittest.SkipTest("pass --build")
     S["tmp"] = tempfile.mkdtemp(prefix="mugai-sheets-")
-    inputs = INPUTS or os.path.join(S["tmp"], "inputs")
+    inputs = S["inputs"] = INPUTS or os.path.join(S["tmp"], "inputs")
     if not os.path.exists(os.path.join(inputs, "sheets.ods")):
         subprocess.run([sys.executable, os.path.join(GEN, "make_sheets.py"), inputs], check=True)
     with open(os.path.join(inputs, "expect.json"), encoding="utf-8") as f:
@@ -197,6 +199,137 @@ class Sheets(unittest.TestCase):
         m = r["members"][0]
         self.assertEqual([s["output"] for s in m["sheets"]], names[1:])
         self.check_sheet_set(m["sheets"], lambda s: z.read(s["output"]))
+
+
+def make_sheets_module():
+    """tests/gen/make_sheets.py as a module, to write workbooks of other sheets."""
+    sys.path.insert(0, GEN)
+    try:
+        import make_sheets
+    finally:
+        sys.path.remove(GEN)
+    return make_sheets
+
+
+def sanitize(inputs, out, conf=None, extra=(), nofile=None):
+    """Run sanitize-file --json over inputs into out (under the soft open-file limit nofile,
+    if given); (exit code, report by input name, stderr)."""
+    args = [os.path.join(BUILD, "tools", "sanitize-file"), "-c", conf or S["conf"], "--json",
+            "-o", out] + list(extra) + inputs
+
+    def limit():
+        import resource
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=800,
+                       preexec_fn=limit if nofile else None)
+    err = p.stderr.decode("utf-8", "replace")
+    report = json.loads(p.stdout.decode("utf-8")) if p.stdout.strip() else {"inputs": []}
+    return p.returncode, {os.path.basename(r["input"]): r for r in report["inputs"]}, err
+
+
+class Limits(unittest.TestCase):
+    """Sheets within the limits of the process and of one input."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mugai-sheets-limits-")
+        self.make = make_sheets_module()
+
+    def tearDown(self):
+        if not os.environ.get("MUGAI_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def workbook(self, path, names):
+        """Write an xlsx at path with one small visible sheet per name."""
+        with open(path, "wb") as f:
+            f.write(self.make.xlsx_bytes([(n, False, [["data of " + n]]) for n in names]))
+
+    def test_archive_of_many_sheets_within_open_files(self):
+        """Four workbooks of twelve sheets in one zip under a soft limit of 40 open files: a
+        sheet's CSV is closed once in the zip, so every member keeps all its sheets."""
+        names = ["s%02d" % i for i in range(1, 13)]
+        book = os.path.join(self.dir, "book.xlsx")
+        self.workbook(book, names)
+        zpath = os.path.join(self.dir, "books.zip")
+        with zipfile.ZipFile(zpath, "w") as z:
+            for i in range(4):
+                z.write(book, "b%d.xlsx" % i)
+        rc, by, err = sanitize([zpath], os.path.join(self.dir, "out"), nofile=40)
+        self.assertEqual(rc, 0, err)
+        r = by["books.zip"]
+        self.assertEqual(r["verdict"], "sanitized", r["reason"])
+        got = zipfile.ZipFile(r["output"]).namelist()
+        for i in range(4):
+            self.assertEqual(r["members"][i]["verdict"], "sanitized", r["members"][i]["reason"])
+            for n in names:
+                self.assertIn("b%d-%s.csv" % (i, n), got)
+        self.assertEqual(len(got), 4 * 13)
+
+    def test_sheets_count_against_the_parts_budget(self):
+        """With at most 3 parts and members in all, a message (text body, workbook) gets the
+        PDF and one sheet, a zip (workbook) the PDF and two; the rest are left out, saying
+        why."""
+        conf = os.path.join(self.dir, "low.conf")
+        with open(S["conf"], encoding="utf-8") as f:
+            text = f.read()
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(text + "[mail]\nmax_parts = 3\n[archive]\nmax_entries = 3\n")
+        inputs = [os.path.join(INPUTS or S["inputs"], n) for n in ("sheets.eml", "sheets.zip")]
+        rc, by, err = sanitize(inputs, os.path.join(self.dir, "out"), conf=conf)
+        self.assertIn("sheets.eml", by, err)
+        with open(by["sheets.eml"]["output"], "rb") as f:
+            msg = email.message_from_binary_file(f, policy=email.policy.default)
+        names = [p.get_filename() for p in msg.iter_attachments()]
+        self.assertEqual(names, ["sheets.pdf", "sheets-売上.csv"])
+        body = msg.get_body(preferencelist=("plain",)).get_content()
+        self.assertIn("(1 files) -> sheets.pdf", body)
+        self.assertIn("- sheets.xlsx (a sheet's data as CSV) removed: sheets-内訳 (hidden).csv: "
+                      "too many parts and members in all (limit 3)", body)
+        z = by["sheets.zip"]
+        total = len(z["members"][0]["sheets"])
+        self.assertGreaterEqual(total, 4)
+        self.assertEqual(body.count("(a sheet's data as CSV) removed:"), total - 1, body)
+        self.assertEqual(zipfile.ZipFile(z["output"]).namelist(),
+                         ["book/sheets.pdf", "book/sheets-売上.csv",
+                          "book/sheets-内訳 (hidden).csv"])
+        m = z["members"][0]
+        self.assertEqual(m["verdict"], "sanitized")
+        self.assertIn("left out: too many parts and members in all (limit 3)", m["reason"])
+        self.assertEqual(sum(1 for s in m["sheets"] if s["output"] is None), total - 2)
+
+    def check_no_replace(self, inputs, extra):
+        """book.xlsx (a sheet "x") and book-x.csv in one run: both CSVs kept, the later one as
+        "book-x (2).csv", and its report says so."""
+        out = os.path.join(self.dir, "out")
+        rc, by, err = sanitize([os.path.join(self.dir, n) for n in inputs], out, extra=extra)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(sorted(os.listdir(out)), ["book-x (2).csv", "book-x.csv", "book.pdf"])
+        sheet = by["book.xlsx"]["sheets"][0]["output"]
+        plain = by["book-x.csv"]["output"]
+        self.assertEqual({os.path.basename(sheet), os.path.basename(plain)},
+                         {"book-x.csv", "book-x (2).csv"})
+        with open(sheet, encoding="utf-8-sig") as f:
+            self.assertIn("from the sheet", f.read())
+        with open(plain, encoding="utf-8-sig") as f:
+            self.assertIn("from the file", f.read())
+        later = by[inputs[1]]
+        self.assertIn("written as book-x (2).csv, since an earlier input of this run wrote "
+                      "book-x.csv", later["reason"])
+
+    def write_inputs(self):
+        """book.xlsx with one sheet "x", and book-x.csv."""
+        with open(os.path.join(self.dir, "book.xlsx"), "wb") as f:
+            f.write(self.make.xlsx_bytes([("x", False, [["from the sheet"]])]))
+        with open(os.path.join(self.dir, "book-x.csv"), "w", encoding="utf-8") as f:
+            f.write("from the file,1\n")
+
+    def test_no_replace_with_force(self):
+        self.write_inputs()
+        self.check_no_replace(["book.xlsx", "book-x.csv"], ["--force"])
+
+    def test_no_replace_without_force(self):
+        self.write_inputs()
+        self.check_no_replace(["book-x.csv", "book.xlsx"], [])
 
 
 def main():
