@@ -850,7 +850,7 @@ static void test_pool_worker_broke(void **state)
             fail_msg("%s: the worker is kept (digest \"%s\")", bc->what, p->w[0].digest);
         p->w[0].busy = 1;
         pool_job_lost(p, 0); /* as when it is reaped */
-        if (count_in(dir, DIGEST_A + 1) != 0)
+        if (count_in(dir, &DIGEST_A[1]) != 0)
             fail_msg("%s: a failed attempt was counted", bc->what);
         if (pool_fx_end(p, c, dir, wctl) != SIGKILL)
             fail_msg("%s: the worker was not killed", bc->what);
@@ -868,20 +868,20 @@ static void test_pool_worker_died(void **state)
 
     (void)state;
     worker_writes(p, wctl, DIGEST_A, 65, 0);
-    assert_string_equal(p->w[0].digest, DIGEST_A + 1);
+    assert_string_equal(p->w[0].digest, &DIGEST_A[1]);
     assert_true(p->w[0].ctl >= 0);
     worker_writes(p, wctl, "D", 1, 0);
     assert_int_equal(p->w[0].busy, 0);
     assert_string_equal(p->w[0].digest, "");
     pool_job_lost(p, 0);
-    assert_int_equal(count_in(dir, DIGEST_A + 1), 0);
+    assert_int_equal(count_in(dir, &DIGEST_A[1]), 0);
     p->w[0].busy = 1; /* the next job: its digest, then the end */
     worker_writes(p, wctl, DIGEST_A, 65, 1);
     supervisor_reads(p);
     assert_int_equal(p->w[0].ctl, -1);
-    assert_int_equal(count_in(dir, DIGEST_A + 1), 1);
+    assert_int_equal(count_in(dir, &DIGEST_A[1]), 1);
     pool_job_lost(p, 0); /* reaped afterwards: not counted twice */
-    assert_int_equal(count_in(dir, DIGEST_A + 1), 1);
+    assert_int_equal(count_in(dir, &DIGEST_A[1]), 1);
     assert_int_equal(pool_fx_end(p, c, dir, wctl), SIGTERM);
 }
 
