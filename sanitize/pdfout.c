@@ -82,6 +82,8 @@
 #define PDFW_MAX_DIM 10000u
 #define PDFW_MAX_DPI 2400u
 #define PDFW_ZLEVELS 13 /* libdeflate's levels, 0 to 12 */
+/* Bytes of rows in the largest Flate stream: PDFW_MAX_DIM rows of RGB, a predictor byte each. */
+#define PDFW_ZIN_MAX ((size_t)PDFW_MAX_DIM * (PDFW_MAX_DIM * 3u + 1u))
 /* libdeflate's level. bench/run pdfout, text pages: 11.5 ms and 92 KB a page; 4 is 3% larger
  * and 15% faster, 7 1% smaller and 20% slower, 9 4% smaller and 2.4 times as slow. */
 #ifndef PDFW_ZLEVEL
@@ -620,7 +622,7 @@ static int pdfw_skip(unsigned y, unsigned sample, unsigned band)
 /* Gather the rows (every row when sample is 0, else one band of PDFW_BAND rows in sample)
  * as the Flate stream holds them, PNG rows with per-row adaptive filters or plain samples;
  * *in gets them and *len their size. The row buffers are sized for RGB rows. At most
- * PDFW_MAX_DIM rows of PDFW_MAX_DIM * 3 + 1 bytes: 300 MB, as much as the page. 0 or -1. */
+ * PDFW_ZIN_MAX bytes (300 MB, as much as the page). 0 or -1. */
 static int pdfw_stream_rows(pdfw *w, const uint8_t *rgb, unsigned width, unsigned height,
                             int adaptive, unsigned sample, const uint8_t **in, size_t *len)
 {
@@ -630,7 +632,12 @@ static int pdfw_stream_rows(pdfw *w, const uint8_t *rgb, unsigned width, unsigne
         *len = (size_t)height * n;
         return 0;
     }
-    if (pdfw_grow(&w->zin, &w->zin_cap, (size_t)height * (n + 1)) < 0)
+    size_t need = (size_t)height * (n + 1);
+    if (need > PDFW_ZIN_MAX) {
+        mg_error("pdfout: %zu bytes of rows, over %zu", need, PDFW_ZIN_MAX);
+        return -1;
+    }
+    if (pdfw_grow(&w->zin, &w->zin_cap, need) < 0)
         return -1;
     uint8_t *prev = w->rows, *cur = w->rows + w->row_cap, *cand[5], *out = w->zin;
     for (int f = 0; f < 5; f++)
