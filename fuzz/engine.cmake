@@ -26,5 +26,7 @@ target_link_libraries(san_stubjail PUBLIC ${MUGAI_SAN_LIBS})
 # charset.c's iconv_open, as for san.
 target_link_options(san_stubjail INTERFACE ${MUGAI_SAN_LINK_OPTIONS})
 
-mugai_fuzzer(mail SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_mail.c LIBS san_stubjail)
-mugai_fuzzer(archive SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_archive.c LIBS san_stubjail)
+mugai_fuzzer(mail SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_mail.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/engine_fixture.c LIBS san_stubjail)
+mugai_fuzzer(archive SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_archive.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/engine_fixture.c LIBS san_stubjail)

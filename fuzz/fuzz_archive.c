@@ -28,6 +28,7 @@
 #include <glib.h>
 
 #include "conf.h"
+#include "engine_fixture.h"
 #include "mg.h"
 #include "san.h"
 #include "san_int.h"
@@ -44,13 +45,6 @@ static const char *const archive_names[] = {
     "archive",     "x.tar.bz2", "dir/.gz",     "資料.txt.gz", "x.tar.xz",
 };
 
-/* Replace the string field *field by value. */
-static void set_str(char **field, const char *value)
-{
-    g_free(*field);
-    *field = g_strdup(value);
-}
-
 /* Small limits, so that every bound is within the fuzzer's reach and each run is fast. */
 static void limits_small(conf *c)
 {
@@ -65,78 +59,14 @@ static void limits_small(conf *c)
     c->archive_max_entry_mb = 2;
 }
 
-/* Write a ClamAV database into the new directory dir (a mkdtemp template): one MD5
- * signature, of the EICAR test file, as tests/gen/make_clamdb.py writes it. Returns dir;
- * exits on failure. */
-static const char *clamdb_write(char *dir)
-{
-    static const char sig[] = "44d88612fea8a8f36de82e1278abb02f:68:Mugai.Test.EICAR\n";
-    char path[64];
-    int fd;
-
-    if (!mkdtemp(dir) || mg_snprintf(path, sizeof path, "%s/fuzz.hdb", dir) < 0 ||
-        (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-        perror("fuzz_archive: ClamAV database");
-        exit(1);
-    }
-    if (mg_write_all(fd, sig, sizeof sig - 1) < 0 || close(fd) < 0) {
-        perror("fuzz_archive: ClamAV database");
-        exit(1);
-    }
-    return dir;
-}
-
-/* Remove what clamdb_write made. */
-static void clamdb_remove(const char *dir)
-{
-    char path[64];
-
-    if (mg_snprintf(path, sizeof path, "%s/fuzz.hdb", dir) >= 0)
-        unlink(path);
-    rmdir(dir);
-}
-
-/* Free the engine at exit: libclamav keeps pointers to its compiled database in memory
- * the leak checker does not scan, so that an engine still held at exit looks leaked. */
-static void engine_end(void)
-{
-    san_engine_free(engine);
-    conf_free(cfg);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dbdir[] = "/tmp/fuzz_archive-XXXXXX", *err = NULL;
-
     (void)argc, (void)argv;
     mg_log_init("fuzz_archive", 0, MG_LOG_FATAL);
     cfg = conf_new_defaults();
     limits_small(cfg);
-    /* Never run: the stand-in jail answers in process. san_engine_new wants a program. */
-    set_str(&cfg->render_path, "/bin/true");
-    /* A real libclamav engine with one signature: scanning costs little and its verdicts
-     * reach the engine. The database is read once, at san_engine_new. */
-    set_str(&cfg->clamav_db_dir, clamdb_write(dbdir));
-    engine = san_engine_new(cfg, &err);
-    clamdb_remove(dbdir);
-    atexit(engine_end);
-    if (!engine) {
-        fprintf(stderr, "fuzz_archive: cannot start the engine: %s\n", err);
-        exit(1);
-    }
+    engine = fuzz_engine_start("fuzz_archive", cfg);
     return 0;
-}
-
-/* A memory file holding data, rewound; exits when none can be made. */
-static int memfd_with(const char *name, const uint8_t *data, size_t size)
-{
-    int fd = memfd_create(name, MFD_CLOEXEC);
-
-    if (fd < 0 || mg_write_all(fd, data, size) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-        perror("fuzz_archive: memfd");
-        exit(1);
-    }
-    return fd;
 }
 
 /* Abort with a message about the new zip. */
@@ -198,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     const char *name = archive_names[data[0] % G_N_ELEMENTS(archive_names)];
-    int in = memfd_with("fuzz-archive-in", data + 1, size - 1);
+    int in = fuzz_memfd("fuzz-archive-in", data + 1, size - 1);
     int out = memfd_create("fuzz-archive-out", MFD_CLOEXEC);
     san_budget b = {0};
     san_result r = {0};

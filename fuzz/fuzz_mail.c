@@ -21,6 +21,7 @@
 #include <glib.h>
 
 #include "conf.h"
+#include "engine_fixture.h"
 #include "mg.h"
 #include "quar.h"
 #include "san.h"
@@ -30,13 +31,6 @@
 
 static conf *cfg;
 static san_engine *engine;
-
-/* Replace the string field *field by value. */
-static void set_str(char **field, const char *value)
-{
-    g_free(*field);
-    *field = g_strdup(value);
-}
 
 /* Small limits, so that every bound is within the fuzzer's reach and each run is fast. */
 static void limits_small(conf *c)
@@ -54,79 +48,15 @@ static void limits_small(conf *c)
     c->archive_max_entry_mb = 1;
 }
 
-/* Write a ClamAV database into the new directory dir (a mkdtemp template): one MD5
- * signature, of the EICAR test file, as tests/gen/make_clamdb.py writes it. Returns dir;
- * exits on failure. */
-static const char *clamdb_write(char *dir)
-{
-    static const char sig[] = "44d88612fea8a8f36de82e1278abb02f:68:Mugai.Test.EICAR\n";
-    char path[64];
-    int fd;
-
-    if (!mkdtemp(dir) || mg_snprintf(path, sizeof path, "%s/fuzz.hdb", dir) < 0 ||
-        (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-        perror("fuzz_mail: ClamAV database");
-        exit(1);
-    }
-    if (mg_write_all(fd, sig, sizeof sig - 1) < 0 || close(fd) < 0) {
-        perror("fuzz_mail: ClamAV database");
-        exit(1);
-    }
-    return dir;
-}
-
-/* Remove what clamdb_write made. */
-static void clamdb_remove(const char *dir)
-{
-    char path[64];
-
-    if (mg_snprintf(path, sizeof path, "%s/fuzz.hdb", dir) >= 0)
-        unlink(path);
-    rmdir(dir);
-}
-
-/* Free the engine at exit: libclamav keeps pointers to its compiled database in memory
- * the leak checker does not scan, so that an engine still held at exit looks leaked. */
-static void engine_end(void)
-{
-    san_engine_free(engine);
-    conf_free(cfg);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dbdir[] = "/tmp/fuzz_mail-XXXXXX", *err = NULL;
-
     (void)argc, (void)argv;
     mg_log_init("fuzz_mail", 0, MG_LOG_FATAL);
     cfg = conf_new_defaults();
     limits_small(cfg);
-    /* Never run: the stand-in jail answers in process. san_engine_new wants a program. */
-    set_str(&cfg->render_path, "/bin/true");
-    /* A real libclamav engine with one signature: scanning costs little and its verdicts
-     * reach the engine. The database is read once, at san_engine_new. */
-    set_str(&cfg->clamav_db_dir, clamdb_write(dbdir));
-    set_str(&cfg->mail_subject_tag, "[無害化]");
-    engine = san_engine_new(cfg, &err);
-    clamdb_remove(dbdir);
-    atexit(engine_end);
-    if (!engine) {
-        fprintf(stderr, "fuzz_mail: cannot start the engine: %s\n", err);
-        exit(1);
-    }
+    fuzz_set_str(&cfg->mail_subject_tag, "[無害化]");
+    engine = fuzz_engine_start("fuzz_mail", cfg);
     return 0;
-}
-
-/* A memory file holding data, rewound; exits when none can be made. */
-static int memfd_with(const char *name, const uint8_t *data, size_t size)
-{
-    int fd = memfd_create(name, MFD_CLOEXEC);
-
-    if (fd < 0 || mg_write_all(fd, data, size) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-        perror("fuzz_mail: memfd");
-        exit(1);
-    }
-    return fd;
 }
 
 /* Abort when the clean message on fd breaks the rules of its form: only printable ASCII and
@@ -168,7 +98,7 @@ static void check_clean(int fd)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     quar_store *q = quar_open_memory(30);
-    int in = memfd_with("fuzz-mail-in", data, size);
+    int in = fuzz_memfd("fuzz-mail-in", data, size);
     int out = memfd_create("fuzz-mail-out", MFD_CLOEXEC);
     san_mail_result r;
     char *err = NULL;
