@@ -30,7 +30,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "postfix"))
-from pfharness import alive, children, descendants, give_to, ids, threads_of  # noqa: E402 - /proc helpers
+from pfharness import alive, children, comm, descendants, give_to, ids, threads_of  # noqa: E402 - /proc helpers
 from test_replbody import MilterClient, rebuild  # noqa: E402 - the MTA side of the milter protocol
 
 BUILD = None
@@ -48,15 +48,6 @@ ESCAPING_RENDERER = """#!/bin/sh
 setsid sleep 600 &
 wait
 """
-
-
-def comm(pid):
-    """The command name of pid ("" when gone)."""
-    try:
-        with open("/proc/%d/comm" % pid, encoding="utf-8", errors="replace") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def status(pid):
@@ -112,9 +103,11 @@ class Supervisor(unittest.TestCase):
                                  len(self.workers()) == 2), "milter did not come up")
 
     def workers(self):
-        """The supervisor's children except the libmilter front end (the oldest)."""
-        kids = children(self.proc.pid)
-        return kids[1:] if len(kids) > 1 else []
+        """The supervisor's live workers: its children except the libmilter front end (the
+        one with threads) and a killed worker's jail spawner while it is being reaped (the
+        supervisor is a subreaper). Not by pid order: pids wrap."""
+        return [k for k in children(self.proc.pid)
+                if alive(k) and threads_of(k) == 1 and comm(k) != "mugai-spawner"]
 
     def read_log(self):
         with open(os.path.join(self.tmp.name, "log")) as f:

@@ -457,6 +457,15 @@ def children(pid):
     return sorted(out)
 
 
+def comm(pid):
+    """The command name of pid ("" when gone)."""
+    try:
+        with open("/proc/%d/comm" % pid, encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def alive(pid):
     """True while pid runs (a zombie counts as gone)."""
     try:
@@ -579,7 +588,7 @@ class Milter:
         kids = children(self.proc.pid)
         front = [k for k in kids if threads_of(k) > 1]
         return {"supervisor": self.proc.pid, "front": front,
-                "workers": [k for k in kids if k not in front]}
+                "workers": [k for k in kids if k not in front and comm(k) != "mugai-spawner"]}
 
     def busy_worker(self, timeout):
         """A worker pid with a conversion running (see conversions), or None."""
