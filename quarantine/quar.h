@@ -49,15 +49,25 @@ typedef struct quar_msg {
     int64_t expires; /* unix seconds; set by quar_put from the retention */
     quar_part *parts;
     size_t nparts;
+    char *headers;        /* the original's top-level headers, decoded to UTF-8, one "Name: value"
+                             per line (LF), as the engine recorded them; may be NULL */
+    char *clean_text;     /* the body text the recipients received (UTF-8); may be NULL */
+    char *release_result; /* the last release's outcome: the listener's reply on success
+                             ("250 2.0.0 Ok: queued as ..."), "failed: WHY" otherwise; NULL */
 } quar_msg;
 
 typedef struct quar_event {
     int64_t time;
-    char *msg_id;
+    char *msg_id; /* NULL for an event about no item (sign-in, user changes) */
     char *actor;  /* user name, or "mugai-milter" / "sanitize-file" */
-    char *action; /* "stored", "exported", "released", "deleted", "purged", "shown" */
+    char *action; /* "stored", "exported", "released", "deleted", "purged", "shown", "login",
+                     "login-failed", "lockout", "requested", "approved", "denied",
+                     "release-failed", "user-added", ... */
     char *reason;
-    char *detail; /* e.g. "part 2 to /tmp/x.pdf", "to alice@example.lg.jp" */
+    char *detail;  /* e.g. "part 2 to /tmp/x.pdf", "to alice@example.lg.jp" */
+    char *source;  /* where the actor acted from: a client address, "cli"; may be NULL */
+    char *outcome; /* "ok" or what went wrong ("refused: ...", "failed: ..."); may be NULL */
+    int64_t seq;   /* the event's position in the trail (set by the store; 0 in a new event) */
 } quar_event;
 
 typedef struct quar_filter {
@@ -66,8 +76,65 @@ typedef struct quar_filter {
     const char *recipient; /* substring match */
     const char *verdict;
     const char *status;
-    unsigned limit; /* 0: no limit */
+    unsigned limit;  /* 0: no limit */
+    const char *q;   /* substring of the subject, or the id (any case); NULL: any */
+    unsigned offset; /* skip this many of the matches (newest first) */
 } quar_filter;
+
+/* Which audit events quar_audit_list returns (every field optional). */
+typedef struct quar_audit_filter {
+    const char *actor;    /* exact */
+    const char *item;     /* exact quarantine id */
+    const char *action;   /* exact */
+    int64_t since, until; /* 0: unbounded */
+    unsigned limit;       /* 0: no limit */
+    unsigned offset;
+} quar_audit_filter;
+
+/* The result of checking the audit trail's hash chain. */
+typedef struct quar_chain {
+    int ok;            /* 1 when every event is as it was written */
+    int64_t first_bad; /* seq of the first event changed, removed before or inserted; 0 if ok */
+    uint64_t events;   /* events checked */
+} quar_chain;
+
+/* A console account. */
+typedef struct quar_user {
+    char *name;
+    char *role;   /* "admin", "reviewer", "auditor" */
+    char *pwhash; /* argon2id encoded hash ("$argon2id$v=19$...") */
+    int disabled;
+    int64_t created;
+    unsigned failures;     /* failed sign-ins counted since first_failure */
+    int64_t first_failure; /* 0 when none */
+    int64_t locked_until;  /* 0 when not locked */
+} quar_user;
+
+/* A console session, known by the SHA-256 of its cookie (the cookie itself is never stored). */
+typedef struct quar_session {
+    char token_hash[65]; /* hex SHA-256 of the cookie value */
+    char *user;
+    char csrf[65]; /* the session's CSRF token (hex) */
+    int64_t created, last_seen;
+    char *source; /* client address at sign-in */
+} quar_session;
+
+/* A request to act on an original, and what became of it. */
+typedef struct quar_request {
+    int64_t id; /* assigned by quar_request_add */
+    char msg_id[24];
+    char *action; /* "release", "export", "delete" */
+    char *reason;
+    char *to; /* release to these addresses instead (comma-separated), or NULL */
+    char *requester;
+    int64_t time;
+    char *status;    /* "pending", "denied", "done" (carried out), "failed" (approved, but
+                        carrying it out failed: result says why) */
+    char *approver;  /* who approved or denied, or NULL */
+    int64_t decided; /* 0 while pending */
+    char *decision_reason;
+    char *result; /* the release's reply, "downloaded", the failure, ... or NULL */
+} quar_request;
 
 /* The failed attempts at sanitizing one message (known by a digest of its content): those that
  * stopped a worker or ran out of time. Forgotten when an attempt reaches a verdict. */
@@ -92,8 +159,19 @@ typedef struct quar_backend {
     int (*set_status)(quar_store *s, const char *id, const char *status, char **err);
     int (*remove_original)(quar_store *s, const char *id, char **err);
     int (*expired)(quar_store *s, int64_t now, char ***ids, size_t *n, char **err);
+    /* Append ev to the hash-chained trail (ev->msg_id may be NULL). */
     int (*audit)(quar_store *s, const quar_event *ev, char **err);
     int (*events)(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err);
+    int (*audit_list)(quar_store *s, const quar_audit_filter *f, quar_event ***out, size_t *n,
+                      size_t *total, char **err);
+    int (*audit_verify)(quar_store *s, quar_chain *out, char **err);
+    int (*count)(quar_store *s, const quar_filter *f, size_t *total, char **err);
+    /* Set one of the message's text fields: "headers", "clean_text", "release_result". */
+    int (*set_text)(quar_store *s, const char *id, const char *field, const char *value,
+                    char **err);
+    /* Console accounts, sessions, requests and single-use downloads (NULL in a backend without
+     * them: the calls below then fail with "not supported by this store"). */
+    const struct quar_console_ops *console;
     /* digest's failure count into *a (zero when none, or when last raised before since). */
     int (*attempt_get)(quar_store *s, const char *digest, int64_t since, quar_attempts *a,
                        char **err);
@@ -105,6 +183,35 @@ typedef struct quar_backend {
     int (*attempt_forget)(quar_store *s, const char *digest, char **err);
     void (*close)(quar_store *s);
 } quar_backend;
+
+/* The console's records; see the quar_user_* ... functions below for each one's contract. */
+typedef struct quar_console_ops {
+    int (*user_add)(quar_store *s, const quar_user *u, char **err);
+    int (*user_get)(quar_store *s, const char *name, quar_user **out, char **err);
+    int (*user_list)(quar_store *s, quar_user ***out, size_t *n, char **err);
+    int (*user_set)(quar_store *s, const char *name, const char *field, const char *value,
+                    char **err);
+    int (*login_failed)(quar_store *s, const char *name, int64_t now, unsigned limit,
+                        int64_t window, int *locked, char **err);
+    int (*login_ok)(quar_store *s, const char *name, char **err);
+    int (*session_put)(quar_store *s, const quar_session *se, char **err);
+    int (*session_get)(quar_store *s, const char *token_hash, quar_session **out, char **err);
+    int (*session_touch)(quar_store *s, const char *token_hash, int64_t now, char **err);
+    int (*session_drop)(quar_store *s, const char *token_hash, const char *user, char **err);
+    int (*session_prune)(quar_store *s, int64_t idle_before, int64_t created_before, char **err);
+    int (*request_add)(quar_store *s, quar_request *r, char **err);
+    int (*request_get)(quar_store *s, int64_t id, quar_request **out, char **err);
+    int (*request_list)(quar_store *s, const char *status, const char *msg_id, quar_request ***out,
+                        size_t *n, char **err);
+    int (*request_decide)(quar_store *s, int64_t id, const char *status, const char *approver,
+                          const char *reason, int64_t now, char **err);
+    int (*request_finish)(quar_store *s, int64_t id, const char *status, const char *result,
+                          char **err);
+    int (*download_put)(quar_store *s, const char *token_hash, int64_t request_id, int64_t expires,
+                        char **err);
+    int (*download_take)(quar_store *s, const char *token_hash, int64_t now, int64_t *request_id,
+                         char **err);
+} quar_console_ops;
 
 /* Every function below returns 0 on success and -1 on error with a message in *err (caller
  * frees with free()); lookups by id return 1 when the id is unknown. */
@@ -139,10 +246,108 @@ int quar_set_status(quar_store *s, const char *id, const char *status, char **er
 int quar_remove(quar_store *s, const char *id, const char *status, char **err);
 /* Ids whose expiry is before now and which still hold an original. */
 int quar_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err);
+/* Append an event to the audit trail: time now, source "cli" and outcome "ok" unless
+ * quar_audit_ev is used. id may be NULL for an event about no item; a non-NULL unknown id
+ * returns 1. Every event is hash-chained: its row holds SHA-256(previous row's hash ||
+ * its own canonical content), so that quar_audit_verify finds a changed, removed or
+ * inserted row. */
 int quar_audit(quar_store *s, const char *id, const char *actor, const char *action,
                const char *reason, const char *detail, char **err);
 /* Oldest first. Caller frees with quar_event_list_free. */
 int quar_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err);
+/* The same with every field of ev (time 0: now; seq ignored). */
+int quar_audit_ev(quar_store *s, const quar_event *ev, char **err);
+/* Events matching f, newest first, and in *total (when not NULL) how many match without
+ * limit and offset. Caller frees with quar_event_list_free. */
+int quar_audit_list(quar_store *s, const quar_audit_filter *f, quar_event ***out, size_t *n,
+                    size_t *total, char **err);
+/* Check the whole chain from the first event. 0 (the answer in *out, broken or not) or -1. */
+int quar_audit_verify(quar_store *s, quar_chain *out, char **err);
+/* How many messages match f (its limit and offset ignored). */
+int quar_count(quar_store *s, const quar_filter *f, size_t *total, char **err);
+/* Set a message's headers, clean_text or release_result (field named as in quar_msg). 1 when
+ * the id is unknown. */
+int quar_set_text(quar_store *s, const char *id, const char *field, const char *value, char **err);
+
+/* ---- the console's records (the filesystem store keeps them in its index) ---- */
+
+/* Add an account; 2 when the name is taken. Names: 1-64 of [A-Za-z0-9._@-]. */
+int quar_user_add(quar_store *s, const quar_user *u, char **err);
+/* 1 when there is no such account. Caller frees with quar_user_free. */
+int quar_user_get(quar_store *s, const char *name, quar_user **out, char **err);
+/* By name. Caller frees with quar_user_list_free. */
+int quar_user_list(quar_store *s, quar_user ***out, size_t *n, char **err);
+/* Set "pwhash", "role" or "disabled" ("0"/"1"); 1 when there is no such account. Setting the
+ * hash or disabling also clears the failure count and lock. */
+int quar_user_set(quar_store *s, const char *name, const char *field, const char *value,
+                  char **err);
+/* Count a failed sign-in at now: the count restarts when the first counted failure is older
+ * than window seconds; reaching limit locks the account until now + window, and *locked is
+ * set to 1 only by the failure that locked it. 1 when there is no such account. */
+int quar_login_failed(quar_store *s, const char *name, int64_t now, unsigned limit, int64_t window,
+                      int *locked, char **err);
+/* A successful sign-in: clear the failure count (not a lock still running). */
+int quar_login_ok(quar_store *s, const char *name, char **err);
+int quar_session_put(quar_store *s, const quar_session *se, char **err);
+/* 1 when there is none. Caller frees with quar_session_free. */
+int quar_session_get(quar_store *s, const char *token_hash, quar_session **out, char **err);
+int quar_session_touch(quar_store *s, const char *token_hash, int64_t now, char **err);
+/* Drop one session (token_hash) or, with token_hash NULL, every session of user. */
+int quar_session_drop(quar_store *s, const char *token_hash, const char *user, char **err);
+/* Drop sessions idle since before idle_before or created before created_before. */
+int quar_session_prune(quar_store *s, int64_t idle_before, int64_t created_before, char **err);
+/* Add a pending request (r->id, time and status set). 1 when the message is unknown, 2 when
+ * the same action on it is already pending. */
+int quar_request_add(quar_store *s, quar_request *r, char **err);
+/* 1 when unknown. Caller frees with quar_request_free. */
+int quar_request_get(quar_store *s, int64_t id, quar_request **out, char **err);
+/* Oldest first; status and msg_id filter when not NULL. Caller frees with
+ * quar_request_list_free. */
+int quar_request_list(quar_store *s, const char *status, const char *msg_id, quar_request ***out,
+                      size_t *n, char **err);
+/* Approve ("approved" is recorded as status "approved" until quar_request_finish) or deny a
+ * pending request. 1 unknown, 2 when it is not pending, 3 when approver is its requester:
+ * the two-person rule is kept here, below every client. */
+int quar_request_decide(quar_store *s, int64_t id, const char *status, const char *approver,
+                        const char *reason, int64_t now, char **err);
+/* Record how carrying out an approved request ended: status "done" or "failed", result. */
+int quar_request_finish(quar_store *s, int64_t id, const char *status, const char *result,
+                        char **err);
+/* A single-use download of an approved export, valid until expires. */
+int quar_download_put(quar_store *s, const char *token_hash, int64_t request_id, int64_t expires,
+                      char **err);
+/* Use a download: its request id into *request_id and the download is gone. 1 when there is
+ * none, or it expired. */
+int quar_download_take(quar_store *s, const char *token_hash, int64_t now, int64_t *request_id,
+                       char **err);
+void quar_user_free(quar_user *u);
+void quar_user_list_free(quar_user **list, size_t n);
+void quar_session_free(quar_session *se);
+void quar_request_free(quar_request *r);
+void quar_request_list_free(quar_request **list, size_t n);
+
+/* ---- carrying out a release (quarantine/release.c) ---- */
+
+/* Where releases go: the Postfix listener without milters. */
+typedef struct quar_listener {
+    const char *host;
+    unsigned port;
+    const char *helo;
+} quar_listener;
+
+/* Send the original of m (from the store, its hash checked) to rcpts (NULL: m's envelope
+ * recipients) through the listener, MAIL FROM m's envelope sender, and record the outcome:
+ * on success the listener's reply ("250 2.0.0 Ok: queued as ...") in *reply, a "released"
+ * event, status "released" and the reply as m's release_result; on failure the reason (with
+ * the server's reply when it answered) in *reply, a "release-failed" event and
+ * "failed: WHY" as release_result. actor, source and reason go into the event. Returns 0
+ * sent and recorded, -2 not sent (*reply says why), -1 store error (*err). Caller frees
+ * *reply with g_free. */
+int quar_release(quar_store *s, const quar_listener *l, const quar_msg *m, char *const *rcpts,
+                 const char *actor, const char *source, const char *reason, char **reply,
+                 char **err);
+/* The queue id in a "250 ... queued as ID" reply, or NULL. Caller frees with g_free. */
+char *quar_queue_id(const char *reply);
 
 /* The failed attempts counted for the message whose content digest (64 lower-case hex digits)
  * is given, into *a: zero when there are none or they were last raised more than
