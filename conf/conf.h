@@ -77,6 +77,17 @@ typedef struct conf {
     unsigned milter_max_headers; /* header fields a message may have; more: 554 */
     /* failed attempts at one message before a notice replaces it; 0: never */
     unsigned milter_poison_attempts;
+    /* [web] */
+    char *web_listen;   /* "ADDRESS:PORT" ("[v6]:PORT" for IPv6) */
+    char *web_tls_cert; /* PEM files; both empty: plain HTTP, loopback only */
+    char *web_tls_key;
+    char *web_user; /* run as this user; empty: stay */
+    unsigned web_session_idle_minutes;
+    unsigned web_session_max_hours;
+    unsigned web_release_approvals; /* 2: a second person approves; 1: an admin alone */
+    unsigned web_lockout_failures;
+    unsigned web_lockout_minutes;
+    unsigned web_download_minutes; /* life of an approved export's one-time link */
 } conf;
 
 /* Defaults from the table. Caller frees with conf_free. */

@@ -164,6 +164,32 @@ const conf_param conf_params[] = {
       "Attempts at the same message (known by a digest of its content) that may stop a worker "
       "or run past job_timeout; at the next one its original is quarantined with verdict "
       "failed and the recipients get a notice instead of the message. 0 turns this off."),
+    S("web", "listen", "127.0.0.1:8443", NULL, web_listen,
+      "Address and port of the review console mugai-web (ADDRESS:PORT, [IPv6]:PORT). Without "
+      "tls_cert and tls_key it serves plain HTTP and only on a loopback address, for a reverse "
+      "proxy; on any other address it refuses to start."),
+    S("web", "tls_cert", "", NULL, web_tls_cert,
+      "PEM certificate chain of the console (absolute path); with tls_key, the console "
+      "serves HTTPS only."),
+    S("web", "tls_key", "", NULL, web_tls_key, "PEM private key of tls_cert (absolute path)."),
+    S("web", "user", "mugai-web", NULL, web_user,
+      "User mugai-web runs as after binding its port when started as root (a member of the "
+      "quarantine owner's group); empty keeps the starting user, which must then not be root."),
+    U("web", "session_idle_minutes", 15, 1, 1440, web_session_idle_minutes,
+      "Minutes without a request after which a console session ends."),
+    U("web", "session_max_hours", 8, 1, 168, web_session_max_hours,
+      "Hours after sign-in at which a console session ends, however busy."),
+    U("web", "release_approvals", 2, 1, 2, web_release_approvals,
+      "People needed to release or export an original: 2, a request and an approval by "
+      "another person; 1, an admin's request is carried out at once. mugai-quarantine "
+      "follows the same rule."),
+    U("web", "lockout_failures", 5, 1, 1000, web_lockout_failures,
+      "Failed sign-ins within lockout_minutes that lock an account."),
+    U("web", "lockout_minutes", 15, 1, 10080, web_lockout_minutes,
+      "Window in which failed sign-ins are counted, and how long a locked account stays "
+      "locked."),
+    U("web", "download_minutes", 10, 1, 1440, web_download_minutes,
+      "Minutes an approved export's single-use download link stays valid."),
 };
 
 const size_t conf_nparams = sizeof(conf_params) / sizeof(conf_params[0]);
