@@ -6,6 +6,7 @@
  * jail runs with the file, line and key, so that a typo never silently falls
  * back to a default and nothing fails only once the first message arrives.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -210,6 +211,46 @@ static char *apply_file(conf *c, GKeyFile *kf, const char *path, const char *tex
     return err;
 }
 
+/* Check [web]: listen is ADDRESS:PORT or [IPv6]:PORT (numeric), tls_cert and tls_key both set or
+ * both empty, and without them a loopback address. Returns an error message or NULL. */
+static char *check_web(const conf *c, const char *path, const char *text)
+{
+    const char *l = c->web_listen, *port;
+    char host[64];
+    unsigned char addr[16];
+    int v6 = l[0] == '[', ok, cert = *c->web_tls_cert != '\0', key = *c->web_tls_key != '\0';
+    size_t n;
+
+    port = v6 ? strstr(l, "]:") : strrchr(l, ':');
+    n = port ? (size_t)(port - l) - (v6 ? 1 : 0) : 0;
+    ok = port != NULL && n > 0 && n < sizeof(host) && (v6 || strchr(l, ':') == port);
+    if (ok) {
+        memcpy(host, l + (v6 ? 1 : 0), n);
+        host[n] = '\0';
+        port += v6 ? 2 : 1;
+        ok = inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) == 1 && *port != '\0' &&
+             strspn(port, "0123456789") == strlen(port) && strlen(port) <= 5 && atoi(port) >= 1 &&
+             atoi(port) <= 65535;
+    }
+    if (!ok)
+        return conf_err(path, text, "web", "listen",
+                        "expected ADDRESS:PORT or [IPv6]:PORT with a numeric address and a port "
+                        "1-65535");
+    if (cert != key)
+        return conf_err(path, text, "web", cert ? "tls_key" : "tls_cert",
+                        "tls_cert and tls_key must both be set (HTTPS) or both be empty");
+    if (!cert &&
+        !(v6 ? memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0 : addr[0] == 127)) {
+        gchar *why = g_strdup_printf("%s is not a loopback address: without tls_cert and tls_key "
+                                     "the console serves plain HTTP on loopback only",
+                                     l);
+        char *err = conf_err(path, text, "web", "listen", why);
+        g_free(why);
+        return err;
+    }
+    return NULL;
+}
+
 /* Resolve render_path "auto": beside the build tree's program, else the install location. */
 static void resolve_render_path(conf *c)
 {
@@ -256,8 +297,8 @@ conf *conf_load(const char *path, char **err)
         kf = g_key_file_new();
         if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr))
             *err = g_strdup_printf("%s: %s", path, gerr->message);
-        else
-            *err = apply_file(c, kf, path, text);
+        else if ((*err = apply_file(c, kf, path, text)) == NULL)
+            *err = check_web(c, path, text);
         g_key_file_free(kf);
     }
     g_clear_error(&gerr);

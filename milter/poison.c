@@ -450,6 +450,7 @@ void milter_poison_notice(const conf *c, struct quar_store *st, const milter_job
         goto out;
     }
     m = poison_record(j, id);
+    m->clean_text = notice_text(id, a->earlier, j->sender); /* the text the recipients get */
     if (lseek(j->fd, 0, SEEK_SET) != 0 || quar_put(st, j->fd, m, ACTOR, &err) < 0) {
         poison_fail(r, "storing the original", err ? err : strerror(errno));
         goto out;

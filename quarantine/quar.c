@@ -7,6 +7,18 @@
  * message content; it only indexes what the engine decided. It must never
  * report success for an original that is not durable on disk, and never hand
  * out an original whose bytes no longer hash to the SHA-256 recorded for it.
+ *
+ * The audit trail is a hash chain. Each event's row stores prev_hash (the previous row's hash;
+ * 64 zeros for the first row) and hash = lower-case hex SHA-256 of the 64 ASCII hex digits of
+ * prev_hash followed by the event's canonical form: its fields in this order
+ *     seq, time, msg_id, actor, action, reason, detail, source, outcome
+ * each written as
+ *     an integer (seq, time): "i", its decimal digits (a leading "-" when negative), ";"
+ *     a string:               "s", its length in bytes in decimal, ":", its bytes
+ *     NULL:                   "n"
+ * so that no two different events share a canonical form ("" is "s0:", NULL is "n"). seq is
+ * the row's position in the trail (1, 2, 3, ... with no gaps), so a removed row shows as a gap
+ * and a changed or inserted row as a hash that does not match.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -133,6 +145,9 @@ void quar_msg_free(quar_msg *m)
     for (size_t i = 0; i < m->nparts; i++)
         part_clear(&m->parts[i]);
     g_free(m->parts);
+    g_free(m->headers);
+    g_free(m->clean_text);
+    g_free(m->release_result);
     g_free(m);
 }
 
@@ -146,21 +161,28 @@ void quar_msg_list_free(quar_msg **list, size_t n)
     g_free(list);
 }
 
-/* Free a list returned by quar_events; NULL is fine. */
+/* Free one event and its strings; NULL is fine. */
+void quar_event_free(quar_event *ev)
+{
+    if (!ev)
+        return;
+    g_free(ev->msg_id);
+    g_free(ev->actor);
+    g_free(ev->action);
+    g_free(ev->reason);
+    g_free(ev->detail);
+    g_free(ev->source);
+    g_free(ev->outcome);
+    g_free(ev);
+}
+
+/* Free a list returned by quar_events or quar_audit_list; NULL is fine. */
 void quar_event_list_free(quar_event **list, size_t n)
 {
     if (!list)
         return;
-    for (size_t i = 0; i < n; i++) {
-        if (!list[i])
-            continue;
-        g_free(list[i]->msg_id);
-        g_free(list[i]->actor);
-        g_free(list[i]->action);
-        g_free(list[i]->reason);
-        g_free(list[i]->detail);
-        g_free(list[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        quar_event_free(list[i]);
     g_free(list);
 }
 
@@ -175,7 +197,107 @@ quar_event *quar_event_dup(const quar_event *ev)
     e->action = g_strdup(ev->action);
     e->reason = g_strdup(ev->reason);
     e->detail = g_strdup(ev->detail);
+    e->source = g_strdup(ev->source);
+    e->outcome = g_strdup(ev->outcome);
+    e->seq = ev->seq;
     return e;
+}
+
+/* Digits of v after the tag, and the end mark when not 0, hashed (no printf: verify hashes
+ * every event). */
+static void canon_num(GChecksum *sum, char tag, uint64_t v, int negative, char end)
+{
+    char buf[32], *p = buf + sizeof buf;
+
+    if (end)
+        *--p = end;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (negative)
+        *--p = '-';
+    *--p = tag;
+    g_checksum_update(sum, (const guchar *)p, (gssize)(buf + sizeof buf - p));
+}
+
+/* Hash one integer field of the canonical form: "i", decimal, ";". */
+static void canon_int(GChecksum *sum, int64_t v)
+{
+    canon_num(sum, 'i', v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0, ';');
+}
+
+/* Hash one string field of the canonical form: "s", length, ":", bytes; NULL as "n". */
+static void canon_str(GChecksum *sum, const char *v)
+{
+    size_t len;
+
+    if (!v) {
+        g_checksum_update(sum, (const guchar *)"n", 1);
+        return;
+    }
+    len = strlen(v);
+    canon_num(sum, 's', len, 0, ':');
+    g_checksum_update(sum, (const guchar *)v, (gssize)len);
+}
+
+/* SHA-256(prev || canonical(ev)) into out; see the header comment and quar_int.h. */
+void quar_event_hash(const char *prev, const quar_event *ev, char out[65], void *ck)
+{
+    GChecksum *sum = ck ? ck : g_checksum_new(G_CHECKSUM_SHA256);
+
+    g_checksum_reset(sum);
+    g_checksum_update(sum, (const guchar *)prev, (gssize)strlen(prev));
+    canon_int(sum, ev->seq);
+    canon_int(sum, ev->time);
+    canon_str(sum, ev->msg_id);
+    canon_str(sum, ev->actor);
+    canon_str(sum, ev->action);
+    canon_str(sum, ev->reason);
+    canon_str(sum, ev->detail);
+    canon_str(sum, ev->source);
+    canon_str(sum, ev->outcome);
+    g_strlcpy(out, g_checksum_get_string(sum), 65);
+    if (!ck)
+        g_checksum_free(sum);
+}
+
+/* Start a chain walk: nothing checked, nothing bad yet. */
+void quar_chain_begin(quar_chain_walk *w, quar_chain *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ok = 1;
+    w->out = out;
+    w->last_seq = 0;
+    g_strlcpy(w->last_hash, QUAR_CHAIN_ORIGIN, sizeof w->last_hash);
+    w->ck = g_checksum_new(G_CHECKSUM_SHA256);
+}
+
+/* One row: its seq must follow the previous one, its prev_hash be the previous row's hash and
+ * its hash match its content. The first row failing any of these is the answer. */
+void quar_chain_next(quar_chain_walk *w, const quar_event *ev, const char *prev_hash,
+                     const char *hash)
+{
+    char want[65];
+
+    w->out->events++;
+    if (w->out->ok) {
+        quar_event_hash(prev_hash ? prev_hash : "", ev, want, w->ck);
+        if (ev->seq != w->last_seq + 1 || g_strcmp0(prev_hash, w->last_hash) != 0 ||
+            g_strcmp0(hash, want) != 0) {
+            w->out->ok = 0;
+            w->out->first_bad = ev->seq;
+        }
+    }
+    w->last_seq = ev->seq;
+    g_strlcpy(w->last_hash, hash ? hash : "", sizeof w->last_hash);
+}
+
+/* Free the walk's checksum. */
+void quar_chain_end(quar_chain_walk *w)
+{
+    g_checksum_free(w->ck);
+    w->ck = NULL;
 }
 
 /* Append a copy of the given part to m; see quar.h. */
@@ -221,6 +343,9 @@ quar_msg *quar_msg_dup(const quar_msg *m)
     c->verdict = g_strdup(m->verdict);
     c->status = g_strdup(m->status);
     c->expires = m->expires;
+    c->headers = g_strdup(m->headers);
+    c->clean_text = g_strdup(m->clean_text);
+    c->release_result = g_strdup(m->release_result);
     for (size_t i = 0; i < m->nparts; i++) {
         const quar_part *p = &m->parts[i];
         quar_msg_add_part(c, p->path, p->filename, p->declared_type, p->detected_type, p->size,
@@ -233,6 +358,22 @@ quar_msg *quar_msg_dup(const quar_msg *m)
 static int contains(const char *hay, const char *needle)
 {
     return !needle || (hay && strcasestr(hay, needle) != NULL);
+}
+
+/* "Q-", eight digits, "-", six letters of the id alphabet, in any case. */
+int quar_id_form(const char *q)
+{
+    size_t i;
+
+    if (!q || strlen(q) != 17 || g_ascii_toupper(q[0]) != 'Q' || q[1] != '-' || q[10] != '-')
+        return 0;
+    for (i = 2; i < 10; i++)
+        if (!g_ascii_isdigit(q[i]))
+            return 0;
+    for (i = 11; i < 17; i++)
+        if (!q[i] || !strchr(id_alphabet, g_ascii_toupper(q[i])))
+            return 0;
+    return 1;
 }
 
 /* The memory backend's version of the SQL WHERE clause. */
@@ -249,11 +390,26 @@ int quar_filter_match(const quar_filter *f, const quar_msg *m)
     if ((f->verdict && g_strcmp0(f->verdict, m->verdict) != 0) ||
         (f->status && g_strcmp0(f->status, m->status) != 0))
         return 0;
+    if (f->q &&
+        (quar_id_form(f->q) ? g_ascii_strcasecmp(f->q, m->id) != 0 : !contains(m->subject, f->q)))
+        return 0;
     if (!f->recipient)
         return 1;
     for (size_t i = 0; m->recipients && m->recipients[i] && !rcpt; i++)
         rcpt = contains(m->recipients[i], f->recipient);
     return rcpt;
+}
+
+/* The memory backend's version of the audit list's WHERE clause. */
+int quar_audit_filter_match(const quar_audit_filter *f, const quar_event *ev)
+{
+    if (!f)
+        return 1;
+    if ((f->actor && g_strcmp0(f->actor, ev->actor) != 0) ||
+        (f->item && g_strcmp0(f->item, ev->msg_id) != 0) ||
+        (f->action && g_strcmp0(f->action, ev->action) != 0))
+        return 0;
+    return !(f->since && ev->time < f->since) && !(f->until && ev->time > f->until);
 }
 
 /* "quarantined" and "released" messages still own their original. */
@@ -299,8 +455,10 @@ static int preset_id_free(quar_store *s, const char *id)
 /* Fill in id, time, expiry and status, store through the backend with the "stored" event. */
 int quar_put(quar_store *s, int fd, quar_msg *m, const char *actor, char **err)
 {
-    quar_event stored = {
-        .msg_id = m->id, .actor = (char *)(actor ? actor : "unknown"), .action = (char *)"stored"};
+    quar_event stored = {.msg_id = m->id,
+                         .actor = (char *)(actor ? actor : "unknown"),
+                         .action = (char *)"stored",
+                         .outcome = (char *)"ok"};
 
     if (m->time == 0)
         m->time = (int64_t)time(NULL);
@@ -365,7 +523,8 @@ static int tampered(quar_store *s, const char *id, const char *recorded, const c
                      .actor = program_invocation_short_name,
                      .action = (char *)"integrity-failed",
                      .reason = (char *)"the original does not match its SHA-256",
-                     .detail = detail};
+                     .detail = detail,
+                     .outcome = (char *)"refused: changed since it was stored"};
 
     (void)s->be->audit(s, &ev, NULL);
     g_free(detail);
@@ -442,22 +601,84 @@ int quar_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char **err)
     return s->be->expired(s, now, ids, n, err);
 }
 
-/* Append an audit event stamped now; 1 when the id is unknown. */
+/* Append an audit event stamped now, from the command line; 1 when the id is unknown. */
 int quar_audit(quar_store *s, const char *id, const char *actor, const char *action,
                const char *reason, const char *detail, char **err)
 {
-    char buf[24];
-    quar_event ev = {0};
+    quar_event ev = {.msg_id = (char *)id,
+                     .actor = (char *)actor,
+                     .action = (char *)action,
+                     .reason = (char *)reason,
+                     .detail = (char *)detail,
+                     .source = (char *)"cli",
+                     .outcome = (char *)"ok"};
 
+    return quar_audit_ev(s, &ev, err);
+}
+
+/* Append ev (time 0: now; id NULL: about no item); 1 when its id is unknown. */
+int quar_audit_ev(quar_store *s, const quar_event *ev, char **err)
+{
+    char buf[24];
+    quar_event e = *ev;
+
+    if (!ev->action || !ev->action[0])
+        return quar_err(s, err, "audit: an event without an action");
+    if (ev->msg_id && norm_id(ev->msg_id, buf) < 0)
+        return 1;
+    e.msg_id = ev->msg_id ? buf : NULL;
+    e.time = ev->time ? ev->time : (int64_t)time(NULL);
+    e.actor = ev->actor ? ev->actor : (char *)"unknown";
+    e.seq = 0;
+    return s->be->audit(s, &e, err);
+}
+
+/* Events matching f, newest first, with the unpaged total. */
+int quar_audit_list(quar_store *s, const quar_audit_filter *f, quar_event ***out, size_t *n,
+                    size_t *total, char **err)
+{
+    static const quar_audit_filter any;
+    quar_audit_filter nf = f ? *f : any;
+    char buf[24];
+    size_t dummy;
+
+    *out = NULL;
+    *n = 0;
+    if (!total)
+        total = &dummy;
+    *total = 0;
+    if (nf.item && norm_id(nf.item, buf) == 0)
+        nf.item = buf;
+    return s->be->audit_list(s, &nf, out, n, total, err);
+}
+
+/* Walk the whole chain. */
+int quar_audit_verify(quar_store *s, quar_chain *out, char **err)
+{
+    memset(out, 0, sizeof *out);
+    return s->be->audit_verify(s, out, err);
+}
+
+/* How many messages match f. */
+int quar_count(quar_store *s, const quar_filter *f, size_t *total, char **err)
+{
+    static const quar_filter any;
+
+    *total = 0;
+    return s->be->count(s, f ? f : &any, total, err);
+}
+
+/* Set one of the message's text fields. */
+int quar_set_text(quar_store *s, const char *id, const char *field, const char *value, char **err)
+{
+    char buf[24];
+
+    if (g_strcmp0(field, "headers") != 0 && g_strcmp0(field, "clean_text") != 0 &&
+        g_strcmp0(field, "release_result") != 0)
+        return quar_err(s, err, "set_text: no text field \"%.40s\"", field ? field : "");
     if (norm_id(id, buf) < 0)
         return 1;
-    ev.time = (int64_t)time(NULL);
-    ev.msg_id = buf;
-    ev.actor = (char *)(actor ? actor : "unknown");
-    ev.action = (char *)action;
-    ev.reason = (char *)reason;
-    ev.detail = (char *)detail;
-    return s->be->audit(s, &ev, err);
+    return s->be->set_text(s, buf, field, value, err);
 }
 
 /* Audit events of a message, oldest first. */

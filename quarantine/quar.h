@@ -77,7 +77,8 @@ typedef struct quar_filter {
     const char *verdict;
     const char *status;
     unsigned limit;  /* 0: no limit */
-    const char *q;   /* substring of the subject, or the id (any case); NULL: any */
+    const char *q;   /* the id when q has an id's form, else a substring of the subject (any
+                        case); NULL: any */
     unsigned offset; /* skip this many of the matches (newest first) */
 } quar_filter;
 
@@ -310,7 +311,9 @@ int quar_request_list(quar_store *s, const char *status, const char *msg_id, qua
  * the two-person rule is kept here, below every client. */
 int quar_request_decide(quar_store *s, int64_t id, const char *status, const char *approver,
                         const char *reason, int64_t now, char **err);
-/* Record how carrying out an approved request ended: status "done" or "failed", result. */
+/* Record how carrying out an approved request (or a pending one that the rule lets its
+ * requester carry out at once) ended: status "done" or "failed", result. 1 unknown, 2 when it
+ * was denied or has already ended. */
 int quar_request_finish(quar_store *s, int64_t id, const char *status, const char *result,
                         char **err);
 /* A single-use download of an approved export, valid until expires. */

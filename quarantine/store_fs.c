@@ -6,10 +6,20 @@
  * (256 KiB unless quar_fs_set_inline_max says otherwise) are rows of its blobs
  * table, written in the same transaction as the message's rows, so that one
  * commit makes both durable; larger ones live in DIR/originals/ab/abcdef...
- * named by their SHA-256 (files 0600, directories 0700). Either way one copy
- * per content. The attempts table counts the failed attempts at sanitizing a
- * message, by a digest of its content (poison messages). Runs in trusted
- * processes as the store's owner and never interprets message content. It
+ * named by their SHA-256. Either way one copy per content. The store is shared
+ * with its owner's group (the review console's user is a member): directories
+ * 0770 and set-group-id (a file made in them, such as the -wal and -shm files
+ * that whichever process opens the index first creates, belongs to the store's
+ * group, not to that process's own group), the index 0660 (SQLite gives its
+ * -wal and -shm files the same mode), original files 0640; nothing is ever
+ * readable by others. The attempts table counts the failed attempts at
+ * sanitizing a message, by a digest of its content (poison messages). The
+ * events table is the hash-chained audit trail (quar.c defines the chain); an
+ * event is appended in a write transaction that reads the chain's tail first,
+ * so that concurrent writers (workers, the console, the command line) chain one
+ * after another. The console's records (users, sessions, requests, downloads)
+ * are in console_fs.c. Runs in trusted processes as the store's owner or a
+ * member of its group and never interprets message content. It
  * must never index a message before its original is durable (fsync'd under
  * its final name, or in the same commit), never drop an original another
  * held message still refers to, and never let a new message reuse a stored
@@ -33,8 +43,12 @@
 
 #include "mg.h"
 #include "quar_int.h"
+#include "store_fs_int.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
+#define DIR_MODE 02770
+#define INDEX_MODE 0660
+#define ORIGINAL_MODE 0640
 #define INLINE_MAX_DEFAULT (256 * 1024)
 #define INLINE_MAX_LIMIT (64 * 1024 * 1024) /* far below SQLite's 1e9-byte row limit */
 #define TMP_PREFIX ".tmp-"
@@ -42,34 +56,32 @@
 #define BUSY_TIMEOUT_MS 10000
 #define COPY_CHUNK 65536
 
+static int unknown_id(quar_store *s, const char *id, char **err);
+
 /* What a stored copy of a content holds. */
 enum { COPY_ABSENT, COPY_GOOD, COPY_BAD };
 
-/* The statements run for every message (the put path, the failure count's lookup), prepared
- * once per store. */
-enum { ST_MESSAGE, ST_RECIPIENT, ST_PART, ST_BLOB, ST_EVENT, ST_TAKEN, ST_FAILURES, ST_COUNT };
-
 static const char *const cached_sql[ST_COUNT] = {
+    [ST_RCPTS_OF] = "SELECT addr FROM recipients WHERE msg_id = ? ORDER BY idx",
+    [ST_PARTS_OF] = "SELECT path, filename, declared_type, detected_type, size, sha256, action,"
+                    " reason, signature FROM parts WHERE msg_id = ? ORDER BY idx",
     [ST_MESSAGE] = "INSERT INTO messages (id, time, queue_id, client, sender, subject, from_hdr,"
-                   " message_id, size, sha256, verdict, status, expires)"
-                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   " message_id, size, sha256, verdict, status, expires, release_result,"
+                   " rcpt_list) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_TEXTS] = "INSERT INTO msg_texts (msg_id, headers, clean_text) VALUES (?,?,?)",
     [ST_RECIPIENT] = "INSERT INTO recipients (msg_id, idx, addr) VALUES (?,?,?)",
     [ST_PART] = "INSERT INTO parts (msg_id, idx, path, filename, declared_type, detected_type,"
                 " size, sha256, action, reason, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     [ST_BLOB] = "INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?,?)",
-    [ST_EVENT] = "INSERT INTO events (time, msg_id, actor, action, reason, detail)"
-                 " VALUES (?,?,?,?,?,?)",
+    [ST_EVENT] = "INSERT INTO events (id, time, msg_id, actor, action, reason, detail, source,"
+                 " outcome, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    /* the last row's hash, and the highest seq ever used (a removed last row still counts) */
+    [ST_CHAIN_TAIL] = "SELECT (SELECT hash FROM events ORDER BY id DESC LIMIT 1),"
+                      " max(coalesce((SELECT max(id) FROM events), 0),"
+                      " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))",
     [ST_TAKEN] = "SELECT 1 FROM messages WHERE id = ?",
     [ST_FAILURES] = "SELECT failures, first_time FROM attempts WHERE digest = ? AND last_time >= ?",
 };
-
-typedef struct fs_store {
-    quar_store head;
-    sqlite3 *db;
-    char *originals;                /* DIR/originals */
-    size_t inline_max;              /* larger originals are files; 0: all are */
-    sqlite3_stmt *cached[ST_COUNT]; /* prepared on first use, finalized by fs_close */
-} fs_store;
 
 /* The first bytes of an original read for the inline decision: all of it when eof. */
 typedef struct head {
@@ -111,23 +123,54 @@ static const char attempts_sql[] =
     " first_time INTEGER NOT NULL, last_time INTEGER NOT NULL);"
     "CREATE INDEX attempts_last ON attempts(last_time);";
 
-static const char msg_cols[] = "id, time, queue_id, client, sender, subject, from_hdr, "
-                               "message_id, size, sha256, verdict, status, expires";
+/* Version 4, before the events are copied: the release outcome; the envelope recipients once
+ * more, in the message's row (rcpt_list: one per line), so that a recipient search scans one
+ * index, not the recipients table; the decoded headers and the clean text in a table of their
+ * own (kept out of the messages rows, which lists and counts scan); indexes for the console's
+ * newest-first lists (messages_list holds every column a list filters on, so that a subject,
+ * sender or recipient search scans it, not the table; messages_search, narrower, is what a
+ * count by subject or sender scans; the status and verdict ones hold the other of the two); the new
+ * events table. msg_id is NULL for an event about no item and is no foreign key (an event is never
+ * refused, nor removed with anything: the store checks the item when it appends). */
+static const char v4_before_sql[] =
+    "ALTER TABLE messages ADD COLUMN release_result TEXT;"
+    "ALTER TABLE messages ADD COLUMN rcpt_list TEXT;"
+    "CREATE TABLE msg_texts (msg_id TEXT PRIMARY KEY REFERENCES messages(id),"
+    " headers TEXT, clean_text TEXT);"
+    "DROP INDEX IF EXISTS messages_time;"
+    "CREATE INDEX messages_list ON messages(time, id, status, verdict, sender, subject,"
+    " rcpt_list);"
+    "CREATE INDEX messages_search ON messages(subject, sender);"
+    "CREATE INDEX messages_status ON messages(status, time, id, verdict);"
+    "CREATE INDEX messages_verdict ON messages(verdict, time, id, status);"
+    "CREATE TABLE events_v4 ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    " msg_id TEXT, actor TEXT, action TEXT NOT NULL, reason TEXT,"
+    " detail TEXT, source TEXT, outcome TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);";
 
-/* The backend's view of s. */
-static fs_store *fs(quar_store *s)
-{
-    return (fs_store *)s;
-}
+/* Version 4, after the events are copied and chained: the new table takes the old one's name. */
+static const char v4_after_sql[] = "DROP TABLE IF EXISTS events;"
+                                   "ALTER TABLE events_v4 RENAME TO events;"
+                                   "CREATE INDEX events_msg ON events(msg_id, id);"
+                                   "CREATE INDEX events_actor ON events(actor, id);"
+                                   "CREATE INDEX events_action ON events(action, id);"
+                                   "CREATE INDEX events_time ON events(time);";
+
+static const char msg_cols[] = "id, time, queue_id, client, sender, subject, from_hdr, "
+                               "message_id, size, sha256, verdict, status, expires, "
+                               "release_result";
+
+static const char event_cols[] = "id, time, msg_id, actor, action, reason, detail, source, "
+                                 "outcome";
 
 /* Report the database's last error. Returns -1. */
-static int db_err(quar_store *s, char **err, const char *what)
+int qfs_db_err(quar_store *s, char **err, const char *what)
 {
     return quar_err(s, err, "index: %s: %s", what, sqlite3_errmsg(fs(s)->db));
 }
 
 /* Run SQL without results. 0 or -1. */
-static int exec_sql(quar_store *s, const char *sql, char **err)
+int qfs_exec_sql(quar_store *s, const char *sql, char **err)
 {
     char *msg = NULL;
 
@@ -139,33 +182,33 @@ static int exec_sql(quar_store *s, const char *sql, char **err)
 }
 
 /* Prepare one statement. 0 or -1. */
-static int prep(quar_store *s, const char *sql, sqlite3_stmt **st, char **err)
+int qfs_prep(quar_store *s, const char *sql, sqlite3_stmt **st, char **err)
 {
     if (sqlite3_prepare_v2(fs(s)->db, sql, -1, st, NULL) == SQLITE_OK)
         return 0;
     *st = NULL;
-    return db_err(s, err, "prepare");
+    return qfs_db_err(s, err, "prepare");
 }
 
 /* Bind a string, NULL as SQL NULL. */
-static int bind_str(sqlite3_stmt *st, int i, const char *v)
+int qfs_bind_str(sqlite3_stmt *st, int i, const char *v)
 {
     return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
 }
 
 /* A heap copy of a text column (NULL stays NULL). */
-static char *col_str(sqlite3_stmt *st, int i)
+char *qfs_col_str(sqlite3_stmt *st, int i)
 {
     return g_strdup((const char *)sqlite3_column_text(st, i));
 }
 
 /* Step a statement expected to finish without rows, then finalize it. 0 or -1. */
-static int step_done(quar_store *s, sqlite3_stmt *st, char **err)
+int qfs_step_done(quar_store *s, sqlite3_stmt *st, char **err)
 {
     int rc = sqlite3_step(st);
 
     if (rc != SQLITE_DONE) {
-        db_err(s, err, "write");
+        qfs_db_err(s, err, "write");
         sqlite3_finalize(st);
         return -1;
     }
@@ -182,7 +225,7 @@ static int cached(quar_store *s, int k, sqlite3_stmt **st, char **err)
     if (!*slot && sqlite3_prepare_v3(fs(s)->db, cached_sql[k], -1, SQLITE_PREPARE_PERSISTENT, slot,
                                      NULL) != SQLITE_OK) {
         *slot = NULL;
-        return db_err(s, err, "prepare");
+        return qfs_db_err(s, err, "prepare");
     }
     *st = *slot;
     return 0;
@@ -192,7 +235,7 @@ static int cached(quar_store *s, int k, sqlite3_stmt **st, char **err)
  * (blobs are bound without a copy). 0 or -1. */
 static int step_reset(quar_store *s, sqlite3_stmt *st, char **err)
 {
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "write");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : qfs_db_err(s, err, "write");
 
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -228,11 +271,12 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-/* Create a directory 0700 unless it exists. 1 when created, 0 when it existed, -1 on error. */
+/* Create a directory 02770 (whatever the umask) unless it exists. 1 when created, 0 when it
+ * existed, -1 on error. */
 static int make_dir(const char *dir)
 {
-    if (mkdir(dir, 0700) == 0)
-        return 1;
+    if (mkdir(dir, DIR_MODE) == 0)
+        return chmod(dir, DIR_MODE) == 0 ? 1 : -1;
     return errno == EEXIST ? 0 : -1;
 }
 
@@ -315,7 +359,8 @@ static int write_temp(quar_store *s, const head *h, int fd, quar_msg *m, char **
         return -1;
     }
     ck = g_checksum_new(G_CHECKSUM_SHA256);
-    rc = fchmod(out, 0600) == 0 && copy_hash(h, fd, out, ck, &m->size) == 0 && fsync(out) == 0;
+    rc = fchmod(out, ORIGINAL_MODE) == 0 && copy_hash(h, fd, out, ck, &m->size) == 0 &&
+         fsync(out) == 0;
     saved = errno;
     if (close(out) < 0 && rc) {
         rc = 0;
@@ -415,9 +460,9 @@ static int row_state(quar_store *s, const char *sha, char **err)
     char *hex;
     int rc;
 
-    if (prep(s, "SELECT data FROM blobs WHERE sha256 = ?", &st, err) < 0)
+    if (qfs_prep(s, "SELECT data FROM blobs WHERE sha256 = ?", &st, err) < 0)
         return -1;
-    bind_str(st, 1, sha);
+    qfs_bind_str(st, 1, sha);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, sqlite3_column_blob(st, 0),
@@ -425,7 +470,7 @@ static int row_state(quar_store *s, const char *sha, char **err)
         rc = strcmp(hex, sha) == 0 ? COPY_GOOD : COPY_BAD;
         g_free(hex);
     } else {
-        rc = rc == SQLITE_DONE ? COPY_ABSENT : db_err(s, err, "reading an original");
+        rc = rc == SQLITE_DONE ? COPY_ABSENT : qfs_db_err(s, err, "reading an original");
     }
     sqlite3_finalize(st);
     return rc;
@@ -437,12 +482,12 @@ static int blob_sql(quar_store *s, const char *sql, const head *data, const char
     sqlite3_stmt *st;
     int i = 1;
 
-    if (prep(s, sql, &st, err) < 0)
+    if (qfs_prep(s, sql, &st, err) < 0)
         return -1;
     if (data)
         sqlite3_bind_blob64(st, i++, data->data, data->len, SQLITE_STATIC);
-    bind_str(st, i, sha);
-    return step_done(s, st, err);
+    qfs_bind_str(st, i, sha);
+    return qfs_step_done(s, st, err);
 }
 
 /* Rename tmp onto path (replacing what is there) and make it durable; tmp is gone either way. */
@@ -522,7 +567,7 @@ static int insert_blob(quar_store *s, const head *h, quar_msg *m, int *healed, c
     g_free(path);
     if (cached(s, ST_BLOB, &st, err) < 0)
         return -1;
-    bind_str(st, 1, m->sha256);
+    qfs_bind_str(st, 1, m->sha256);
     sqlite3_bind_blob64(st, 2, h->data, h->len, SQLITE_STATIC);
     if (step_reset(s, st, err) < 0)
         return -1;
@@ -534,26 +579,45 @@ static int insert_blob(quar_store *s, const head *h, quar_msg *m, int *healed, c
     return blob_sql(s, "UPDATE blobs SET data = ? WHERE sha256 = ?", h, m->sha256, err);
 }
 
-/* Insert the messages row. 0 or -1. */
+/* m's envelope recipients, one per line, as a new string (g_free). */
+static char *rcpt_list(const quar_msg *m)
+{
+    static char *const none[] = {NULL};
+
+    return g_strjoinv("\n", m->recipients ? m->recipients : (char **)none);
+}
+
+/* Insert the messages row (and the texts' row when there are texts). 0 or -1. */
 static int insert_message(quar_store *s, const quar_msg *m, char **err)
 {
     sqlite3_stmt *st;
 
     if (cached(s, ST_MESSAGE, &st, err) < 0)
         return -1;
-    bind_str(st, 1, m->id);
+    qfs_bind_str(st, 1, m->id);
     sqlite3_bind_int64(st, 2, m->time);
-    bind_str(st, 3, m->queue_id);
-    bind_str(st, 4, m->client);
-    bind_str(st, 5, m->sender ? m->sender : "");
-    bind_str(st, 6, m->subject);
-    bind_str(st, 7, m->from);
-    bind_str(st, 8, m->message_id);
+    qfs_bind_str(st, 3, m->queue_id);
+    qfs_bind_str(st, 4, m->client);
+    qfs_bind_str(st, 5, m->sender ? m->sender : "");
+    qfs_bind_str(st, 6, m->subject);
+    qfs_bind_str(st, 7, m->from);
+    qfs_bind_str(st, 8, m->message_id);
     sqlite3_bind_int64(st, 9, (sqlite3_int64)m->size);
-    bind_str(st, 10, m->sha256);
-    bind_str(st, 11, m->verdict);
-    bind_str(st, 12, m->status);
+    qfs_bind_str(st, 10, m->sha256);
+    qfs_bind_str(st, 11, m->verdict);
+    qfs_bind_str(st, 12, m->status);
     sqlite3_bind_int64(st, 13, m->expires);
+    qfs_bind_str(st, 14, m->release_result);
+    sqlite3_bind_text(st, 15, rcpt_list(m), -1, g_free);
+    if (step_reset(s, st, err) < 0)
+        return -1;
+    if (!m->headers && !m->clean_text)
+        return 0;
+    if (cached(s, ST_TEXTS, &st, err) < 0)
+        return -1;
+    qfs_bind_str(st, 1, m->id);
+    qfs_bind_str(st, 2, m->headers);
+    qfs_bind_str(st, 3, m->clean_text);
     return step_reset(s, st, err);
 }
 
@@ -564,9 +628,9 @@ static int insert_recipients(quar_store *s, const quar_msg *m, char **err)
         sqlite3_stmt *st;
         if (cached(s, ST_RECIPIENT, &st, err) < 0)
             return -1;
-        bind_str(st, 1, m->id);
+        qfs_bind_str(st, 1, m->id);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        bind_str(st, 3, m->recipients[i]);
+        qfs_bind_str(st, 3, m->recipients[i]);
         if (step_reset(s, st, err) < 0)
             return -1;
     }
@@ -581,37 +645,79 @@ static int insert_parts(quar_store *s, const quar_msg *m, char **err)
         sqlite3_stmt *st;
         if (cached(s, ST_PART, &st, err) < 0)
             return -1;
-        bind_str(st, 1, m->id);
+        qfs_bind_str(st, 1, m->id);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        bind_str(st, 3, p->path);
-        bind_str(st, 4, p->filename);
-        bind_str(st, 5, p->declared_type);
-        bind_str(st, 6, p->detected_type);
+        qfs_bind_str(st, 3, p->path);
+        qfs_bind_str(st, 4, p->filename);
+        qfs_bind_str(st, 5, p->declared_type);
+        qfs_bind_str(st, 6, p->detected_type);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)p->size);
-        bind_str(st, 8, p->sha256);
-        bind_str(st, 9, p->action);
-        bind_str(st, 10, p->reason);
-        bind_str(st, 11, p->signature);
+        qfs_bind_str(st, 8, p->sha256);
+        qfs_bind_str(st, 9, p->action);
+        qfs_bind_str(st, 10, p->reason);
+        qfs_bind_str(st, 11, p->signature);
         if (step_reset(s, st, err) < 0)
             return -1;
     }
     return 0;
 }
 
-/* Insert an events row. 0 or -1. */
-static int insert_event(quar_store *s, const quar_event *ev, char **err)
+/* The chain's tail: the last row's hash into prev[65] (QUAR_CHAIN_ORIGIN when there is none)
+ * and the highest seq used so far into *seq. Inside a write transaction. 0 or -1. */
+static int chain_tail(quar_store *s, char prev[65], int64_t *seq, char **err)
 {
     sqlite3_stmt *st;
+    const char *h;
+    int rc;
 
+    if (cached(s, ST_CHAIN_TAIL, &st, err) < 0)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        h = (const char *)sqlite3_column_text(st, 0);
+        g_strlcpy(prev, h ? h : QUAR_CHAIN_ORIGIN, 65);
+        *seq = sqlite3_column_int64(st, 1);
+    }
+    rc = rc == SQLITE_ROW ? 0 : qfs_db_err(s, err, "reading the audit trail's last event");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Insert ev as row seq chained to prev, its hash into hash[65]. 0 or -1. */
+static int insert_chained(quar_store *s, const quar_event *ev, int64_t seq, const char *prev,
+                          char hash[65], char **err)
+{
+    quar_event e = *ev;
+    sqlite3_stmt *st;
+
+    e.seq = seq;
+    quar_event_hash(prev, &e, hash, NULL);
     if (cached(s, ST_EVENT, &st, err) < 0)
         return -1;
-    sqlite3_bind_int64(st, 1, ev->time);
-    bind_str(st, 2, ev->msg_id);
-    bind_str(st, 3, ev->actor);
-    bind_str(st, 4, ev->action);
-    bind_str(st, 5, ev->reason);
-    bind_str(st, 6, ev->detail);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, ev->time);
+    qfs_bind_str(st, 3, ev->msg_id);
+    qfs_bind_str(st, 4, ev->actor);
+    qfs_bind_str(st, 5, ev->action);
+    qfs_bind_str(st, 6, ev->reason);
+    qfs_bind_str(st, 7, ev->detail);
+    qfs_bind_str(st, 8, ev->source);
+    qfs_bind_str(st, 9, ev->outcome);
+    qfs_bind_str(st, 10, prev);
+    qfs_bind_str(st, 11, hash);
     return step_reset(s, st, err);
+}
+
+/* Append an event to the chain, inside the caller's write transaction (BEGIN IMMEDIATE: no
+ * other writer can append between reading the tail and inserting). 0 or -1. */
+static int insert_event(quar_store *s, const quar_event *ev, char **err)
+{
+    char prev[65], hash[65];
+    int64_t seq = 0;
+
+    if (chain_tail(s, prev, &seq, err) < 0)
+        return -1;
+    return insert_chained(s, ev, seq + 1, prev, hash, err);
 }
 
 /* Record in m's trail (and the log) that a stored copy of its content was found changed and was
@@ -643,7 +749,7 @@ static int index_put(quar_store *s, const head *h, const char *tmp, quar_msg *m,
 {
     int rc, healed = 0;
 
-    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0) {
+    if (qfs_exec_sql(s, "BEGIN IMMEDIATE", err) < 0) {
         if (tmp)
             unlink(tmp);
         return -1;
@@ -651,9 +757,9 @@ static int index_put(quar_store *s, const head *h, const char *tmp, quar_msg *m,
     rc = tmp ? place_original(s, tmp, m->sha256, &healed, err) : insert_blob(s, h, m, &healed, err);
     if (rc == 0 && insert_message(s, m, err) == 0 && insert_recipients(s, m, err) == 0 &&
         insert_parts(s, m, err) == 0 && insert_event(s, stored, err) == 0 &&
-        (!healed || note_healed(s, m, stored, err) == 0) && exec_sql(s, "COMMIT", err) == 0)
+        (!healed || note_healed(s, m, stored, err) == 0) && qfs_exec_sql(s, "COMMIT", err) == 0)
         return 0;
-    exec_sql(s, "ROLLBACK", NULL);
+    qfs_exec_sql(s, "ROLLBACK", NULL);
     return -1;
 }
 
@@ -691,18 +797,37 @@ static quar_msg *row_to_msg(sqlite3_stmt *st)
 
     g_strlcpy(m->id, (const char *)sqlite3_column_text(st, 0), sizeof m->id);
     m->time = sqlite3_column_int64(st, 1);
-    m->queue_id = col_str(st, 2);
-    m->client = col_str(st, 3);
-    m->sender = col_str(st, 4);
-    m->subject = col_str(st, 5);
-    m->from = col_str(st, 6);
-    m->message_id = col_str(st, 7);
+    m->queue_id = qfs_col_str(st, 2);
+    m->client = qfs_col_str(st, 3);
+    m->sender = qfs_col_str(st, 4);
+    m->subject = qfs_col_str(st, 5);
+    m->from = qfs_col_str(st, 6);
+    m->message_id = qfs_col_str(st, 7);
     m->size = (uint64_t)sqlite3_column_int64(st, 8);
     g_strlcpy(m->sha256, (const char *)sqlite3_column_text(st, 9), sizeof m->sha256);
-    m->verdict = col_str(st, 10);
-    m->status = col_str(st, 11);
+    m->verdict = qfs_col_str(st, 10);
+    m->status = qfs_col_str(st, 11);
     m->expires = sqlite3_column_int64(st, 12);
+    m->release_result = qfs_col_str(st, 13);
     return m;
+}
+
+/* Load m's decoded headers and clean text (quar_get only: lists leave them out). 0 or -1. */
+static int load_texts(quar_store *s, quar_msg *m, char **err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (qfs_prep(s, "SELECT headers, clean_text FROM msg_texts WHERE msg_id = ?", &st, err) < 0)
+        return -1;
+    qfs_bind_str(st, 1, m->id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        m->headers = qfs_col_str(st, 0);
+        m->clean_text = qfs_col_str(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "reading texts");
 }
 
 /* Load m's recipients and parts. 0 or -1. */
@@ -712,25 +837,21 @@ static int load_children(quar_store *s, quar_msg *m, char **err)
     sqlite3_stmt *st;
     int rc;
 
-    if (prep(s, "SELECT addr FROM recipients WHERE msg_id = ? ORDER BY idx", &st, err) < 0) {
+    if (cached(s, ST_RCPTS_OF, &st, err) < 0) {
         g_ptr_array_free(rcpts, TRUE);
         return -1;
     }
-    bind_str(st, 1, m->id);
+    qfs_bind_str(st, 1, m->id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        g_ptr_array_add(rcpts, col_str(st, 0));
-    sqlite3_finalize(st);
+        g_ptr_array_add(rcpts, qfs_col_str(st, 0));
+    rc = rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "reading recipients");
+    sqlite3_reset(st);
     g_ptr_array_add(rcpts, NULL);
     g_strfreev(m->recipients);
     m->recipients = (char **)g_ptr_array_free(rcpts, FALSE);
-    if (rc != SQLITE_DONE)
-        return db_err(s, err, "reading recipients");
-    if (prep(s,
-             "SELECT path, filename, declared_type, detected_type, size, sha256, action, reason,"
-             " signature FROM parts WHERE msg_id = ? ORDER BY idx",
-             &st, err) < 0)
+    if (rc < 0 || cached(s, ST_PARTS_OF, &st, err) < 0)
         return -1;
-    bind_str(st, 1, m->id);
+    qfs_bind_str(st, 1, m->id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         quar_msg_add_part(
             m, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
@@ -738,8 +859,9 @@ static int load_children(quar_store *s, quar_msg *m, char **err)
             (uint64_t)sqlite3_column_int64(st, 4), (const char *)sqlite3_column_text(st, 5),
             (const char *)sqlite3_column_text(st, 6), (const char *)sqlite3_column_text(st, 7),
             (const char *)sqlite3_column_text(st, 8));
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(s, err, "reading parts");
+    rc = rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "reading parts");
+    sqlite3_reset(st);
+    return rc;
 }
 
 /* Run a prepared message query; the rows become complete messages in *out. */
@@ -751,7 +873,7 @@ static int collect(quar_store *s, sqlite3_stmt *st, GPtrArray *out, char **err)
         g_ptr_array_add(out, row_to_msg(st));
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_err(s, err, "reading messages");
+        return qfs_db_err(s, err, "reading messages");
     for (guint i = 0; i < out->len; i++)
         if (load_children(s, g_ptr_array_index(out, i), err) < 0)
             return -1;
@@ -764,48 +886,71 @@ static int fs_get(quar_store *s, const char *id, quar_msg **out, char **err)
     GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)quar_msg_free);
     char *sql = g_strdup_printf("SELECT %s FROM messages WHERE id = ?", msg_cols);
     sqlite3_stmt *st;
-    int rc = prep(s, sql, &st, err);
+    int rc = qfs_prep(s, sql, &st, err);
 
     g_free(sql);
     if (rc == 0) {
-        bind_str(st, 1, id);
+        qfs_bind_str(st, 1, id);
         rc = collect(s, st, found, err);
     }
     if (rc == 0 && found->len == 0)
         rc = 1;
+    if (rc == 0)
+        rc = load_texts(s, g_ptr_array_index(found, 0), err);
     if (rc == 0)
         *out = g_ptr_array_steal_index(found, 0);
     g_ptr_array_free(found, TRUE);
     return rc;
 }
 
-/* The SELECT for a filter; parameters bound in the same order by bind_filter. */
-static char *filter_sql(const quar_filter *f)
+/* The SELECT of what (columns, or count(*)) for a filter, paged when paged; parameters bound
+ * in the same order by bind_filter. */
+static char *filter_sql(const quar_filter *f, const char *what, int paged)
 {
     GString *q = g_string_new(NULL);
 
-    g_string_printf(q, "SELECT %s FROM messages m WHERE 1", msg_cols);
+    g_string_printf(q, "SELECT %s FROM messages m WHERE 1", what);
     if (f->since)
         g_string_append(q, " AND time >= ?");
     if (f->until)
         g_string_append(q, " AND time <= ?");
+    /* LIKE ignores ASCII case as lower() did */
     if (f->sender)
-        g_string_append(q, " AND instr(lower(sender), lower(?)) > 0");
-    if (f->recipient)
-        g_string_append(q, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.msg_id = m.id"
-                           " AND instr(lower(r.addr), lower(?)) > 0)");
+        g_string_append(q, " AND sender LIKE ? ESCAPE '\\'");
+    if (f->recipient) /* a line of rcpt_list; no address holds a line break */
+        g_string_append(q, strchr(f->recipient, '\n') ? " AND ? IS NULL"
+                                                      : " AND rcpt_list LIKE ? ESCAPE '\\'");
     if (f->verdict)
         g_string_append(q, " AND verdict = ?");
     if (f->status)
         g_string_append(q, " AND status = ?");
+    /* an id is looked up (an index search), anything else searched for in the subjects */
+    if (f->q)
+        g_string_append(q, quar_id_form(f->q) ? " AND id = ?" : " AND subject LIKE ? ESCAPE '\\'");
+    if (!paged)
+        return g_string_free(q, FALSE);
     g_string_append(q, " ORDER BY time DESC, id DESC");
-    if (f->limit)
-        g_string_append(q, " LIMIT ?");
+    if (f->limit || f->offset)
+        g_string_append(q, " LIMIT ? OFFSET ?");
     return g_string_free(q, FALSE);
 }
 
+/* "%q%" for LIKE, with the pattern characters % _ and the escape \ in q taken literally. */
+static char *like_pattern(const char *q)
+{
+    GString *p = g_string_new("%");
+
+    for (; *q; q++) {
+        if (*q == '%' || *q == '_' || *q == '\\')
+            g_string_append_c(p, '\\');
+        g_string_append_c(p, *q);
+    }
+    g_string_append_c(p, '%');
+    return g_string_free(p, FALSE);
+}
+
 /* Bind the filter's values in filter_sql's order. */
-static void bind_filter(sqlite3_stmt *st, const quar_filter *f)
+static void bind_filter(sqlite3_stmt *st, const quar_filter *f, int paged)
 {
     int i = 1;
 
@@ -814,28 +959,33 @@ static void bind_filter(sqlite3_stmt *st, const quar_filter *f)
     if (f->until)
         sqlite3_bind_int64(st, i++, f->until);
     if (f->sender)
-        bind_str(st, i++, f->sender);
+        sqlite3_bind_text(st, i++, like_pattern(f->sender), -1, g_free);
     if (f->recipient)
-        bind_str(st, i++, f->recipient);
+        sqlite3_bind_text(st, i++, like_pattern(f->recipient), -1, g_free);
     if (f->verdict)
-        bind_str(st, i++, f->verdict);
+        qfs_bind_str(st, i++, f->verdict);
     if (f->status)
-        bind_str(st, i++, f->status);
-    if (f->limit)
-        sqlite3_bind_int64(st, i++, f->limit);
+        qfs_bind_str(st, i++, f->status);
+    if (f->q)
+        sqlite3_bind_text(
+            st, i++, quar_id_form(f->q) ? g_ascii_strup(f->q, -1) : like_pattern(f->q), -1, g_free);
+    if (paged && (f->limit || f->offset)) {
+        sqlite3_bind_int64(st, i++, f->limit ? (sqlite3_int64)f->limit : -1);
+        sqlite3_bind_int64(st, i++, f->offset);
+    }
 }
 
 /* Messages matching f, newest first. */
 static int fs_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t *n, char **err)
 {
     GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)quar_msg_free);
-    char *sql = filter_sql(f);
+    char *sql = filter_sql(f, msg_cols, 1);
     sqlite3_stmt *st;
-    int rc = prep(s, sql, &st, err);
+    int rc = qfs_prep(s, sql, &st, err);
 
     g_free(sql);
     if (rc == 0) {
-        bind_filter(st, f);
+        bind_filter(st, f, 1);
         rc = collect(s, st, found, err);
     }
     if (rc == 0) {
@@ -849,24 +999,67 @@ static int fs_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t 
     return -1;
 }
 
+/* How many messages match f. */
+static int fs_count(quar_store *s, const quar_filter *f, size_t *total, char **err)
+{
+    char *sql = filter_sql(f, "count(*)", 0);
+    sqlite3_stmt *st;
+    int rc = qfs_prep(s, sql, &st, err);
+
+    g_free(sql);
+    if (rc < 0)
+        return -1;
+    bind_filter(st, f, 0);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *total = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : qfs_db_err(s, err, "counting messages");
+}
+
+/* Set a message's headers or clean text (their own table) or release result. */
+static int fs_set_text(quar_store *s, const char *id, const char *field, const char *value,
+                       char **err)
+{
+    char *sql;
+    sqlite3_stmt *st;
+    int rc = unknown_id(s, id, err);
+
+    if (rc != 0)
+        return rc;
+    if (strcmp(field, "release_result") == 0)
+        sql = g_strdup("UPDATE messages SET release_result = ?1 WHERE id = ?2");
+    else
+        sql = g_strdup_printf("INSERT INTO msg_texts (msg_id, %s) VALUES (?2, ?1)"
+                              " ON CONFLICT (msg_id) DO UPDATE SET %s = excluded.%s",
+                              field, field, field);
+    rc = qfs_prep(s, sql, &st, err);
+    g_free(sql);
+    if (rc < 0)
+        return -1;
+    qfs_bind_str(st, 1, value);
+    qfs_bind_str(st, 2, id);
+    return qfs_step_done(s, st, err);
+}
+
 /* sha256 and status of message id into new strings. 0, 1 unknown, or -1. */
 static int lookup_file(quar_store *s, const char *id, char **sha, char **status, char **err)
 {
     sqlite3_stmt *st;
     int rc;
 
-    if (prep(s, "SELECT sha256, status FROM messages WHERE id = ?", &st, err) < 0)
+    if (qfs_prep(s, "SELECT sha256, status FROM messages WHERE id = ?", &st, err) < 0)
         return -1;
-    bind_str(st, 1, id);
+    qfs_bind_str(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *sha = col_str(st, 0);
-        *status = col_str(st, 1);
+        *sha = qfs_col_str(st, 0);
+        *status = qfs_col_str(st, 1);
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW)
         return 0;
-    return rc == SQLITE_DONE ? 1 : db_err(s, err, "lookup");
+    return rc == SQLITE_DONE ? 1 : qfs_db_err(s, err, "lookup");
 }
 
 /* A memory file holding len bytes at p, at offset 0, sealed against writing, growing and
@@ -911,15 +1104,15 @@ static int fs_open_original(quar_store *s, const char *id, int *fd, char **err)
     const char *status;
     int rc;
 
-    if (prep(s,
-             "SELECT m.sha256, m.status, b.data FROM messages m"
-             " LEFT JOIN blobs b ON b.sha256 = m.sha256 WHERE m.id = ?",
-             &st, err) < 0)
+    if (qfs_prep(s,
+                 "SELECT m.sha256, m.status, b.data FROM messages m"
+                 " LEFT JOIN blobs b ON b.sha256 = m.sha256 WHERE m.id = ?",
+                 &st, err) < 0)
         return -1;
-    bind_str(st, 1, id);
+    qfs_bind_str(st, 1, id);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        rc = rc == SQLITE_DONE ? 1 : db_err(s, err, "lookup");
+        rc = rc == SQLITE_DONE ? 1 : qfs_db_err(s, err, "lookup");
     } else if (!quar_status_holds(status = (const char *)sqlite3_column_text(st, 1))) {
         rc = quar_err(s, err, "%s: original removed (status %s)", id, status);
     } else if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
@@ -939,11 +1132,11 @@ static int fs_set_status(quar_store *s, const char *id, const char *status, char
 {
     sqlite3_stmt *st;
 
-    if (prep(s, "UPDATE messages SET status = ? WHERE id = ?", &st, err) < 0)
+    if (qfs_prep(s, "UPDATE messages SET status = ? WHERE id = ?", &st, err) < 0)
         return -1;
-    bind_str(st, 1, status);
-    bind_str(st, 2, id);
-    if (step_done(s, st, err) < 0)
+    qfs_bind_str(st, 1, status);
+    qfs_bind_str(st, 2, id);
+    if (qfs_step_done(s, st, err) < 0)
         return -1;
     return sqlite3_changes(fs(s)->db) == 0 ? 1 : 0;
 }
@@ -954,17 +1147,17 @@ static int other_holders(quar_store *s, const char *id, const char *sha, char **
     sqlite3_stmt *st;
     int n = -1;
 
-    if (prep(s,
-             "SELECT count(*) FROM messages WHERE sha256 = ? AND id <> ?"
-             " AND status IN ('quarantined', 'released')",
-             &st, err) < 0)
+    if (qfs_prep(s,
+                 "SELECT count(*) FROM messages WHERE sha256 = ? AND id <> ?"
+                 " AND status IN ('quarantined', 'released')",
+                 &st, err) < 0)
         return -1;
-    bind_str(st, 1, sha);
-    bind_str(st, 2, id);
+    qfs_bind_str(st, 1, sha);
+    qfs_bind_str(st, 2, id);
     if (sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int(st, 0);
     else
-        db_err(s, err, "counting holders");
+        qfs_db_err(s, err, "counting holders");
     sqlite3_finalize(st);
     return n;
 }
@@ -976,10 +1169,10 @@ static int drop_original(quar_store *s, const char *sha, char **err)
     sqlite3_stmt *st;
     int rc = 0;
 
-    if (prep(s, "DELETE FROM blobs WHERE sha256 = ?", &st, err) < 0)
+    if (qfs_prep(s, "DELETE FROM blobs WHERE sha256 = ?", &st, err) < 0)
         return -1;
-    bind_str(st, 1, sha);
-    if (step_done(s, st, err) < 0)
+    qfs_bind_str(st, 1, sha);
+    if (qfs_step_done(s, st, err) < 0)
         return -1;
     if ((path = original_path(s, sha, err)) == NULL)
         return -1;
@@ -999,7 +1192,7 @@ static int drop_original(quar_store *s, const char *sha, char **err)
 static int fs_remove_original(quar_store *s, const char *id, char **err)
 {
     char *sha = NULL, *status = NULL;
-    int rc = exec_sql(s, "BEGIN IMMEDIATE", err);
+    int rc = qfs_exec_sql(s, "BEGIN IMMEDIATE", err);
     int others = -1;
 
     if (rc < 0)
@@ -1009,10 +1202,10 @@ static int fs_remove_original(quar_store *s, const char *id, char **err)
         rc = -1;
     if (rc == 0 && others == 0)
         rc = drop_original(s, sha, err);
-    if (rc == 0 && exec_sql(s, "COMMIT", err) < 0)
+    if (rc == 0 && qfs_exec_sql(s, "COMMIT", err) < 0)
         rc = -1;
     if (rc != 0)
-        exec_sql(s, "ROLLBACK", NULL);
+        qfs_exec_sql(s, "ROLLBACK", NULL);
     g_free(sha);
     g_free(status);
     return rc;
@@ -1025,16 +1218,16 @@ static int fs_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char *
     sqlite3_stmt *st;
     int rc;
 
-    if (prep(s,
-             "SELECT id FROM messages WHERE expires < ?"
-             " AND status IN ('quarantined', 'released') ORDER BY expires, id",
-             &st, err) < 0) {
+    if (qfs_prep(s,
+                 "SELECT id FROM messages WHERE expires < ?"
+                 " AND status IN ('quarantined', 'released') ORDER BY expires, id",
+                 &st, err) < 0) {
         g_ptr_array_free(found, TRUE);
         return -1;
     }
     sqlite3_bind_int64(st, 1, now);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        g_ptr_array_add(found, col_str(st, 0));
+        g_ptr_array_add(found, qfs_col_str(st, 0));
     sqlite3_finalize(st);
     *n = found->len;
     g_ptr_array_add(found, NULL);
@@ -1044,7 +1237,7 @@ static int fs_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char *
     g_strfreev(*ids);
     *ids = NULL;
     *n = 0;
-    return db_err(s, err, "reading expiry");
+    return qfs_db_err(s, err, "reading expiry");
 }
 
 /* 1 when a message has this id, 0 when none has, -1 on error. */
@@ -1055,9 +1248,9 @@ static int fs_taken(quar_store *s, const char *id, char **err)
 
     if (cached(s, ST_TAKEN, &st, err) < 0)
         return -1;
-    bind_str(st, 1, id);
+    qfs_bind_str(st, 1, id);
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(s, err, "lookup");
+    rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "lookup");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc;
@@ -1071,40 +1264,47 @@ static int unknown_id(quar_store *s, const char *id, char **err)
     return rc < 0 ? -1 : !rc;
 }
 
-/* Append an audit event. */
+/* Append an audit event (about no item when its msg_id is NULL) to the chain, in a write
+ * transaction of its own. */
 static int fs_audit(quar_store *s, const quar_event *ev, char **err)
 {
-    int rc = unknown_id(s, ev->msg_id, err);
-
-    return rc != 0 ? rc : insert_event(s, ev, err);
-}
-
-/* A message's events, oldest first. */
-static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err)
-{
-    GPtrArray *found;
-    sqlite3_stmt *st;
-    int rc = unknown_id(s, id, err);
+    int rc = ev->msg_id ? unknown_id(s, ev->msg_id, err) : 0;
 
     if (rc != 0)
         return rc;
-    if (prep(s,
-             "SELECT time, msg_id, actor, action, reason, detail FROM events"
-             " WHERE msg_id = ? ORDER BY id",
-             &st, err) < 0)
+    if (qfs_exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
-    bind_str(st, 1, id);
-    found = g_ptr_array_new();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        quar_event *e = g_new0(quar_event, 1);
-        e->time = sqlite3_column_int64(st, 0);
-        e->msg_id = col_str(st, 1);
-        e->actor = col_str(st, 2);
-        e->action = col_str(st, 3);
-        e->reason = col_str(st, 4);
-        e->detail = col_str(st, 5);
-        g_ptr_array_add(found, e);
-    }
+    if (insert_event(s, ev, err) == 0 && qfs_exec_sql(s, "COMMIT", err) == 0)
+        return 0;
+    qfs_exec_sql(s, "ROLLBACK", NULL);
+    return -1;
+}
+
+/* An event from a row selected with event_cols. */
+static quar_event *row_to_event(sqlite3_stmt *st)
+{
+    quar_event *e = g_new0(quar_event, 1);
+
+    e->seq = sqlite3_column_int64(st, 0);
+    e->time = sqlite3_column_int64(st, 1);
+    e->msg_id = qfs_col_str(st, 2);
+    e->actor = qfs_col_str(st, 3);
+    e->action = qfs_col_str(st, 4);
+    e->reason = qfs_col_str(st, 5);
+    e->detail = qfs_col_str(st, 6);
+    e->source = qfs_col_str(st, 7);
+    e->outcome = qfs_col_str(st, 8);
+    return e;
+}
+
+/* Run a prepared event query into a NULL-terminated *out of *n events; st is finalized. */
+static int collect_events(quar_store *s, sqlite3_stmt *st, quar_event ***out, size_t *n, char **err)
+{
+    GPtrArray *found = g_ptr_array_new();
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        g_ptr_array_add(found, row_to_event(st));
     sqlite3_finalize(st);
     *n = found->len;
     g_ptr_array_add(found, NULL);
@@ -1114,7 +1314,170 @@ static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n
     quar_event_list_free(*out, *n);
     *out = NULL;
     *n = 0;
-    return db_err(s, err, "reading events");
+    return qfs_db_err(s, err, "reading events");
+}
+
+/* A message's events, oldest first. */
+static int fs_events(quar_store *s, const char *id, quar_event ***out, size_t *n, char **err)
+{
+    char *sql;
+    sqlite3_stmt *st;
+    int rc = unknown_id(s, id, err);
+
+    if (rc != 0)
+        return rc;
+    sql = g_strdup_printf("SELECT %s FROM events WHERE msg_id = ? ORDER BY id", event_cols);
+    rc = qfs_prep(s, sql, &st, err);
+    g_free(sql);
+    if (rc < 0)
+        return -1;
+    qfs_bind_str(st, 1, id);
+    return collect_events(s, st, out, n, err);
+}
+
+/* The WHERE clause of an audit filter; bound in the same order by bind_audit_filter. */
+static void audit_where(GString *q, const quar_audit_filter *f)
+{
+    g_string_append(q, " WHERE 1");
+    if (f->actor)
+        g_string_append(q, " AND actor = ?");
+    if (f->item)
+        g_string_append(q, " AND msg_id = ?");
+    if (f->action)
+        g_string_append(q, " AND action = ?");
+    if (f->since)
+        g_string_append(q, " AND time >= ?");
+    if (f->until)
+        g_string_append(q, " AND time <= ?");
+}
+
+/* Bind an audit filter's values in audit_where's order; the next parameter's index. */
+static int bind_audit_filter(sqlite3_stmt *st, const quar_audit_filter *f)
+{
+    int i = 1;
+
+    if (f->actor)
+        qfs_bind_str(st, i++, f->actor);
+    if (f->item)
+        qfs_bind_str(st, i++, f->item);
+    if (f->action)
+        qfs_bind_str(st, i++, f->action);
+    if (f->since)
+        sqlite3_bind_int64(st, i++, f->since);
+    if (f->until)
+        sqlite3_bind_int64(st, i++, f->until);
+    return i;
+}
+
+/* How many events match f into *total. 0 or -1. */
+static int audit_count(quar_store *s, const quar_audit_filter *f, size_t *total, char **err)
+{
+    GString *q = g_string_new("SELECT count(*) FROM events");
+    sqlite3_stmt *st;
+    int rc;
+
+    audit_where(q, f);
+    rc = qfs_prep(s, q->str, &st, err);
+    g_string_free(q, TRUE);
+    if (rc < 0)
+        return -1;
+    bind_audit_filter(st, f);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *total = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : qfs_db_err(s, err, "counting events");
+}
+
+/* Events matching f, newest first, paged, with the unpaged count; one read transaction so
+ * that the page and the count agree. */
+static int fs_audit_list(quar_store *s, const quar_audit_filter *f, quar_event ***out, size_t *n,
+                         size_t *total, char **err)
+{
+    GString *q = g_string_new(NULL);
+    sqlite3_stmt *st;
+    int rc, i;
+
+    if (qfs_exec_sql(s, "BEGIN", err) < 0) {
+        g_string_free(q, TRUE);
+        return -1;
+    }
+    g_string_printf(q, "SELECT %s FROM events", event_cols);
+    audit_where(q, f);
+    g_string_append(q, " ORDER BY id DESC LIMIT ? OFFSET ?");
+    rc = audit_count(s, f, total, err);
+    if (rc == 0 && (rc = qfs_prep(s, q->str, &st, err)) == 0) {
+        i = bind_audit_filter(st, f);
+        sqlite3_bind_int64(st, i, f->limit ? (sqlite3_int64)f->limit : -1);
+        sqlite3_bind_int64(st, i + 1, f->offset);
+        rc = collect_events(s, st, out, n, err);
+    }
+    g_string_free(q, TRUE);
+    qfs_exec_sql(s, rc == 0 ? "COMMIT" : "ROLLBACK", NULL);
+    return rc;
+}
+
+/* The highest seq the trail ever used (its AUTOINCREMENT high-water mark). -1 on error. */
+static int64_t seq_high(quar_store *s, char **err)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+
+    if (qfs_prep(s, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+                 &st, err) < 0)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        qfs_db_err(s, err, "reading the trail's last seq");
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Walk every event in seq order, in one read transaction. A last row removed shows as the
+ * trail ending below the highest seq it used. */
+static int fs_audit_verify(quar_store *s, quar_chain *out, char **err)
+{
+    quar_chain_walk w;
+    quar_event e = {0};
+    sqlite3_stmt *st;
+    int64_t high;
+    int rc;
+
+    if (qfs_exec_sql(s, "BEGIN", err) < 0)
+        return -1;
+    if (qfs_prep(s,
+                 "SELECT id, time, msg_id, actor, action, reason, detail, source, outcome,"
+                 " prev_hash, hash FROM events ORDER BY id",
+                 &st, err) < 0) {
+        qfs_exec_sql(s, "ROLLBACK", NULL);
+        return -1;
+    }
+    quar_chain_begin(&w, out);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        e.seq = sqlite3_column_int64(st, 0);
+        e.time = sqlite3_column_int64(st, 1);
+        e.msg_id = (char *)sqlite3_column_text(st, 2);
+        e.actor = (char *)sqlite3_column_text(st, 3);
+        e.action = (char *)sqlite3_column_text(st, 4);
+        e.reason = (char *)sqlite3_column_text(st, 5);
+        e.detail = (char *)sqlite3_column_text(st, 6);
+        e.source = (char *)sqlite3_column_text(st, 7);
+        e.outcome = (char *)sqlite3_column_text(st, 8);
+        quar_chain_next(&w, &e, (const char *)sqlite3_column_text(st, 9),
+                        (const char *)sqlite3_column_text(st, 10));
+    }
+    sqlite3_finalize(st);
+    rc = rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "reading events");
+    if (rc == 0 && (high = seq_high(s, err)) < 0)
+        rc = -1;
+    if (rc == 0 && out->ok && high > w.last_seq) {
+        out->ok = 0;
+        out->first_bad = w.last_seq + 1;
+    }
+    quar_chain_end(&w);
+    qfs_exec_sql(s, "COMMIT", NULL);
+    return rc;
 }
 
 /* digest's failure count, unless last raised before since; see quar_backend. */
@@ -1126,14 +1489,14 @@ static int fs_attempt_get(quar_store *s, const char *digest, int64_t since, quar
 
     if (cached(s, ST_FAILURES, &st, err) < 0)
         return -1;
-    bind_str(st, 1, digest);
+    qfs_bind_str(st, 1, digest);
     sqlite3_bind_int64(st, 2, since);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
         a->count = (unsigned)MIN(sqlite3_column_int64(st, 0), (sqlite3_int64)UINT_MAX);
         a->first = sqlite3_column_int64(st, 1);
     }
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s, err, "reading a failure count");
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "reading a failure count");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc;
@@ -1146,34 +1509,34 @@ static int fs_attempt_failed(quar_store *s, const char *digest, int64_t now, int
     sqlite3_stmt *st;
     int rc;
 
-    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+    if (qfs_exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
-    rc = prep(s, "DELETE FROM attempts WHERE last_time < ?", &st, err);
+    rc = qfs_prep(s, "DELETE FROM attempts WHERE last_time < ?", &st, err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, prune_before);
-        rc = step_done(s, st, err);
+        rc = qfs_step_done(s, st, err);
     }
-    if (rc == 0 && (rc = prep(s,
-                              "INSERT INTO attempts (digest, failures, first_time, last_time)"
-                              " VALUES (?, 1, ?, ?) ON CONFLICT (digest) DO UPDATE"
-                              " SET failures = failures + 1, last_time = excluded.last_time"
-                              " RETURNING failures, first_time",
-                              &st, err)) == 0) {
-        bind_str(st, 1, digest);
+    if (rc == 0 && (rc = qfs_prep(s,
+                                  "INSERT INTO attempts (digest, failures, first_time, last_time)"
+                                  " VALUES (?, 1, ?, ?) ON CONFLICT (digest) DO UPDATE"
+                                  " SET failures = failures + 1, last_time = excluded.last_time"
+                                  " RETURNING failures, first_time",
+                                  &st, err)) == 0) {
+        qfs_bind_str(st, 1, digest);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_int64(st, 3, now);
         if (sqlite3_step(st) == SQLITE_ROW) {
             a->count = (unsigned)MIN(sqlite3_column_int64(st, 0), (sqlite3_int64)UINT_MAX);
             a->first = sqlite3_column_int64(st, 1);
-            rc = step_done(s, st, err);
+            rc = qfs_step_done(s, st, err);
         } else {
-            rc = db_err(s, err, "counting a failed attempt");
+            rc = qfs_db_err(s, err, "counting a failed attempt");
             sqlite3_finalize(st);
         }
     }
-    if (rc == 0 && exec_sql(s, "COMMIT", err) == 0)
+    if (rc == 0 && qfs_exec_sql(s, "COMMIT", err) == 0)
         return 0;
-    exec_sql(s, "ROLLBACK", NULL);
+    qfs_exec_sql(s, "ROLLBACK", NULL);
     return -1;
 }
 
@@ -1182,10 +1545,10 @@ static int fs_attempt_forget(quar_store *s, const char *digest, char **err)
 {
     sqlite3_stmt *st;
 
-    if (prep(s, "DELETE FROM attempts WHERE digest = ?", &st, err) < 0)
+    if (qfs_prep(s, "DELETE FROM attempts WHERE digest = ?", &st, err) < 0)
         return -1;
-    bind_str(st, 1, digest);
-    return step_done(s, st, err);
+    qfs_bind_str(st, 1, digest);
+    return qfs_step_done(s, st, err);
 }
 
 /* Finalize the cached statements, close the database and free the store. */
@@ -1210,6 +1573,11 @@ static const quar_backend fs_backend = {
     .expired = fs_expired,
     .audit = fs_audit,
     .events = fs_events,
+    .audit_list = fs_audit_list,
+    .audit_verify = fs_audit_verify,
+    .count = fs_count,
+    .set_text = fs_set_text,
+    .console = &qfs_console_ops,
     .attempt_get = fs_attempt_get,
     .attempt_failed = fs_attempt_failed,
     .attempt_forget = fs_attempt_forget,
@@ -1249,7 +1617,7 @@ static int user_version(quar_store *s)
     sqlite3_stmt *st;
     int v = -1;
 
-    if (prep(s, "PRAGMA user_version", &st, NULL) < 0)
+    if (qfs_prep(s, "PRAGMA user_version", &st, NULL) < 0)
         return -1;
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int(st, 0);
@@ -1257,44 +1625,179 @@ static int user_version(quar_store *s)
     return v;
 }
 
-/* Create the schema in a fresh index, bring an older index up to date (version 1 gains the blobs
- * table, version 2 the attempts table), or check an existing one's version. An index already
- * up to date is only read (every worker, and the supervisor counting a failed attempt, opens
- * the store: none waits for another's write lock here); else all in one write transaction,
- * the version read again inside it. 0 or -1. */
+/* Non-zero when the index has a table of this name. */
+static int table_exists(quar_store *s, const char *name)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+
+    if (qfs_prep(s, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", &st, NULL) < 0)
+        return 0;
+    qfs_bind_str(st, 1, name);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Copy the version 3 events into events_v4 in id order, numbered 1, 2, ... and chained (the
+ * hash is computed here: SQLite has no SHA-256). Inside the migration's transaction. 0 or -1. */
+static int chain_old_events(quar_store *s, char **err)
+{
+    char prev[65] = QUAR_CHAIN_ORIGIN, hash[65];
+    sqlite3_stmt *rd, *wr;
+    quar_event e = {0};
+    int rc;
+
+    if (!table_exists(s, "events"))
+        return 0;
+    if (qfs_prep(s, "SELECT time, msg_id, actor, action, reason, detail FROM events ORDER BY id",
+                 &rd, err) < 0)
+        return -1;
+    if (qfs_prep(s,
+                 "INSERT INTO events_v4 (id, time, msg_id, actor, action, reason, detail,"
+                 " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                 &wr, err) < 0) {
+        sqlite3_finalize(rd);
+        return -1;
+    }
+    while ((rc = sqlite3_step(rd)) == SQLITE_ROW) {
+        e.seq++;
+        e.time = sqlite3_column_int64(rd, 0);
+        e.msg_id = (char *)sqlite3_column_text(rd, 1);
+        e.actor = (char *)sqlite3_column_text(rd, 2);
+        e.action = (char *)sqlite3_column_text(rd, 3);
+        e.reason = (char *)sqlite3_column_text(rd, 4);
+        e.detail = (char *)sqlite3_column_text(rd, 5);
+        quar_event_hash(prev, &e, hash, NULL);
+        sqlite3_bind_int64(wr, 1, e.seq);
+        for (int i = 0; i < 6; i++)
+            sqlite3_bind_value(wr, i + 2, sqlite3_column_value(rd, i));
+        qfs_bind_str(wr, 8, prev);
+        qfs_bind_str(wr, 9, hash);
+        if (sqlite3_step(wr) != SQLITE_DONE)
+            break;
+        sqlite3_reset(wr);
+        memcpy(prev, hash, sizeof prev);
+    }
+    rc = rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "chaining the existing events");
+    sqlite3_finalize(wr);
+    sqlite3_finalize(rd);
+    return rc;
+}
+
+/* Bring an index of version v (0: empty) to SCHEMA_VERSION inside the caller's transaction:
+ * version 1 gains the blobs table, 2 the attempts table, 3 the release result, the texts
+ * table, the list indexes, the chained events table and the console's tables. 0 or -1. */
+static int migrate(quar_store *s, int v, char **err)
+{
+    char *sql = g_strdup_printf("%s %s %s %s", v == 0 ? schema_sql : "", v <= 1 ? blobs_sql : "",
+                                v <= 2 ? attempts_sql : "", v4_before_sql);
+    int rc = qfs_exec_sql(s, sql, err);
+
+    g_free(sql);
+    if (rc == 0 && table_exists(s, "recipients"))
+        rc = qfs_exec_sql(s,
+                          "UPDATE messages SET rcpt_list = (SELECT group_concat(addr, char(10))"
+                          " FROM (SELECT addr FROM recipients r WHERE r.msg_id = messages.id"
+                          " ORDER BY idx))",
+                          err);
+    if (rc == 0)
+        rc = chain_old_events(s, err);
+    if (rc == 0)
+        rc = qfs_exec_sql(s, v4_after_sql, err);
+    if (rc == 0)
+        rc = qfs_exec_sql(s, qfs_console_sql, err);
+    if (rc == 0) {
+        sql = g_strdup_printf("PRAGMA user_version = %d;", SCHEMA_VERSION);
+        rc = qfs_exec_sql(s, sql, err);
+        g_free(sql);
+    }
+    return rc;
+}
+
+/* Give a new store, or one made before version 4 (directories 0700, originals 0600), the
+ * group modes: its directory, the originals directory, its shards and their files. Only what
+ * this user owns; a failure is logged, not fatal (the owner's processes still work). */
+static void widen_modes(quar_store *s)
+{
+    const char *top = fs(s)->originals;
+    GDir *d = g_dir_open(top, 0, NULL), *sub;
+    const char *name, *file;
+    struct stat st;
+
+    if (!d)
+        return;
+    if ((lstat(s->where, &st) == 0 && st.st_uid == geteuid() && chmod(s->where, DIR_MODE) < 0) ||
+        (lstat(top, &st) == 0 && st.st_uid == geteuid() && chmod(top, DIR_MODE) < 0))
+        mg_warn("quarantine store %s: making it group-accessible: %s", s->where, strerror(errno));
+    while ((name = g_dir_read_name(d)) != NULL) {
+        char *shard = g_build_filename(top, name, NULL);
+        if (lstat(shard, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+            chmod(shard, DIR_MODE) == 0 && (sub = g_dir_open(shard, 0, NULL)) != NULL) {
+            while ((file = g_dir_read_name(sub)) != NULL) {
+                char *path = g_build_filename(shard, file, NULL);
+                if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+                    chmod(path, ORIGINAL_MODE);
+                g_free(path);
+            }
+            g_dir_close(sub);
+        }
+        g_free(shard);
+    }
+    g_dir_close(d);
+}
+
+/* Create the schema in a fresh index, bring an older index up to date, or check an existing
+ * one's version. An index already up to date is only read (every worker, and the supervisor
+ * counting a failed attempt, opens the store: none waits for another's write lock here);
+ * else all in one write transaction, the version read again inside it. 0 or -1. */
 static int ensure_schema(quar_store *s, char **err)
 {
-    char *sql;
-    int v, rc;
+    int v;
 
     if (user_version(s) == SCHEMA_VERSION)
         return 0;
-    if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+    if (qfs_exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     v = user_version(s);
     if (v == SCHEMA_VERSION)
-        return exec_sql(s, "COMMIT", err);
+        return qfs_exec_sql(s, "COMMIT", err);
     if (v < 0 || v > SCHEMA_VERSION) {
-        exec_sql(s, "ROLLBACK", NULL);
+        qfs_exec_sql(s, "ROLLBACK", NULL);
         return quar_err(s, err, "index schema version %d, this program knows %d", v,
                         SCHEMA_VERSION);
     }
-    sql = g_strdup_printf("%s %s %s PRAGMA user_version = %d;", v == 0 ? schema_sql : "",
-                          v <= 1 ? blobs_sql : "", attempts_sql, SCHEMA_VERSION);
-    rc = exec_sql(s, sql, err);
-    g_free(sql);
-    if (rc < 0) {
-        exec_sql(s, "ROLLBACK", NULL);
+    if (migrate(s, v, err) < 0 || qfs_exec_sql(s, "COMMIT", err) < 0) {
+        qfs_exec_sql(s, "ROLLBACK", NULL);
         return -1;
     }
-    return exec_sql(s, "COMMIT", err);
+    widen_modes(s);
+    return 0;
 }
 
-/* Open the index (0600) and set WAL, busy timeout, foreign keys and full sync. 0 or -1. */
+/* Give the index's -wal and -shm files, when there, mode 0660 if this user owns them (made
+ * before version 4): SQLite creates them with the index's mode, and the console's user, a
+ * member of the group, must open all three. */
+static void index_modes(const char *path)
+{
+    static const char *const suffix[] = {"-wal", "-shm"};
+    struct stat st;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(suffix); i++) {
+        char *p = g_strconcat(path, suffix[i], NULL);
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            (st.st_mode & 07777) != INDEX_MODE)
+            chmod(p, INDEX_MODE);
+        g_free(p);
+    }
+}
+
+/* Open the index (0660) and set WAL, busy timeout, foreign keys and full sync. 0 or -1. */
 static int open_index(quar_store *s, const char *dir, char **err)
 {
     char *path = g_strdup_printf("%s/index.sqlite", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, INDEX_MODE);
+    struct stat st;
     int rc;
 
     if (fd < 0) {
@@ -1302,18 +1805,22 @@ static int open_index(quar_store *s, const char *dir, char **err)
         g_free(path);
         return -1;
     }
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 07777) != INDEX_MODE &&
+        fchmod(fd, INDEX_MODE) < 0)
+        mg_warn("quarantine store %s: chmod %s: %s", dir, path, strerror(errno));
     close(fd);
+    index_modes(path);
     rc = sqlite3_open_v2(path, &fs(s)->db, SQLITE_OPEN_READWRITE, NULL);
     g_free(path);
     if (rc != SQLITE_OK)
-        return db_err(s, err, "open");
+        return qfs_db_err(s, err, "open");
     sqlite3_busy_timeout(fs(s)->db, BUSY_TIMEOUT_MS);
     /* Checkpoints every 10000 pages rather than 1000: each message touches the same few
      * index leaves, which a longer interval writes back once instead of many times. */
-    if (exec_sql(s,
-                 "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
-                 " PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 10000;",
-                 err) < 0)
+    if (qfs_exec_sql(s,
+                     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+                     " PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 10000;",
+                     err) < 0)
         return -1;
     return ensure_schema(s, err);
 }

@@ -1,7 +1,8 @@
 /*
  * quarantine/store_mem.c - the in-memory quarantine backend, for unit tests:
- * messages, originals (GBytes by SHA-256), events and failure counts in GLib
- * containers.
+ * messages, originals (GBytes by SHA-256), the hash-chained events and failure
+ * counts in GLib containers. It keeps no console records (quar.c then answers
+ * "not supported by this store").
  *
  * Runs inside test programs only. It must behave exactly like the filesystem
  * backend as seen through quar.h; it never touches the disk except for the
@@ -23,7 +24,7 @@ typedef struct mem_store {
     quar_store head;
     GHashTable *msgs;      /* id -> quar_msg* */
     GHashTable *originals; /* sha256 -> GBytes* */
-    GPtrArray *events;     /* quar_event*, oldest first */
+    GPtrArray *events;     /* mem_event*, oldest first (seq = index + 1) */
     GHashTable *attempts;  /* digest -> mem_attempt* */
 } mem_store;
 
@@ -32,6 +33,12 @@ typedef struct mem_attempt {
     unsigned failures;
     int64_t first, last;
 } mem_attempt;
+
+/* One event of the trail with its chain hashes. */
+typedef struct mem_event {
+    quar_event *ev; /* seq set */
+    char prev[65], hash[65];
+} mem_event;
 
 /* The backend's view of s. */
 static mem_store *mem(quar_store *s)
@@ -64,6 +71,22 @@ static int slurp(int fd, GBytes **out, char sha[65])
     return 0;
 }
 
+/* Append a copy of ev to the chain. */
+static void append_event(quar_store *s, const quar_event *ev)
+{
+    GPtrArray *evs = mem(s)->events;
+    mem_event *me = g_new0(mem_event, 1);
+
+    me->ev = quar_event_dup(ev);
+    me->ev->seq = (int64_t)evs->len + 1;
+    g_strlcpy(me->prev,
+              evs->len ? ((mem_event *)g_ptr_array_index(evs, evs->len - 1))->hash
+                       : QUAR_CHAIN_ORIGIN,
+              sizeof me->prev);
+    quar_event_hash(me->prev, me->ev, me->hash, NULL);
+    g_ptr_array_add(evs, me);
+}
+
 /* Store the original, a copy of m and the "stored" event. */
 static int mem_put(quar_store *s, int fd, quar_msg *m, const quar_event *stored, char **err)
 {
@@ -77,7 +100,7 @@ static int mem_put(quar_store *s, int fd, quar_msg *m, const quar_event *stored,
     else
         g_hash_table_insert(mem(s)->originals, g_strdup(m->sha256), data);
     g_hash_table_insert(mem(s)->msgs, g_strdup(m->id), quar_msg_dup(m));
-    g_ptr_array_add(mem(s)->events, quar_event_dup(stored));
+    append_event(s, stored);
     return 0;
 }
 
@@ -123,13 +146,50 @@ static int mem_list(quar_store *s, const quar_filter *f, quar_msg ***out, size_t
         if (quar_filter_match(f, v))
             g_ptr_array_add(all, v);
     g_ptr_array_sort(all, newest_first);
+    g_ptr_array_remove_range(all, 0, MIN(f->offset, all->len));
     if (f->limit && all->len > f->limit)
         g_ptr_array_set_size(all, f->limit);
     *n = all->len;
     *out = g_new0(quar_msg *, all->len + 1);
-    for (guint i = 0; i < all->len; i++)
+    for (guint i = 0; i < all->len; i++) {
         (*out)[i] = quar_msg_dup(g_ptr_array_index(all, i));
+        /* lists leave the texts out, as the SQL backend does */
+        g_clear_pointer(&(*out)[i]->headers, g_free);
+        g_clear_pointer(&(*out)[i]->clean_text, g_free);
+    }
     g_ptr_array_free(all, TRUE);
+    return 0;
+}
+
+/* How many messages match f. */
+static int mem_count(quar_store *s, const quar_filter *f, size_t *total, char **err)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    (void)err;
+    *total = 0;
+    g_hash_table_iter_init(&it, mem(s)->msgs);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        *total += quar_filter_match(f, v) != 0;
+    return 0;
+}
+
+/* Set one of a message's text fields. */
+static int mem_set_text(quar_store *s, const char *id, const char *field, const char *value,
+                        char **err)
+{
+    quar_msg *m = g_hash_table_lookup(mem(s)->msgs, id);
+    char **slot;
+
+    (void)err;
+    if (!m)
+        return 1;
+    slot = strcmp(field, "headers") == 0      ? &m->headers
+           : strcmp(field, "clean_text") == 0 ? &m->clean_text
+                                              : &m->release_result;
+    g_free(*slot);
+    *slot = g_strdup(value);
     return 0;
 }
 
@@ -224,13 +284,54 @@ static int mem_expired(quar_store *s, int64_t now, char ***ids, size_t *n, char 
     return 0;
 }
 
-/* Append an event for a known message. */
+/* Append an event about a known message, or about none. */
 static int mem_audit(quar_store *s, const quar_event *ev, char **err)
 {
     (void)err;
-    if (!g_hash_table_contains(mem(s)->msgs, ev->msg_id))
+    if (ev->msg_id && !g_hash_table_contains(mem(s)->msgs, ev->msg_id))
         return 1;
-    g_ptr_array_add(mem(s)->events, quar_event_dup(ev));
+    append_event(s, ev);
+    return 0;
+}
+
+/* Copies of the events matching f, newest first, paged; the unpaged count in *total. */
+static int mem_audit_list(quar_store *s, const quar_audit_filter *f, quar_event ***out, size_t *n,
+                          size_t *total, char **err)
+{
+    GPtrArray *evs = mem(s)->events, *found = g_ptr_array_new();
+    size_t skip = f->offset;
+
+    (void)err;
+    *total = 0;
+    for (guint i = evs->len; i-- > 0;) {
+        const quar_event *e = ((mem_event *)g_ptr_array_index(evs, i))->ev;
+        if (!quar_audit_filter_match(f, e))
+            continue;
+        ++*total;
+        if (skip > 0)
+            skip--;
+        else if (!f->limit || found->len < f->limit)
+            g_ptr_array_add(found, quar_event_dup(e));
+    }
+    *n = found->len;
+    g_ptr_array_add(found, NULL);
+    *out = (quar_event **)g_ptr_array_free(found, FALSE);
+    return 0;
+}
+
+/* Walk the chain from its first event. */
+static int mem_audit_verify(quar_store *s, quar_chain *out, char **err)
+{
+    GPtrArray *evs = mem(s)->events;
+    quar_chain_walk w;
+
+    (void)err;
+    quar_chain_begin(&w, out);
+    for (guint i = 0; i < evs->len; i++) {
+        const mem_event *me = g_ptr_array_index(evs, i);
+        quar_chain_next(&w, me->ev, me->prev, me->hash);
+    }
+    quar_chain_end(&w);
     return 0;
 }
 
@@ -245,8 +346,8 @@ static int mem_events(quar_store *s, const char *id, quar_event ***out, size_t *
         return 1;
     found = g_ptr_array_new();
     for (guint i = 0; i < evs->len; i++) {
-        const quar_event *e = g_ptr_array_index(evs, i);
-        if (strcmp(e->msg_id, id) == 0)
+        const quar_event *e = ((mem_event *)g_ptr_array_index(evs, i))->ev;
+        if (g_strcmp0(e->msg_id, id) == 0)
             g_ptr_array_add(found, quar_event_dup(e));
     }
     *n = found->len;
@@ -306,17 +407,13 @@ static int mem_attempt_forget(quar_store *s, const char *digest, char **err)
     return 0;
 }
 
-/* Free one stored event. */
+/* Free one event of the trail. */
 static void event_free(gpointer p)
 {
-    quar_event *e = p;
+    mem_event *me = p;
 
-    g_free(e->msg_id);
-    g_free(e->actor);
-    g_free(e->action);
-    g_free(e->reason);
-    g_free(e->detail);
-    g_free(e);
+    quar_event_free(me->ev);
+    g_free(me);
 }
 
 /* Free the store and everything in it. */
@@ -343,6 +440,11 @@ static const quar_backend mem_backend = {
     .expired = mem_expired,
     .audit = mem_audit,
     .events = mem_events,
+    .audit_list = mem_audit_list,
+    .audit_verify = mem_audit_verify,
+    .count = mem_count,
+    .set_text = mem_set_text,
+    .console = NULL,
     .attempt_get = mem_attempt_get,
     .attempt_failed = mem_attempt_failed,
     .attempt_forget = mem_attempt_forget,

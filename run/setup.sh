@@ -18,6 +18,8 @@ MUGAI_PACKAGES=(
   libreoffice-impress-nogui fonts-ipaexfont
   libcurl4-openssl-dev w3m libmilter-dev miltertest postfix
   poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
+  libmicrohttpd-dev libargon2-dev libgnutls28-dev chromium chromium-driver python3-selenium
+  sqlite3
 )
 
 mugai_install_packages() {
@@ -43,13 +45,15 @@ mugai_install_packages() {
 }
 
 # mugai-milter runs as its own user when started as root (tests and the demo start it so);
-# Postfix reaches its 0660 socket through that user's group.
+# Postfix reaches its 0660 socket through that user's group, mugai-web the store.
 mugai_user() {
-  if getent passwd mugai >/dev/null && id -nG postfix 2>/dev/null | grep -qw mugai; then
+  if getent passwd mugai >/dev/null && id -nG postfix 2>/dev/null | grep -qw mugai &&
+      id -nG mugai-web 2>/dev/null | grep -qw mugai; then
     return
   fi
   if [ "$(id -u)" -ne 0 ]; then
-    echo "run/setup: the user mugai (with postfix in its group) is missing; run as root" >&2
+    echo "run/setup: the users mugai (with postfix and mugai-web in its group) and mugai-web" \
+      "are missing; run as root" >&2
     exit 2
   fi
   if ! getent passwd mugai >/dev/null; then
@@ -58,6 +62,13 @@ mugai_user() {
       --shell /usr/sbin/nologin mugai
   fi
   usermod -a -G mugai postfix
+  # mugai-web, the review console, runs as its own user with the store's group.
+  if ! getent passwd mugai-web >/dev/null; then
+    echo "==> creating the system user mugai-web"
+    useradd --system --user-group --no-create-home --home-dir /var/lib/mugai \
+      --shell /usr/sbin/nologin mugai-web
+  fi
+  usermod -a -G mugai mugai-web
 }
 
 mugai_build() {

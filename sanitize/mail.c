@@ -31,6 +31,9 @@
 /* Longest header field name carried over: the name, its colon and a first encoded word must
  * fit in a line of 998 bytes. */
 #define HEADER_NAME_MAX 900
+#define RECORD_TEXT_MAX (1024 * 1024) /* bytes of the received text kept with the record */
+#define RECORD_VALUE_MAX 998          /* bytes of one header value kept with the record */
+#define RECORD_FIELDS_MAX 64          /* header lines kept with the record */
 
 /* What the walk over one message collects. */
 typedef struct mail_ctx {
@@ -1001,20 +1004,42 @@ static void write_headers(mail_ctx *m, GMimeObject *msg, GString *out)
         g_string_append_printf(out, "X-Mugai-Quarantine-Id: %s\r\n", m->rec->id);
 }
 
-/* The text part: body text and notice, UTF-8, base64. */
-static GMimeObject *text_part(mail_ctx *m, const char *notice)
+/* s (UTF-8) cut to at most max bytes at a character boundary, "…" marking a cut (max is
+ * larger than that mark). Caller g_free()s. */
+static char *record_cut(const char *s, size_t max)
 {
-    GMimeTextPart *t = g_mime_text_part_new_with_subtype("plain");
+    size_t keep = max - strlen("…");
+    GString *out;
+
+    if (strlen(s) <= max)
+        return g_strdup(s);
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+        keep--;
+    out = g_string_new_len(s, (gssize)keep);
+    g_string_append(out, "…");
+    return g_string_free(out, FALSE);
+}
+
+/* The text the recipients get: body text and notice. Caller g_free()s. */
+static char *received_text(mail_ctx *m, const char *notice)
+{
     GString *s = g_string_new(m->body->len ? m->body->str : "（本文なし / no text body）\n");
 
     if (s->str[s->len - 1] != '\n')
         g_string_append_c(s, '\n');
     g_string_append_c(s, '\n');
     g_string_append(s, notice);
-    g_mime_text_part_set_text(t, s->str);
+    return g_string_free(s, FALSE);
+}
+
+/* The text part: the received text, UTF-8, base64. */
+static GMimeObject *text_part(const char *text)
+{
+    GMimeTextPart *t = g_mime_text_part_new_with_subtype("plain");
+
+    g_mime_text_part_set_text(t, text);
     g_mime_text_part_set_charset(t, "UTF-8");
     g_mime_part_set_content_encoding(GMIME_PART(t), GMIME_CONTENT_ENCODING_BASE64);
-    g_string_free(s, TRUE);
     return GMIME_OBJECT(t);
 }
 
@@ -1023,8 +1048,8 @@ static int write_clean(mail_ctx *m, GMimeObject *msg, int out_fd)
 {
     GMimeFormatOptions *fmt = g_mime_format_options_new();
     GString *head = g_string_new(NULL);
-    char *notice = make_notice(m);
-    GMimeObject *text = text_part(m, notice);
+    char *notice = make_notice(m), *received = received_text(m, notice);
+    GMimeObject *text = text_part(received);
     GMimeObject *top = text;
     GMimeStream *s;
     int rc = 0;
@@ -1044,6 +1069,9 @@ static int write_clean(mail_ctx *m, GMimeObject *msg, int out_fd)
     g_object_unref(s);
     g_object_unref(text);
     g_string_free(head, TRUE);
+    g_free(m->rec->clean_text);
+    m->rec->clean_text = record_cut(received, RECORD_TEXT_MAX);
+    g_free(received);
     g_free(notice);
     g_mime_format_options_free(fmt);
     return rc;
@@ -1114,6 +1142,51 @@ static void envelope_from_headers(quar_msg *r, GMimeMessage *msg)
         g_object_unref(to);
 }
 
+/* The original's header fields a reviewer reads, as the record names them. */
+static const char *const record_fields[] = {"Date", "From",    "Sender",     "Reply-To",    "To",
+                                            "Cc",   "Subject", "Message-ID", "In-Reply-To", NULL};
+
+/* The record's name of the field name, or NULL when the record does not keep it. */
+static const char *record_field(const char *name)
+{
+    for (size_t i = 0; record_fields[i]; i++)
+        if (g_ascii_strcasecmp(name, record_fields[i]) == 0)
+            return record_fields[i];
+    return NULL;
+}
+
+/* The fields of msg's top-level header a reviewer reads, in their order, decoded to UTF-8 and
+ * cleaned (mailhdr_decode), each value bounded: one "Name: value" per line. NULL when there
+ * are none. Caller g_free()s. */
+static char *record_headers(mail_ctx *m, GMimeMessage *msg)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    int n = list ? g_mime_header_list_get_count(list) : 0;
+    size_t max = m->c->mail_max_header_kb << 10;
+    GString *out = g_string_new(NULL);
+    unsigned kept = 0;
+
+    for (int i = 0; i < n && kept < RECORD_FIELDS_MAX; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+        const char *name = record_field(g_mime_header_get_name(h));
+        const char *raw = g_mime_header_get_raw_value(h);
+        char *v, *cut;
+        if (!name || !raw)
+            continue;
+        v = mailhdr_decode(raw, MIN(strlen(raw), max), m->c->charsets);
+        cut = record_cut(v, RECORD_VALUE_MAX);
+        g_string_append_printf(out, "%s: %s\n", name, cut);
+        kept++;
+        g_free(v);
+        g_free(cut);
+    }
+    if (out->len == 0) {
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    return g_string_free(out, FALSE);
+}
+
 /* Fill the record's envelope and key headers. */
 static void record_envelope(mail_ctx *m, const san_envelope *env, GMimeMessage *msg, int fd)
 {
@@ -1146,7 +1219,8 @@ static void record_envelope(mail_ctx *m, const san_envelope *env, GMimeMessage *
     if ((raw = raw_header(GMIME_OBJECT(msg), "From")) != NULL)
         r->from = mailhdr_decode(raw, MIN(strlen(raw), max), m->c->charsets);
     if ((raw = raw_header(GMIME_OBJECT(msg), "Message-ID")) != NULL)
-        r->message_id = g_strstrip(g_strndup(raw, MIN(strlen(raw), 998)));
+        r->message_id = g_strstrip(mg_utf8_safe(raw, (ssize_t)MIN(strlen(raw), 998)));
+    r->headers = record_headers(m, msg);
 }
 
 /* Choose the quarantine id before sanitizing, since the notice names it: one not in q (on a

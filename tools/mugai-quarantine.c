@@ -1,6 +1,8 @@
 /*
  * tools/mugai-quarantine.c - the quarantine tool for IT staff: list, show,
- * export, release, delete and purge originals kept by the quarantine store.
+ * export, release, delete and purge originals kept by the quarantine store;
+ * request, approve and deny releases and exports under the two-person rule
+ * ([web] release_approvals); read and verify the audit trail.
  *
  * Run by hand (usually through sudo) as the store's owner, on the Internet
  * side. It reads untrusted originals only to copy them out (export, release)
@@ -8,8 +10,9 @@
  * renders or executes them. Text from mail (subjects, names) is stripped of
  * control characters before it reaches the terminal. It must never report
  * success for an action on an original (export, release, delete, purge)
- * before that action's audit event, naming actor and reason, is written, and
- * never overwrite an existing file.
+ * before that action's audit event, naming actor and reason, is written,
+ * never release or export under the two-person rule without another person's
+ * approval recorded by the store, and never overwrite an existing file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +41,17 @@
 #define MUGAI_VERSION "dev"
 #endif
 
-enum { EX_OK = 0, EX_UNKNOWN = 1, EX_USAGE = 2, EX_STORE = 3, EX_RELEASE = 4 };
+enum {
+    EX_OK = 0,
+    EX_UNKNOWN = 1, /* unknown id or part */
+    EX_USAGE = 2,
+    EX_STORE = 3,
+    EX_RELEASE = 4,
+    EX_PENDING = 5, /* a request now waits for another person's approval */
+    EX_SELF = 6     /* the requester tried to decide their own request */
+};
+/* `audit verify` found the chain broken. */
+#define EX_BROKEN 1
 
 typedef struct ctx {
     conf *cf;
@@ -67,7 +80,10 @@ static const char main_help[] =
     "    what was done to each part, and, when there is a reason, hand out or\n"
     "    re-deliver the original. Every command that touches an original (export,\n"
     "    release, delete, purge) records an audit event with the actor and the\n"
-    "    reason before it reports success. Ids are case-insensitive.\n"
+    "    reason before it reports success; releases and exports need a second\n"
+    "    person's approval (see TWO-PERSON RULE), and the audit trail can be checked\n"
+    "    for rows changed behind the store's back (audit verify). Ids are\n"
+    "    case-insensitive.\n"
     "\n"
     "COMMANDS\n"
     "    list [--since DATE] [--until DATE] [--sender TEXT] [--recipient TEXT]\n"
@@ -75,41 +91,79 @@ static const char main_help[] =
     "        Messages newest first. DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (local\n"
     "        time); --until with a date alone includes that whole day.\n"
     "    show ID\n"
-    "        Envelope, subject, each part with its types and the action taken, and\n"
+    "        Envelope, decoded headers, each part with its types and the action\n"
+    "        taken, the text the recipients received, the last release's outcome and\n"
     "        the audit events.\n"
     "    export ID -o FILE --reason TEXT [--part PATH]\n"
-    "        Write the original message (or one part, decoded) to a new FILE (0600).\n"
+    "        Write the original message (or one part, decoded) to a new FILE (0600),\n"
+    "        or request it (see TWO-PERSON RULE).\n"
     "    release ID --reason TEXT [--to ADDR]...\n"
     "        Re-send the original over SMTP to the release listener (no milter),\n"
-    "        to its envelope recipients or to the --to addresses.\n"
+    "        to its envelope recipients or to the --to addresses, or request it.\n"
+    "    requests [--status S] [--item ID]\n"
+    "        Requests to release or export, with their decisions and results.\n"
+    "    approve RID --reason TEXT [-o FILE [--part PATH]]\n"
+    "        Approve another person's request and carry it out.\n"
+    "    deny RID --reason TEXT\n"
+    "        Refuse another person's request.\n"
     "    delete ID --reason TEXT\n"
     "        Remove the original; the index entry and its audit trail stay.\n"
     "    purge [--dry-run] [--reason TEXT]\n"
     "        Remove every original past its retention.\n"
+    "    audit [--actor NAME] [--item ID] [--action A] [--since DATE] [--until DATE]\n"
+    "          [--limit N]\n"
+    "        Audit events newest first, with where they came from and their outcome.\n"
+    "    audit verify\n"
+    "        Check the audit trail's hash chain: find the first event that was\n"
+    "        changed, removed or inserted.\n"
+    "\n"
+    "TWO-PERSON RULE\n"
+    "    With [web] release_approvals = 2 (the default), releasing or exporting an\n"
+    "    original needs two people, here as in the review console (mugai-web):\n"
+    "    `release` and `export` record a request and exit with status 5; another\n"
+    "    person runs `approve RID` (or denies it), which carries it out. The store\n"
+    "    refuses an approval by the requester (exit status 6). Who acts is --actor,\n"
+    "    else $SUDO_USER, else the login name: give each person their own sudo\n"
+    "    account. Under sudo the actor is always $SUDO_USER (another --actor is\n"
+    "    refused). With release_approvals = 1, release and export happen at once.\n"
+    "    `delete` and `purge` always happen at once. Every step is audited.\n"
     "\n"
     "OPTIONS\n"
     "    -c, --config FILE   configuration file (default " CONF_DEFAULT_PATH ")\n"
     "    --json              machine-readable output (one JSON document)\n"
-    "    --actor NAME        who is acting, for the audit trail (default: $SUDO_USER,\n"
-    "                        else the login name of the current user)\n"
+    "    --actor NAME        who is acting, for the audit trail and the two-person\n"
+    "                        rule (default: $SUDO_USER, else the login name of the\n"
+    "                        current user); under sudo only $SUDO_USER itself\n"
     "    -h, --help          this text; COMMAND --help describes one command\n"
     "    --version           print the version\n"
     "\n"
     "CONFIGURATION\n"
-    "    [quarantine] dir, retention_days, release_host, release_port, release_helo.\n"
+    "    [quarantine] dir, retention_days, release_host, release_port, release_helo;\n"
+    "    [web] release_approvals.\n"
     "\n"
     "EXIT STATUS\n"
-    "    0 success; 1 unknown id or part; 2 usage or configuration error;\n"
-    "    3 store error (including an original that was already removed);\n"
-    "    4 release failed (the SMTP server's reply is printed).\n"
+    "    0 success, or an audit trail found intact;\n"
+    "    1 unknown id, request or part, or `audit verify` found the trail broken;\n"
+    "    2 usage or configuration error;\n"
+    "    3 store error (including an original that was already removed, a changed\n"
+    "      original, or a request that is no longer pending);\n"
+    "    4 release failed (the SMTP server's reply is printed);\n"
+    "    5 pending approval: a request was recorded (or one was already pending) and\n"
+    "      another person must approve it;\n"
+    "    6 refused: the requester cannot approve or deny their own request.\n"
     "\n"
     "EXAMPLES\n"
     "    mugai-quarantine list --since 2026-11-01 --recipient somu@ --verdict blocked\n"
     "    mugai-quarantine show Q-20261125-7F3K9X\n"
+    "    sudo mugai-quarantine release q-20261125-7f3k9x --reason \"sender confirmed by phone\"\n"
+    "        (prints: request 12 ... needs approval by another person)\n"
+    "    sudo mugai-quarantine approve 12 --reason \"checked with 総務課\"   (another person)\n"
     "    sudo mugai-quarantine export Q-20261125-7F3K9X --part 2 -o /tmp/mitsumori.xlsx \\\n"
     "        --reason \"総務課の依頼 (問合せ 1234)\"\n"
-    "    sudo mugai-quarantine release q-20261125-7f3k9x --reason \"sender confirmed by phone\"\n"
+    "    mugai-quarantine requests --status pending\n"
     "    mugai-quarantine --json list --status quarantined --limit 50\n"
+    "    mugai-quarantine audit --item Q-20261125-7F3K9X\n"
+    "    mugai-quarantine audit verify\n"
     "    sudo mugai-quarantine purge --dry-run\n";
 
 /* Print an error prefixed with the program name. */
@@ -307,6 +361,9 @@ static void json_events(JsonBuilder *b, quar_event **ev, size_t n)
         san_json_str(b, "action", ev[i]->action);
         san_json_str(b, "reason", ev[i]->reason);
         san_json_str(b, "detail", ev[i]->detail);
+        san_json_str(b, "source", ev[i]->source);
+        san_json_str(b, "outcome", ev[i]->outcome);
+        san_json_int(b, "seq", ev[i]->seq);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -513,19 +570,44 @@ static void print_parts(const quar_msg *m)
 /* Print the events table of show. */
 static void print_events(quar_event **ev, size_t n)
 {
-    printf("\nEvents:\n  %-19s  %-16s  %-10s  %s\n", "TIME", "ACTOR", "ACTION", "REASON / DETAIL");
+    printf("\nEvents:\n  %-19s  %-16s  %-14s  %-15s  %s\n", "TIME", "ACTOR", "ACTION", "SOURCE",
+           "OUTCOME / REASON / DETAIL");
     for (size_t i = 0; i < n; i++) {
         char *t = fmt_time(ev[i]->time, 0);
-        char *actor = fit(ev[i]->actor, 16), *action = fit(ev[i]->action, 10);
+        char *actor = fit(ev[i]->actor, 16), *action = fit(ev[i]->action, 14);
+        char *src = fit(ev[i]->source, 15), *out = clean(ev[i]->outcome);
         char *reason = clean(ev[i]->reason), *detail = clean(ev[i]->detail);
-        printf("  %s  %s  %s  %s%s%s\n", t, actor, action, reason, *reason && *detail ? " / " : "",
-               detail);
+        printf("  %s  %s  %s  %s  %s", t, actor, action, src, *out ? out : "-");
+        printf("%s%s%s%s\n", *reason ? " / " : "", reason, *detail ? " / " : "", detail);
         g_free(t);
         g_free(actor);
         g_free(action);
+        g_free(src);
+        g_free(out);
         g_free(reason);
         g_free(detail);
     }
+}
+
+/* Print a stored text under a title, each line cleaned and indented (nothing when NULL). */
+static void print_text(const char *title, const char *text)
+{
+    char **lines;
+
+    if (!text)
+        return;
+    printf("\n%s\n", title);
+    lines = g_strsplit(text, "\n", -1);
+    for (size_t i = 0; lines[i]; i++) {
+        char *l;
+        if (!lines[i + 1] && !*lines[i])
+            break; /* the text's last line end */
+        g_strchomp(lines[i]);
+        l = clean(lines[i]);
+        printf("%s%s\n", *l ? "  " : "", l);
+        g_free(l);
+    }
+    g_strfreev(lines);
 }
 
 /* Print a message for people. */
@@ -549,7 +631,11 @@ static void print_show(const quar_msg *m, quar_event **ev, size_t n)
     field("Message-ID:", m->message_id);
     field("Size:", size);
     field("SHA-256:", m->sha256);
+    if (m->release_result)
+        field("Release:", m->release_result);
+    print_text("Headers:", m->headers);
     print_parts(m);
+    print_text("Text the recipients received:", m->clean_text);
     print_events(ev, n);
     g_free(t);
     g_free(exp);
@@ -563,10 +649,14 @@ static const char show_help[] =
     "\n"
     "usage: mugai-quarantine [--json] show ID\n"
     "\n"
-    "Prints the envelope, the decoded subject and From, each part (IMAP part number,\n"
-    "file name, declared and detected type, size, SHA-256, action, reason, virus\n"
-    "signature) and the audit events, oldest first. Reading the index does not\n"
-    "touch the original and records no event.\n"
+    "Prints the envelope, the decoded subject and From, the last release's outcome\n"
+    "(the release listener's reply, or why it failed), the original's top-level\n"
+    "header fields as the engine decoded them, each part (IMAP part number, file\n"
+    "name, declared and detected type, size, SHA-256, action, reason, virus\n"
+    "signature), the text the recipients received (the converted body and the\n"
+    "notice), and the audit events, oldest first, with where each came from and its\n"
+    "outcome. Headers and text are shown when the engine recorded them. Reading the\n"
+    "index does not touch the original and records no event.\n"
     "\n"
     "example: mugai-quarantine show Q-20261125-7F3K9X\n";
 
@@ -595,6 +685,9 @@ static int cmd_show(ctx *c, int argc, char **argv)
         JsonBuilder *b = json_builder_new();
         json_builder_begin_object(b);
         json_msg_fields(b, m);
+        san_json_str(b, "headers", m->headers);
+        san_json_str(b, "clean_text", m->clean_text);
+        san_json_str(b, "release_result", m->release_result);
         san_json_parts(b, m);
         json_events(b, ev, n);
         json_builder_end_object(b);
@@ -608,17 +701,133 @@ static int cmd_show(ctx *c, int argc, char **argv)
     return EX_OK;
 }
 
-/* Record an audit event; on failure report it and return EX_STORE. */
-static int audit(ctx *c, const char *id, const char *action, const char *reason, const char *detail)
+/* Record an audit event by the actor, from the command line, with its outcome (NULL: "ok");
+ * on failure report it and return EX_STORE. */
+static int audit_ev(ctx *c, const char *id, const char *action, const char *reason,
+                    const char *detail, const char *outcome)
 {
+    quar_event ev = {0};
     char *err = NULL;
-    int rc = quar_audit(c->s, id, c->actor, action, reason, detail, &err);
+    int rc;
 
+    ev.msg_id = (char *)id;
+    ev.actor = (char *)c->actor;
+    ev.action = (char *)action;
+    ev.reason = (char *)reason;
+    ev.detail = (char *)detail;
+    ev.source = (char *)"cli";
+    ev.outcome = (char *)(outcome ? outcome : "ok");
+    rc = quar_audit_ev(c->s, &ev, &err);
     if (rc == 0)
         return EX_OK;
-    complain("%s: audit event not recorded: %s", id, err ? err : "unknown id");
+    complain("%s: audit event not recorded: %s", id ? id : "-", err ? err : "unknown id");
     free(err);
     return EX_STORE;
+}
+
+/* Record a successful action in the audit trail; EX_OK or EX_STORE. */
+static int audit(ctx *c, const char *id, const char *action, const char *reason, const char *detail)
+{
+    return audit_ev(c, id, action, reason, detail, NULL);
+}
+
+/* Non-zero when export and release need a request and a second person's approval. */
+static int two_person(const ctx *c)
+{
+    return c->cf->web_release_approvals >= 2;
+}
+
+/* The command that approves request rid, with what the action needs (extra, may be ""). */
+static char *approve_hint(int64_t rid, const char *extra)
+{
+    return g_strdup_printf("mugai-quarantine approve %lld --reason TEXT%s", (long long)rid,
+                           extra ? extra : "");
+}
+
+/* Say that request rid (action on id by requester) waits for another person. */
+static void print_pending(const ctx *c, int64_t rid, const char *id, const char *action,
+                          const char *requester, const char *extra, int existed)
+{
+    char *hint = approve_hint(rid, extra);
+
+    if (c->json) {
+        JsonBuilder *b = json_builder_new();
+        json_builder_begin_object(b);
+        san_json_str(b, "id", id);
+        san_json_str(b, "action", action);
+        json_builder_set_member_name(b, "ok");
+        json_builder_add_boolean_value(b, FALSE);
+        san_json_str(b, "status", "pending");
+        san_json_int(b, "request", rid);
+        san_json_str(b, "requester", requester);
+        san_json_str(b, "needs", hint);
+        json_builder_end_object(b);
+        print_json(json_builder_get_root(b));
+        g_object_unref(b);
+    } else {
+        char *who = clean(requester);
+        printf("request %lld: %s of %s by %s %s\n", (long long)rid, action, id, who,
+               existed ? "was already pending" : "is pending");
+        printf("needs approval by another person: %s\n", hint);
+        g_free(who);
+    }
+    g_free(hint);
+}
+
+/* Report the pending request of action on id that already exists. EX_PENDING or an error. */
+static int already_pending(ctx *c, const char *id, const char *action, const char *extra)
+{
+    quar_request **list = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    int rc = EX_STORE;
+
+    if (quar_request_list(c->s, "pending", id, &list, &n, &err) != 0)
+        return store_fail(err);
+    for (size_t i = 0; i < n && rc != EX_PENDING; i++) {
+        if (strcmp(list[i]->action, action) != 0)
+            continue;
+        print_pending(c, list[i]->id, id, action, list[i]->requester, extra, 1);
+        rc = EX_PENDING;
+    }
+    if (rc != EX_PENDING)
+        complain("%s: the store reports a pending %s request but lists none", id, action);
+    quar_request_list_free(list, n);
+    return rc;
+}
+
+/* Ask for action on m under the two-person rule: a new pending request (audited), or the one
+ * already pending. to: release addresses (comma-separated) or NULL; detail: for the audit
+ * trail; extra: what the approval command needs besides the reason. EX_PENDING or an error. */
+static int make_request(ctx *c, const quar_msg *m, const char *action, const char *reason,
+                        const char *to, const char *detail, const char *extra)
+{
+    quar_request r = {0};
+    char *err = NULL, *what;
+    int rc;
+
+    g_strlcpy(r.msg_id, m->id, sizeof r.msg_id);
+    r.action = (char *)action;
+    r.reason = (char *)reason;
+    r.to = (char *)to;
+    r.requester = (char *)c->actor;
+    rc = quar_request_add(c->s, &r, &err);
+    if (rc == 2) {
+        free(err);
+        return already_pending(c, m->id, action, extra);
+    }
+    if (rc != 0)
+        return store_rc(rc, m->id, err);
+    what = g_strdup_printf("%s request %lld%s%s", action, (long long)r.id, detail ? " " : "",
+                           detail ? detail : "");
+    rc = audit(c, m->id, "requested", reason, what);
+    if (rc == EX_OK) {
+        print_pending(c, r.id, m->id, action, c->actor, extra, 0);
+        rc = EX_PENDING;
+    }
+    g_free(what);
+    g_free(r.status); /* set by the store */
+    return rc;
 }
 
 /* Copy the whole original fd to out. 0 or -1. */
@@ -721,13 +930,19 @@ static int write_part(int in, int out, const char *path)
 static const char export_help[] =
     "mugai-quarantine export - copy an original (or one part) out of quarantine\n"
     "\n"
-    "usage: mugai-quarantine export ID -o FILE --reason TEXT [--part PATH]\n"
+    "usage: mugai-quarantine [--actor NAME] export ID -o FILE --reason TEXT [--part PATH]\n"
     "\n"
     "  -o, --output FILE  new file to write (mode 0600; an existing FILE is never\n"
     "                     overwritten)\n"
     "  --reason TEXT      why the original is needed (required, kept in the audit trail)\n"
     "  --part PATH        only this part, decoded from its transfer encoding; PATH is the\n"
     "                     IMAP part number shown by `show` (1, 2, 2.1, ...)\n"
+    "\n"
+    "With [web] release_approvals = 2 (the default) an export needs two people: this\n"
+    "command records a request, prints its number and the command another person\n"
+    "runs to approve it (mugai-quarantine approve RID --reason TEXT -o FILE\n"
+    "[--part PATH]: the approver writes the file), and exits with status 5 (pending\n"
+    "approval). With release_approvals = 1 the file is written at once.\n"
     "\n"
     "The exported file is the untrusted original: open it only on an isolated machine.\n"
     "\n"
@@ -765,7 +980,55 @@ static int do_export(ctx *c, const char *id, const char *out_path, const char *p
     return EX_OK;
 }
 
-/* export: the original or one part to a new file. */
+/* Export m (or one part) to out now, audited as exported by the actor; note is added to the
+ * event's detail (may be NULL). Exit status. */
+static int export_now(ctx *c, const quar_msg *m, const char *out, const char *part,
+                      const char *reason, const char *note)
+{
+    char *detail;
+    int rc;
+
+    if ((rc = do_export(c, m->id, out, part)) != EX_OK)
+        return rc;
+    detail = g_strdup_printf("%s%s%sto %s%s%s", part ? "part " : "", part ? part : "",
+                             part ? " " : "", out, note ? " " : "", note ? note : "");
+    if ((rc = audit(c, m->id, "exported", reason, detail)) != EX_OK)
+        unlink(out);
+    else if (c->json)
+        json_result(m->id, "exported", detail);
+    else
+        printf("%s: exported %s\n", m->id, detail);
+    g_free(detail);
+    return rc;
+}
+
+/* v as one shell word: as it is when it needs no quoting, else quoted. Caller g_free()s. */
+static char *shell_word(const char *v)
+{
+    for (const char *p = v; *p; p++)
+        if (!g_ascii_isalnum(*p) && !strchr("_./@:+,-", *p))
+            return g_shell_quote(v);
+    return *v ? g_strdup(v) : g_shell_quote(v);
+}
+
+/* Ask for an export of m under the two-person rule. EX_PENDING or an error. */
+static int export_request(ctx *c, const quar_msg *m, const char *out, const char *part,
+                          const char *reason)
+{
+    char *q = shell_word(out), *qp = part ? shell_word(part) : NULL;
+    char *extra = g_strdup_printf(" -o %s%s%s", q, qp ? " --part " : "", qp ? qp : "");
+    char *detail = g_strdup_printf("(%s%s%sto %s)", part ? "part " : "", part ? part : "",
+                                   part ? " " : "", out);
+    int rc = make_request(c, m, "export", reason, NULL, detail, extra);
+
+    g_free(q);
+    g_free(qp);
+    g_free(extra);
+    g_free(detail);
+    return rc;
+}
+
+/* export: the original or one part to a new file, or a request for it. */
 static int cmd_export(ctx *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"output", 1, NULL, 'o'},
@@ -774,7 +1037,8 @@ static int cmd_export(ctx *c, int argc, char **argv)
                                          {"help", 0, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *out = NULL, *reason = NULL, *part = NULL, *id;
-    char *detail;
+    quar_msg *m = NULL;
+    char *err = NULL;
     int opt, rc;
 
     while ((opt = next_opt(argc, argv, opts)) != -1) {
@@ -795,165 +1059,92 @@ static int cmd_export(ctx *c, int argc, char **argv)
         return usage("export", "-o FILE is required");
     if (!reason || !*reason)
         return usage("export", "--reason TEXT is required: say why the original is needed");
-    if ((rc = do_export(c, id, out, part)) != EX_OK)
-        return rc;
-    detail = part ? g_strdup_printf("part %s to %s", part, out) : g_strdup_printf("to %s", out);
-    if ((rc = audit(c, id, "exported", reason, detail)) != EX_OK)
-        unlink(out);
-    else if (c->json)
-        json_result(id, "exported", detail);
+    if ((rc = quar_get(c->s, id, &m, &err)) != 0)
+        return store_rc(rc, id, err);
+    if (two_person(c))
+        rc = export_request(c, m, out, part, reason);
     else
-        printf("%s: exported %s\n", id, detail);
-    g_free(detail);
+        rc = export_now(c, m, out, part, reason, NULL);
+    quar_msg_free(m);
     return rc;
-}
-
-typedef struct upload {
-    int fd;
-    int last_cr;   /* the previous byte sent was CR */
-    char *buf;     /* raw bytes read from fd */
-    GString *last; /* the server's last error reply */
-} upload;
-
-/* libcurl read callback: the original with bare LF turned into CRLF. */
-static size_t read_cb(char *dst, size_t size, size_t nitems, void *arg)
-{
-    upload *u = arg;
-    size_t room = size * nitems, want = room / 2, out = 0;
-    ssize_t n;
-
-    if (want > 65536)
-        want = 65536;
-    do
-        n = read(u->fd, u->buf, want);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return CURL_READFUNC_ABORT;
-    for (ssize_t i = 0; i < n; i++) {
-        if (u->buf[i] == '\n' && !u->last_cr)
-            dst[out++] = '\r';
-        dst[out++] = u->buf[i];
-        u->last_cr = u->buf[i] == '\r';
-    }
-    return out;
-}
-
-/* libcurl debug callback: keep the server's last error reply (4xx or 5xx). */
-static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
-{
-    upload *u = arg;
-
-    (void)h;
-    if (type != CURLINFO_HEADER_IN || size == 0 || (data[0] != '4' && data[0] != '5'))
-        return 0;
-    g_string_truncate(u->last, 0);
-    g_string_append_len(u->last, data, (gssize)size);
-    while (u->last->len &&
-           (u->last->str[u->last->len - 1] == '\n' || u->last->str[u->last->len - 1] == '\r'))
-        g_string_truncate(u->last, u->last->len - 1);
-    return 0;
-}
-
-/* smtp://host:port/helo for the release listener. */
-static char *release_url(const conf *cf)
-{
-    int v6 = strchr(cf->release_host, ':') != NULL;
-
-    return g_strdup_printf("smtp://%s%s%s:%u/%s", v6 ? "[" : "", cf->release_host, v6 ? "]" : "",
-                           cf->release_port, cf->release_helo);
-}
-
-/* Send fd over SMTP; on failure a message (with the server's reply) in *why. 0 or -1. */
-static int smtp_send(const conf *cf, int fd, const char *sender, char **rcpts, char **why)
-{
-    CURL *h = curl_easy_init();
-    struct curl_slist *to = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    char *url = release_url(cf), *from = NULL;
-    upload u = {.fd = fd, .buf = g_malloc(65536), .last = g_string_new(NULL)};
-    CURLcode rc = CURLE_FAILED_INIT;
-
-    for (size_t i = 0; rcpts[i]; i++)
-        to = curl_slist_append(to, rcpts[i]);
-    if (h) {
-        if (sender && *sender) {
-            from = g_strdup_printf("<%s>", sender);
-            curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
-        }
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_MAIL_RCPT, to);
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-        curl_easy_setopt(h, CURLOPT_READDATA, &u);
-        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
-        curl_easy_setopt(h, CURLOPT_DEBUGDATA, &u);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
-        rc = curl_easy_perform(h);
-        curl_easy_cleanup(h);
-    }
-    if (rc != CURLE_OK)
-        *why = g_strdup_printf("%s%s%s%s", errbuf[0] ? errbuf : curl_easy_strerror(rc),
-                               u.last->len ? " (server said: " : "", u.last->str,
-                               u.last->len ? ")" : "");
-    curl_slist_free_all(to);
-    g_free(url);
-    g_free(from);
-    g_free(u.buf);
-    g_string_free(u.last, TRUE);
-    return rc == CURLE_OK ? 0 : -1;
 }
 
 static const char release_help[] =
     "mugai-quarantine release - deliver the original message after all\n"
     "\n"
-    "usage: mugai-quarantine release ID --reason TEXT [--to ADDR]...\n"
+    "usage: mugai-quarantine [--actor NAME] release ID --reason TEXT [--to ADDR]...\n"
     "\n"
     "  --reason TEXT  why the original may go through (required, kept in the audit trail)\n"
     "  --to ADDR      deliver to ADDR instead of the envelope recipients (repeatable)\n"
     "\n"
-    "The original is sent unchanged over SMTP to [quarantine] release_host:release_port\n"
-    "(a Postfix listener without milters), EHLO release_helo, MAIL FROM the stored\n"
-    "envelope sender. On success the status becomes \"released\"; when the server\n"
-    "refuses, its reply is printed and the exit status is 4.\n"
+    "With [web] release_approvals = 2 (the default) a release needs two people: this\n"
+    "command records a request, prints its number and the command another person\n"
+    "runs to approve it (mugai-quarantine approve RID --reason TEXT), and exits with\n"
+    "status 5 (pending approval). Nothing is sent until then. When a request for\n"
+    "this message is already pending, that one is shown instead.\n"
     "\n"
-    "example: mugai-quarantine release Q-20261125-7F3K9X --reason \"confirmed by phone\" \\\n"
-    "             --to kikaku@city.example.lg.jp\n";
+    "With release_approvals = 1, or when the request is approved, the original is\n"
+    "sent unchanged over SMTP to [quarantine] release_host:release_port (a Postfix\n"
+    "listener without milters), EHLO release_helo, MAIL FROM the stored envelope\n"
+    "sender. Success is reported only when the listener accepted the message; its\n"
+    "reply (\"250 2.0.0 Ok: queued as ...\") and the queue id are printed and kept\n"
+    "on the message. When the listener refuses or cannot be reached, the reason\n"
+    "(with the server's reply) is printed and kept, and the exit status is 4.\n"
+    "\n"
+    "examples: mugai-quarantine release Q-20261125-7F3K9X --reason \"confirmed by phone\"\n"
+    "          mugai-quarantine release Q-20261125-7F3K9X --reason \"forward to IT\" \\\n"
+    "              --to kikaku@city.example.lg.jp\n";
 
-/* Send the original of m and record the result. Exit status. */
-static int do_release(ctx *c, const quar_msg *m, char **rcpts, const char *reason)
+/* Print a release's outcome: the listener's reply and the queue id it names. */
+static void print_released(const ctx *c, const quar_msg *m, int64_t rid, const char *reply)
 {
-    char *err = NULL, *why = NULL, *list = g_strjoinv(", ", rcpts), *detail;
-    int fd = -1, rc;
+    char *qid = quar_queue_id(reply), *r = clean(reply);
 
-    if ((rc = quar_open_original(c->s, m->id, &fd, &err)) != 0) {
-        g_free(list);
-        return store_rc(rc, m->id, err);
-    }
-    detail = g_strdup_printf("to %s via %s:%u", list, c->cf->release_host, c->cf->release_port);
-    rc = smtp_send(c->cf, fd, m->sender, rcpts, &why);
-    close(fd);
-    if (rc < 0) {
-        char *fdetail = g_strdup_printf("%s: %s", detail, why);
-        complain("release of %s failed: %s", m->id, why);
-        audit(c, m->id, "release-failed", reason, fdetail);
-        g_free(fdetail);
-        rc = EX_RELEASE;
-    } else if ((rc = audit(c, m->id, "released", reason, detail)) != EX_OK) {
-        complain("%s was sent but could not be recorded", m->id);
-    } else if (quar_set_status(c->s, m->id, "released", &err) != 0) {
-        rc = store_fail(err);
-    } else if (c->json) {
-        json_result(m->id, "released", detail);
+    if (c->json) {
+        JsonBuilder *b = json_builder_new();
+        json_builder_begin_object(b);
+        san_json_str(b, "id", m->id);
+        san_json_str(b, "action", "released");
+        json_builder_set_member_name(b, "ok");
+        json_builder_add_boolean_value(b, TRUE);
+        if (rid > 0)
+            san_json_int(b, "request", rid);
+        san_json_str(b, "reply", reply);
+        san_json_str(b, "queue_id", qid);
+        json_builder_end_object(b);
+        print_json(json_builder_get_root(b));
+        g_object_unref(b);
     } else {
-        printf("%s: released %s\n", m->id, detail);
+        printf("%s: released; the release listener answered: %s\n", m->id, r);
+        if (qid)
+            printf("queue id: %s\n", qid);
     }
-    g_free(why);
-    g_free(list);
-    g_free(detail);
-    return rc;
+    g_free(qid);
+    g_free(r);
+}
+
+/* Send m's original to rcpts (NULL: its envelope recipients) now, recorded by quar_release;
+ * print the outcome. rid: the request carried out, or 0. When outcome is not NULL, *outcome
+ * gets the listener's reply, or "failed: WHY" (g_free). Exit status. */
+static int release_now(ctx *c, const quar_msg *m, char *const *rcpts, const char *reason,
+                       int64_t rid, char **outcome)
+{
+    quar_listener l = {c->cf->release_host, c->cf->release_port, c->cf->release_helo};
+    char *reply = NULL, *err = NULL;
+    int rc = quar_release(c->s, &l, m, rcpts, c->actor, "cli", reason, &reply, &err);
+
+    if (rc == 0)
+        print_released(c, m, rid, reply);
+    else if (rc == -2)
+        complain("release of %s failed: %s", m->id, reply);
+    if (outcome && rc == 0)
+        *outcome = g_strdup(reply);
+    else if (outcome)
+        *outcome = g_strdup_printf("failed: %s", rc == -2 ? reply : err ? err : "store error");
+    g_free(reply);
+    if (rc == -1)
+        return store_fail(err);
+    return rc == 0 ? EX_OK : EX_RELEASE;
 }
 
 /* Parse release's options into reason and to; -1 to go on, else an exit status. */
@@ -980,7 +1171,19 @@ static int release_opts(int argc, char **argv, const char **reason, GPtrArray *t
     return -1;
 }
 
-/* release: re-inject the original over SMTP. */
+/* Ask for a release of m under the two-person rule. EX_PENDING or an error. */
+static int release_request(ctx *c, const quar_msg *m, GPtrArray *to, const char *reason)
+{
+    char *list = to->len > 1 ? g_strjoinv(",", (char **)to->pdata) : NULL;
+    char *detail = list ? g_strdup_printf("to %s", list) : NULL;
+    int rc = make_request(c, m, "release", reason, list, detail, "");
+
+    g_free(list);
+    g_free(detail);
+    return rc;
+}
+
+/* release: re-inject the original over SMTP, or ask for it. */
 static int cmd_release(ctx *c, int argc, char **argv)
 {
     GPtrArray *to = g_ptr_array_new();
@@ -999,8 +1202,10 @@ static int cmd_release(ctx *c, int argc, char **argv)
         rc = store_rc(rc, id, err);
     else if (to->len == 1 && (!m->recipients || !m->recipients[0]))
         rc = usage("release", "the message has no recipients; give --to");
+    else if (two_person(c))
+        rc = release_request(c, m, to, reason);
     else
-        rc = do_release(c, m, to->len > 1 ? (char **)to->pdata : m->recipients, reason);
+        rc = release_now(c, m, to->len > 1 ? (char **)to->pdata : NULL, reason, 0, NULL);
     quar_msg_free(m);
     g_ptr_array_free(to, TRUE);
     return rc;
@@ -1152,10 +1357,636 @@ static int cmd_purge(ctx *c, int argc, char **argv)
     return rc;
 }
 
+/* Parse a request id (a positive integer) into *rid; 0 or -1. */
+static int parse_rid(const char *v, int64_t *rid)
+{
+    char *end;
+    long long n;
+
+    if (!v || !g_ascii_isdigit(v[0]))
+        return -1;
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno || *end || n <= 0)
+        return -1;
+    *rid = n;
+    return 0;
+}
+
+/* Add one request's fields to the open JSON object. */
+static void json_request(JsonBuilder *b, const quar_request *r)
+{
+    san_json_int(b, "id", r->id);
+    san_json_str(b, "item", r->msg_id);
+    san_json_str(b, "action", r->action);
+    san_json_str(b, "reason", r->reason);
+    san_json_str(b, "to", r->to);
+    san_json_str(b, "requester", r->requester);
+    json_time(b, "time", r->time);
+    san_json_str(b, "status", r->status);
+    san_json_str(b, "approver", r->approver);
+    if (r->decided)
+        json_time(b, "decided", r->decided);
+    else
+        san_json_str(b, "decided", NULL);
+    san_json_str(b, "decision_reason", r->decision_reason);
+    san_json_str(b, "result", r->result);
+}
+
+/* Print requests as {"requests": [...]}. */
+static void print_requests_json(quar_request **list, size_t n)
+{
+    JsonBuilder *b = json_builder_new();
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "requests");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < n; i++) {
+        json_builder_begin_object(b);
+        json_request(b, list[i]);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    print_json(json_builder_get_root(b));
+    g_object_unref(b);
+}
+
+/* Print one request's line (and its decision and result, when there are any). */
+static void print_request(const quar_request *r)
+{
+    char *t = fmt_time(r->time, 0), *who = fit(r->requester, 12), *act = fit(r->action, 7);
+    char *st = fit(r->status, 8), *reason = clean(r->reason), *to = clean(r->to);
+
+    t[16] = '\0';
+    printf("%6lld  %-16s  %-17s  %s  %s  %s  %s%s%s\n", (long long)r->id, t, r->msg_id, act, who,
+           st, reason, r->to ? " / to " : "", r->to ? to : "");
+    if (r->approver) {
+        char *ap = clean(r->approver), *dr = clean(r->decision_reason);
+        printf("%6s  decided by %s: %s\n", "", ap, dr);
+        g_free(ap);
+        g_free(dr);
+    }
+    if (r->result) {
+        char *res = clean(r->result);
+        printf("%6s  result: %s\n", "", res);
+        g_free(res);
+    }
+    g_free(t);
+    g_free(who);
+    g_free(act);
+    g_free(st);
+    g_free(reason);
+    g_free(to);
+}
+
+static const char *const request_statuses[] = {"pending", "approved", "denied",
+                                               "done",    "failed",   NULL};
+
+static const char requests_help[] =
+    "mugai-quarantine requests - requests to release or export originals\n"
+    "\n"
+    "usage: mugai-quarantine [--json] requests [--status S] [--item ID]\n"
+    "\n"
+    "  --status S  pending, approved (being carried out), denied, done or failed\n"
+    "  --item ID   only requests about this message\n"
+    "  --json      machine-readable output (as the global --json)\n"
+    "\n"
+    "Oldest first: id, time, message, action, requester, status and reason; then who\n"
+    "decided and why, and the result (the release listener's reply, the file written,\n"
+    "or the failure). Requests come from `release` and `export` when [web]\n"
+    "release_approvals = 2, and from the review console.\n"
+    "\n"
+    "example: mugai-quarantine requests --status pending\n";
+
+/* requests: list requests. */
+static int cmd_requests(ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"status", 1, NULL, 's'},
+                                         {"item", 1, NULL, 'i'},
+                                         {"json", 0, NULL, 'j'},
+                                         {"help", 0, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *status = NULL, *item = NULL;
+    quar_request **list = NULL;
+    size_t n = 0;
+    char *err = NULL, *norm = NULL;
+    int opt;
+
+    while ((opt = next_opt(argc, argv, opts)) != -1) {
+        if (opt == 'h')
+            return fputs(requests_help, stdout), EX_OK;
+        if (opt == 's' && one_of(optarg, request_statuses))
+            status = optarg;
+        else if (opt == 's')
+            return usage("requests", "--status is pending, approved, denied, done or failed");
+        else if (opt == 'i')
+            item = optarg;
+        else if (opt == 'j')
+            c->json = 1;
+        else
+            return usage("requests", "unknown option");
+    }
+    if (optind != argc)
+        return usage("requests", "unexpected argument");
+    if (item)
+        norm = g_ascii_strup(item, -1);
+    if (quar_request_list(c->s, status, norm, &list, &n, &err) != 0) {
+        g_free(norm);
+        return store_fail(err);
+    }
+    if (c->json) {
+        print_requests_json(list, n);
+    } else {
+        printf("%6s  %-16s  %-17s  %-7s  %-12s  %-8s  %s\n", "ID", "TIME", "ITEM", "ACTION",
+               "REQUESTER", "STATUS", "REASON");
+        for (size_t i = 0; i < n; i++)
+            print_request(list[i]);
+    }
+    quar_request_list_free(list, n);
+    g_free(norm);
+    return EX_OK;
+}
+
+/* Record how carrying out request rid ended; EX_OK or EX_STORE. */
+static int finish(ctx *c, int64_t rid, int ok, const char *result)
+{
+    char *err = NULL;
+
+    if (quar_request_finish(c->s, rid, ok ? "done" : "failed", result, &err) == 0)
+        return EX_OK;
+    complain("request %lld: outcome not recorded: %s", (long long)rid, err ? err : "store error");
+    free(err);
+    return EX_STORE;
+}
+
+/* The addresses of a request's comma-separated to, or NULL for the envelope recipients. */
+static char **split_to(const char *to)
+{
+    char **v;
+    size_t k = 0;
+
+    if (!to || !*to)
+        return NULL;
+    v = g_strsplit(to, ",", -1);
+    for (size_t i = 0; v[i]; i++) {
+        g_strstrip(v[i]);
+        if (*v[i])
+            v[k++] = v[i];
+        else
+            g_free(v[i]);
+    }
+    v[k] = NULL;
+    if (k == 0) {
+        g_strfreev(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Carry out an approved release request. Exit status. */
+static int approved_release(ctx *c, const quar_request *r, const quar_msg *m)
+{
+    char **to = split_to(r->to), *outcome = NULL;
+    int rc = release_now(c, m, to, r->reason, r->id, &outcome);
+    int fin = finish(c, r->id, rc == EX_OK, outcome);
+
+    g_free(outcome);
+    g_strfreev(to);
+    return rc != EX_OK ? rc : fin;
+}
+
+/* Carry out an approved export request: the file out, written by the approver. */
+static int approved_export(ctx *c, const quar_request *r, const quar_msg *m, const char *out,
+                           const char *part)
+{
+    char *note = g_strdup_printf("(request %lld)", (long long)r->id), *res;
+    int rc = export_now(c, m, out, part, r->reason, note), fin;
+
+    if (rc == EX_OK)
+        res = g_strdup_printf("exported %s%s%sto %s", part ? "part " : "", part ? part : "",
+                              part ? " " : "", out);
+    else
+        res = g_strdup_printf("failed: could not export to %s", out);
+    fin = finish(c, r->id, rc == EX_OK, res);
+    g_free(note);
+    g_free(res);
+    return rc != EX_OK ? rc : fin;
+}
+
+/* Carry out an approved delete request. */
+static int approved_delete(ctx *c, const quar_request *r, const quar_msg *m)
+{
+    char *note = g_strdup_printf("request %lld", (long long)r->id);
+    int rc = remove_one(c, m, "deleted", r->reason, note);
+    int fin = finish(c, r->id, rc == EX_OK, rc == EX_OK ? "deleted" : "failed: not deleted");
+
+    if (rc == EX_OK && c->json)
+        json_result(m->id, "deleted", note);
+    else if (rc == EX_OK)
+        printf("%s: original deleted\n", m->id);
+    g_free(note);
+    return rc != EX_OK ? rc : fin;
+}
+
+/* Record a decision on r by the actor: quar_request_decide, the audit event, and the
+ * refusals the store makes (the requester deciding, a request no longer pending). */
+static int decide(ctx *c, const quar_request *r, const char *status, const char *reason)
+{
+    const char *action = strcmp(status, "approved") == 0 ? "approved" : "denied";
+    char *err = NULL, *detail;
+    int rc = quar_request_decide(c->s, r->id, status, c->actor, reason, (int64_t)time(NULL), &err);
+
+    detail = g_strdup_printf("%s request %lld by %s", r->action, (long long)r->id, r->requester);
+    if (rc == 3) {
+        complain("request %lld was made by %s: the requester cannot %s their own request; "
+                 "another person must",
+                 (long long)r->id, r->requester, strcmp(action, "approved") ? "deny" : "approve");
+        rc = audit_ev(c, r->msg_id, action, reason, detail,
+                      "refused: the requester cannot decide their own request") == EX_OK
+                 ? EX_SELF
+                 : EX_STORE;
+    } else if (rc == 2) {
+        complain("request %lld is %s, not pending: nothing to decide", (long long)r->id, r->status);
+        rc = EX_STORE;
+    } else if (rc == 1) {
+        complain("no request with id %lld", (long long)r->id);
+        rc = EX_UNKNOWN;
+    } else if (rc != 0) {
+        rc = store_fail(err);
+        err = NULL;
+    } else {
+        rc = audit(c, r->msg_id, action, reason, detail);
+    }
+    free(err);
+    g_free(detail);
+    return rc;
+}
+
+/* Read request rid and its message; an exit status (reported) when either is missing. */
+static int load_request(ctx *c, int64_t rid, quar_request **r, quar_msg **m)
+{
+    char *err = NULL;
+    int rc = quar_request_get(c->s, rid, r, &err);
+
+    if (rc == 1) {
+        free(err);
+        complain("no request with id %lld (see mugai-quarantine requests)", (long long)rid);
+        return EX_UNKNOWN;
+    }
+    if (rc != 0)
+        return store_fail(err);
+    if ((rc = quar_get(c->s, (*r)->msg_id, m, &err)) != 0)
+        return store_rc(rc, (*r)->msg_id, err);
+    return EX_OK;
+}
+
+/* What approving r needs besides the reason: an action this tool carries out, -o FILE (new)
+ * for an export, nothing else for the others. EX_OK or an exit status (reported). */
+static int approve_checks(const quar_request *r, const char *out, const char *part)
+{
+    static const char *const actions[] = {"release", "export", "delete", NULL};
+    struct stat st;
+
+    if (!one_of(r->action, actions)) {
+        complain("request %lld: unknown action %s", (long long)r->id, r->action);
+        return EX_STORE;
+    }
+    if (strcmp(r->action, "export") != 0)
+        return out || part ? usage("approve", "-o and --part are for export requests only") : EX_OK;
+    if (!out)
+        return usage("approve", "an export request needs -o FILE: where to write the original");
+    if (lstat(out, &st) == 0) {
+        complain("approve: %s exists (an existing file is never overwritten)", out);
+        return EX_USAGE;
+    }
+    return EX_OK;
+}
+
+/* Carry out approved request r on m. Exit status. */
+static int carry_out(ctx *c, const quar_request *r, const quar_msg *m, const char *out,
+                     const char *part)
+{
+    if (!strcmp(r->action, "release"))
+        return approved_release(c, r, m);
+    if (!strcmp(r->action, "export"))
+        return approved_export(c, r, m, out, part);
+    return approved_delete(c, r, m);
+}
+
+static const char approve_help[] =
+    "mugai-quarantine approve - approve a pending request and carry it out\n"
+    "\n"
+    "usage: mugai-quarantine approve RID --reason TEXT [-o FILE [--part PATH]]\n"
+    "\n"
+    "  --reason TEXT      why you approve (required, kept in the audit trail)\n"
+    "  -o, --output FILE  for an export request: the new file to write (mode 0600,\n"
+    "                     never overwritten); required for exports\n"
+    "  --part PATH        for an export request: only this part (see `export`)\n"
+    "\n"
+    "The approver must be another person than the requester (the store refuses\n"
+    "otherwise: exit status 6). A release is sent at once through the release\n"
+    "listener; the listener's reply and the queue id are printed and kept on the\n"
+    "request and the message. A release the listener refuses leaves the request\n"
+    "\"failed\" with the reason (exit status 4).\n"
+    "\n"
+    "example: mugai-quarantine --actor suzuki approve 12 --reason \"checked with 総務課\"\n";
+
+/* approve: approve request RID as the actor and carry it out. */
+static int cmd_approve(ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"reason", 1, NULL, 'r'},
+                                         {"output", 1, NULL, 'o'},
+                                         {"part", 1, NULL, 'p'},
+                                         {"help", 0, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *reason = NULL, *out = NULL, *part = NULL;
+    quar_request *r = NULL;
+    quar_msg *m = NULL;
+    int64_t rid;
+    int opt, rc;
+
+    while ((opt = next_opt(argc, argv, opts)) != -1) {
+        if (opt == 'h')
+            return fputs(approve_help, stdout), EX_OK;
+        if (opt == 'r')
+            reason = optarg;
+        else if (opt == 'o')
+            out = optarg;
+        else if (opt == 'p')
+            part = optarg;
+        else
+            return usage("approve", "unknown option");
+    }
+    if (parse_rid(one_id(argc, argv), &rid) < 0)
+        return usage("approve", "needs exactly one request id (a number; see `requests`)");
+    if (!reason || !*reason)
+        return usage("approve", "--reason TEXT is required: say why you approve");
+    if ((rc = load_request(c, rid, &r, &m)) == EX_OK)
+        rc = approve_checks(r, out, part);
+    if (rc == EX_OK)
+        rc = decide(c, r, "approved", reason);
+    if (rc == EX_OK && !c->json)
+        printf("request %lld: %s of %s approved\n", (long long)rid, r->action, m->id);
+    if (rc == EX_OK)
+        rc = carry_out(c, r, m, out, part);
+    quar_request_free(r);
+    quar_msg_free(m);
+    return rc;
+}
+
+static const char deny_help[] =
+    "mugai-quarantine deny - refuse a pending request\n"
+    "\n"
+    "usage: mugai-quarantine deny RID --reason TEXT\n"
+    "\n"
+    "  --reason TEXT  why (required, kept with the request and in the audit trail)\n"
+    "\n"
+    "The request becomes \"denied\"; nothing is sent or written. Another person than\n"
+    "the requester decides (exit status 6 otherwise).\n"
+    "\n"
+    "example: mugai-quarantine --actor suzuki deny 12 --reason \"sender not confirmed\"\n";
+
+/* deny: refuse request RID. */
+static int cmd_deny(ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"reason", 1, NULL, 'r'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *reason = NULL;
+    quar_request *r = NULL;
+    quar_msg *m = NULL;
+    int64_t rid;
+    int opt, rc;
+
+    while ((opt = next_opt(argc, argv, opts)) != -1) {
+        if (opt == 'h')
+            return fputs(deny_help, stdout), EX_OK;
+        if (opt != 'r')
+            return usage("deny", "unknown option");
+        reason = optarg;
+    }
+    if (parse_rid(one_id(argc, argv), &rid) < 0)
+        return usage("deny", "needs exactly one request id (a number; see `requests`)");
+    if (!reason || !*reason)
+        return usage("deny", "--reason TEXT is required");
+    if ((rc = load_request(c, rid, &r, &m)) == EX_OK &&
+        (rc = decide(c, r, "denied", reason)) == EX_OK) {
+        if (c->json)
+            json_result(m->id, "denied", NULL);
+        else
+            printf("request %lld: %s of %s denied\n", (long long)rid, r->action, m->id);
+    }
+    quar_request_free(r);
+    quar_msg_free(m);
+    return rc;
+}
+
+/* Add one audit event's fields to the open JSON object. */
+static void json_event(JsonBuilder *b, const quar_event *e)
+{
+    san_json_int(b, "seq", e->seq);
+    json_time(b, "time", e->time);
+    san_json_str(b, "item", e->msg_id);
+    san_json_str(b, "actor", e->actor);
+    san_json_str(b, "action", e->action);
+    san_json_str(b, "reason", e->reason);
+    san_json_str(b, "detail", e->detail);
+    san_json_str(b, "source", e->source);
+    san_json_str(b, "outcome", e->outcome);
+}
+
+/* Print the audit events table (newest first as listed) and how many matched. */
+static void print_audit(quar_event **ev, size_t n, size_t total)
+{
+    printf("%7s  %-19s  %-14s  %-14s  %-17s  %-15s  %s\n", "SEQ", "TIME", "ACTOR", "ACTION", "ITEM",
+           "SOURCE", "OUTCOME / REASON / DETAIL");
+    for (size_t i = 0; i < n; i++) {
+        const quar_event *e = ev[i];
+        char *t = fmt_time(e->time, 0), *actor = fit(e->actor, 14), *action = fit(e->action, 14);
+        char *src = fit(e->source, 15), *out = clean(e->outcome), *reason = clean(e->reason);
+        char *detail = clean(e->detail);
+        printf("%7lld  %s  %s  %s  %-17s  %s  %s", (long long)e->seq, t, actor, action,
+               e->msg_id ? e->msg_id : "-", src, *out ? out : "-");
+        printf("%s%s%s%s\n", *reason ? " / " : "", reason, *detail ? " / " : "", detail);
+        g_free(t);
+        g_free(actor);
+        g_free(action);
+        g_free(src);
+        g_free(out);
+        g_free(reason);
+        g_free(detail);
+    }
+    printf("(%zu of %zu events)\n", n, total);
+}
+
+static const char audit_help[] =
+    "mugai-quarantine audit - read and check the audit trail\n"
+    "\n"
+    "usage: mugai-quarantine [--json] audit [--actor NAME] [--item ID] [--action A]\n"
+    "           [--since DATE] [--until DATE] [--limit N]\n"
+    "       mugai-quarantine [--json] audit verify\n"
+    "\n"
+    "  --actor NAME   events by this person (or program: mugai-milter, sanitize-file)\n"
+    "  --item ID      events about this message\n"
+    "  --action A     e.g. stored, requested, approved, denied, released,\n"
+    "                 release-failed, exported, deleted, purged, login, login-failed\n"
+    "  --since DATE   at or after DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, local)\n"
+    "  --until DATE   at or before DATE (a bare date includes the whole day)\n"
+    "  --limit N      at most the N newest matching events\n"
+    "  --json         machine-readable output (as the global --json)\n"
+    "\n"
+    "The list is newest first: sequence number, time, actor, action, message, where\n"
+    "the actor acted from (\"cli\", a client address), the outcome (\"ok\",\n"
+    "\"refused: ...\", \"failed: ...\"), the reason and the detail.\n"
+    "\n"
+    "Every event is chained to the one before it by SHA-256. `audit verify` checks\n"
+    "the whole chain and prints \"audit trail intact: N events\", or \"audit trail\n"
+    "broken at event N\" naming the first event that was changed, removed or\n"
+    "inserted after it was written; the exit status is then 1.\n"
+    "\n"
+    "examples: mugai-quarantine audit --item Q-20261125-7F3K9X\n"
+    "          mugai-quarantine audit --actor tanaka --since 2026-11-01 --limit 50\n"
+    "          mugai-quarantine audit verify\n";
+
+/* audit verify: check the chain. EX_OK intact, 1 broken. */
+static int audit_verify(ctx *c)
+{
+    quar_chain ch = {0};
+    char *err = NULL;
+
+    if (quar_audit_verify(c->s, &ch, &err) != 0)
+        return store_fail(err);
+    if (c->json) {
+        JsonBuilder *b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "ok");
+        json_builder_add_boolean_value(b, ch.ok != 0);
+        json_builder_set_member_name(b, "first_bad");
+        if (ch.ok)
+            json_builder_add_null_value(b);
+        else
+            json_builder_add_int_value(b, ch.first_bad);
+        san_json_int(b, "events", (int64_t)ch.events);
+        json_builder_end_object(b);
+        print_json(json_builder_get_root(b));
+        g_object_unref(b);
+    } else if (ch.ok) {
+        printf("audit trail intact: %llu events\n", (unsigned long long)ch.events);
+    } else {
+        printf("audit trail broken at event %lld (changed, removed or inserted); %llu events "
+               "checked\n",
+               (long long)ch.first_bad, (unsigned long long)ch.events);
+    }
+    return ch.ok ? EX_OK : EX_BROKEN;
+}
+
+/* Apply one audit list option to f; 0 or an exit status. */
+static int audit_opt(ctx *c, quar_audit_filter *f, int opt, const char *v)
+{
+    char *end;
+    unsigned long n;
+
+    switch (opt) {
+    case 'a':
+        f->actor = v;
+        return 0;
+    case 'i':
+        f->item = v;
+        return 0;
+    case 'x':
+        f->action = v;
+        return 0;
+    case 's':
+        return parse_date(v, 0, &f->since) < 0 ? usage("audit", "bad --since date") : 0;
+    case 'u':
+        return parse_date(v, 1, &f->until) < 0 ? usage("audit", "bad --until date") : 0;
+    case 'j':
+        c->json = 1;
+        return 0;
+    case 'l':
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (errno || *end || !*v || n == 0 || n > 1000000)
+            return usage("audit", "--limit needs a number from 1 to 1000000");
+        f->limit = (unsigned)n;
+        return 0;
+    }
+    return usage("audit", "unknown option");
+}
+
+/* List the events matching f. Exit status. */
+static int audit_list(ctx *c, const quar_audit_filter *f)
+{
+    quar_event **ev = NULL;
+    size_t n = 0, total = 0;
+    char *err = NULL;
+
+    if (quar_audit_list(c->s, f, &ev, &n, &total, &err) != 0)
+        return store_fail(err);
+    if (c->json) {
+        JsonBuilder *b = json_builder_new();
+        json_builder_begin_object(b);
+        san_json_int(b, "total", (int64_t)total);
+        json_builder_set_member_name(b, "events");
+        json_builder_begin_array(b);
+        for (size_t i = 0; i < n; i++) {
+            json_builder_begin_object(b);
+            json_event(b, ev[i]);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+        print_json(json_builder_get_root(b));
+        g_object_unref(b);
+    } else {
+        print_audit(ev, n, total);
+    }
+    quar_event_list_free(ev, n);
+    return EX_OK;
+}
+
+/* audit: list events, or `audit verify`. */
+static int cmd_audit(ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"actor", 1, NULL, 'a'}, {"item", 1, NULL, 'i'},  {"action", 1, NULL, 'x'},
+        {"since", 1, NULL, 's'}, {"until", 1, NULL, 'u'}, {"limit", 1, NULL, 'l'},
+        {"json", 0, NULL, 'j'},  {"help", 0, NULL, 'h'},  {NULL, 0, NULL, 0}};
+    quar_audit_filter f = {0};
+    char *item = NULL;
+    int opt, rc;
+
+    while ((opt = next_opt(argc, argv, opts)) != -1) {
+        if (opt == 'h')
+            return fputs(audit_help, stdout), EX_OK;
+        if ((rc = audit_opt(c, &f, opt, optarg)) != 0)
+            return rc;
+    }
+    if (argc - optind == 1 && strcmp(argv[optind], "verify") == 0) {
+        if (f.actor || f.item || f.action || f.since || f.until || f.limit)
+            return usage("audit", "verify checks the whole trail: it takes no filter");
+        return audit_verify(c);
+    }
+    if (optind != argc)
+        return usage("audit", "unexpected argument (the only word it takes is verify)");
+    if (f.item)
+        f.item = item = g_ascii_strup(f.item, -1);
+    rc = audit_list(c, &f);
+    g_free(item);
+    return rc;
+}
+
 static const command commands[] = {
-    {"list", cmd_list, list_help},       {"show", cmd_show, show_help},
-    {"export", cmd_export, export_help}, {"release", cmd_release, release_help},
-    {"delete", cmd_delete, delete_help}, {"purge", cmd_purge, purge_help},
+    {"list", cmd_list, list_help},
+    {"show", cmd_show, show_help},
+    {"export", cmd_export, export_help},
+    {"release", cmd_release, release_help},
+    {"delete", cmd_delete, delete_help},
+    {"purge", cmd_purge, purge_help},
+    {"requests", cmd_requests, requests_help},
+    {"approve", cmd_approve, approve_help},
+    {"deny", cmd_deny, deny_help},
+    {"audit", cmd_audit, audit_help},
 };
 
 /* Who is acting: --actor, else $SUDO_USER, else the login name of the uid. */
@@ -1175,6 +2006,16 @@ static const char *find_actor(const char *given)
     if (mg_snprintf(uidname, sizeof uidname, "uid %u", (unsigned)getuid()) < 0)
         return "unknown";
     return uidname;
+}
+
+/* Non-zero when --actor names someone else than the person sudo ran this for: under sudo,
+ * $SUDO_USER (set by sudo itself) is who acts, or a sudoer could ask as one name and approve
+ * as another, and the two-person rule would need only one person. */
+static int actor_spoofed(const char *given)
+{
+    const char *sudo = getenv("SUDO_USER");
+
+    return given && *given && sudo && *sudo && strcmp(given, sudo) != 0;
 }
 
 /* Parse the options before COMMAND; *cmd_at is the index of COMMAND. -1: exit with *ex. */
@@ -1260,6 +2101,13 @@ int main(int argc, char **argv)
     sub_argv = argv + optind;
     if (wants_help(sub_argc, sub_argv))
         return sub_help(cmd);
+    if (actor_spoofed(actor)) {
+        complain("--actor %s: run through sudo by %s, who is the actor here; --actor may "
+                 "only name %s (under the two-person rule the second person runs sudo "
+                 "themselves)",
+                 actor, getenv("SUDO_USER"), getenv("SUDO_USER"));
+        return EX_USAGE;
+    }
     c.actor = find_actor(actor);
     if ((ex = open_ctx(&c, cfg)) == EX_OK) {
         g_mime_init();

@@ -104,10 +104,11 @@ class Supervisor(unittest.TestCase):
 
     def workers(self):
         """The supervisor's live workers: its children except the libmilter front end (the
-        one with threads) and a killed worker's jail spawner while it is being reaped (the
-        supervisor is a subreaper). Not by pid order: pids wrap."""
+        one with threads), the Office service and a killed worker's jail spawner while it is
+        being reaped (the supervisor is a subreaper). Not by pid order: pids wrap."""
         return [k for k in children(self.proc.pid)
-                if alive(k) and threads_of(k) == 1 and comm(k) != "mugai-spawner"]
+                if alive(k) and threads_of(k) == 1 and
+                comm(k) not in ("mugai-spawner", "mugai-office")]
 
     def read_log(self):
         with open(os.path.join(self.tmp.name, "log")) as f:
@@ -415,7 +416,10 @@ class Privileges(unittest.TestCase):
         self.owned(os.path.dirname(self.sock), 0o750)
         self.owned(self.sock, 0o660)
         self.owned(os.path.join(d, "spool"), 0o700)
-        self.owned(os.path.join(d, "q"), 0o700)
+        # the store is shared with its group (the console's user), never with others, and
+        # what is made in it belongs to that group
+        self.owned(os.path.join(d, "q"), 0o770)
+        self.assertTrue(os.stat(os.path.join(d, "q")).st_mode & 0o2000, "q is set-group-id")
         with open(os.path.join(d, "pid")) as f:
             self.assertEqual(int(f.read()), self.proc.pid)
         # A message goes through, its attachment converted in the jail, which takes the

@@ -303,8 +303,13 @@ class T3Store(unittest.TestCase):
 
     def test_original_kept(self):
         out = os.path.join(S["tmp"], "original.eml")
-        rc, text, err = S["h"].quarantine("export", quarantine_id(), "-o", out,
+        # an export needs a request and another person's approval ([web] release_approvals)
+        rc, text, err = S["h"].quarantine("--actor", "tanaka", "export", quarantine_id(), "-o", out,
                                           "--reason", "poison test")
+        self.assertEqual(rc, 5, text + err)
+        rid = re.search(r"^request (\d+):", text, re.M).group(1)
+        rc, text, err = S["h"].quarantine("--actor", "suzuki", "approve", rid, "--reason", "checked",
+                                          "-o", out)
         self.assertEqual(rc, 0, text + err)
         with open(out, "rb") as f:
             original = f.read()

@@ -515,7 +515,8 @@ class T5MilterKill(unittest.TestCase):
 
 
 class T6Release(unittest.TestCase):
-    """mugai-quarantine release sends the original through the no-milter listener."""
+    """mugai-quarantine release sends the original through the no-milter listener, once a
+    second person approved it ([web] release_approvals = 2, the default)."""
 
     def test_release(self):
         ensure_milter(self)
@@ -529,8 +530,16 @@ class T6Release(unittest.TestCase):
         got = wait_for(rcpt, 1, 120)
         self.assertEqual(len(got), 1, diag())
         qid = check_sanitized(self, got[0][1], S["manifest"]["sjis_cp932.eml"])
-        rc, out, err = h.quarantine("release", qid, "--reason", "test")
+        rc, out, err = h.quarantine("--actor", "tanaka", "release", qid, "--reason", "test")
+        self.assertEqual(rc, 5, out + err + diag())  # pending another person's approval
+        rid = re.search(r"^request (\d+):", out, re.M).group(1)
+        rc, out, err = h.quarantine("--actor", "suzuki", "approve", rid, "--reason", "checked")
         self.assertEqual(rc, 0, out + err + diag())
+        # the release listener's own queue id, printed and kept on the message
+        pf_qid = re.search(r"^queue id: ([0-9A-Za-z]+)$", out, re.M).group(1)
+        self.assertIn(pf_qid, h.postfix.tail_log(400))
+        rc, out, err = h.quarantine("--json", "show", qid)
+        self.assertEqual(json.loads(out)["release_result"].split()[-1], pf_qid)
         got = wait_for(rcpt, 2, 60)
         self.assertEqual(len(got), 2, diag())
         released = got[1][1]

@@ -1,13 +1,18 @@
 #!/usr/bin/python3
-"""End-to-end tests of mugai-quarantine: a store built with quar_fixture, the
-command run as IT staff run it, and a small SMTP sink on 127.0.0.1 standing in
-for the release listener.
+"""End-to-end tests of mugai-quarantine: a store built with quar_fixture (and,
+for what the engine records, with sanitize-file), the command run as IT staff
+run it, the two-person rule between two actors, the audit trail checked and then
+edited with the sqlite3 tool, and a small SMTP sink on 127.0.0.1 standing in for
+the release listener (it answers the message data as Postfix does: "250 2.0.0
+Ok: queued as ID").
 
 usage: test_mugai_quarantine.py BUILD_DIR
 """
 import email
+import email.header
 import email.policy
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -24,6 +29,9 @@ import unittest
 
 BUILD = None
 DAY = 86400
+GEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gen")
+# The events table's column holding an event's position in the trail.
+EVENT_SEQ = "id"
 
 JP_EML = (
     b"From: =?ISO-2022-JP?B?GyRCOzNFRBsoQg==?= <yamada@example.com>\r\n"
@@ -79,6 +87,24 @@ JP_PARTS = [
 ]
 
 
+# A message for sanitize-file: Japanese subject and display name (ISO-2022-JP), a header the
+# record does not keep, a UTF-8 text body.
+SF_SUBJECT = "令和8年度 予算資料"
+SF_EML = (
+    b"Date: Tue, 24 Nov 2026 10:00:00 +0900\r\n"
+    b"From: =?ISO-2022-JP?B?GyRCOzNFRBsoQiAbJEJCQE86GyhC?= <yamada@example.com>\r\n"
+    b"To: somu@city.example.lg.jp\r\n"
+    b"Subject: " + email.header.Header(SF_SUBJECT, "iso-2022-jp").encode().encode() + b"\r\n"
+    b"Message-ID: <sf1@example.com>\r\n"
+    b"X-Secret: not for the record\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=UTF-8\r\n"
+    b"Content-Transfer-Encoding: 8bit\r\n"
+    b"\r\n" + "来週の会議資料をお送りします。\r\n"
+    "よろしくお願いします。\r\n".encode()
+)
+
+
 def plain_eml(n):
     return ("From: s%d@example.org\r\nTo: r@city.example.lg.jp\r\nSubject: plain %d\r\n"
             "\r\nbody %d\r\n" % (n, n, n)).encode()
@@ -101,6 +127,8 @@ class SmtpSink(socketserver.ThreadingTCPServer):
         self.received = []
         self.helo = []
         self.reject = set()
+        self.qids = []  # the queue id given to each message received
+        self.serial = itertools.count(1)
 
 
 class SmtpHandler(socketserver.StreamRequestHandler):
@@ -141,8 +169,10 @@ class SmtpHandler(socketserver.StreamRequestHandler):
                     if l.startswith(b"."):
                         l = l[1:]
                     data += l
+                qid = "4Q%06XZ" % next(srv.serial)
                 srv.received.append((sender, rcpts, data))
-                self.reply("250 2.0.0 queued")
+                srv.qids.append(qid)
+                self.reply("250 2.0.0 Ok: queued as %s" % qid)
             elif verb == "QUIT":
                 self.reply("221 bye")
                 return
@@ -169,6 +199,7 @@ class QuarantineTest(unittest.TestCase):
         self.store = os.path.join(self.dir, "store")
         self.conf = self.write_conf(self.sink.server_address[1])
         self.sink.received.clear()
+        self.sink.qids.clear()
         self.sink.reject.clear()
         self.now = int(time.time())
         self.jp_file = os.path.join(self.dir, "jp.eml")
@@ -183,12 +214,14 @@ class QuarantineTest(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def write_conf(self, port, name="mugai.conf", extra=""):
+    def write_conf(self, port, name="mugai.conf", extra="", approvals=1):
+        """A configuration; approvals is [web] release_approvals (1: one person acts alone)."""
         path = os.path.join(self.dir, name)
         with open(path, "w") as f:
             f.write("[quarantine]\ndir = %s\nretention_days = 30\nrelease_host = 127.0.0.1\n"
                     "release_port = %d\nrelease_helo = mugai-release.test\n%s"
-                    % (self.store, port, extra))
+                    "\n[web]\nrelease_approvals = %d\n"
+                    % (self.store, port, extra, approvals))
         return path
 
     def put(self, path, time, sender, rcpts, subject, verdict="clean", parts=(),
@@ -407,8 +440,12 @@ class QuarantineTest(unittest.TestCase):
     def test_release_sends_original(self):
         r = self.run_tool("--json", "release", self.jp, "--reason", "sender confirmed")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(json.loads(r.stdout)["ok"])
+        out = json.loads(r.stdout)
+        self.assertTrue(out["ok"])
         self.assertEqual(len(self.sink.received), 1)
+        qid = self.sink.qids[0]
+        self.assertEqual(out["queue_id"], qid)
+        self.assertEqual(out["reply"], "250 2.0.0 Ok: queued as " + qid)
         sender, rcpts, data = self.sink.received[0]
         self.assertEqual(sender, "yamada@example.com")
         self.assertEqual(rcpts, ["somu@city.example.lg.jp", "kikaku@city.example.lg.jp"])
@@ -416,9 +453,11 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn("mugai-release.test", self.sink.helo)
         m = self.show(self.jp)
         self.assertEqual(m["status"], "released")
+        self.assertEqual(m["release_result"], "250 2.0.0 Ok: queued as " + qid)
         ev = m["events"][-1]
-        self.assertEqual((ev["actor"], ev["action"], ev["reason"]),
-                         ("tanaka", "released", "sender confirmed"))
+        self.assertEqual((ev["actor"], ev["action"], ev["reason"], ev["source"], ev["outcome"]),
+                         ("tanaka", "released", "sender confirmed", "cli", "ok"))
+        self.assertIn(qid, ev["detail"])
 
     def test_release_to_override(self):
         r = self.run_tool("release", self.jp, "--reason", "forward", "--to", "it@city.example.lg.jp",
@@ -427,6 +466,7 @@ class QuarantineTest(unittest.TestCase):
         sender, rcpts, data = self.sink.received[0]
         self.assertEqual(rcpts, ["it@city.example.lg.jp", "boss@city.example.lg.jp"])
         self.assertEqual(data, JP_EML)
+        self.assertIn("queue id: %s\n" % self.sink.qids[0], r.stdout)
         self.assertIn("it@city.example.lg.jp", self.show(self.jp)["events"][-1]["detail"])
 
     def test_release_refused_prints_reply(self):
@@ -438,6 +478,9 @@ class QuarantineTest(unittest.TestCase):
         m = self.show(self.jp)
         self.assertEqual(m["status"], "quarantined")
         self.assertEqual(m["events"][-1]["action"], "release-failed")
+        self.assertTrue(m["events"][-1]["outcome"].startswith("failed: "), m["events"][-1])
+        self.assertTrue(m["release_result"].startswith("failed: "), m["release_result"])
+        self.assertIn("Recipient address rejected", m["release_result"])
 
     def test_release_closed_port(self):
         s = socket.socket()
@@ -449,7 +492,40 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 4)
         self.assertIn("release of %s failed" % self.jp, r.stderr)
         self.assertIn(str(port), r.stderr)
-        self.assertEqual(self.show(self.jp)["status"], "quarantined")
+        self.assertNotIn("queue id", r.stdout)
+        m = self.show(self.jp)
+        self.assertEqual(m["status"], "quarantined")
+        self.assertTrue(m["release_result"].startswith("failed: "), m["release_result"])
+
+    def test_release_cannot_smuggle_a_second_message(self):
+        # an original whose bare-LF "end of data" would, sent as is to a lenient listener,
+        # end the message early and run the sender's own SMTP commands (SMTP smuggling)
+        smuggle = (b"From: a@example.net\r\nTo: somu@city.example.lg.jp\r\nSubject: s\r\n\r\n"
+                   b"one\n.\r\nMAIL FROM:<ceo@city.example.lg.jp>\r\n"
+                   b"RCPT TO:<all@city.example.lg.jp>\r\nDATA\r\nSubject: forged\r\n\r\n"
+                   b"forged\r\n.\r\ntwo\r\n.\nthree\r\n..four\n")
+        path = os.path.join(self.dir, "smuggle.eml")
+        with open(path, "wb") as f:
+            f.write(smuggle)
+        mid = self.put(path, time=self.now - 60, sender="a@example.net",
+                       rcpts=["somu@city.example.lg.jp"], subject="s")
+        r = self.run_tool("release", mid, "--reason", "r")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.sink.received), 1, self.sink.received)
+        sender, rcpts, data = self.sink.received[0]
+        self.assertEqual((sender, rcpts), ("a@example.net", ["somu@city.example.lg.jp"]))
+        self.assertEqual(data, smuggle.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+    def test_release_refuses_an_address_that_would_inject_commands(self):
+        for bad in ("it@city.example.lg.jp\r\nRCPT TO:<evil@example.net>", "a b@example.net",
+                    "<it@city.example.lg.jp>"):
+            r = self.run_tool("release", self.jp, "--reason", "r", "--to", bad)
+            self.assertEqual(r.returncode, 4, bad)
+            self.assertIn("not a usable recipient address", r.stderr)
+        self.assertEqual(self.sink.received, [])
+        m = self.show(self.jp)
+        self.assertEqual(m["status"], "quarantined")
+        self.assertEqual(m["events"][-1]["action"], "release-failed")
 
     # integrity ----------------------------------------------------------
 
@@ -533,7 +609,8 @@ class QuarantineTest(unittest.TestCase):
                         rcpts=["somu@city.example.lg.jp"], subject="large") for i in (1, 2)]
         sha = hashlib.sha256(LARGE_EML).hexdigest()
         self.assertEqual(self.stored_as(sha), "file")
-        self.assertEqual(stat.S_IMODE(os.stat(self.original_path(sha)).st_mode), 0o600)
+        # readable by the store's group (the review console's user), never by others
+        self.assertEqual(stat.S_IMODE(os.stat(self.original_path(sha)).st_mode), 0o640)
         out = os.path.join(self.dir, "large-out.eml")
         r = self.run_tool("export", ids[0], "-o", out, "--reason", "check")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -573,6 +650,259 @@ class QuarantineTest(unittest.TestCase):
         r = self.run_tool("purge")
         self.assertIn("nothing to purge", r.stdout)
 
+    # two-person rule ------------------------------------------------------
+
+    def two_person_conf(self, port=None):
+        return self.write_conf(port or self.sink.server_address[1], "two.conf", approvals=2)
+
+    def requests(self, conf, *args):
+        r = self.run_tool("--json", "requests", *args, conf=conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)["requests"]
+
+    def request_release(self, conf, actor="tanaka", reason="sender confirmed by phone"):
+        """A release asked for by actor: exit 5, the request id printed; returns it."""
+        r = self.run_tool("release", self.jp, "--reason", reason, conf=conf, actor=actor)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn("needs approval by another person", r.stdout)
+        rid = int(r.stdout.split()[1].rstrip(":"))
+        self.assertIn("mugai-quarantine approve %d --reason" % rid, r.stdout)
+        return rid
+
+    def test_two_person_release(self):
+        conf = self.two_person_conf()
+        rid = self.request_release(conf)
+        self.assertEqual(self.sink.received, [])
+        self.assertEqual(self.show(self.jp)["status"], "quarantined")
+        # asking again shows the same pending request
+        again = self.run_tool("release", self.jp, "--reason", "again", conf=conf, actor="sato")
+        self.assertEqual(again.returncode, 5)
+        self.assertIn("request %d:" % rid, again.stdout)
+        self.assertIn("already pending", again.stdout)
+        reqs = self.requests(conf)
+        self.assertEqual(len(reqs), 1)
+        self.assertEqual((reqs[0]["id"], reqs[0]["item"], reqs[0]["action"], reqs[0]["status"],
+                          reqs[0]["requester"]), (rid, self.jp, "release", "pending", "tanaka"))
+        # the requester cannot approve: nothing is sent
+        own = self.run_tool("approve", str(rid), "--reason", "mine", conf=conf, actor="tanaka")
+        self.assertEqual(own.returncode, 6)
+        self.assertIn("requester cannot approve", own.stderr)
+        self.assertEqual(self.sink.received, [])
+        self.assertEqual(self.requests(conf, "--status", "pending")[0]["id"], rid)
+        # another person approves: delivered, the queue id printed and kept
+        ok = self.run_tool("approve", str(rid), "--reason", "checked with 総務課", conf=conf,
+                           actor="suzuki")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertEqual(len(self.sink.received), 1)
+        sender, rcpts, data = self.sink.received[0]
+        self.assertEqual((sender, data), ("yamada@example.com", JP_EML))
+        self.assertEqual(rcpts, ["somu@city.example.lg.jp", "kikaku@city.example.lg.jp"])
+        qid = self.sink.qids[0]
+        self.assertIn("queue id: %s\n" % qid, ok.stdout)
+        m = self.show(self.jp)
+        self.assertEqual(m["status"], "released")
+        self.assertEqual(m["release_result"], "250 2.0.0 Ok: queued as " + qid)
+        req = self.requests(conf)[0]
+        self.assertEqual((req["status"], req["approver"], req["decision_reason"]),
+                         ("done", "suzuki", "checked with 総務課"))
+        self.assertIn(qid, req["result"])
+        trail = [(e["actor"], e["action"], e["outcome"]) for e in m["events"]]
+        self.assertEqual(trail[1:], [
+            ("tanaka", "requested", "ok"),
+            ("tanaka", "approved", "refused: the requester cannot decide their own request"),
+            ("suzuki", "approved", "ok"),
+            ("suzuki", "released", "ok")])
+        self.assertEqual({e["source"] for e in m["events"][1:]}, {"cli"})
+        # a decided request cannot be decided again
+        late = self.run_tool("approve", str(rid), "--reason", "again", conf=conf, actor="sato")
+        self.assertEqual(late.returncode, 3)
+        self.assertIn("not pending", late.stderr)
+        self.assertEqual(len(self.sink.received), 1)
+
+    def test_two_person_release_to(self):
+        conf = self.two_person_conf()
+        r = self.run_tool("release", self.jp, "--reason", "to IT",
+                          "--to", "it@city.example.lg.jp", "--to", "boss@city.example.lg.jp",
+                          conf=conf)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        req = self.requests(conf)[0]
+        self.assertEqual(req["to"], "it@city.example.lg.jp,boss@city.example.lg.jp")
+        ok = self.run_tool("approve", str(req["id"]), "--reason", "ok", conf=conf, actor="suzuki")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertEqual(self.sink.received[0][1],
+                         ["it@city.example.lg.jp", "boss@city.example.lg.jp"])
+
+    def test_two_person_deny(self):
+        conf = self.two_person_conf()
+        rid = self.request_release(conf)
+        own = self.run_tool("deny", str(rid), "--reason", "withdrawn", conf=conf, actor="tanaka")
+        self.assertEqual(own.returncode, 6)
+        r = self.run_tool("deny", str(rid), "--reason", "sender not confirmed", conf=conf,
+                          actor="suzuki")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("denied", r.stdout)
+        req = self.requests(conf)[0]
+        self.assertEqual((req["status"], req["approver"], req["decision_reason"]),
+                         ("denied", "suzuki", "sender not confirmed"))
+        late = self.run_tool("approve", str(rid), "--reason", "r", conf=conf, actor="sato")
+        self.assertEqual(late.returncode, 3)
+        self.assertEqual(self.sink.received, [])
+        m = self.show(self.jp)
+        self.assertEqual(m["status"], "quarantined")
+        self.assertIsNone(m["release_result"])
+        self.assertEqual(m["events"][-1]["action"], "denied")
+        # a new request may follow a denied one
+        self.assertNotEqual(self.request_release(conf), rid)
+
+    def test_two_person_export(self):
+        conf = self.two_person_conf()
+        out = os.path.join(self.dir, "part2.pdf")
+        r = self.run_tool("export", self.jp, "--part", "2", "-o", out, "--reason", "問合せ 77",
+                          conf=conf)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertFalse(os.path.exists(out))
+        rid = self.requests(conf)[0]["id"]
+        self.assertIn("approve %d --reason TEXT -o %s --part 2" % (rid, out), r.stdout)
+        r = self.run_tool("approve", str(rid), "--reason", "ok", conf=conf, actor="suzuki")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("-o FILE", r.stderr)
+        self.assertEqual(self.requests(conf)[0]["status"], "pending")
+        r = self.run_tool("approve", str(rid), "--reason", "ok", "-o", out, "--part", "2",
+                          conf=conf, actor="suzuki")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f:
+            self.assertTrue(f.read().startswith(b"%PDF-1.4"))
+        req = self.requests(conf)[0]
+        self.assertEqual(req["status"], "done")
+        self.assertIn(out, req["result"])
+        ev = self.show(self.jp)["events"][-1]
+        self.assertEqual((ev["actor"], ev["action"], ev["reason"]),
+                         ("suzuki", "exported", "問合せ 77"))
+
+    def test_two_person_release_to_dead_port(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        conf = self.two_person_conf(port)
+        rid = self.request_release(conf)
+        r = self.run_tool("approve", str(rid), "--reason", "ok", conf=conf, actor="suzuki")
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("release of %s failed" % self.jp, r.stderr)
+        self.assertNotIn("queue id", r.stdout)
+        req = self.requests(conf)[0]
+        self.assertEqual(req["status"], "failed")
+        self.assertTrue(req["result"].startswith("failed: "), req["result"])
+        self.assertIn(str(port), req["result"])
+        m = self.show(self.jp)
+        self.assertEqual(m["status"], "quarantined")
+        self.assertTrue(m["release_result"].startswith("failed: "), m["release_result"])
+        self.assertEqual((m["events"][-1]["action"], m["events"][-1]["actor"]),
+                         ("release-failed", "suzuki"))
+
+    def test_delete_stays_immediate(self):
+        conf = self.two_person_conf()
+        r = self.run_tool("delete", self.jp, "--reason", "spam", conf=conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.show(self.jp)["status"], "deleted")
+        self.assertEqual(self.requests(conf), [])
+
+    def test_unknown_request(self):
+        conf = self.two_person_conf()
+        r = self.run_tool("approve", "999", "--reason", "r", conf=conf)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("999", r.stderr)
+        self.assertEqual(self.run_tool("approve", "x", "--reason", "r", conf=conf).returncode, 2)
+        self.assertEqual(self.run_tool("deny", "1", conf=conf).returncode, 2)
+
+    # audit trail ---------------------------------------------------------
+
+    def test_audit_list_and_filters(self):
+        out = os.path.join(self.dir, "o.eml")
+        r = self.run_tool("export", self.jp, "-o", out, "--reason", "r1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.run_tool("release", self.jp, "--reason", "r2",
+                                       actor="suzuki").returncode, 0)
+        r = self.run_tool("--json", "audit")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual([e["action"] for e in doc["events"]], ["released", "exported", "stored"])
+        self.assertEqual(doc["total"], 3)
+        seqs = [e["seq"] for e in doc["events"]]
+        self.assertEqual(seqs, sorted(seqs, reverse=True))
+        self.assertEqual(doc["events"][0]["source"], "cli")
+        self.assertEqual(doc["events"][0]["outcome"], "ok")
+        actions = lambda *a: [e["action"] for e in
+                              json.loads(self.run_tool("audit", "--json", *a).stdout)["events"]]
+        self.assertEqual(actions("--actor", "suzuki"), ["released"])
+        self.assertEqual(actions("--action", "exported"), ["exported"])
+        self.assertEqual(actions("--item", self.jp.lower(), "--limit", "2"),
+                         ["released", "exported"])
+        self.assertEqual(actions("--item", "Q-20000101-ZZZZZZ"), [])
+        human = self.run_tool("audit", "--actor", "tanaka")
+        self.assertEqual(human.returncode, 0, human.stderr)
+        self.assertIn("exported", human.stdout)
+        self.assertIn("cli", human.stdout)
+        self.assertNotIn("released", human.stdout)
+
+    def test_audit_verify_finds_an_edited_row(self):
+        conf = self.two_person_conf()
+        rid = self.request_release(conf)
+        self.assertEqual(self.run_tool("deny", str(rid), "--reason", "no", conf=conf,
+                                       actor="suzuki").returncode, 0)
+        r = self.run_tool("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "audit trail intact: 3 events")
+        doc = json.loads(self.run_tool("--json", "audit", "verify").stdout)
+        self.assertEqual(doc, {"ok": True, "first_bad": None, "events": 3})
+        seq = json.loads(self.run_tool("--json", "audit", "--action", "requested").stdout)[
+            "events"][0]["seq"]
+        db = os.path.join(self.store, "index.sqlite")
+        subprocess.run(["sqlite3", db, "UPDATE events SET reason = 'nothing to see' WHERE %s = %d"
+                        % (EVENT_SEQ, seq)], check=True)
+        r = self.run_tool("audit", "verify")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("audit trail broken at event %d" % seq, r.stdout)
+        doc = json.loads(self.run_tool("--json", "audit", "verify").stdout)
+        self.assertEqual((doc["ok"], doc["first_bad"]), (False, seq))
+
+    # what the engine records ---------------------------------------------
+
+    def test_show_headers_and_text_from_sanitize_file(self):
+        clamdb = os.path.join(self.dir, "clamav")
+        subprocess.run([sys.executable, os.path.join(GEN, "make_clamdb.py"), clamdb], check=True,
+                       stdout=subprocess.DEVNULL)
+        conf = os.path.join(self.dir, "sf.conf")
+        with open(conf, "w") as f:
+            f.write("[scan]\nclamav_db_dir = %s\n\n[quarantine]\ndir = %s\n\n"
+                    "[web]\nrelease_approvals = 1\n" % (clamdb, self.store))
+        src = os.path.join(self.dir, "yosan.eml")
+        with open(src, "wb") as f:
+            f.write(SF_EML)
+        out = os.path.join(self.dir, "sf-out")
+        r = subprocess.run([os.path.join(BUILD, "tools", "sanitize-file"), "-c", conf, "--json",
+                            "--no-progress", "-o", out, src], capture_output=True, text=True,
+                           timeout=300)
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        mid = [x["quarantine_id"] for x in json.loads(r.stdout)["inputs"]
+               if x.get("quarantine_id")][0]
+        m = self.show(mid)
+        self.assertEqual(m["subject"], SF_SUBJECT)
+        lines = m["headers"].splitlines()
+        self.assertIn("Subject: " + SF_SUBJECT, lines)
+        self.assertIn("From: 山田 太郎 <yamada@example.com>", lines)
+        self.assertIn("To: somu@city.example.lg.jp", lines)
+        self.assertIn("Message-ID: <sf1@example.com>", lines)
+        self.assertIn("Date: Tue, 24 Nov 2026 10:00:00 +0900", lines)
+        self.assertFalse([l for l in lines if l.startswith("X-Secret")], lines)
+        self.assertIn("来週の会議資料をお送りします。", m["clean_text"])
+        self.assertIn(mid, m["clean_text"], "the notice names the quarantine id")
+        human = self.run_tool("show", mid)
+        self.assertEqual(human.returncode, 0, human.stderr)
+        self.assertIn("Subject: " + SF_SUBJECT, human.stdout)
+        self.assertIn("来週の会議資料をお送りします。", human.stdout)
+        self.assertIn("Text the recipients received:", human.stdout)
+
     # actor, ids, configuration, help -------------------------------------
 
     def test_actor_from_sudo_user(self):
@@ -581,6 +911,29 @@ class QuarantineTest(unittest.TestCase):
                           env={"SUDO_USER": "suzuki"}, actor=None)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.show(self.jp)["events"][-1]["actor"], "suzuki")
+
+    def test_sudo_user_cannot_act_as_another(self):
+        # a sudoer asks as themselves, then tries to approve under another name
+        conf = self.two_person_conf()
+        r = self.run_tool("release", self.jp, "--reason", "mine", conf=conf, actor=None,
+                          env={"SUDO_USER": "tanaka"})
+        self.assertEqual(r.returncode, 5, r.stderr)
+        rid = self.requests(conf)[0]["id"]
+        r = self.run_tool("approve", str(rid), "--reason", "as someone else", conf=conf,
+                          actor="suzuki", env={"SUDO_USER": "tanaka"})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--actor suzuki", r.stderr)
+        self.assertEqual(self.sink.received, [])
+        req = self.requests(conf)[0]
+        self.assertEqual((req["status"], req["approver"]), ("pending", None))
+        # nor ask under another name for the sudoer to approve as themselves
+        r = self.run_tool("export", self.jp, "-o", os.path.join(self.dir, "x"), "--reason", "r",
+                          conf=conf, actor="ghost", env={"SUDO_USER": "tanaka"})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        # --actor naming the sudo user is fine
+        r = self.run_tool("approve", str(rid), "--reason", "own", conf=conf, actor="tanaka",
+                          env={"SUDO_USER": "tanaka"})
+        self.assertEqual(r.returncode, 6, r.stderr)
 
     def test_unknown_id(self):
         bad = "Q-20000101-ZZZZZZ"
@@ -608,9 +961,11 @@ class QuarantineTest(unittest.TestCase):
     def test_help(self):
         r = subprocess.run([self.tool, "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
-        for word in ("SYNOPSIS", "EXAMPLES", "EXIT STATUS", "release", "purge"):
+        for word in ("SYNOPSIS", "EXAMPLES", "EXIT STATUS", "release", "purge", "TWO-PERSON RULE",
+                     "approve RID", "audit verify", "5 pending approval"):
             self.assertIn(word, r.stdout)
-        for cmd in ("list", "show", "export", "release", "delete", "purge"):
+        for cmd in ("list", "show", "export", "release", "delete", "purge", "requests", "approve",
+                    "deny", "audit"):
             r = subprocess.run([self.tool, cmd, "--help"], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, cmd)
             self.assertIn("usage: mugai-quarantine", r.stdout)

@@ -7,7 +7,7 @@
  *
  *   quar_fixture STORE EML [--time UNIX] [--retention DAYS] [--sender S] [--rcpt R]...
  *       [--subject S] [--from F] [--message-id M] [--queue-id Q] [--client C]
- *       [--verdict V] [--actor A]
+ *       [--verdict V] [--actor A] [--headers TEXT] [--clean-text TEXT]
  *       [--part PATH|FILENAME|DECLARED|DETECTED|SIZE|SHA256|ACTION|REASON|SIGNATURE]...
  */
 #include <fcntl.h>
@@ -56,9 +56,9 @@ static void add_rcpt(quar_msg *m, const char *addr)
 /* Apply one option to m. 0 or -1. */
 static int apply(quar_msg *m, int opt, const char *v, unsigned *retention, const char **actor)
 {
-    char **slot[] = {
-        ['s'] = &m->sender,   ['S'] = &m->subject, ['f'] = &m->from,   ['m'] = &m->message_id,
-        ['q'] = &m->queue_id, ['c'] = &m->client,  ['v'] = &m->verdict};
+    char **slot[] = {['s'] = &m->sender,     ['S'] = &m->subject,  ['f'] = &m->from,
+                     ['m'] = &m->message_id, ['q'] = &m->queue_id, ['c'] = &m->client,
+                     ['v'] = &m->verdict,    ['h'] = &m->headers,  ['x'] = &m->clean_text};
 
     if (opt == 't')
         m->time = g_ascii_strtoll(v, NULL, 10);
@@ -81,19 +81,12 @@ static int apply(quar_msg *m, int opt, const char *v, unsigned *retention, const
 /* Store one message as described by the options; print its id. */
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"time", 1, NULL, 't'},
-                                         {"retention", 1, NULL, 'd'},
-                                         {"sender", 1, NULL, 's'},
-                                         {"rcpt", 1, NULL, 'r'},
-                                         {"subject", 1, NULL, 'S'},
-                                         {"from", 1, NULL, 'f'},
-                                         {"message-id", 1, NULL, 'm'},
-                                         {"queue-id", 1, NULL, 'q'},
-                                         {"client", 1, NULL, 'c'},
-                                         {"verdict", 1, NULL, 'v'},
-                                         {"actor", 1, NULL, 'a'},
-                                         {"part", 1, NULL, 'p'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"time", 1, NULL, 't'},       {"retention", 1, NULL, 'd'},  {"sender", 1, NULL, 's'},
+        {"rcpt", 1, NULL, 'r'},       {"subject", 1, NULL, 'S'},    {"from", 1, NULL, 'f'},
+        {"message-id", 1, NULL, 'm'}, {"queue-id", 1, NULL, 'q'},   {"client", 1, NULL, 'c'},
+        {"verdict", 1, NULL, 'v'},    {"actor", 1, NULL, 'a'},      {"part", 1, NULL, 'p'},
+        {"headers", 1, NULL, 'h'},    {"clean-text", 1, NULL, 'x'}, {NULL, 0, NULL, 0}};
     quar_msg *m = quar_msg_new();
     unsigned retention = 90;
     const char *actor = "quar_fixture";

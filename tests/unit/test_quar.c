@@ -158,9 +158,9 @@ static int small_place(const fixture *f)
     return f->kind == BACKEND_FS ? IN_ROW : IN_FILE;
 }
 
-/* Store a message with the given envelope and content; its id into id[24]. */
-static void put_msg(fixture *f, const char *content, int64_t time, const char *sender,
-                    const char *rcpt, const char *verdict, char id[24])
+/* Store a message with the given envelope, subject and content; its id into id[24]. */
+static void put_subject(fixture *f, const char *content, int64_t time, const char *sender,
+                        const char *rcpt, const char *verdict, const char *subject, char id[24])
 {
     quar_msg *m = quar_msg_new();
     char *err = NULL;
@@ -171,13 +171,20 @@ static void put_msg(fixture *f, const char *content, int64_t time, const char *s
     g_strfreev(m->recipients);
     m->recipients = g_new0(char *, 2);
     m->recipients[0] = g_strdup(rcpt);
-    m->subject = g_strdup("件名");
+    m->subject = g_strdup(subject);
     m->verdict = g_strdup(verdict);
     if (quar_put(f->s, fd, m, "tester", &err) != 0)
         fail_msg("put: %s", err);
     memcpy(id, m->id, 24);
     close(fd);
     quar_msg_free(m);
+}
+
+/* Store a message with the given envelope and content; its id into id[24]. */
+static void put_msg(fixture *f, const char *content, int64_t time, const char *sender,
+                    const char *rcpt, const char *verdict, char id[24])
+{
+    put_subject(f, content, time, sender, rcpt, verdict, "件名", id);
 }
 
 /* The whole content of an fd from its current offset. */
@@ -302,40 +309,79 @@ typedef struct list_case {
     const char *name;
     quar_filter filter;
     const char *expect; /* indexes of the messages, newest first */
+    const char *all;    /* those matching without limit and offset (quar_count); NULL: expect */
 } list_case;
 
-/* Four messages, one a day; message 3 is later released. */
+/* Four messages, one a day; message 3 is later released. Subjects: "Invoice 100%", "会議の件",
+ * "invoice_2", "Re: 会議". */
 static const list_case list_cases[] = {
-    {"all newest first", {0}, "3210"},
-    {"since", {.since = T0 + DAY}, "321"},
-    {"until", {.until = T0 + DAY}, "10"},
-    {"range", {.since = T0 + DAY, .until = T0 + 2 * DAY}, "21"},
-    {"sender substring, any case", {.sender = "ALICE"}, "20"},
-    {"recipient substring", {.recipient = "kikaku@"}, "31"},
-    {"verdict", {.verdict = "blocked"}, "3"},
-    {"status", {.status = "released"}, "3"},
-    {"status quarantined", {.status = "quarantined"}, "210"},
-    {"limit", {.limit = 2}, "32"},
-    {"combined", {.sender = "example", .verdict = "sanitized", .limit = 1}, "2"},
-    {"nothing", {.sender = "nobody"}, ""},
+    {"all newest first", {0}, "3210", NULL},
+    {"since", {.since = T0 + DAY}, "321", NULL},
+    {"until", {.until = T0 + DAY}, "10", NULL},
+    {"range", {.since = T0 + DAY, .until = T0 + 2 * DAY}, "21", NULL},
+    {"sender substring, any case", {.sender = "ALICE"}, "20", NULL},
+    {"recipient substring", {.recipient = "kikaku@"}, "31", NULL},
+    {"verdict", {.verdict = "blocked"}, "3", NULL},
+    {"status", {.status = "released"}, "3", NULL},
+    {"status quarantined", {.status = "quarantined"}, "210", NULL},
+    {"limit", {.limit = 2}, "32", "3210"},
+    {"combined", {.sender = "example", .verdict = "sanitized", .limit = 1}, "2", NULL},
+    {"nothing", {.sender = "nobody"}, "", NULL},
+    {"subject substring, any case", {.q = "INVOICE"}, "20", NULL},
+    {"subject in Japanese", {.q = "会議"}, "31", NULL},
+    {"subject: % is a character", {.q = "%"}, "0", NULL},
+    {"subject: _ is a character", {.q = "e_"}, "2", NULL},
+    {"subject and status", {.q = "会議", .status = "quarantined"}, "1", NULL},
+    {"offset", {.offset = 1}, "210", "3210"},
+    {"page", {.offset = 1, .limit = 2}, "21", "3210"},
+    {"page of a filter", {.q = "invoice", .offset = 1, .limit = 5}, "0", "20"},
+    {"offset past the end", {.offset = 4}, "", "3210"},
 };
 
-/* list applies each filter and orders newest first. */
+/* One message found by its id with q, in any case, and by nothing else. */
+static void check_q_id(fixture *f, const char *id)
+{
+    char *lower = g_ascii_strdown(id, -1), *err = NULL;
+    quar_filter by_id = {.q = lower}, part = {.q = id + 2};
+    quar_msg **list = NULL;
+    size_t n = 0, total = 0;
+
+    assert_int_equal(quar_list(f->s, &by_id, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0]->id, id);
+    quar_msg_list_free(list, n);
+    assert_int_equal(quar_count(f->s, &by_id, &total, &err), 0);
+    assert_int_equal(total, 1);
+    assert_int_equal(quar_count(f->s, &part, &total, &err), 0);
+    assert_int_equal(total, 0); /* an id matches whole, not as a substring */
+    g_free(lower);
+}
+
+/* list applies each filter and orders newest first; count counts the same without paging. */
 static void test_list_filters(void **state)
 {
     fixture *f = *state;
     char ids[4][24];
     char *err = NULL;
 
-    put_msg(f, "m0", T0, "alice@example.com", "somu@city.lg.jp", "clean", ids[0]);
-    put_msg(f, "m1", T0 + DAY, "bob@example.net", "kikaku@city.lg.jp", "clean", ids[1]);
-    put_msg(f, "m2", T0 + 2 * DAY, "Alice@Example.com", "somu@city.lg.jp", "sanitized", ids[2]);
-    put_msg(f, "m3", T0 + 3 * DAY, "carol@example.org", "kikaku@city.lg.jp", "blocked", ids[3]);
+    put_subject(f, "m0", T0, "alice@example.com", "somu@city.lg.jp", "clean", "Invoice 100%",
+                ids[0]);
+    put_subject(f, "m1", T0 + DAY, "bob@example.net", "kikaku@city.lg.jp", "clean", "会議の件",
+                ids[1]);
+    put_subject(f, "m2", T0 + 2 * DAY, "Alice@Example.com", "somu@city.lg.jp", "sanitized",
+                "invoice_2", ids[2]);
+    put_subject(f, "m3", T0 + 3 * DAY, "carol@example.org", "kikaku@city.lg.jp", "blocked",
+                "Re: 会議", ids[3]);
     assert_int_equal(quar_set_status(f->s, ids[3], "released", &err), 0);
+    check_q_id(f, ids[1]);
     for (size_t c = 0; c < G_N_ELEMENTS(list_cases); c++) {
         const list_case *lc = &list_cases[c];
         quar_msg **list = NULL;
-        size_t n = 0;
+        size_t n = 0, total = 0;
+        if (quar_count(f->s, &lc->filter, &total, &err) != 0)
+            fail_msg("%s: count: %s", lc->name, err);
+        if (total != strlen(lc->all ? lc->all : lc->expect))
+            fail_msg("%s: count %zu", lc->name, total);
         if (quar_list(f->s, &lc->filter, &list, &n, &err) != 0)
             fail_msg("%s: %s", lc->name, err);
         if (n != strlen(lc->expect))
@@ -596,7 +642,8 @@ static const place_case place_cases[] = {
     {"after the offset, large", 1200, 1000, INPUT_OFFSET, IN_FILE},
 };
 
-/* A file original: 0600 in a 0700 directory, its content matching its name. */
+/* A file original: 0640 in a 02770 directory (the store's group reads it, nobody else), its
+ * content matching its name. */
 static void check_file(const place_case *pc, const char *dir, const char *sha)
 {
     char *path = file_path(dir, sha), *shard = g_path_get_dirname(path), *hash;
@@ -605,10 +652,10 @@ static void check_file(const place_case *pc, const char *dir, const char *sha)
     int fd;
 
     assert_int_equal(stat(path, &st), 0);
-    if ((st.st_mode & 07777) != 0600)
+    if ((st.st_mode & 07777) != 0640)
         fail_msg("%s: file mode %o", pc->name, st.st_mode & 07777);
     assert_int_equal(stat(shard, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(st.st_mode & 07777, 02770);
     fd = open(path, O_RDONLY);
     hash = fd_sha(fd, &len);
     assert_string_equal(hash, sha);
@@ -643,7 +690,7 @@ static void check_open(const place_case *pc, quar_store *s, const quar_msg *m)
     g_free(hash);
 }
 
-/* Filesystem: small originals are index rows (not files), large ones 0600 files named by their
+/* Filesystem: small originals are index rows (not files), large ones 0640 files named by their
  * hash; the decision follows the bytes read, and open_original returns them exactly. */
 static void test_fs_placement(void **state)
 {
@@ -717,7 +764,9 @@ static void test_fs_mixed(void **state)
     g_free(row_sha);
 }
 
-/* Filesystem: the index is in WAL mode with the schema version set. */
+/* Filesystem: the index is in WAL mode with the schema version set; it, its -wal and -shm and
+ * the store's directories are the group's (the console's user) and nobody else's, whatever
+ * the umask. */
 static void test_fs_wal(void **state)
 {
     fixture *f = *state;
@@ -727,14 +776,22 @@ static void test_fs_wal(void **state)
     struct stat sb;
 
     assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0077, 0);
+    assert_int_equal(sb.st_mode & 07777, 0660);
+    for (int i = 0; i < 2; i++) {
+        char *side = g_strconcat(path, i ? "-shm" : "-wal", NULL);
+        assert_int_equal(stat(side, &sb), 0);
+        assert_int_equal(sb.st_mode & 07777, 0660);
+        g_free(side);
+    }
+    assert_int_equal(stat(f->dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 02770);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
     sqlite3_close(db);
-    assert_int_equal(index_number(f->dir, "PRAGMA user_version", NULL), 3);
+    assert_int_equal(index_number(f->dir, "PRAGMA user_version", NULL), 4);
     g_free(path);
 }
 
@@ -808,7 +865,7 @@ static void test_fs_migrate_v1(void **state)
     f->s = quar_open_fs(dir, 30, &err);
     if (!f->s)
         fail_msg("open: %s", err);
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 3);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
     assert_int_equal(index_number(dir, "SELECT count(*) FROM blobs", NULL), 0);
     assert_int_equal(quar_get(f->s, "Q-20261118-OLD222", &m, &err), 0);
     assert_string_equal(m->recipients[0], "r@city.lg.jp");
@@ -825,7 +882,7 @@ static void test_fs_migrate_v1(void **state)
     quar_close(f->s);
     f->s = quar_open_fs(dir, 30, &err);
     assert_non_null(f->s);
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 3);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
     quar_close(f->s);
     f->s = keep;
     quar_msg_free(m);
@@ -841,12 +898,12 @@ static void test_fs_migrate_v1(void **state)
 static void test_fs_newer_version(void **state)
 {
     fixture *f = *state;
-    char *dir = old_store(f, "v4", "CREATE TABLE future (x); PRAGMA user_version = 4;");
+    char *dir = old_store(f, "v5", "CREATE TABLE future (x); PRAGMA user_version = 5;");
     char *err = NULL;
 
     assert_null(quar_open_fs(dir, 30, &err));
-    assert_non_null(strstr(err, "version 4"));
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
+    assert_non_null(strstr(err, "version 5"));
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 5);
     free(err);
     g_free(dir);
 }
@@ -1084,6 +1141,804 @@ static void test_fs_put_heals(void **state)
     g_free(sha);
 }
 
+/* Run SQL on the index of the store in dir, as the sqlite3 tool would. */
+static void index_exec(const char *dir, const char *sql)
+{
+    char *path = g_strdup_printf("%s/index.sqlite", dir), *msg = NULL;
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+    g_free(path);
+}
+
+/* The whole chain checked: ok, how many events, and the first bad seq. */
+static void check_chain(quar_store *s, int ok, uint64_t events, int64_t first_bad, const char *name)
+{
+    quar_chain c;
+    char *err = NULL;
+
+    if (quar_audit_verify(s, &c, &err) != 0)
+        fail_msg("%s: verify: %s", name, err);
+    if (c.ok != ok || c.events != events || c.first_bad != first_bad)
+        fail_msg("%s: ok %d, %" PRIu64 " events, first bad %" PRId64 "; want %d, %" PRIu64
+                 ", %" PRId64,
+                 name, c.ok, c.events, c.first_bad, ok, events, first_bad);
+}
+
+/* The trail holds events with and without an item, each with a seq in order, the command
+ * line's source and outcome by default, and its chain verifies whole. */
+static void test_chain(void **state)
+{
+    fixture *f = *state;
+    quar_event login = {.time = T0,
+                        .actor = (char *)"tanaka",
+                        .action = (char *)"login",
+                        .source = (char *)"192.0.2.7",
+                        .outcome = (char *)"ok"};
+    quar_event **ev = NULL;
+    char id[24], *err = NULL;
+    size_t n = 0, total = 0;
+
+    check_chain(f->s, 1, 0, 0, "empty");
+    put_msg(f, "chained", T0, "s@example.com", "r@city.lg.jp", "clean", id);
+    assert_int_equal(quar_audit(f->s, id, "suzuki", "exported", "問合せ", "to /tmp/x", &err), 0);
+    assert_int_equal(quar_audit_ev(f->s, &login, &err), 0);
+    assert_int_equal(quar_audit(f->s, NULL, "admin", "user-added", "", "sato", &err), 0);
+    check_chain(f->s, 1, 4, 0, "four events");
+    assert_int_equal(quar_audit_list(f->s, NULL, &ev, &n, &total, &err), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(total, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ev[i]->seq, (int64_t)(4 - i));
+    assert_null(ev[0]->msg_id);
+    assert_string_equal(ev[0]->reason, "");
+    assert_string_equal(ev[0]->source, "cli");
+    assert_null(ev[1]->msg_id);
+    assert_int_equal(ev[1]->time, T0);
+    assert_string_equal(ev[1]->source, "192.0.2.7");
+    assert_string_equal(ev[2]->msg_id, id);
+    assert_string_equal(ev[2]->outcome, "ok");
+    assert_string_equal(ev[3]->action, "stored");
+    assert_string_equal(ev[3]->outcome, "ok");
+    quar_event_list_free(ev, n);
+    assert_int_equal(quar_events(f->s, id, &ev, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ev[1]->seq, 2);
+    quar_event_list_free(ev, n);
+    assert_null(err);
+}
+
+typedef struct audit_case {
+    const char *name;
+    quar_audit_filter filter;
+    int item; /* filter by the id of message 0 or 1 (in lower case); -1: none */
+    const char *expect;
+    size_t total;
+} audit_case;
+
+/* Events: 1, 2 stored (now); 3 T0 suzuki requested on 0; 4 T0+10 suzuki login; 5 T0+20
+ * tanaka approved on 1; 6 T0+30 tanaka released on 0. */
+static const audit_case audit_cases[] = {
+    {"all, newest first", {0}, -1, "654321", 6},
+    {"actor", {.actor = "suzuki"}, -1, "43", 2},
+    {"action", {.action = "login"}, -1, "4", 1},
+    {"item, any case", {0}, 0, "631", 3},
+    {"range", {.since = T0 + 10, .until = T0 + 20}, -1, "54", 2},
+    {"limit", {.limit = 2}, -1, "65", 6},
+    {"page", {.limit = 2, .offset = 2}, -1, "43", 6},
+    {"filtered page", {.actor = "tanaka", .offset = 1}, -1, "5", 2},
+    {"nothing", {.actor = "nobody"}, -1, "", 0},
+};
+
+/* audit_list applies each filter, newest first, and counts the matches without paging. */
+static void test_audit_list(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        int64_t dt;
+        int msg;
+        const char *actor, *action;
+    } evs[] = {{0, 0, "suzuki", "requested"},
+               {10, -1, "suzuki", "login"},
+               {20, 1, "tanaka", "approved"},
+               {30, 0, "tanaka", "released"}};
+    char ids[2][24], *err = NULL;
+
+    put_msg(f, "a0", T0, "s@example.com", "r@city.lg.jp", "clean", ids[0]);
+    put_msg(f, "a1", T0, "s@example.com", "r@city.lg.jp", "clean", ids[1]);
+    for (size_t i = 0; i < G_N_ELEMENTS(evs); i++) {
+        quar_event ev = {.time = T0 + evs[i].dt,
+                         .msg_id = evs[i].msg >= 0 ? ids[evs[i].msg] : NULL,
+                         .actor = (char *)evs[i].actor,
+                         .action = (char *)evs[i].action};
+        assert_int_equal(quar_audit_ev(f->s, &ev, &err), 0);
+    }
+    for (size_t c = 0; c < G_N_ELEMENTS(audit_cases); c++) {
+        const audit_case *ac = &audit_cases[c];
+        quar_audit_filter af = ac->filter;
+        char *item = ac->item >= 0 ? g_ascii_strdown(ids[ac->item], -1) : NULL;
+        quar_event **list = NULL;
+        size_t n = 0, total = 0;
+        af.item = item;
+        if (quar_audit_list(f->s, &af, &list, &n, &total, &err) != 0)
+            fail_msg("%s: %s", ac->name, err);
+        if (n != strlen(ac->expect) || total != ac->total)
+            fail_msg("%s: %zu events of %zu", ac->name, n, total);
+        for (size_t i = 0; i < n; i++)
+            if (list[i]->seq != ac->expect[i] - '0')
+                fail_msg("%s: position %zu is %" PRId64, ac->name, i, list[i]->seq);
+        quar_event_list_free(list, n);
+        g_free(item);
+    }
+}
+
+/* A message's headers and clean text come back from get, not from list; the release result
+ * from both; set_text changes each; an unknown id answers 1, an unknown field fails. */
+static void test_texts(void **state)
+{
+    fixture *f = *state;
+    quar_msg *m = quar_msg_new(), *g = NULL, **list = NULL;
+    char *err = NULL;
+    size_t n = 0;
+    int fd = text_fd("Subject: t\r\n\r\nbody\r\n");
+
+    m->sender = g_strdup("s@example.com");
+    m->headers = g_strdup("Subject: 見積\nFrom: a@example.com\n");
+    m->clean_text = g_strdup("本文です");
+    assert_int_equal(quar_put(f->s, fd, m, "tester", &err), 0);
+    close(fd);
+    assert_int_equal(quar_get(f->s, m->id, &g, &err), 0);
+    assert_string_equal(g->headers, m->headers);
+    assert_string_equal(g->clean_text, "本文です");
+    assert_null(g->release_result);
+    quar_msg_free(g);
+    assert_int_equal(
+        quar_set_text(f->s, m->id, "release_result", "250 2.0.0 Ok: queued as 4X", &err), 0);
+    assert_int_equal(quar_set_text(f->s, m->id, "clean_text", "別の本文", &err), 0);
+    assert_int_equal(quar_list(f->s, NULL, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_null(list[0]->headers);
+    assert_null(list[0]->clean_text);
+    assert_string_equal(list[0]->release_result, "250 2.0.0 Ok: queued as 4X");
+    quar_msg_list_free(list, n);
+    assert_int_equal(quar_get(f->s, m->id, &g, &err), 0);
+    assert_string_equal(g->clean_text, "別の本文");
+    assert_string_equal(g->headers, m->headers);
+    quar_msg_free(g);
+    assert_int_equal(quar_set_text(f->s, "Q-20261125-ZZZZZZ", "headers", "x", &err), 1);
+    assert_null(err);
+    assert_int_equal(quar_set_text(f->s, m->id, "subject", "x", &err), -1);
+    assert_non_null(strstr(err, "subject"));
+    free(err);
+    quar_msg_free(m);
+}
+
+typedef struct tamper_case {
+    const char *name;
+    const char *sql; /* run on the index with the sqlite3 library; NULL: none */
+    int64_t first_bad;
+    uint64_t events; /* rows checked */
+    int64_t then;    /* first_bad after one more event is appended; 0: the same */
+} tamper_case;
+
+/* Six events: 1 stored, 2-6 "shown" (5 without a source). */
+static const tamper_case tamper_cases[] = {
+    {"untouched", NULL, 0, 6, 0},
+    {"a reason changed", "UPDATE events SET reason = 'nothing to see' WHERE id = 3", 3, 6, 0},
+    {"NULL made empty", "UPDATE events SET source = '' WHERE id = 5", 5, 6, 0},
+    {"a time changed", "UPDATE events SET time = time + 1 WHERE id = 4", 4, 6, 0},
+    {"an item changed", "UPDATE events SET msg_id = NULL WHERE id = 2", 2, 6, 0},
+    {"a middle row removed", "DELETE FROM events WHERE id = 3", 4, 5, 0},
+    {"the first row removed", "DELETE FROM events WHERE id = 1", 2, 5, 0},
+    {"the last row removed", "DELETE FROM events WHERE id = 6", 6, 5, 7},
+    {"a row added at the end",
+     "INSERT INTO events (id, time, actor, action, prev_hash, hash)"
+     " SELECT 7, time, 'x', 'deleted', hash, hash FROM events WHERE id = 6",
+     7, 7, 0},
+    {"a row put in place of another",
+     "DELETE FROM events WHERE id = 3; INSERT INTO events (id, time, actor, action, prev_hash,"
+     " hash) SELECT 3, time, actor, 'deleted', hash, hash FROM events WHERE id = 2",
+     3, 6, 0},
+    {"a row moved into a gap",
+     "DELETE FROM events WHERE id = 3; UPDATE events SET id = 3 WHERE id = 4", 3, 5, 0},
+};
+
+/* Filesystem: verify finds the first event changed, removed or inserted with the sqlite3
+ * library, and the trail still takes new events after it. */
+static void test_fs_chain_tampered(void **state)
+{
+    fixture *f = *state;
+
+    for (size_t c = 0; c < G_N_ELEMENTS(tamper_cases); c++) {
+        const tamper_case *tc = &tamper_cases[c];
+        char *dir = g_strdup_printf("%s/case%zu", f->dir, c), *err = NULL, id[24];
+        fixture sub = {.kind = f->kind, .dir = dir};
+        sub.s = open_fs(&sub);
+        put_msg(&sub, "tamper", T0, "s@example.com", "r@city.lg.jp", "clean", id);
+        for (int i = 2; i <= 6; i++) {
+            char *reason = g_strdup_printf("reason %d", i);
+            quar_event ev = {.msg_id = id,
+                             .actor = (char *)"suzuki",
+                             .action = (char *)"shown",
+                             .reason = reason,
+                             .source = i == 5 ? NULL : (char *)"192.0.2.1"};
+            assert_int_equal(quar_audit_ev(sub.s, &ev, &err), 0);
+            g_free(reason);
+        }
+        if (tc->sql)
+            index_exec(dir, tc->sql);
+        check_chain(sub.s, tc->sql == NULL, tc->events, tc->first_bad, tc->name);
+        assert_int_equal(quar_audit(sub.s, id, "sato", "shown", NULL, NULL, &err), 0);
+        check_chain(sub.s, tc->sql == NULL, tc->events + 1, tc->then ? tc->then : tc->first_bad,
+                    tc->name);
+        quar_close(sub.s);
+        g_free(dir);
+    }
+}
+
+typedef struct appender {
+    fixture *f;
+    int n;
+} appender;
+
+/* Append n events about no item through a connection of its own. */
+static gpointer append_events(gpointer p)
+{
+    appender *a = p;
+    quar_store *s = open_fs(a->f);
+    char *err = NULL;
+
+    for (int i = 0; i < a->n; i++)
+        if (quar_audit(s, NULL, "worker", "shown", NULL, NULL, &err) != 0)
+            fail_msg("append: %s", err);
+    quar_close(s);
+    return NULL;
+}
+
+/* Filesystem: writers on four connections at once append to one unbroken chain. */
+static void test_fs_chain_concurrent(void **state)
+{
+    fixture *f = *state;
+    appender a = {f, 50};
+    GThread *t[4];
+
+    for (size_t i = 0; i < G_N_ELEMENTS(t); i++)
+        t[i] = g_thread_new("append", append_events, &a);
+    for (size_t i = 0; i < G_N_ELEMENTS(t); i++)
+        g_thread_join(t[i]);
+    check_chain(f->s, 1, 200, 0, "four writers");
+}
+
+/* The version 3 index: two messages (one original a file) and three events, with gaps in
+ * their ids. */
+static const char v3_extra_sql[] =
+    "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TABLE attempts (digest TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+    " first_time INTEGER NOT NULL, last_time INTEGER NOT NULL);"
+    "CREATE INDEX attempts_last ON attempts(last_time);"
+    "INSERT INTO messages VALUES ('Q-20261118-OLD333', 1795000100, NULL, NULL, 'p@example.com',"
+    " 'second', NULL, NULL, 3, 'ab', 'blocked', 'deleted', 1797592000);"
+    "INSERT INTO events (id, time, msg_id, actor, action, reason, detail) VALUES"
+    " (5, 1795000100, 'Q-20261118-OLD333', 'mugai-milter', 'stored', NULL, NULL),"
+    " (9, 1795000200, 'Q-20261118-OLD222', 'tanaka', 'exported', '問合せ', 'to /tmp/o.eml'),"
+    " (12, 1795000300, 'Q-20261118-OLD333', 'sato', 'deleted', '', NULL);";
+
+/* Filesystem: a version 3 index becomes version 4 on open: its events kept in order,
+ * numbered 1..n and chained, new events chained after them, and the store's directories and
+ * files opened to the group. */
+static void test_fs_migrate_v3(void **state)
+{
+    fixture *f = *state;
+    const char *content = "old original\r\n";
+    char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, content, -1);
+    char *v1 = g_strdup_printf(v1_index_sql, strlen(content), sha, 3);
+    char *sql = g_strconcat(v1, v3_extra_sql, NULL);
+    char *dir = old_store(f, "v3", sql), *path = file_path(dir, sha), *shard, *err = NULL;
+    char *orig = g_strdup_printf("%s/originals", dir);
+    quar_filter by_rcpt = {.recipient = "R@CITY"};
+    quar_store *keep = f->s;
+    quar_event **ev = NULL;
+    quar_msg *m = NULL;
+    struct stat st;
+    size_t n = 0;
+
+    shard = g_path_get_dirname(path);
+    assert_int_equal(g_mkdir_with_parents(shard, 0700), 0);
+    assert_int_equal(chmod(orig, 0700), 0);
+    assert_true(g_file_set_contents(path, content, -1, NULL));
+    assert_int_equal(chmod(path, 0600), 0);
+    f->s = quar_open_fs(dir, 30, &err);
+    if (!f->s)
+        fail_msg("open: %s", err);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
+    check_chain(f->s, 1, 4, 0, "migrated");
+    assert_int_equal(quar_events(f->s, "Q-20261118-OLD222", &ev, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ev[0]->seq, 1);
+    assert_string_equal(ev[0]->action, "stored");
+    assert_int_equal(ev[1]->seq, 3);
+    assert_string_equal(ev[1]->reason, "問合せ");
+    assert_string_equal(ev[1]->detail, "to /tmp/o.eml");
+    assert_null(ev[1]->source);
+    quar_event_list_free(ev, n);
+    assert_int_equal(
+        index_number(dir, "SELECT count(*) FROM events WHERE id = 1 AND prev_hash = ?",
+                     "0000000000000000000000000000000000000000000000000000000000000000"),
+        1);
+    assert_int_equal(quar_audit(f->s, NULL, "admin", "user-added", NULL, "sato", &err), 0);
+    check_chain(f->s, 1, 5, 0, "one more");
+    assert_int_equal(quar_get(f->s, "Q-20261118-OLD333", &m, &err), 0);
+    assert_null(m->release_result);
+    assert_null(m->headers);
+    quar_msg_free(m);
+    assert_int_equal(quar_count(f->s, &by_rcpt, &n, &err), 0);
+    assert_int_equal(n, 1); /* the old recipients are searched as new ones */
+    assert_int_equal(stat(orig, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 02770);
+    assert_int_equal(stat(shard, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 02770);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    quar_close(f->s);
+    f->s = keep;
+    g_free(orig);
+    g_free(shard);
+    g_free(path);
+    g_free(dir);
+    g_free(sql);
+    g_free(v1);
+    g_free(sha);
+}
+
+/* A hex SHA-256 of a word: a token hash or CSRF token for the tests. Caller frees. */
+static char *hex_of(const char *word)
+{
+    return g_compute_checksum_for_string(G_CHECKSUM_SHA256, word, -1);
+}
+
+/* An account with a placeholder hash. */
+static int add_user(quar_store *s, const char *name, const char *role, char **err)
+{
+    quar_user u = {.name = (char *)name,
+                   .role = (char *)role,
+                   .pwhash = (char *)"$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA",
+                   .created = T0};
+
+    return quar_user_add(s, &u, err);
+}
+
+/* The memory store keeps no console records: each call fails and says so. */
+static void test_mem_no_console(void **state)
+{
+    fixture *f = *state;
+    quar_user *u = NULL;
+    char *err = NULL;
+
+    assert_int_equal(add_user(f->s, "alice", "admin", &err), -1);
+    assert_non_null(strstr(err, "not supported by this store"));
+    free(err);
+    err = NULL;
+    assert_int_equal(quar_user_get(f->s, "alice", &u, &err), -1);
+    assert_null(u);
+    free(err);
+}
+
+typedef struct user_case {
+    const char *name, *role;
+    int rc;
+} user_case;
+
+static const user_case user_cases[] = {
+    {"alice", "admin", 0},
+    {"bob.k@city-1_x", "reviewer", 0},
+    {"carol", "auditor", 0},
+    {"alice", "reviewer", 2}, /* taken */
+    {"a b", "admin", -1},
+    {"", "admin", -1},
+    {"x/../y", "admin", -1},
+    {"dave", "root", -1},
+    {"0123456789012345678901234567890123456789012345678901234567890123", "auditor", 0},
+    {"01234567890123456789012345678901234567890123456789012345678901234", "auditor", -1},
+};
+
+/* Filesystem: accounts are added (names checked, a taken one answers 2), read, listed by name
+ * and changed; an unknown one answers 1. */
+static void test_fs_users(void **state)
+{
+    fixture *f = *state;
+    quar_user *u = NULL, **list = NULL;
+    char *err = NULL;
+    size_t n = 0;
+
+    for (size_t c = 0; c < G_N_ELEMENTS(user_cases); c++) {
+        const user_case *uc = &user_cases[c];
+        int rc = add_user(f->s, uc->name, uc->role, &err);
+        if (rc != uc->rc)
+            fail_msg("%s/%s: %d, want %d (%s)", uc->name, uc->role, rc, uc->rc, err ? err : "");
+        free(err);
+        err = NULL;
+    }
+    assert_int_equal(quar_user_get(f->s, "bob.k@city-1_x", &u, &err), 0);
+    assert_string_equal(u->role, "reviewer");
+    assert_string_equal(u->pwhash, "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA");
+    assert_int_equal(u->created, T0);
+    assert_int_equal(u->disabled, 0);
+    quar_user_free(u);
+    assert_int_equal(quar_user_list(f->s, &list, &n, &err), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(list[0]->name,
+                        "0123456789012345678901234567890123456789012345678901234567890123");
+    assert_string_equal(list[1]->name, "alice");
+    assert_string_equal(list[3]->name, "carol");
+    quar_user_list_free(list, n);
+    assert_int_equal(quar_user_set(f->s, "carol", "role", "admin", &err), 0);
+    assert_int_equal(quar_user_set(f->s, "carol", "disabled", "1", &err), 0);
+    assert_int_equal(quar_user_set(f->s, "carol", "pwhash", "$argon2id$new", &err), 0);
+    assert_int_equal(quar_user_get(f->s, "carol", &u, &err), 0);
+    assert_string_equal(u->role, "admin");
+    assert_int_equal(u->disabled, 1);
+    assert_string_equal(u->pwhash, "$argon2id$new");
+    quar_user_free(u);
+    assert_int_equal(quar_user_set(f->s, "nobody", "role", "admin", &err), 1);
+    assert_int_equal(quar_user_get(f->s, "nobody", &u, &err), 1);
+    assert_null(err);
+    assert_int_equal(quar_user_set(f->s, "carol", "role", "root", &err), -1);
+    free(err);
+    err = NULL;
+    assert_int_equal(quar_user_set(f->s, "carol", "name", "x", &err), -1);
+    free(err);
+}
+
+typedef struct login_step {
+    const char *what;  /* "fail", "ok", "passwd" or "enable"/"disable" */
+    int64_t at;        /* seconds after T0 */
+    int locked;        /* *locked after a failure */
+    unsigned failures; /* the count afterwards */
+    int64_t until;     /* locked_until afterwards, after T0 (0: not locked) */
+} login_step;
+
+/* Three failures within 900 s lock for 900 s; only the failure that locks says so. */
+static const login_step login_steps[] = {
+    {"fail", 0, 0, 1, 0},       {"fail", 100, 0, 2, 0},
+    {"ok", 200, 0, 0, 0},       {"fail", 300, 0, 1, 0},
+    {"fail", 1201, 0, 1, 0}, /* the first counted failure is older than the window */
+    {"fail", 1300, 0, 2, 0},    {"fail", 1400, 1, 3, 2300},
+    {"fail", 1500, 0, 4, 2300}, /* still locked: counted, lock unchanged */
+    {"ok", 1600, 0, 0, 2300},   /* a success clears the count, not the lock */
+    {"fail", 2301, 0, 1, 2300}, {"fail", 2302, 0, 2, 2300},
+    {"fail", 2303, 1, 3, 3203}, /* the lock ran out: a new one */
+    {"passwd", 2400, 0, 0, 0},  /* a new password clears both */
+    {"fail", 2500, 0, 1, 0},    {"disable", 2600, 0, 0, 0},
+};
+
+/* Filesystem: failed sign-ins are counted in their window and lock the account. */
+static void test_fs_lockout(void **state)
+{
+    fixture *f = *state;
+    char *err = NULL;
+    int locked;
+
+    assert_int_equal(add_user(f->s, "alice", "reviewer", &err), 0);
+    for (size_t i = 0; i < G_N_ELEMENTS(login_steps); i++) {
+        const login_step *ls = &login_steps[i];
+        quar_user *u = NULL;
+        locked = -1;
+        if (strcmp(ls->what, "fail") == 0)
+            assert_int_equal(quar_login_failed(f->s, "alice", T0 + ls->at, 3, 900, &locked, &err),
+                             0);
+        else if (strcmp(ls->what, "ok") == 0)
+            assert_int_equal(quar_login_ok(f->s, "alice", &err), 0);
+        else if (strcmp(ls->what, "passwd") == 0)
+            assert_int_equal(quar_user_set(f->s, "alice", "pwhash", "$argon2id$x", &err), 0);
+        else
+            assert_int_equal(quar_user_set(f->s, "alice", "disabled", "1", &err), 0);
+        assert_int_equal(quar_user_get(f->s, "alice", &u, &err), 0);
+        if ((locked != -1 && locked != ls->locked) || u->failures != ls->failures ||
+            u->locked_until != (ls->until ? T0 + ls->until : 0))
+            fail_msg("step %zu (%s at %" PRId64 "): locked %d, %u failures, until %" PRId64, i,
+                     ls->what, ls->at, locked, u->failures, u->locked_until);
+        quar_user_free(u);
+    }
+    assert_int_equal(quar_login_failed(f->s, "nobody", T0, 3, 900, &locked, &err), 1);
+    assert_int_equal(locked, 0);
+    assert_int_equal(quar_login_ok(f->s, "nobody", &err), 1);
+    assert_null(err);
+}
+
+/* Put a session of user for word's token, created and last seen at T0 + at. */
+static int put_session(quar_store *s, const char *word, const char *user, int64_t at, char **err)
+{
+    char *token = hex_of(word), *csrf = hex_of("csrf");
+    quar_session se = {.user = (char *)user,
+                       .created = T0 + at,
+                       .last_seen = T0 + at,
+                       .source = (char *)"192.0.2.9"};
+    int rc;
+
+    g_strlcpy(se.token_hash, token, sizeof se.token_hash);
+    g_strlcpy(se.csrf, csrf, sizeof se.csrf);
+    rc = quar_session_put(s, &se, err);
+    g_free(token);
+    g_free(csrf);
+    return rc;
+}
+
+/* 0 when word's session is there, 1 when not. */
+static int session_there(quar_store *s, const char *word)
+{
+    char *token = hex_of(word), *err = NULL;
+    quar_session *se = NULL;
+    int rc = quar_session_get(s, token, &se, &err);
+
+    if (rc < 0)
+        fail_msg("session get: %s", err);
+    quar_session_free(se);
+    g_free(token);
+    return rc;
+}
+
+/* Filesystem: sessions are kept by token hash, touched, dropped one by one or by user, and
+ * pruned when idle or too old. */
+static void test_fs_sessions(void **state)
+{
+    fixture *f = *state;
+    char *err = NULL, *token = hex_of("a1"), *csrf = hex_of("csrf");
+    quar_session *se = NULL;
+
+    assert_int_equal(add_user(f->s, "alice", "admin", &err), 0);
+    assert_int_equal(add_user(f->s, "bob", "reviewer", &err), 0);
+    assert_int_equal(put_session(f->s, "a1", "alice", 0, &err), 0);
+    assert_int_equal(put_session(f->s, "a2", "alice", 100, &err), 0);
+    assert_int_equal(put_session(f->s, "b1", "bob", 200, &err), 0);
+    assert_int_equal(put_session(f->s, "b2", "bob", 300, &err), 0);
+    assert_int_equal(put_session(f->s, "x1", "nobody", 0, &err), 1);
+    assert_int_equal(quar_session_get(f->s, token, &se, &err), 0);
+    assert_string_equal(se->user, "alice");
+    assert_string_equal(se->csrf, csrf);
+    assert_string_equal(se->source, "192.0.2.9");
+    assert_int_equal(se->created, T0);
+    quar_session_free(se);
+    assert_int_equal(quar_session_touch(f->s, token, T0 + 1000, &err), 0);
+    assert_int_equal(quar_session_get(f->s, token, &se, &err), 0);
+    assert_int_equal(se->last_seen, T0 + 1000);
+    assert_int_equal(se->created, T0);
+    quar_session_free(se);
+    /* idle since before T0+150 (a2), or created before T0 - nothing else */
+    assert_int_equal(quar_session_prune(f->s, T0 + 150, T0, &err), 0);
+    assert_int_equal(session_there(f->s, "a1"), 0);
+    assert_int_equal(session_there(f->s, "a2"), 1);
+    /* created before T0+100 (a1, touched or not) */
+    assert_int_equal(quar_session_prune(f->s, 0, T0 + 100, &err), 0);
+    assert_int_equal(session_there(f->s, "a1"), 1);
+    assert_int_equal(session_there(f->s, "b1"), 0);
+    assert_int_equal(quar_session_touch(f->s, token, T0, &err), 1);
+    g_free(token);
+    token = hex_of("b1");
+    assert_int_equal(quar_session_drop(f->s, token, NULL, &err), 0);
+    assert_int_equal(session_there(f->s, "b1"), 1);
+    assert_int_equal(session_there(f->s, "b2"), 0);
+    assert_int_equal(put_session(f->s, "b3", "bob", 400, &err), 0);
+    assert_int_equal(quar_session_drop(f->s, NULL, "bob", &err), 0);
+    assert_int_equal(session_there(f->s, "b2"), 1);
+    assert_int_equal(session_there(f->s, "b3"), 1);
+    assert_null(err);
+    g_free(token);
+    g_free(csrf);
+}
+
+/* A request on id of action by requester; its new id into *rid (when not NULL). */
+static int add_request(quar_store *s, const char *id, const char *action, const char *requester,
+                       int64_t *rid, char **err)
+{
+    quar_request r = {.action = (char *)action,
+                      .reason = (char *)"業務上必要",
+                      .requester = (char *)requester,
+                      .time = T0};
+    int rc;
+
+    g_strlcpy(r.msg_id, id, sizeof r.msg_id);
+    rc = quar_request_add(s, &r, err);
+    if (rc == 0) {
+        assert_true(r.id > 0);
+        assert_string_equal(r.status, "pending");
+    }
+    if (rid)
+        *rid = r.id;
+    g_free(r.status);
+    return rc;
+}
+
+/* request id's status. */
+static void check_request(quar_store *s, int64_t id, const char *status, const char *approver,
+                          const char *result)
+{
+    quar_request *r = NULL;
+    char *err = NULL;
+
+    assert_int_equal(quar_request_get(s, id, &r, &err), 0);
+    assert_string_equal(r->status, status);
+    assert_true(g_strcmp0(r->approver, approver) == 0);
+    assert_true(g_strcmp0(r->result, result) == 0);
+    quar_request_free(r);
+}
+
+/* Filesystem: one pending request per action and item; the requester cannot decide it;
+ * it is decided once and finished once. */
+static void test_fs_requests(void **state)
+{
+    fixture *f = *state;
+    char id[24], other[24], *err = NULL, *lower;
+    int64_t rel, exp, del, again;
+    quar_request *r = NULL, **list = NULL;
+    size_t n = 0;
+
+    put_msg(f, "req", T0, "s@example.com", "r@city.lg.jp", "clean", id);
+    put_msg(f, "req2", T0, "s@example.com", "r@city.lg.jp", "clean", other);
+    lower = g_ascii_strdown(id, -1);
+    assert_int_equal(add_request(f->s, lower, "release", "suzuki", &rel, &err), 0);
+    assert_int_equal(add_request(f->s, id, "release", "sato", NULL, &err), 2);
+    assert_int_equal(add_request(f->s, id, "export", "suzuki", &exp, &err), 0);
+    assert_int_equal(add_request(f->s, other, "delete", "suzuki", &del, &err), 0);
+    assert_int_equal(add_request(f->s, "Q-20261125-ZZZZZZ", "release", "suzuki", NULL, &err), 1);
+    assert_int_equal(add_request(f->s, id, "forward", "suzuki", NULL, &err), -1);
+    free(err);
+    err = NULL;
+    assert_int_equal(quar_request_get(f->s, rel, &r, &err), 0);
+    assert_string_equal(r->msg_id, id);
+    assert_string_equal(r->action, "release");
+    assert_string_equal(r->reason, "業務上必要");
+    assert_string_equal(r->requester, "suzuki");
+    assert_int_equal(r->time, T0);
+    assert_null(r->to);
+    quar_request_free(r);
+    assert_int_equal(quar_request_get(f->s, 999, &r, &err), 1);
+    /* the two-person rule, then one decision only */
+    assert_int_equal(quar_request_decide(f->s, rel, "approved", "suzuki", "mine", T0 + 5, &err), 3);
+    check_request(f->s, rel, "pending", NULL, NULL);
+    assert_int_equal(quar_request_decide(f->s, rel, "approved", "tanaka", "ok", T0 + 10, &err), 0);
+    assert_int_equal(quar_request_decide(f->s, rel, "denied", "sato", "no", T0 + 11, &err), 2);
+    assert_int_equal(quar_request_decide(f->s, rel, "approved", "suzuki", "x", T0 + 12, &err), 2);
+    assert_int_equal(quar_request_decide(f->s, 999, "approved", "tanaka", "x", T0, &err), 1);
+    check_request(f->s, rel, "approved", "tanaka", NULL);
+    /* approved is no longer pending: a new release request may follow */
+    assert_int_equal(add_request(f->s, id, "release", "sato", &again, &err), 0);
+    assert_int_equal(quar_request_finish(f->s, rel, "done", "250 2.0.0 Ok: queued as 4X", &err), 0);
+    assert_int_equal(quar_request_finish(f->s, rel, "failed", "x", &err), 2);
+    check_request(f->s, rel, "done", "tanaka", "250 2.0.0 Ok: queued as 4X");
+    assert_int_equal(quar_request_decide(f->s, exp, "denied", "tanaka", "不要", T0 + 20, &err), 0);
+    assert_int_equal(quar_request_finish(f->s, exp, "done", "x", &err), 2);
+    check_request(f->s, exp, "denied", "tanaka", NULL);
+    assert_int_equal(quar_request_finish(f->s, del, "failed", "failed: gone", &err), 0);
+    assert_int_equal(quar_request_finish(f->s, 999, "done", "x", &err), 1);
+    assert_int_equal(quar_request_decide(f->s, again, "maybe", "tanaka", "x", T0, &err), -1);
+    free(err);
+    err = NULL;
+    assert_int_equal(quar_request_list(f->s, "pending", NULL, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0]->id, again);
+    quar_request_list_free(list, n);
+    assert_int_equal(quar_request_list(f->s, NULL, lower, &list, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(list[0]->id, rel);
+    assert_int_equal(list[1]->id, exp);
+    assert_int_equal(list[2]->id, again);
+    quar_request_list_free(list, n);
+    assert_null(err);
+    g_free(lower);
+}
+
+typedef struct taker {
+    fixture *f;
+    const char *token;
+    gint *ready, *won;
+} taker;
+
+/* Wait for every taker, then take the download through a connection of its own. */
+static gpointer take_download(gpointer p)
+{
+    taker *t = p;
+    quar_store *s = open_fs(t->f);
+    char *err = NULL;
+    int64_t rid = 0;
+    int rc;
+
+    g_atomic_int_inc(t->ready);
+    while (g_atomic_int_get(t->ready) < 6)
+        g_usleep(100);
+    rc = quar_download_take(s, t->token, T0, &rid, &err);
+    if (rc < 0)
+        fail_msg("take: %s", err);
+    if (rc == 0)
+        g_atomic_int_inc(t->won);
+    quar_close(s);
+    return NULL;
+}
+
+/* Filesystem: a download is taken once, even by six takers at the same moment, and not after
+ * it expired. */
+static void test_fs_downloads(void **state)
+{
+    fixture *f = *state;
+    char id[24], *err = NULL, *tok = hex_of("d1"), *old = hex_of("d2"), *race = hex_of("d3");
+    int64_t rid, got = 0;
+    gint ready = 0, won = 0;
+    taker t = {f, race, &ready, &won};
+    GThread *th[6];
+
+    put_msg(f, "dl", T0, "s@example.com", "r@city.lg.jp", "clean", id);
+    assert_int_equal(add_request(f->s, id, "export", "suzuki", &rid, &err), 0);
+    assert_int_equal(quar_download_put(f->s, tok, rid, T0 + 600, &err), 0);
+    assert_int_equal(quar_download_put(f->s, old, rid, T0 + 600, &err), 0);
+    assert_int_equal(quar_download_put(f->s, race, rid, T0 + 1200, &err), 0);
+    assert_int_equal(quar_download_take(f->s, tok, T0 + 599, &got, &err), 0);
+    assert_int_equal(got, rid);
+    assert_int_equal(quar_download_take(f->s, tok, T0 + 599, &got, &err), 1);
+    assert_int_equal(got, 0);
+    assert_int_equal(quar_download_take(f->s, old, T0 + 600, &got, &err), 1);
+    assert_int_equal(quar_download_take(f->s, old, T0, &got, &err), 1); /* gone with expiry */
+    for (size_t i = 0; i < G_N_ELEMENTS(th); i++)
+        th[i] = g_thread_new("take", take_download, &t);
+    for (size_t i = 0; i < G_N_ELEMENTS(th); i++)
+        g_thread_join(th[i]);
+    assert_int_equal(won, 1);
+    assert_null(err);
+    g_free(tok);
+    g_free(old);
+    g_free(race);
+}
+
+/* Filesystem: what any process makes in the store (the index's -wal and -shm, shards,
+ * originals) belongs to the store directory's group, whatever that process's own group. */
+static void test_fs_group_inherited(void **state)
+{
+    fixture *f = *state;
+    char *dir = g_strdup_printf("%s/grp", f->dir), *orig = g_strdup_printf("%s/originals", dir);
+    char *index = g_strdup_printf("%s/index.sqlite", dir), *err = NULL, id[24];
+    char *wal = g_strconcat(index, "-wal", NULL);
+    const gid_t other = 65534; /* nogroup: not this process's group */
+    fixture sub = {.kind = BACKEND_FS_FILES, .dir = dir};
+    quar_msg *m = NULL;
+    struct stat st;
+    char *path;
+
+    if (geteuid() != 0) {
+        skip(); /* giving the store another group needs root */
+        return;
+    }
+    sub.s = open_fs(&sub);
+    quar_close(sub.s);
+    assert_int_equal(access(wal, F_OK), -1);
+    assert_int_equal(chown(dir, (uid_t)-1, other), 0);
+    assert_int_equal(chown(orig, (uid_t)-1, other), 0);
+    assert_int_equal(chown(index, (uid_t)-1, other), 0); /* as made in a set-group-id store */
+    assert_int_equal(chmod(dir, 02770), 0);              /* chown cleared the bit */
+    assert_int_equal(chmod(orig, 02770), 0);
+    sub.s = open_fs(&sub);
+    put_msg(&sub, "grouped", T0, "s@example.com", "r@city.lg.jp", "clean", id);
+    assert_int_equal(quar_get(sub.s, id, &m, &err), 0);
+    path = file_path(dir, m->sha256);
+    assert_int_equal(stat(wal, &st), 0);
+    assert_int_equal(st.st_gid, other);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_gid, other);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    *strrchr(path, '/') = '\0';
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_gid, other);
+    assert_int_equal(st.st_mode & 07777, 02770);
+    quar_close(sub.s);
+    quar_msg_free(m);
+    g_free(path);
+    g_free(wal);
+    g_free(index);
+    g_free(orig);
+    g_free(dir);
+}
+
 /* The same test against each backend (the filesystem one in both ways), named after it. */
 #define ALL(fn)                                                                                    \
     {"mem/" #fn, fn, setup, teardown, &kind_mem}, {"fs/" #fn, fn, setup, teardown, &kind_fs},      \
@@ -1100,7 +1955,7 @@ static void test_fs_put_heals(void **state)
         "fs/" #fn, fn, setup, teardown, &kind_fs                                                   \
     }
 
-/* Every test against each backend, in Tokyo time. */
+/* Every test against each backend, in Tokyo time, under a strict umask. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1123,8 +1978,22 @@ int main(void)
         cmocka_unit_test_prestate_setup_teardown(test_fs_hash_is_not_a_path, setup, teardown,
                                                  &kind_fs),
         FS_ONLY(test_fs_put_heals),
+        ALL(test_chain),
+        ALL(test_audit_list),
+        ALL(test_texts),
+        FS_ONLY(test_fs_chain_tampered),
+        FS_ONLY(test_fs_chain_concurrent),
+        FS_ONLY(test_fs_migrate_v3),
+        cmocka_unit_test_prestate_setup_teardown(test_mem_no_console, setup, teardown, &kind_mem),
+        FS_ONLY(test_fs_users),
+        FS_ONLY(test_fs_lockout),
+        FS_ONLY(test_fs_sessions),
+        FS_ONLY(test_fs_requests),
+        FS_ONLY(test_fs_downloads),
+        FS_ONLY(test_fs_group_inherited),
     };
 
     setenv("TZ", "Asia/Tokyo", 1);
+    umask(077); /* the store's modes must not come from the umask */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
