@@ -41,6 +41,9 @@ typedef struct conf {
     /* [office] */
     int office_sheet_csv;       /* spreadsheets also give one CSV per sheet */
     unsigned office_max_sheets; /* most sheets taken from one spreadsheet */
+    char *office_mode;          /* "warm" (the Office service) or "cold" (soffice per document) */
+    unsigned office_recycle_after; /* the service restarts after this many documents */
+    unsigned office_spares;        /* children the service keeps started ahead of documents */
     /* [scan] */
     char *clamav_db_dir;
     int scan_required; /* no database: 1 = refuse to start, 0 = warn loudly and go on */

@@ -93,6 +93,19 @@ const conf_param conf_params[] = {
       "Most sheets of one spreadsheet given as CSV; a workbook with more gets none. Each "
       "sheet's CSV is bounded by [render] max_text_mb, all of them together by "
       "[jail] file_size_mb."),
+    S("office", "mode", "warm", "warm|cold", office_mode,
+      "warm: the Office service (mugai-office, beside mugai-render) keeps LibreOffice loaded "
+      "and converts each document in a fresh jailed child of its own; cold: one soffice run "
+      "per document in the jail. Warm needs LibreOfficeKit (Debian libreofficekit-dev at "
+      "build time); without it, or when the service cannot start, cold is used. Spreadsheets "
+      "are always converted cold (their sheets' CSV come from the same jail)."),
+    U("office", "recycle_after", 200, 0, 1000000, office_recycle_after,
+      "The Office service exits once idle after this many documents and is started afresh "
+      "(0: never)."),
+    U("office", "spares", 1, 0, 8, office_spares,
+      "Children the Office service keeps started ahead of their documents: in the jail, "
+      "LibreOffice started, waiting for one document each, so that a document does not wait "
+      "for that (0: each child is started when its document comes)."),
     S("scan", "clamav_db_dir", "/var/lib/clamav", NULL, clamav_db_dir,
       "Directory of the ClamAV signature database."),
     B("scan", "required", "true", scan_required,

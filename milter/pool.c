@@ -28,6 +28,11 @@
  * first forks its jail spawner, which keeps the capabilities making jails
  * needs and makes the worker's jails, then confines itself for good (no
  * capabilities, Landlock, seccomp: sanitize/confine.c) before its first job.
+ * With [office] mode = warm the supervisor starts the Office service (mugai-office,
+ * render/office.c) on a listening socket in the spool directory that it keeps itself, before
+ * the workers, which connect to it before they confine themselves; it starts it again when
+ * it ends (killed, or by itself after [office] recycle_after documents), and a worker whose
+ * service is gone exits after its job, for one connected to the new service.
  * Must never answer OK for a message whose original is not in the store,
  * never keep a job connection open in the supervisor after handing it
  * over (a worker that dies must give the milter thread an EOF), and never
@@ -53,6 +58,7 @@
 #include "mg.h"
 #include "milter.h"
 #include "quar.h"
+#include "office.h"
 #include "san.h"
 
 #define POOL_MAX_WORKERS 256
@@ -88,12 +94,25 @@ typedef struct pool {
     waiting q[POOL_MAX_QUEUE];
     size_t nq;
     int wctl; /* in a worker: its control socket */
+    /* The Office service ([office] mode = warm): its pid (0: not running), its listening
+     * socket, which workers connect to before they confine themselves, when it may be
+     * started again, and how often in a row it ended soon after its start. */
+    pid_t office;
+    int office_lsock;
+    double office_after, office_started;
+    unsigned office_quick_ends;
 } pool;
 
 /* The pool socket's path: SPOOL/pool.sock. */
 int milter_pool_path(const conf *c, char *out, size_t size)
 {
     return mg_snprintf(out, size, "%s/pool.sock", c->milter_spool_dir) < 0 ? -1 : 0;
+}
+
+/* The Office service's socket's path: SPOOL/office.sock. */
+static int milter_pool_office_path(const conf *c, char *out, size_t size)
+{
+    return mg_snprintf(out, size, "%s/office.sock", c->milter_spool_dir) < 0 ? -1 : 0;
 }
 
 /* Create the listening pool socket, replacing a stale one. */
@@ -247,8 +266,36 @@ static void worker_job(pool *p, quar_store *st, int conn)
     milter_job_clear(&j);
 }
 
+/* In a worker, idle: wait until ctl has a connection (1), or until the Office service it is
+ * connected to is gone (0): then it exits, for a new worker that connects to the new one. */
+static int worker_idle(int ctl)
+{
+    for (;;) {
+        struct pollfd pf[2] = {{ctl, POLLIN, 0}, {san_office_fd(), 0, 0}};
+        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            return 1;
+        if (pf[1].revents & (POLLHUP | POLLERR))
+            return 0;
+        if (pf[0].revents)
+            return 1;
+    }
+}
+
+/* In a worker, before it confines itself: connect to the Office service, when there is one
+ * (its conversions are cold otherwise). */
+static void worker_office(pool *p)
+{
+    char path[108];
+
+    if (p->office_lsock < 0 || milter_pool_office_path(p->c, path, sizeof(path)) < 0)
+        return;
+    if (san_office_connect(path) < 0)
+        mg_warn("pool worker %ld: Office service at %s: %s; Office documents go cold",
+                (long)getpid(), path, strerror(errno));
+}
+
 /* A worker's life: start its jail spawner, open the store, confine itself, then take
- * connections from ctl until it is closed (or its spawner is gone). */
+ * connections from ctl until it is closed (or its spawner, or its Office service, is gone). */
 static void worker_main(pool *p, int ctl)
 {
     char *err = NULL;
@@ -264,12 +311,14 @@ static void worker_main(pool *p, int ctl)
         mg_error("pool worker: quarantine store: %s", err ? err : "unknown error");
         _exit(1);
     }
+    worker_office(p);
     if (san_confine_worker(p->c) < 0) {
         mg_error("pool worker %ld: cannot confine itself: exiting", (long)getpid());
         _exit(1);
     }
     san_engine_set_store(p->eng, st, "mugai-milter");
-    while (san_jail_spawner_ok() && milter_fd_recv(ctl, &tag, &conn) == 0) {
+    while (san_jail_spawner_ok() && san_office_ok() && worker_idle(ctl) &&
+           milter_fd_recv(ctl, &tag, &conn) == 0) {
         if (conn < 0)
             continue;
         worker_job(p, st, conn);
@@ -304,6 +353,8 @@ static int pool_spawn(pool *p, size_t i)
         close(sv[0]);
         close(p->lsock);
         close(p->sigfd);
+        if (p->office_lsock >= 0)
+            close(p->office_lsock);
         for (k = 0; k < POOL_MAX_WORKERS; k++)
             if (p->w[k].ctl >= 0)
                 close(p->w[k].ctl);
@@ -552,7 +603,7 @@ static size_t pool_kill_strays(const pool *p)
         pid_t ppid, pgid;
         long pid = strtol(e->d_name, &end, 10);
 
-        if (pid <= 0 || *end != '\0' || pid == p->child ||
+        if (pid <= 0 || *end != '\0' || pid == p->child || (p->office > 0 && pid == p->office) ||
             pool_slot(p, (pid_t)pid) < POOL_MAX_WORKERS)
             continue;
         if (proc_stat((pid_t)pid, &state, &ppid, &pgid) < 0 || ppid != self || state == 'Z')
@@ -567,6 +618,91 @@ static size_t pool_kill_strays(const pool *p)
     }
     closedir(d);
     return n;
+}
+
+/* ---- the Office service ---- */
+
+/* Create the Office service's listening socket (0600, replacing a stale one): it outlives
+ * the service, so that workers connect while it (re)starts. -1 when [office] mode is cold or
+ * there is no service program (logged once). */
+static int pool_office_listen(const pool *p)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char *prog = san_office_program(p->c);
+    int s;
+    mode_t old;
+
+    if (strcmp(p->c->office_mode, "warm") != 0 || prog == NULL) {
+        if (prog == NULL && strcmp(p->c->office_mode, "warm") == 0)
+            mg_info("pool: no mugai-office beside %s: Office documents are converted cold",
+                    p->c->render_path);
+        free(prog);
+        return -1;
+    }
+    free(prog);
+    if (milter_pool_office_path(p->c, sa.sun_path, sizeof(sa.sun_path)) < 0)
+        return -1;
+    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    unlink(sa.sun_path);
+    old = umask(077);
+    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 64) < 0) {
+        umask(old);
+        mg_error("pool: Office service socket %s: %s", sa.sun_path, strerror(errno));
+        close(s);
+        return -1;
+    }
+    umask(old);
+    return s;
+}
+
+/* Start the Office service when it is not running (and not backing off). */
+static void pool_office_fill(pool *p)
+{
+    if (p->office_lsock < 0 || p->office > 0 || p->stopping || mg_now() < p->office_after)
+        return;
+    p->office = san_office_serve(p->c, p->conf_path, p->office_lsock);
+    if (p->office < 0) {
+        mg_error("pool: cannot start the Office service: %s", strerror(errno));
+        p->office = 0;
+        p->office_after = mg_now() + 10.0;
+        return;
+    }
+    p->office_started = mg_now();
+    mg_info("pool: Office service started (pid %ld)", (long)p->office);
+}
+
+/* The Office service ended with status: log it and start it again, after a pause that grows
+ * while it keeps ending soon after its start. Its workers' sockets are closed: they exit
+ * after their jobs and are replaced by workers that connect to the new service. */
+static void pool_office_ended(pool *p, int status)
+{
+    int quick = mg_now() - p->office_started < 10.0;
+
+    if (WIFEXITED(status) && WEXITSTATUS(status) == OFFICE_SERVICE_UNUSABLE) {
+        char path[108];
+        /* Closing the socket resets the connections it did not take: their workers convert
+         * cold, exit after their jobs, and new ones no longer connect. */
+        mg_warn("pool: the Office service cannot use LibreOfficeKit: Office documents are "
+                "converted cold");
+        close(p->office_lsock);
+        p->office_lsock = -1;
+        if (milter_pool_office_path(p->c, path, sizeof(path)) == 0)
+            unlink(path);
+        p->office = 0;
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        mg_info("pool: Office service %ld exited; starting it again", (long)p->office);
+    else
+        mg_warn("pool: Office service %ld ended (%s %d); starting it again", (long)p->office,
+                WIFEXITED(status) ? "exit status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    p->office_quick_ends = quick ? p->office_quick_ends + 1 : 0;
+    p->office_after =
+        mg_now() + (quick ? (p->office_quick_ends < 60 ? p->office_quick_ends : 60) : 0);
+    p->office = 0;
 }
 
 /* Log how the worker in slot i ended. Non-zero when it did not exit cleanly. */
@@ -612,6 +748,11 @@ static void pool_reap(pool *p)
             mg_info("milter front end exited (status %d)", status);
             p->child = 0;
             p->stopping = 1;
+            continue;
+        }
+        if (p->office > 0 && pid == p->office) {
+            pool_office_ended(p, status);
+            strays = 1; /* its conversions, now ours */
             continue;
         }
         i = pool_slot(p, pid);
@@ -672,6 +813,8 @@ static void pool_reload(pool *p)
         else
             pool_retire(p, i);
     }
+    if (p->office > 0)
+        (void)kill(p->office, SIGTERM); /* started again with the new configuration */
     mg_info("reloaded configuration and signatures; replacing workers");
 }
 
@@ -760,6 +903,15 @@ static void pool_shutdown(pool *p)
     for (i = 0; i < POOL_MAX_WORKERS; i++)
         if (p->w[i].pid > 0)
             kill(p->w[i].pid, SIGKILL);
+    /* The Office service ends its conversions as it exits. */
+    if (p->office > 0)
+        kill(p->office, SIGTERM);
+    for (until = mg_now() + 5; p->office > 0 && mg_now() < until;) {
+        pool_reap(p);
+        usleep(20000);
+    }
+    if (p->office > 0 && kill(p->office, SIGKILL) == 0 && waitpid(p->office, NULL, 0) > 0)
+        p->office = 0;
     /* Then reap them and what their conversions left, briefly. */
     for (until = mg_now() + 2; mg_now() < until;) {
         pool_reap(p);
@@ -769,6 +921,8 @@ static void pool_shutdown(pool *p)
     }
     san_jail_dirs_sweep();
     if (milter_pool_path(p->c, path, sizeof(path)) == 0)
+        unlink(path);
+    if (p->office_lsock >= 0 && milter_pool_office_path(p->c, path, sizeof(path)) == 0)
         unlink(path);
 }
 
@@ -827,6 +981,7 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
     p->conf_path = conf_path ? strdup(conf_path) : NULL;
     p->lsock = lsock;
     p->child = child;
+    p->office_lsock = -1;
     for (i = 0; i < POOL_MAX_WORKERS; i++)
         p->w[i] = (worker){0, -1, 0, 0, 0, 0, ""};
     if (c->milter_workers > POOL_MAX_WORKERS)
@@ -837,6 +992,8 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
     san_jail_dirs_sweep(); /* left by a crash of an earlier run */
     (void)san_confine_check();
     p->sigfd = pool_sigfd();
+    if (p->sigfd >= 0)
+        p->office_lsock = pool_office_listen(p);
     if (p->sigfd < 0 || pool_start(p) < 0) {
         rc = 1;
         p->stopping = 1;
@@ -844,6 +1001,7 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
             kill(p->child, SIGTERM);
     }
     while (!p->stopping || p->child > 0) {
+        pool_office_fill(p); /* first: workers connect to it as they start */
         pool_fill(p);
         pool_dispatch(p);
         pool_poll(p);

@@ -15,7 +15,7 @@ MUGAI_PACKAGES=(
   libgdk-pixbuf-2.0-dev webp-pixbuf-loader libjson-glib-dev libcmocka-dev zlib1g-dev
   libjpeg62-turbo-dev libdeflate-dev
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
-  libreoffice-impress-nogui fonts-ipaexfont
+  libreoffice-impress-nogui libreofficekit-dev fonts-ipaexfont
   libcurl4-openssl-dev w3m libmilter-dev miltertest postfix
   poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
   libmicrohttpd-dev libargon2-dev libgnutls28-dev chromium chromium-driver python3-selenium

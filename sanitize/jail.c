@@ -17,6 +17,11 @@
  * A pool worker, which confines itself (confine.c) and can then no longer make
  * namespaces or mounts, has its spawner (spawn.c) make the same child from a
  * jail_task: the program and mode, never an argument vector or a limit.
+ * With [office] mode = warm, Office documents other than spreadsheets go to the Office
+ * service (render/office.c) instead: the input and the PDF's file as descriptors over its
+ * socket (a pool worker's, connected before it confined itself; sanitize-file starts its
+ * own), with the job's deadline. When there is no service, or it could not load the
+ * document, the document is converted cold as before.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,12 +37,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <glib.h>
 #include "mg.h"
+#include "office.h"
 #include "san_int.h"
 
 #define TAIL_MAX 400
@@ -337,6 +345,17 @@ static int input_copy(const spec *s)
     if (ro < 0 || dup2(ro, STDIN_FILENO) < 0)
         return -1;
     return close(ro);
+}
+
+/* In the jail's init, before LibreOffice starts: its profile, work/profile, with only the
+ * settings every conversion gets (jailns_office_profile). 0 or -1. */
+static int office_profile(const spec *s)
+{
+    char dir[PATH_MAX + 16];
+
+    if (mg_snprintf(dir, sizeof dir, "%s/profile", s->view.work) < 0)
+        return errno = ENAMETOOLONG, -1;
+    return jailns_office_profile(dir, &s->ids);
 }
 
 /* In the jailed program (pid 2 of the jail, or a later one the init starts as the jail user
@@ -745,6 +764,8 @@ static void child_init(const spec *s, int outw, int errw, int statw)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
     if (input_copy(s) < 0)
         child_die_code("copying the input into the jail", JAIL_EXIT_SETUP);
+    if (s->out_fd >= 0 && office_profile(s) < 0)
+        child_die_code("making LibreOffice's profile", JAIL_EXIT_SETUP);
     pid_t prog = fork();
     if (prog < 0)
         child_die_code("fork", JAIL_EXIT_SETUP);
@@ -1700,6 +1721,331 @@ static jail_status office_run(const conf *c, const priv *pd, const jail_ids *ids
     return office_settle(&s, &r, &e, out_fd, why, why_len);
 }
 
+/* ---- the Office service (warm mode) ---- */
+
+/* The socket to mugai-office (-1: none), whether it was given (a pool worker's), or this
+ * process starts its own (sanitize-file: its pid, the configuration it is given, and how
+ * often in a row it failed to start). */
+static int office_fd = -1;
+static int office_attached;
+static int office_auto;
+static char *office_config;
+static pid_t office_pid;
+static unsigned office_fails;
+static uint32_t office_seq;
+/* Own services that may fail to start in a row before Office goes cold for good. */
+#define OFFICE_FAILS_MAX 3
+/* How long past the conversion's deadline the worker waits for the service's answer. */
+#define OFFICE_GRACE 5.0
+
+char *san_office_program(const conf *c)
+{
+    gchar *dir = g_path_get_dirname(c->render_path);
+    gchar *path = g_build_filename(dir, "mugai-office", NULL);
+    char *found = access(path, X_OK) == 0 ? strdup(path) : NULL;
+
+    g_free(dir);
+    g_free(path);
+    return found;
+}
+
+void san_office_attach(int fd)
+{
+    office_fd = fd;
+    office_attached = fd >= 0;
+}
+
+void san_office_autostart(const char *config)
+{
+    g_free(office_config);
+    office_config = config ? g_strdup(config) : NULL;
+    office_auto = 1;
+}
+
+int san_office_ok(void)
+{
+    struct pollfd p = {office_fd, 0, 0};
+
+    if (!office_attached)
+        return 1;
+    return office_fd >= 0 && !(poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)));
+}
+
+int san_office_fd(void)
+{
+    return office_fd;
+}
+
+void san_office_stop(void)
+{
+    int st = 0;
+
+    if (office_fd >= 0)
+        close(office_fd);
+    office_fd = -1;
+    if (office_pid > 0) {
+        /* Its only socket is closed: it ends its children and exits; a stuck one is killed. */
+        pid_t w = 0;
+        for (double end = mg_now() + 10.0; w == 0 && mg_now() < end;)
+            if ((w = waitpid(office_pid, &st, WNOHANG)) == 0)
+                (void)poll(NULL, 0, 20);
+        if (w == 0 && kill(office_pid, SIGKILL) == 0)
+            (void)waitpid(office_pid, &st, 0);
+        /* It cannot use LibreOfficeKit: no use starting it again. */
+        if (w > 0 && WIFEXITED(st) && WEXITSTATUS(st) == OFFICE_SERVICE_UNUSABLE)
+            office_fails = OFFICE_FAILS_MAX;
+    }
+    office_pid = 0;
+}
+
+/* The service is gone or broke its protocol: drop it (this process's own is ended; a
+ * pool worker's is restarted by the supervisor, and the worker exits after its job). */
+static void office_lost(const char *what)
+{
+    mg_warn("jail: office: the Office service %s; converting cold", what);
+    san_office_stop();
+}
+
+/* In a child about to exec the service: fd becomes 3, every other descriptor is closed and
+ * no signal is blocked; then exec prog with argv (never returns). */
+static void office_exec(char *prog, char **argv, int fd)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    if (dup2(fd, 3) < 0)
+        _exit(127);
+    (void)close_range(4, ~0U, 0);
+    execv(prog, argv);
+    _exit(127);
+}
+
+pid_t san_office_serve(const conf *c, const char *config, int lsock)
+{
+    char ids_arg[32], reason[256];
+    jail_ids ids;
+    char *prog = san_office_program(c);
+
+    if (!prog)
+        return errno = ENOENT, -1;
+    if (jailns_ids(c, &ids, reason, sizeof reason) < 0) {
+        mg_error("office: %s", reason);
+        free(prog);
+        return errno = EPERM, -1;
+    }
+    if (mg_snprintf(ids_arg, sizeof ids_arg, "%u:%u", (unsigned)ids.uid, (unsigned)ids.gid) < 0)
+        return free(prog), errno = EINVAL, -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[8] = {prog, "--listen-fd", "3"};
+        size_t n = 3;
+        if (ids.sw)
+            argv[n++] = "--jail-ids", argv[n++] = ids_arg;
+        if (config)
+            argv[n++] = "--config", argv[n++] = (char *)config;
+        argv[n] = NULL;
+        office_exec(prog, argv, lsock);
+    }
+    free(prog);
+    return pid;
+}
+
+int san_office_connect(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 || strlen(path) >= sizeof a.sun_path) {
+        if (fd >= 0)
+            close(fd);
+        return errno = ENAMETOOLONG, -1;
+    }
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        int saved = errno;
+        close(fd);
+        return errno = saved, -1;
+    }
+    san_office_attach(fd);
+    return 0;
+}
+
+/* Start this process's own service on a socket pair: mugai-office --fd 3. 0 or -1. */
+static int office_own_start(const conf *c)
+{
+    int sv[2];
+    char *prog = san_office_program(c);
+
+    if (!prog || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        if (!prog)
+            mg_info("jail: office: no mugai-office beside %s; converting cold", c->render_path);
+        free(prog);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *level = mg_log_enabled(MG_LOG_INFO) ? "info" : "warning";
+        char *argv[] = {prog, "--fd", "3", "--log-level", level, "--config", office_config, NULL};
+        if (!office_config)
+            argv[5] = NULL;
+        office_exec(prog, argv, sv[1]);
+    }
+    close(sv[1]);
+    free(prog);
+    if (pid < 0) {
+        close(sv[0]);
+        return -1;
+    }
+    office_fd = sv[0];
+    office_pid = pid;
+    return 0;
+}
+
+/* Non-zero when ext names a spreadsheet: those are converted cold (their sheets come from
+ * the same jail, and LibreOfficeKit cannot load them without Calc's user interface). */
+static int office_sheet_ext(const char *ext)
+{
+    static const char *const exts[] = {"xls",  "xlsx", "xlsm", "xlt",  "xltx",
+                                       "xltm", "ods",  "ots",  "fods", NULL};
+
+    for (size_t i = 0; exts[i]; i++)
+        if (g_ascii_strcasecmp(ext, exts[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Send the service a request for in_fd to out_fd within timeout seconds. 0 or -1. */
+static int office_send(const char *ext, int in_fd, int out_fd, double timeout)
+{
+    office_req q;
+    int fds[2] = {in_fd, out_fd};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof fds)];
+    } u;
+    struct iovec iov = {&q, sizeof q};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+
+    memset(&q, 0, sizeof q);
+    memset(&u, 0, sizeof u);
+    q.magic = OFFICE_MAGIC;
+    q.type = OFFICE_CONVERT;
+    q.seq = ++office_seq;
+    q.timeout_ms = timeout <= 0 ? 1 : timeout > 86400 ? 86400000u : (uint32_t)(timeout * 1000);
+    g_strlcpy(q.ext, ext, sizeof q.ext);
+    u.h.cmsg_level = SOL_SOCKET;
+    u.h.cmsg_type = SCM_RIGHTS;
+    u.h.cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(&u.h), fds, sizeof fds);
+    return sendmsg(office_fd, &m, MSG_NOSIGNAL) == (ssize_t)sizeof q ? 0 : -1;
+}
+
+/* Wait until until (mg_now) for the answer to the last request. 0, 1 at the time limit,
+ * -1 when the service is gone or sent something else. */
+static int office_recv(office_rep *a, double until)
+{
+    for (;;) {
+        struct pollfd p = {office_fd, POLLIN, 0};
+        double left = until - mg_now();
+        if (left <= 0)
+            return 1;
+        int rc = poll(&p, 1, (int)(left * 1000) + 1);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
+        ssize_t n = recv(office_fd, a, sizeof *a, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n != (ssize_t)sizeof *a || a->magic != OFFICE_MAGIC || a->type != OFFICE_DONE ||
+            a->seq != office_seq || a->result > OFFICE_REFUSED ||
+            !memchr(a->why, '\0', sizeof a->why))
+            return -1;
+        return 0;
+    }
+}
+
+/* Map the service's answer a for out_fd to a status, with the reason in why. */
+static jail_status office_answer(const conf *c, const office_rep *a, int out_fd, int job_limited,
+                                 char *why, size_t why_len)
+{
+    char reason[sizeof a->why];
+
+    g_strlcpy(reason, a->why, sizeof reason);
+    for (char *p = reason; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
+    switch ((office_result)a->result) {
+    case OFFICE_OK:
+        if (!pdf_header(out_fd))
+            return why_set(why, why_len, "LibreOffice produced no PDF"), JAIL_MALFORMED;
+        return JAIL_OK;
+    case OFFICE_LOAD_FAILED:
+    case OFFICE_SAVE_FAILED:
+        return why_set(why, why_len, "%s", reason), JAIL_MALFORMED;
+    case OFFICE_TIMEOUT:
+        if (job_limited) {
+            job_deadline_hit = 1;
+            return why_set(why, why_len, "stopped when the job's time limit ran out"), JAIL_TIMEOUT;
+        }
+        why_set(why, why_len, "LibreOffice exceeded the time limit of %u s", c->office_timeout);
+        return JAIL_TIMEOUT;
+    case OFFICE_CRASHED:
+        if (a->status >= 0 && WIFSIGNALED(a->status) && WTERMSIG(a->status) == SIGXCPU)
+            return why_set(why, why_len, "CPU limit of %u s exceeded", c->jail_cpu), JAIL_LIMIT;
+        return why_set(why, why_len, "%s", reason), JAIL_CRASHED;
+    case OFFICE_SETUP:
+        return why_set(why, why_len, "%s", reason), JAIL_UNAVAILABLE;
+    default:
+        return why_set(why, why_len, "%s", reason), JAIL_ERROR;
+    }
+}
+
+/* Convert in_fd (extension ext) to PDF into out_fd through the Office service. 0 with the
+ * outcome in *st, or -1 when there is no service to ask (or it could not load the document,
+ * which the cold path then gets): the caller converts cold. */
+static int office_warm(const conf *c, int in_fd, const char *ext, int out_fd, jail_status *st,
+                       char *why, size_t why_len)
+{
+    office_rep a;
+    double timeout = c->office_timeout;
+    int job_limited = 0;
+
+    if (!c->office_mode || strcmp(c->office_mode, "warm") != 0 || office_sheet_ext(ext))
+        return -1;
+    if (office_fd < 0 &&
+        (!office_auto || office_fails >= OFFICE_FAILS_MAX || office_own_start(c) < 0))
+        return -1;
+    if (job_deadline > 0 && job_deadline - mg_now() < timeout) {
+        timeout = job_deadline - mg_now();
+        job_limited = 1;
+    }
+    if (office_send(ext, in_fd, out_fd, timeout) < 0) {
+        office_fails += office_pid > 0;
+        return office_lost("is gone"), -1;
+    }
+    int rc = office_recv(&a, mg_now() + timeout + OFFICE_GRACE);
+    if (rc != 0) {
+        office_fails += rc < 0 && office_pid > 0;
+        office_lost(rc > 0 ? "did not answer in time" : "is gone");
+        if (rc < 0)
+            return -1;
+        *st = JAIL_TIMEOUT;
+        return why_set(why, why_len, "the Office service did not answer in time"), 0;
+    }
+    office_fails = 0;
+    if (a.result == OFFICE_LOAD_FAILED) {
+        mg_info("jail: office: warm: %s; converting cold", a.why);
+        return -1;
+    }
+    *st = office_answer(c, &a, out_fd, job_limited, why, why_len);
+    return 0;
+}
+
 jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
                                size_t why_len)
 {
@@ -1721,6 +2067,12 @@ jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int o
     int fd = input_fd(in_fd);
     if (fd < 0)
         return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
+    if (sheets_fd < 0 && office_warm(c, fd, ext, out_fd, &st, why, why_len) == 0) {
+        if (st != JAIL_OK)
+            mg_info("jail: office: warm: %s: %s", jail_status_name(st), why ? why : "");
+        close(fd);
+        return st;
+    }
     st = jail_prepare(c, &pd, &ids, why, why_len);
     if (st == JAIL_OK)
         st = office_run(c, &pd, &ids, fd, ext, out_fd, sheets_fd, why, why_len);

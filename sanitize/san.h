@@ -119,6 +119,32 @@ int san_jail_spawner_start(const conf *c);
  * should exit after its job. Non-zero otherwise, also without a spawner. */
 int san_jail_spawner_ok(void);
 
+/* ---- jail.c: the Office service ([office] mode = warm) ---- */
+
+/* The Office service's program, mugai-office beside [general] render_path (free), or NULL
+ * when it was not built (no LibreOfficeKit): then Office documents are converted cold. */
+char *san_office_program(const conf *c);
+/* Send Office documents (but spreadsheets) to the service on fd, a socket connected to it
+ * (a pool worker connects before it confines itself); the process keeps fd. */
+void san_office_attach(int fd);
+/* Have this process start a service of its own (mugai-office --fd) for its first Office
+ * document, with the configuration file config (NULL: the default one). */
+void san_office_autostart(const char *config);
+/* Zero once an attached service is gone: the worker should exit after its job, for a new one
+ * that connects to the restarted service. Non-zero otherwise, also without a service. */
+int san_office_ok(void);
+/* The socket to the service, or -1. */
+int san_office_fd(void);
+/* Close the socket to the service; end this process's own service. */
+void san_office_stop(void);
+/* Start the service for a pool on the listening socket lsock (mugai-milter's supervisor,
+ * which restarts it when it ends), jailed programs as c's jail user, configuration file
+ * config (NULL: the default one). Its pid, or -1 with errno (ENOENT: not built). */
+pid_t san_office_serve(const conf *c, const char *config, int lsock);
+/* Connect to the service listening at path and attach the socket (san_office_attach). 0, or
+ * -1 with errno. */
+int san_office_connect(const char *path);
+
 /* ---- confine.c: a sanitizer worker confines itself ---- */
 
 /* Confine the calling process for good, as a pool worker running with c: every capability

@@ -101,6 +101,15 @@ int jailns_filter(void);
 int jailns_proc_write(const char *path, const char *text);
 /* The step that made the last jailns_enter, jailns_drop or jailns_filter fail. */
 const char *jailns_step(void);
+/* In the jail, before LibreOffice starts: make its profile dir (the -env:UserInstallation
+ * directory, which must not exist yet) holding only the read-only settings every conversion
+ * gets (jailns_office_settings), the jail user's. 0 or -1 with errno. */
+int jailns_office_profile(const char *dir, const jail_ids *ids);
+/* Those settings, as LibreOffice's registrymodifications.xcu: macros never run, links and
+ * fields never updated, no remote content, no locking, and a later version already run here
+ * (so that no start counts as the first after an upgrade, which draws LibreOffice's graphics
+ * self-tests: seconds per start). */
+extern const char jailns_office_settings[];
 
 /* ---- jail.c and spawn.c: jails made by a worker's spawner ---- */
 

@@ -474,12 +474,16 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     san_engine_set_store(e, NULL, actor());
+    /* Its own Office service, started at the first Office document and ended with the run. */
+    if (strcmp(c->office_mode, "warm") == 0)
+        san_office_autostart(o.config);
     jobs = g_ptr_array_new_with_free_func(job_free);
     if (collect(jobs, argv + first, argc - first, o.out_dir) < 0 || make_dir(o.out_dir) < 0)
         rc = EXIT_USAGE;
     else
         rc = run_all(e, c, &o, jobs);
     g_ptr_array_free(jobs, TRUE);
+    san_office_stop();
     san_engine_free(e);
     conf_free(c);
     return rc;

@@ -1,0 +1,558 @@
+#!/usr/bin/python3
+"""The Office service (mugai-office) with the real LibreOffice, as a user would check it.
+
+Usage: test_office.py --build BUILD_DIR --corpus CORPUS_DIR
+
+- Every Office type of the corpus converts with [office] mode = warm and gives what cold mode
+  gives (pdftotext text and page count); sanitize-file starts its own service for the run
+  (once), and the service itself converts each non-spreadsheet type.
+- Isolation, warm and cold: a picture linked to a local HTTP server (no request reaches it),
+  an INCLUDETEXT field and an ODT section naming a file on the gateway and a spreadsheet
+  referring to one (no byte of it in the output), an ODT whose macro runs on opening (it
+  neither changes the text nor writes its file).
+- A child killed with SIGSEGV, one past its deadline and one over its memory limit fail
+  their document only: the next converts, and no process is left.
+- Two documents converted at the same time do not see each other's files.
+- Under mugai-milter's supervisor the service is started again after its death.
+"""
+
+import argparse
+import http.server
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from office_client import Service  # noqa: E402
+import office_docs  # noqa: E402
+
+BUILD = None
+CORPUS = None
+SHEETS = ("xls", "xlsx", "ods")
+
+
+def office():
+    return os.path.join(BUILD, "render", "mugai-office")
+
+
+def pdf_text(path):
+    """The words of the PDF's text, in order."""
+    out = subprocess.run(["pdftotext", path, "-"], capture_output=True, check=True).stdout
+    return out.decode("utf-8", "replace").split()
+
+
+def pdf_pages(path):
+    out = subprocess.run(["pdfinfo", path], capture_output=True, check=True).stdout.decode()
+    return int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
+
+
+def children_of(pid):
+    """Live processes whose parent is pid."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(d))
+    return kids
+
+
+def has_input(pid):
+    """Whether process pid has a file named input.* open (its document)."""
+    try:
+        return any(os.path.basename(os.readlink("/proc/%d/fd/%s" % (pid, fd))).startswith(
+            "input.") for fd in os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return False
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def wait_for(pred, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def write_conf(path, mode, extra=""):
+    with open(path, "w") as f:
+        f.write("[scan]\nclamav_db_dir = %s\n[office]\nmode = %s\n%s"
+                % (os.path.join(CORPUS, "clamdb"), mode, extra))
+
+
+def sanitize(conf, out, inputs, render_dir=None):
+    """Run sanitize-file; its exit status and stderr."""
+    p = subprocess.run([os.path.join(BUILD, "tools", "sanitize-file"), "-q", "-c", conf,
+                        "-o", out] + inputs, capture_output=True, timeout=900)
+    return p.returncode, p.stderr.decode(errors="replace")
+
+
+class WarmMatchesCold(unittest.TestCase):
+    """Every Office type of the corpus, through sanitize-file in both modes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mugai-office-")
+        d = cls.tmp.name
+        files = os.path.join(CORPUS, "files")
+        cls.inputs = sorted(os.path.join(files, n) for n in os.listdir(files)
+                            if n.startswith("office_") and "encrypted" not in n)
+        cls.types = sorted(os.path.splitext(p)[1][1:] for p in cls.inputs)
+        # The service sanitize-file starts is found beside render_path: a copy of the
+        # renderer and a wrapper of the service that notes each start.
+        rdir = os.path.join(d, "bin")
+        os.mkdir(rdir)
+        shutil.copy(os.path.join(BUILD, "render", "mugai-render"), rdir)
+        cls.starts = os.path.join(d, "starts")
+        with open(os.path.join(rdir, "mugai-office"), "w") as f:
+            f.write('#!/bin/sh\necho start >> %s\nexec %s "$@"\n' % (cls.starts, office()))
+        os.chmod(os.path.join(rdir, "mugai-office"), 0o755)
+        render = "[general]\nrender_path = %s\n" % os.path.join(rdir, "mugai-render")
+        cls.out = {}
+        for mode in ("warm", "cold"):
+            conf = os.path.join(d, mode + ".conf")
+            write_conf(conf, mode)
+            with open(conf, "a") as f:
+                f.write(render)
+            cls.out[mode] = os.path.join(d, mode)
+            t0 = time.monotonic()
+            rc, err = sanitize(conf, cls.out[mode], cls.inputs)
+            cls.secs = getattr(cls, "secs", {})
+            cls.secs[mode] = time.monotonic() - t0
+            assert rc == 0, (mode, rc, err)
+        cls.starts_seen = open(cls.starts).read().split() if os.path.exists(cls.starts) else []
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_corpus_has_every_type(self):
+        for t in ("doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf"):
+            self.assertIn(t, self.types)
+
+    def test_warm_run_started_one_service(self):
+        self.assertEqual(self.starts_seen, ["start"])
+
+    def test_every_type_matches_cold(self):
+        for path in self.inputs:
+            name = os.path.splitext(os.path.basename(path))[0] + ".pdf"
+            warm, cold = (os.path.join(self.out[m], name) for m in ("warm", "cold"))
+            with self.subTest(name=name):
+                self.assertTrue(os.path.exists(warm) and os.path.exists(cold))
+                self.assertEqual(pdf_pages(warm), pdf_pages(cold))
+                self.assertEqual(pdf_text(warm), pdf_text(cold))
+                self.assertTrue(pdf_text(warm))
+
+    def test_service_converts_each_type_itself(self):
+        """The service's own PDF (before flattening) has the text of the cold result."""
+        svc = Service(office())
+        try:
+            for path in self.inputs:
+                ext = os.path.splitext(path)[1][1:]
+                if ext in SHEETS:
+                    continue
+                out = os.path.join(self.tmp.name, "svc-" + os.path.basename(path) + ".pdf")
+                cold = os.path.join(self.out["cold"],
+                                    os.path.splitext(os.path.basename(path))[0] + ".pdf")
+                with self.subTest(type=ext):
+                    self.assertEqual(svc.convert(path, out)[0], "ok")
+                    self.assertEqual(pdf_pages(out), pdf_pages(cold))
+                    self.assertEqual(pdf_text(out), pdf_text(cold))
+        finally:
+            svc.close()
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    hits = []
+
+    def do_GET(self):
+        Recorder.hits.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Isolation(unittest.TestCase):
+    """Documents that reach out of their conversion, in both modes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mugai-office-iso-")
+        d = cls.tmp.name
+        cls.server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        port = cls.server.server_address[1]
+        cls.secret = "GATEWAYSECRET" + secrets.token_hex(8)
+        cls.gw = os.path.join(d, "gateway")
+        os.mkdir(cls.gw)
+        secret_txt = os.path.join(cls.gw, "secret.txt")
+        secret_csv = os.path.join(cls.gw, "secret.csv")
+        cls.mark = os.path.join(cls.gw, "macro-ran")
+        inputs = os.path.join(d, "in")
+        os.mkdir(inputs)
+        docs = {
+            "picture.odt": office_docs.odt_linked_image("http://127.0.0.1:%d/pic.png" % port),
+            "includetext.docx": office_docs.docx_includetext(secret_txt),
+            "section.odt": office_docs.odt_section_link(secret_txt),
+            "macro.odt": office_docs.odt_macro(cls.mark),
+        }
+        for name, data in docs.items():
+            with open(os.path.join(inputs, name), "wb") as f:
+                f.write(data)
+        # The spreadsheet is made by LibreOffice before the file it refers to exists.
+        fods = os.path.join(d, "extref.fods")
+        with open(fods, "w") as f:
+            f.write(office_docs.fods_extref(secret_csv))
+        subprocess.run(["soffice", "-env:UserInstallation=file://%s/profile" % d, "--headless",
+                        "--convert-to", "xlsx", "--outdir", inputs, fods],
+                       capture_output=True, timeout=300, check=True)
+        with open(secret_txt, "w") as f:
+            f.write(cls.secret + "\n")
+        with open(secret_csv, "w") as f:
+            f.write(cls.secret + "\n")
+        cls.names = sorted(os.listdir(inputs))
+        cls.out = {}
+        for mode in ("warm", "cold"):
+            conf = os.path.join(d, mode + ".conf")
+            write_conf(conf, mode)
+            cls.out[mode] = os.path.join(d, "out-" + mode)
+            rc, err = sanitize(conf, cls.out[mode], [os.path.join(inputs, n) for n in cls.names])
+            assert rc == 0, (mode, rc, err)
+        svc = Service(office())
+        cls.out["service"] = os.path.join(d, "out-service")
+        os.mkdir(cls.out["service"])
+        try:
+            for n in cls.names:
+                if not n.endswith(".xlsx"):
+                    res = svc.convert(os.path.join(inputs, n),
+                                      os.path.join(cls.out["service"], n[:n.rindex(".")] + ".pdf"))
+                    assert res[0] == "ok", (n, res)
+        finally:
+            svc.close()
+        cls.server.shutdown()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def outputs(self):
+        for mode, out in self.out.items():
+            for n in self.names:
+                path = os.path.join(out, n[:n.rindex(".")] + ".pdf")
+                if mode != "service" or not n.endswith(".xlsx"):
+                    yield mode, n, path
+
+    def test_every_document_converts(self):
+        self.assertEqual(len(self.names), 5)
+        for mode, n, path in self.outputs():
+            with self.subTest(mode=mode, doc=n):
+                self.assertIn("ISOLATION", pdf_text(path))
+
+    def test_no_request_reaches_the_server(self):
+        self.assertEqual(Recorder.hits, [])
+
+    def test_no_byte_of_the_gateway_file(self):
+        for mode, n, path in self.outputs():
+            with self.subTest(mode=mode, doc=n):
+                self.assertNotIn(self.secret, " ".join(pdf_text(path)))
+                with open(path, "rb") as f:
+                    self.assertNotIn(self.secret.encode(), f.read())
+        for n in os.listdir(self.out["warm"]):  # the sheets' CSV too
+            with open(os.path.join(self.out["warm"], n), "rb") as f:
+                self.assertNotIn(self.secret.encode(), f.read())
+
+    def test_macro_neither_runs_nor_writes(self):
+        self.assertFalse(os.path.exists(self.mark))
+        for mode, n, path in self.outputs():
+            if n == "macro.odt":
+                self.assertNotIn("RAN", pdf_text(path), mode)
+
+
+class Failures(unittest.TestCase):
+    """Children that crash, hang or run out of memory, through the service itself."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="mugai-office-fail-")
+        d = self.tmp.name
+        self.long = os.path.join(d, "long.docx")
+        with open(self.long, "wb") as f:
+            f.write(office_docs.docx_pages(3000))
+        self.small = os.path.join(CORPUS, "files", "office_docx.docx")
+        self.conf = os.path.join(d, "office.conf")
+        write_conf(self.conf, "warm", "[jail]\noffice_memory_mb = 512\n")
+        self.svc = Service(office(), self.conf)
+
+    def tearDown(self):
+        self.svc.close()
+        self.tmp.cleanup()
+
+    def out(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def convert_watched(self, *args, **kw):
+        """Service.convert, noting every process of the service's children meanwhile."""
+        seen, done = set(), threading.Event()
+
+        def watch():
+            while not done.is_set():
+                for c in children_of(self.svc.proc.pid):
+                    seen.update([c] + children_of(c))
+                time.sleep(0.01)
+        t = threading.Thread(target=watch)
+        t.start()
+        try:
+            return self.svc.convert(*args, **kw)
+        finally:
+            done.set()
+            t.join()
+            self.seen = seen
+
+    def spare_tree(self):
+        """The processes of the child the service keeps ready: its init and LibreOffice."""
+        kids = children_of(self.svc.proc.pid)
+        return set(kids + [g for k in kids for g in children_of(k)])
+
+    def assert_recovers(self):
+        """No process of the failed conversion is left (only the one child started ahead of
+        the next document: its init and LibreOffice), and the next document converts."""
+        self.assertTrue(self.seen)
+        self.assertTrue(wait_for(lambda: len(children_of(self.svc.proc.pid)) <= 1 and
+                                 len(self.spare_tree()) <= 2 and
+                                 all(not os.path.exists("/proc/%d" % p)
+                                     for p in self.seen - self.spare_tree()), 10),
+                        (self.seen, self.spare_tree()))
+        self.assertEqual(self.svc.convert(self.small, self.out("next.pdf"))[0], "ok")
+        self.assertTrue(pdf_text(self.out("next.pdf")))
+        self.assertIsNone(self.svc.proc.poll())
+
+    def test_child_killed_with_sigsegv(self):
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=self.convert_watched(self.long, self.out("long.pdf"))))
+        t.start()
+        # The child is the jail's init; LibreOffice is its child. The one that has the
+        # document open (the other waits for the next document) is killed.
+        def busy():
+            return [k for c in children_of(self.svc.proc.pid) for k in children_of(c)
+                    if has_input(k)]
+        self.assertTrue(wait_for(busy, 30))
+        time.sleep(0.3)
+        for pid in busy():
+            os.kill(pid, signal.SIGSEGV)
+        t.join(120)
+        self.assertEqual(result["r"][0], "crashed", result)
+        self.assertIn("SIGSEGV", result["r"][2])
+        self.assert_recovers()
+
+    def test_child_past_its_deadline(self):
+        t0 = time.monotonic()
+        res = self.convert_watched(self.long, self.out("long.pdf"), timeout=0.5)
+        self.assertEqual(res[0], "timeout", res)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assert_recovers()
+
+    def test_child_over_its_memory_limit(self):
+        """A picture of 16000 x 16000 pixels, over 700 MiB once decoded: more than the 512 MiB
+        the child may add. LibreOffice either fails or leaves the picture out (with a limit of
+        8 GiB the PDF has it, downsampled to 1772 pixels square)."""
+        with open(self.out("big.odt"), "wb") as f:
+            f.write(office_docs.odt_picture(office_docs.big_png(16000, 16000)))
+        res = self.convert_watched(self.out("big.odt"), self.out("big.pdf"))
+        if res[0] == "ok":
+            images = subprocess.run(["pdfimages", "-list", self.out("big.pdf")],
+                                    capture_output=True, check=True).stdout.decode()
+            self.assertEqual(images.splitlines()[2:], [], "the picture was decoded")
+        self.assert_recovers()
+
+
+class Concurrent(unittest.TestCase):
+    """Two documents at the same time, on two sockets of one listening service."""
+
+    def test_documents_do_not_see_each_other(self):
+        with tempfile.TemporaryDirectory(prefix="mugai-office-two-") as d:
+            path = os.path.join(d, "office.sock")
+            proc = subprocess.Popen([office(), "--listen", path], stderr=subprocess.DEVNULL)
+            try:
+                self.assertTrue(wait_for(lambda: os.path.exists(path), 30))
+                token = "MARKER" + secrets.token_hex(8)
+                a_dir = os.path.join(d, "a")
+                os.mkdir(a_dir)
+                with open(os.path.join(a_dir, "marker.txt"), "w") as f:
+                    f.write(token + "\n")
+                a = os.path.join(a_dir, "a.docx")
+                with open(a, "wb") as f:
+                    f.write(office_docs.docx_pages(1500))
+                # B links to the marker beside A, and to A's input as the jail names its own.
+                svc_dir = [n for n in os.listdir(tempfile.gettempdir())
+                           if n.startswith("mugai-office-%d-" % proc.pid)]
+                self.assertEqual(len(svc_dir), 1)
+                work = os.path.join(tempfile.gettempdir(), svc_dir[0], "work")
+                b = os.path.join(d, "b.odt")
+                with open(b, "wb") as f:
+                    f.write(office_docs.odt(
+                        '<text:section text:name="m"><text:section-source '
+                        'xlink:href="file://%s/marker.txt" xlink:type="simple"/></text:section>'
+                        '<text:section text:name="a"><text:section-source '
+                        'xlink:href="file://%s/input.docx" xlink:type="simple"/></text:section>'
+                        % (a_dir, work)))
+                results = {}
+
+                def run(name, src):
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                    s.connect(path)
+                    svc = Service.__new__(Service)
+                    svc.sock, svc.seq = s, 0
+                    t0 = time.monotonic()
+                    r = svc.convert(src, os.path.join(d, name + ".pdf"))
+                    results[name] = (r, t0, time.monotonic())
+                    s.close()
+                ta = threading.Thread(target=run, args=("a", a))
+                tb = threading.Thread(target=run, args=("b", b))
+                ta.start()
+                time.sleep(0.2)
+                tb.start()
+                ta.join(300)
+                tb.join(300)
+                self.assertEqual(results["a"][0][0], "ok", results)
+                self.assertEqual(results["b"][0][0], "ok", results)
+                # They overlapped: B started before A ended and ended after A started.
+                self.assertLess(results["b"][1], results["a"][2])
+                text_b = " ".join(pdf_text(os.path.join(d, "b.pdf")))
+                self.assertIn("ISOLATION", text_b)
+                self.assertNotIn(token, text_b)
+                self.assertNotIn("quick brown fox", text_b)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            self.assertFalse(os.path.exists(path))
+
+
+def mugai_user():
+    try:
+        import pwd
+        return pwd.getpwnam("mugai")
+    except KeyError:
+        return None
+
+
+@unittest.skipUnless(os.geteuid() == 0 and mugai_user(), "needs root and the user mugai")
+class UnderTheSupervisor(unittest.TestCase):
+    """mugai-milter starts the service before its worker, which converts a docx attachment
+    through it; killed, the service is started again and the next attachment goes through the
+    new one."""
+
+    def setUp(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "postfix"))
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "milter"))
+        from pfharness import give_to
+        self.tmp = tempfile.TemporaryDirectory(prefix="mugai-office-sup-")
+        d = self.tmp.name
+        shutil.copytree(os.path.join(CORPUS, "clamdb"), os.path.join(d, "db"))
+        os.mkdir(os.path.join(d, "spool"))
+        self.sock = os.path.join(d, "milter.sock")
+        conf = os.path.join(d, "mugai.conf")
+        with open(conf, "w") as f:
+            f.write("[general]\nlog_level = info\n[scan]\nclamav_db_dir = %s/db\n"
+                    "[quarantine]\ndir = %s/q\n[milter]\nsocket = unix:%s\nspool_dir = %s/spool\n"
+                    "pid_file = %s/pid\nworkers = 1\nuser = mugai\n" % (d, d, self.sock, d, d))
+        give_to("mugai", d)
+        self.logf = open(os.path.join(d, "log"), "w+")
+        self.proc = subprocess.Popen([os.path.join(BUILD, "milter", "mugai-milter"), "-c", conf,
+                                      "-f"], stdout=self.logf, stderr=subprocess.STDOUT)
+
+    def tearDown(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        self.tmp.cleanup()
+
+    def log(self):
+        with open(self.logf.name, errors="replace") as f:
+            return f.read()
+
+    def service(self):
+        kids = [k for k in children_of(self.proc.pid) if comm(k) == "mugai-office"]
+        return kids[0] if kids else None
+
+    def send_docx(self):
+        """A message with the corpus's docx attached, through the milter; its clean copy."""
+        import base64
+        import email
+        import email.policy
+        from test_replbody import MilterClient, rebuild
+        with open(os.path.join(CORPUS, "files", "office_docx.docx"), "rb") as f:
+            att = base64.encodebytes(f.read()).replace(b"\n", b"\r\n")
+        body = (b"--B\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nReport.\r\n"
+                b"--B\r\nContent-Type: application/vnd.openxmlformats-officedocument."
+                b"wordprocessingml.document\r\n"
+                b"Content-Disposition: attachment; filename=\"report.docx\"\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n" + att + b"--B--\r\n")
+        headers = [(b"From", b" alice@example.com"), (b"To", b" bob@example.lg.jp"),
+                   (b"Subject", b" report"), (b"MIME-Version", b" 1.0"),
+                   (b"Content-Type", b" multipart/mixed; boundary=\"B\"")]
+        c = MilterClient(self.sock)
+        try:
+            c.negotiate()
+            c.message(headers, body, b"OFFICE1")
+            replies = c.eom()
+        finally:
+            c.close()
+        msg = email.message_from_bytes(rebuild(headers, replies), policy=email.policy.default)
+        return [p.get_filename() for p in msg.iter_attachments()]
+
+    def test_service_restarts_after_its_death(self):
+        self.assertTrue(wait_for(lambda: os.path.exists(self.sock) and self.service(), 60),
+                        self.log())
+        self.assertEqual(self.send_docx(), ["report.pdf"], self.log())
+        self.assertEqual(self.log().count("office: docx: converted"), 1, self.log())
+        first = self.service()
+        os.kill(first, signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: self.service() not in (None, first), 60), self.log())
+        self.assertIn("Office service %d ended" % first, self.log())
+        # The worker that was connected to the dead service gives way to one connected to the
+        # new service.
+        self.assertTrue(wait_for(lambda: self.send_docx() == ["report.pdf"] and
+                                 self.log().count("office: docx: converted") == 2, 120),
+                        self.log())
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--corpus", required=True)
+    args, rest = ap.parse_known_args()
+    BUILD = os.path.abspath(args.build)
+    CORPUS = os.path.abspath(args.corpus)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
