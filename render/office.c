@@ -16,9 +16,11 @@
  * (pid 2), which becomes the jail user, installs the seccomp filter (no execve
  * here) while it still has one thread, takes its rlimits and starts LibreOffice
  * (libreofficekit_hook_2); [office] spares such children are made ahead of
- * their documents. Given a document, the init copies the input in and hands the
- * program the output descriptor alone; the program loads the document, saves
- * it as PDF, writes the PDF to the output and exits, and the init with it. A
+ * their documents. Given a document, the init becomes the jail user, copies the input in and
+ * hands the program its extension alone; the program loads the document, saves it as PDF in
+ * the work directory and exits; the init ends whatever else runs in the jail, copies the PDF to
+ * the output (never the program's) and exits. What LibreOffice's start left open in the
+ * service (an eventfd, pipes) is made the child's own before anything runs in it. A
  * child serves one document and is never reused. The service kills a child at its deadline or when
  * its requester goes away, answers with how it ended, and after [office] recycle_after documents
  * exits once idle, to be started afresh.
@@ -41,6 +43,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -53,9 +56,10 @@
 #include "office.h"
 #include "san_int.h"
 
-/* The most sockets served at once (one per worker), and the longest wait for LibreOffice's
- * start-up threads to end before the first fork. */
-#define CHAN_MAX 64
+/* The most sockets served at once (one per worker: as many as mugai-milter may have, [milter]
+ * workers; a worker whose socket is refused exits and is started again, to be refused again),
+ * and the longest wait for LibreOffice's start-up threads to end before the first fork. */
+#define CHAN_MAX 256
 #define SINGLE_WAIT 15.0
 /* In the poll map: the entry is a socket's child, or a spare child, not the socket. */
 #define MAP_CHILD ((SIZE_MAX >> 1) + 1)
@@ -94,6 +98,7 @@ typedef struct svc {
     int listen_fd;           /* -1 with --fd */
     chan ch[CHAN_MAX];
     spare spare[SPARES_MAX];
+    int job_fds[2];     /* the input and output of the request being handed, -1 between */
     size_t spares;      /* how many to keep ready ([office] spares) */
     double spare_after; /* when to try again after one could not be made or died */
     unsigned long done;
@@ -220,7 +225,7 @@ static void child_die(const char *what, int code)
 }
 
 /* What a child's init is sent for its document, with the input and output descriptors; the
- * program then gets the same with the output alone. */
+ * program then gets the same without any. */
 typedef struct office_job {
     char ext[12];
 } office_job;
@@ -334,13 +339,12 @@ static void child_env(const svc *s)
 }
 
 /* In the jail, the jail user: take the filters and limits while single-threaded, start
- * LibreOffice, then wait on sock for the document (its extension and the output), convert
- * the input the init copied in to PDF and copy that to the output; never returns. */
+ * LibreOffice, then wait on sock for the document (its extension) and convert the input the
+ * init copied in to PDF in out/, for the init to take; never returns. */
 static void program_main(const svc *s, int sock)
 {
     char url[PATH_MAX + 8], input[PATH_MAX], pdf[PATH_MAX];
     office_job job;
-    int out;
 
     if (jailns_drop(&s->ids) < 0)
         child_die(jailns_step(), OFFICE_EXIT_SETUP);
@@ -363,7 +367,10 @@ static void program_main(const svc *s, int sock)
     if (!kit)
         _exit(OFFICE_EXIT_SETUP);
     /* Started: from here on this child waits for its document. */
-    if (fds_recv(sock, &job, sizeof job, &out, 1) < 0 || !ext_ok(job.ext, sizeof job.ext) ||
+    ssize_t got;
+    while ((got = recv(sock, &job, sizeof job, 0)) < 0 && errno == EINTR)
+        ;
+    if (got != (ssize_t)sizeof job || !ext_ok(job.ext, sizeof job.ext) ||
         input_path(s, job.ext, input) < 0)
         _exit(OFFICE_EXIT_SETUP);
     close(sock);
@@ -371,16 +378,17 @@ static void program_main(const svc *s, int sock)
         kit->pClass->documentLoadWithOptions(kit, input, "Language=en-US,Batch=true");
     if (!doc)
         _exit(OFFICE_EXIT_LOAD);
-    if (!doc->pClass->saveAs(doc, pdf, "pdf", NULL) || output_copy(pdf, out) < 0)
+    if (!doc->pClass->saveAs(doc, pdf, "pdf", NULL))
         _exit(OFFICE_EXIT_SAVE);
     _exit(OFFICE_EXIT_OK);
 }
 
 /* In the jail's init, while the program starts: wait on ctl for the document (its
- * extension, the input and the output), copy the input in, and hand the program (on prog_sock)
- * the extension and the output. Ends the child when the service drops it unused (its socket
+ * extension, the input and the output), become the jail user, copy the input in and hand the
+ * program (on prog_sock) the extension alone: the output, the worker's file, is never the
+ * program's. Returns the output. Ends the child when the service drops it unused (its socket
  * closes) or the program dies first. */
-static void init_take(const svc *s, int ctl, int prog_sock)
+static int init_take(const svc *s, int ctl, int prog_sock)
 {
     char input[PATH_MAX];
     office_job job;
@@ -395,31 +403,167 @@ static void init_take(const svc *s, int ctl, int prog_sock)
     close(ctl);
     if (!ext_ok(job.ext, sizeof job.ext) || input_path(s, job.ext, input) < 0)
         _exit(OFFICE_EXIT_SETUP);
-    if (input_copy(fds[0], input, &s->ids) < 0)
-        child_die("copying the input into the jail", OFFICE_EXIT_SETUP);
-    close(fds[0]);
-    if (fds_send(prog_sock, &job, sizeof job, &fds[1], 1) < 0)
-        _exit(OFFICE_EXIT_SETUP);
-    close(fds[1]);
-    close(prog_sock);
-}
-
-/* The jail's init, once the document is the program's: become the jail user, wait for the
- * program and exit with its exit code, or OFFICE_EXIT_SIGNAL + the signal that killed it.
- * Leaving ends the PID namespace: the kernel kills whatever the program left. */
-static void init_wait(const svc *s, pid_t prog)
-{
-    int st = 0;
-    pid_t w;
-
-    /* The change of user clears the parent-death signal: set it after. */
+    /* The jail user before it reads the input (a descriptor of a worker's, which parses
+     * untrusted mail), and before the program has the document, which may take the program over.
+     * The change of user clears the parent-death signal: set it after. */
     if (jailns_drop(&s->ids) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0 ||
         prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit(OFFICE_EXIT_SETUP);
+    if (input_copy(fds[0], input, &s->ids) < 0)
+        child_die("copying the input into the jail", OFFICE_EXIT_SETUP);
+    close(fds[0]);
+    if (send(prog_sock, &job, sizeof job, MSG_NOSIGNAL) != (ssize_t)sizeof job)
+        _exit(OFFICE_EXIT_SETUP);
+    close(prog_sock);
+    return fds[1];
+}
+
+/* The jail's init, once the document is the program's: wait for the program; when it
+ * converted, end whatever else runs in the jail, then copy its PDF to out and exit 0 (or
+ * OFFICE_EXIT_SAVE), else exit with its exit code, or OFFICE_EXIT_SIGNAL + the signal that
+ * killed it. Leaving ends the PID namespace: the kernel kills whatever the program left. */
+static void init_wait(const svc *s, pid_t prog, int out)
+{
+    char pdf[PATH_MAX];
+    int st = 0;
+    pid_t w;
+
     while ((w = waitpid(-1, &st, 0)) != prog)
         if (w < 0 && errno != EINTR)
             _exit(OFFICE_EXIT_SETUP);
-    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : OFFICE_EXIT_SIGNAL + WTERMSIG(st));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != OFFICE_EXIT_OK)
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : OFFICE_EXIT_SIGNAL + WTERMSIG(st));
+    /* Nothing the document started may change the PDF while it is copied. */
+    (void)kill(-1, SIGKILL);
+    while ((w = waitpid(-1, NULL, 0)) > 0 || (w < 0 && errno == EINTR))
+        ;
+    if (mg_snprintf(pdf, sizeof pdf, "%s/out/input.pdf", s->work) < 0 || output_copy(pdf, out) < 0)
+        _exit(OFFICE_EXIT_SAVE);
+    _exit(OFFICE_EXIT_OK);
+}
+
+/* The most descriptors a child takes over from the service (LibreOffice's start leaves a
+ * dozen). */
+#define INHERITED_MAX 256
+
+/* Non-zero when /proc/self/fdinfo of fd says it is an eventfd in semaphore mode. */
+static int eventfd_semaphore(int fd)
+{
+    char path[64], buf[512];
+    int in = mg_snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd) < 0
+                 ? -1
+                 : open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = in < 0 ? -1 : read(in, buf, sizeof buf - 1);
+
+    if (in >= 0)
+        close(in);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *f = strstr(buf, "eventfd-semaphore:");
+    return f && atoi(f + 18) == 1;
+}
+
+/* Put a new eventfd of this process's own at fd, with fd's flags. 0 or -1. */
+static int eventfd_renew(int fd)
+{
+    int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
+    int e = fl < 0 || fdfl < 0 ? -1
+                               : eventfd(0, EFD_CLOEXEC | (fl & O_NONBLOCK ? EFD_NONBLOCK : 0) |
+                                                (eventfd_semaphore(fd) ? EFD_SEMAPHORE : 0));
+    int rc = e < 0 || dup3(e, fd, fdfl & FD_CLOEXEC ? O_CLOEXEC : 0) < 0 ? -1 : 0;
+
+    if (e >= 0)
+        close(e);
+    return rc;
+}
+
+/* Put a new pipe of this process's own at every descriptor of fds (n) that is an end of the
+ * pipe ino, each end where the old one was, with its flags; each is marked in done. 0 or -1. */
+static int pipe_renew(const int *fds, char *done, size_t n, ino_t ino)
+{
+    int p[2];
+    struct stat st;
+    int rc = 0;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (fstat(fds[i], &st) < 0 || !S_ISFIFO(st.st_mode) || st.st_ino != ino)
+            continue;
+        int fl = fcntl(fds[i], F_GETFL), fdfl = fcntl(fds[i], F_GETFD);
+        int end = (fl & O_ACCMODE) == O_WRONLY ? p[1] : p[0];
+        if (fl < 0 || fdfl < 0 || dup3(end, fds[i], fdfl & FD_CLOEXEC ? O_CLOEXEC : 0) < 0 ||
+            fcntl(fds[i], F_SETFL, fl & O_NONBLOCK) < 0)
+            rc = -1;
+        done[i] = 1;
+    }
+    close(p[0]);
+    close(p[1]);
+    return rc;
+}
+
+/* The descriptors of this process from 3 on but keep, into fds (at most INHERITED_MAX). Their
+ * number, or -1. */
+static int fds_list(int keep, int *fds)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd < 3 || fd == keep || fd == dirfd(d))
+            continue;
+        if (n == INHERITED_MAX) {
+            closedir(d);
+            return errno = EMFILE, -1;
+        }
+        fds[n++] = fd;
+    }
+    closedir(d);
+    return n;
+}
+
+/* In a child, before anything else: what LibreOffice's start left open in the service (an
+ * eventfd, pipes) is the same kernel object in the service and in every other child, a channel
+ * from one document to another. Each eventfd and pipe becomes a new one of this child's own at
+ * the same number; files open read-only (LibreOffice's type libraries, images) stay; every other
+ * descriptor but keep (sockets, directories, files open for writing) is closed. 0 or -1. */
+static int fds_own(int keep)
+{
+    int fds[INHERITED_MAX];
+    char done[INHERITED_MAX] = {0};
+    int n = fds_list(keep, fds);
+    struct stat st;
+    char link[64], target[64];
+
+    for (int i = 0; i < n; i++) {
+        int fl = fcntl(fds[i], F_GETFL);
+        ssize_t len = mg_snprintf(link, sizeof link, "/proc/self/fd/%d", fds[i]) < 0
+                          ? -1
+                          : readlink(link, target, sizeof target - 1);
+        if (done[i])
+            continue;
+        if (fl < 0 || fstat(fds[i], &st) < 0)
+            return -1;
+        target[len > 0 ? len : 0] = '\0';
+        if (S_ISREG(st.st_mode) && (fl & O_ACCMODE) == O_RDONLY)
+            continue;
+        if (strcmp(target, "anon_inode:[eventfd]") == 0) {
+            if (eventfd_renew(fds[i]) < 0)
+                return -1;
+        } else if (S_ISFIFO(st.st_mode)) {
+            /* Both ends at once. */
+            if (pipe_renew(fds, done, (size_t)n, st.st_ino) < 0)
+                return -1;
+        } else {
+            close(fds[i]);
+        }
+    }
+    return n < 0 ? -1 : 0;
 }
 
 /* The conversion child, pid 1 of its namespaces, made before its document is known: enter
@@ -443,10 +587,16 @@ static void child_main(const svc *s, int ctl)
     for (size_t i = 0; i < SPARES_MAX; i++)
         if (s->spare[i].pid > 0)
             close(s->spare[i].ctl), close(s->spare[i].pidfd);
+    /* A child made for a request in hand gets that document from its init, never these. */
+    for (size_t i = 0; i < 2; i++)
+        if (s->job_fds[i] >= 0)
+            close(s->job_fds[i]);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
         _exit(OFFICE_EXIT_SETUP);
     close(null);
+    if (fds_own(ctl) < 0)
+        child_die("the descriptors taken over from the service", OFFICE_EXIT_SETUP);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_die("prctl(PR_SET_PDEATHSIG)", OFFICE_EXIT_SETUP);
     child_enter(s);
@@ -461,8 +611,8 @@ static void child_main(const svc *s, int ctl)
         program_main(s, pair[1]);
     }
     close(pair[1]);
-    init_take(s, ctl, pair[0]);
-    init_wait(s, prog);
+    int out = init_take(s, ctl, pair[0]);
+    init_wait(s, prog, out);
 }
 
 /* ---- the service ---- */
@@ -652,6 +802,8 @@ static void job_start(svc *s, chan *ch, const office_req *q, int fds[2])
     double limit_s = s->c->office_timeout;
 
     ch->seq = q->seq;
+    s->job_fds[0] = fds[0];
+    s->job_fds[1] = fds[1];
     if (threads() != 1) {
         (void)rep_send(ch, OFFICE_SETUP, -1, 0, "the service runs threads; it restarts");
         mg_error("office: %zu threads in the service; exiting", threads());
@@ -672,6 +824,7 @@ static void job_start(svc *s, chan *ch, const office_req *q, int fds[2])
     }
     close(fds[0]);
     close(fds[1]);
+    s->job_fds[0] = s->job_fds[1] = -1;
 }
 
 /* A request on ch: start its child, or drop ch when the message is malformed or ch is busy. */
@@ -1085,6 +1238,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     s.c = c;
     s.listen_fd = -1;
+    s.job_fds[0] = s.job_fds[1] = -1;
     s.recycle_after = c->office_recycle_after;
     for (size_t i = 0; i < CHAN_MAX; i++)
         s.ch[i].fd = s.ch[i].pidfd = -1;

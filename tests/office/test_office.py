@@ -24,6 +24,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -392,6 +393,111 @@ class Failures(unittest.TestCase):
         self.assert_recovers()
 
 
+def kernel_objects(pid, stdio=True):
+    """The pipes, sockets and eventfds process pid holds (without stdio: from descriptor 3
+    on), by what names them in the kernel."""
+    objs = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        if not stdio and int(fd) < 3:
+            continue
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            if target == "anon_inode:[eventfd]":
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    target = "eventfd:" + re.search(r"^eventfd-id:\s*(\d+)", f.read(),
+                                                    re.M).group(1)
+        except OSError:
+            continue
+        if target.startswith(("pipe:", "socket:", "eventfd:", "anon_inode:")):
+            objs.add(target)
+    return objs
+
+
+def threads_of(pid):
+    try:
+        return len(os.listdir("/proc/%d/task" % pid))
+    except OSError:
+        return 0
+
+
+class Inherited(unittest.TestCase):
+    """What a child takes over from the service when it is forked: LibreOffice's start left an
+    eventfd and pipes open in the service, which a child must not share with the service nor
+    with the other children (a channel from one document to the next); nor may it hold a
+    directory or a file open for writing."""
+
+    def test_child_shares_no_descriptor_with_the_service(self):
+        svc = Service(office())
+        try:
+            def spare():
+                kids = children_of(svc.proc.pid)
+                progs = [g for k in kids for g in children_of(k)]
+                return (kids[0], progs[0]) if len(kids) == 1 and len(progs) == 1 and \
+                    threads_of(progs[0]) > 1 else None
+            self.assertTrue(wait_for(spare, 60))
+            init, prog = spare()
+            mine = kernel_objects(svc.proc.pid)
+            self.assertTrue(any(o.startswith("eventfd:") for o in mine), mine)
+            # The jail's init keeps the service's standard error, for its own failures.
+            self.assertEqual(kernel_objects(init, stdio=False) & mine, set())
+            self.assertEqual(kernel_objects(prog) & mine, set())
+            for fd in os.listdir("/proc/%d/fd" % prog):
+                st = os.stat("/proc/%d/fd/%s" % (prog, fd))
+                with open("/proc/%d/fdinfo/%s" % (prog, fd)) as f:
+                    flags = int(re.search(r"^flags:\s*(\d+)", f.read(), re.M).group(1), 8)
+                with self.subTest(fd=fd, target=os.readlink("/proc/%d/fd/%s" % (prog, fd))):
+                    self.assertFalse(stat.S_ISDIR(st.st_mode))
+                    if stat.S_ISREG(st.st_mode):
+                        self.assertEqual(flags & os.O_ACCMODE, os.O_RDONLY)
+            # The child converts with descriptors of its own.
+            with tempfile.TemporaryDirectory(prefix="mugai-office-fds-") as d:
+                out = os.path.join(d, "out.pdf")
+                small = os.path.join(CORPUS, "files", "office_docx.docx")
+                self.assertEqual(svc.convert(small, out)[0], "ok")
+                self.assertTrue(pdf_text(out))
+        finally:
+            svc.close()
+
+    def test_program_never_holds_the_output(self):
+        """The output is the worker's file: LibreOffice, which the document may take over,
+        saves in its jail and the jail's init copies the PDF out once it has ended. Nor does
+        it hold the worker's input (the init copies it in), also when its child is made for
+        the request ([office] spares = 0) while the service holds the request's files."""
+        for spares in (1, 0):
+            with self.subTest(spares=spares), \
+                    tempfile.TemporaryDirectory(prefix="mugai-office-out-") as d:
+                conf = os.path.join(d, "office.conf")
+                write_conf(conf, "warm", "spares = %d\n" % spares)
+                src, out = os.path.join(d, "long.docx"), os.path.join(d, "long.pdf")
+                with open(src, "wb") as f:
+                    f.write(office_docs.docx_pages(1500))
+                svc = Service(office(), conf)
+                try:
+                    result, busy, held = {}, set(), set()
+                    t = threading.Thread(target=lambda: result.update(r=svc.convert(src, out)))
+                    t.start()
+                    while t.is_alive():
+                        for k in children_of(svc.proc.pid):
+                            for g in children_of(k):
+                                if not has_input(g):
+                                    continue
+                                busy.add(g)
+                                try:
+                                    held.update(os.readlink("/proc/%d/fd/%s" % (g, fd))
+                                                for fd in os.listdir("/proc/%d/fd" % g))
+                                except OSError:
+                                    pass
+                        time.sleep(0.02)
+                    t.join()
+                finally:
+                    svc.close()
+                self.assertEqual(result["r"][0], "ok", result)
+                self.assertTrue(busy)
+                self.assertNotIn(out, held)
+                self.assertNotIn(src, held)
+                self.assertIn("brown", pdf_text(out))
+
+
 class Concurrent(unittest.TestCase):
     """Two documents at the same time, on two sockets of one listening service."""
 
@@ -452,6 +558,42 @@ class Concurrent(unittest.TestCase):
                 proc.terminate()
                 proc.wait(30)
             self.assertFalse(os.path.exists(path))
+
+
+class ManySockets(unittest.TestCase):
+    """mugai-milter may run 256 workers, each with a socket of its own to the service: the
+    service keeps them all (a worker whose socket it closed would exit, be started again and
+    be refused again)."""
+
+    def test_every_worker_keeps_its_socket(self):
+        from office_client import MAGIC, CONVERT, REQ, REP, RESULTS
+        with tempfile.TemporaryDirectory(prefix="mugai-office-many-") as d:
+            path = os.path.join(d, "office.sock")
+            proc = subprocess.Popen([office(), "--listen", path], stderr=subprocess.DEVNULL)
+            socks = []
+            try:
+                self.assertTrue(wait_for(lambda: os.path.exists(path), 30))
+                for _ in range(256):
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                    s.connect(path)
+                    s.settimeout(30)
+                    socks.append(s)
+                null = os.open("/dev/null", os.O_RDONLY)
+                try:
+                    for i in (0, 63, 64, 255):
+                        req = REQ.pack(MAGIC, CONVERT, i + 1, 1000, b"no-such")
+                        socket.send_fds(socks[i], [req], [null, null])
+                        rep = socks[i].recv(REP.size + 16)
+                        with self.subTest(socket=i):
+                            self.assertEqual(len(rep), REP.size)
+                            self.assertEqual(RESULTS[REP.unpack(rep)[3]], "refused")
+                finally:
+                    os.close(null)
+            finally:
+                for s in socks:
+                    s.close()
+                proc.terminate()
+                proc.wait(30)
 
 
 def mugai_user():
