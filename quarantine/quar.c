@@ -19,6 +19,13 @@
  * so that no two different events share a canonical form ("" is "s0:", NULL is "n"). seq is
  * the row's position in the trail (1, 2, 3, ... with no gaps), so a removed row shows as a gap
  * and a changed or inserted row as a hash that does not match.
+ *
+ * Whoever can write the index can still rewrite a row and rehash every later one, or empty the
+ * trail. Two checks reach past that: every message has a "stored" event, appended in the
+ * transaction that adds its row, so a message without one means the trail was emptied or cut
+ * (verify then reports first_bad = the last seq + 1); and every committed append logs
+ * "audit: trail head N HASH" (info, to syslog in the daemons), a witness outside the index that
+ * quar_audit_head checks the row N of a rewritten trail against.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -293,9 +300,11 @@ void quar_chain_next(quar_chain_walk *w, const quar_event *ev, const char *prev_
     g_strlcpy(w->last_hash, hash ? hash : "", sizeof w->last_hash);
 }
 
-/* Free the walk's checksum. */
+/* Free the walk's checksum; the last row seen is the chain's head. */
 void quar_chain_end(quar_chain_walk *w)
 {
+    w->out->head_seq = w->last_seq;
+    g_strlcpy(w->out->head_hash, w->last_hash, sizeof w->out->head_hash);
     g_checksum_free(w->ck);
     w->ck = NULL;
 }
@@ -657,6 +666,17 @@ int quar_audit_verify(quar_store *s, quar_chain *out, char **err)
 {
     memset(out, 0, sizeof *out);
     return s->be->audit_verify(s, out, err);
+}
+
+/* Row seq's stored hash; 1 when there is none. */
+int quar_audit_head(quar_store *s, int64_t seq, char hash[65], char **err)
+{
+    hash[0] = '\0';
+    if (seq <= 0)
+        return 1;
+    if (!s->be->audit_head)
+        return quar_err(s, err, "audit head: not supported by this store");
+    return s->be->audit_head(s, seq, hash, err);
 }
 
 /* How many messages match f. */

@@ -94,9 +94,12 @@ typedef struct quar_audit_filter {
 
 /* The result of checking the audit trail's hash chain. */
 typedef struct quar_chain {
-    int ok;            /* 1 when every event is as it was written */
-    int64_t first_bad; /* seq of the first event changed, removed before or inserted; 0 if ok */
-    uint64_t events;   /* events checked */
+    int ok;             /* 1 when every event is as it was written */
+    int64_t first_bad;  /* seq of the first event changed, removed before or inserted; 0 if ok;
+                         * the last seq + 1 when a message lost its "stored" event (trail cut) */
+    uint64_t events;    /* events checked */
+    int64_t head_seq;   /* the last row's seq (0 when the trail is empty) */
+    char head_hash[65]; /* its stored hash (QUAR_CHAIN_ORIGIN's 64 zeros when empty) */
 } quar_chain;
 
 /* A console account. */
@@ -166,6 +169,8 @@ typedef struct quar_backend {
     int (*audit_list)(quar_store *s, const quar_audit_filter *f, quar_event ***out, size_t *n,
                       size_t *total, char **err);
     int (*audit_verify)(quar_store *s, quar_chain *out, char **err);
+    /* Row seq's stored hash into hash[65]; 1 when there is no such row. */
+    int (*audit_head)(quar_store *s, int64_t seq, char hash[65], char **err);
     int (*count)(quar_store *s, const quar_filter *f, size_t *total, char **err);
     /* Set one of the message's text fields: "headers", "clean_text", "release_result". */
     int (*set_text)(quar_store *s, const char *id, const char *field, const char *value,
@@ -262,8 +267,15 @@ int quar_audit_ev(quar_store *s, const quar_event *ev, char **err);
  * limit and offset. Caller frees with quar_event_list_free. */
 int quar_audit_list(quar_store *s, const quar_audit_filter *f, quar_event ***out, size_t *n,
                     size_t *total, char **err);
-/* Check the whole chain from the first event. 0 (the answer in *out, broken or not) or -1. */
+/* Check the whole chain from the first event. 0 (the answer in *out, broken or not) or -1.
+ * It is also broken when a message has no "stored" event (each gets one in the transaction that
+ * adds it): the trail was emptied or cut, and first_bad is the last seq + 1. out->head_seq and
+ * head_hash are the trail's current head. */
 int quar_audit_verify(quar_store *s, quar_chain *out, char **err);
+/* The stored hash of the trail's row seq into hash[65]; 1 when there is no such row. Checks the
+ * index against a head noted outside it: every committed append logs "audit: trail head N HASH"
+ * (info), and a trail rewritten and rehashed from row N or before no longer has HASH at N. */
+int quar_audit_head(quar_store *s, int64_t seq, char hash[65], char **err);
 /* How many messages match f (its limit and offset ignored). */
 int quar_count(quar_store *s, const quar_filter *f, size_t *total, char **err);
 /* Set a message's headers, clean_text or release_result (field named as in quar_msg). 1 when

@@ -708,21 +708,37 @@ static int insert_chained(quar_store *s, const quar_event *ev, int64_t seq, cons
     return step_reset(s, st, err);
 }
 
+/* The trail's head after an append: the new row's seq and hash, logged once committed. */
+typedef struct trail_head {
+    int64_t seq;
+    char hash[65];
+} trail_head;
+
 /* Append an event to the chain, inside the caller's write transaction (BEGIN IMMEDIATE: no
- * other writer can append between reading the tail and inserting). 0 or -1. */
-static int insert_event(quar_store *s, const quar_event *ev, char **err)
+ * other writer can append between reading the tail and inserting); the new row into *th.
+ * 0 or -1. */
+static int insert_event(quar_store *s, const quar_event *ev, trail_head *th, char **err)
 {
-    char prev[65], hash[65];
+    char prev[65];
     int64_t seq = 0;
 
     if (chain_tail(s, prev, &seq, err) < 0)
         return -1;
-    return insert_chained(s, ev, seq + 1, prev, hash, err);
+    th->seq = seq + 1;
+    return insert_chained(s, ev, th->seq, prev, th->hash, err);
+}
+
+/* Witness a committed append outside the index: one log line naming the trail's new head, which
+ * `mugai-quarantine audit verify --head N:HASH` checks the index against later. */
+static void log_head(const trail_head *th)
+{
+    mg_info("audit: trail head %lld %s", (long long)th->seq, th->hash);
 }
 
 /* Record in m's trail (and the log) that a stored copy of its content was found changed and was
  * replaced by the bytes just received. 0 or -1. */
-static int note_healed(quar_store *s, const quar_msg *m, const quar_event *stored, char **err)
+static int note_healed(quar_store *s, const quar_msg *m, const quar_event *stored, trail_head *th,
+                       char **err)
 {
     char *detail = g_strdup_printf("sha256 %s", m->sha256);
     quar_event ev = {.time = stored->time,
@@ -736,7 +752,7 @@ static int note_healed(quar_store *s, const quar_msg *m, const quar_event *store
 
     mg_warn("quarantine store %s: %s: the stored copy of %s did not match its SHA-256; replaced",
             s->where, m->id, m->sha256);
-    rc = insert_event(s, &ev, err);
+    rc = insert_event(s, &ev, th, err);
     g_free(detail);
     return rc;
 }
@@ -747,6 +763,7 @@ static int note_healed(quar_store *s, const quar_msg *m, const quar_event *store
 static int index_put(quar_store *s, const head *h, const char *tmp, quar_msg *m,
                      const quar_event *stored, char **err)
 {
+    trail_head th;
     int rc, healed = 0;
 
     if (qfs_exec_sql(s, "BEGIN IMMEDIATE", err) < 0) {
@@ -756,9 +773,12 @@ static int index_put(quar_store *s, const head *h, const char *tmp, quar_msg *m,
     }
     rc = tmp ? place_original(s, tmp, m->sha256, &healed, err) : insert_blob(s, h, m, &healed, err);
     if (rc == 0 && insert_message(s, m, err) == 0 && insert_recipients(s, m, err) == 0 &&
-        insert_parts(s, m, err) == 0 && insert_event(s, stored, err) == 0 &&
-        (!healed || note_healed(s, m, stored, err) == 0) && qfs_exec_sql(s, "COMMIT", err) == 0)
+        insert_parts(s, m, err) == 0 && insert_event(s, stored, &th, err) == 0 &&
+        (!healed || note_healed(s, m, stored, &th, err) == 0) &&
+        qfs_exec_sql(s, "COMMIT", err) == 0) {
+        log_head(&th);
         return 0;
+    }
     qfs_exec_sql(s, "ROLLBACK", NULL);
     return -1;
 }
@@ -1269,13 +1289,16 @@ static int unknown_id(quar_store *s, const char *id, char **err)
 static int fs_audit(quar_store *s, const quar_event *ev, char **err)
 {
     int rc = ev->msg_id ? unknown_id(s, ev->msg_id, err) : 0;
+    trail_head th;
 
     if (rc != 0)
         return rc;
     if (qfs_exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
-    if (insert_event(s, ev, err) == 0 && qfs_exec_sql(s, "COMMIT", err) == 0)
+    if (insert_event(s, ev, &th, err) == 0 && qfs_exec_sql(s, "COMMIT", err) == 0) {
+        log_head(&th);
         return 0;
+    }
     qfs_exec_sql(s, "ROLLBACK", NULL);
     return -1;
 }
@@ -1434,15 +1457,35 @@ static int64_t seq_high(quar_store *s, char **err)
     return v;
 }
 
+/* 1 when some message has no "stored" event (each gets one with its row, so the trail was
+ * emptied or cut), 0 when none, -1 on error. One anti-join over the events_msg index: the "+"
+ * keeps the planner off events_action, which would scan every "stored" row per message. */
+static int unstored_messages(quar_store *s, char **err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (qfs_prep(s,
+                 "SELECT 1 FROM messages m WHERE NOT EXISTS (SELECT 1 FROM events e"
+                 " WHERE e.msg_id = m.id AND +e.action = 'stored') LIMIT 1",
+                 &st, err) < 0)
+        return -1;
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : qfs_db_err(s, err, "reading messages");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Walk every event in seq order, in one read transaction. A last row removed shows as the
- * trail ending below the highest seq it used. */
+ * trail ending below the highest seq it used; a trail emptied or cut (its sequence reset too)
+ * as a message without its "stored" event. Either way first_bad is the last seq + 1. */
 static int fs_audit_verify(quar_store *s, quar_chain *out, char **err)
 {
     quar_chain_walk w;
     quar_event e = {0};
     sqlite3_stmt *st;
     int64_t high;
-    int rc;
+    int rc, unstored = 0;
 
     if (qfs_exec_sql(s, "BEGIN", err) < 0)
         return -1;
@@ -1475,8 +1518,36 @@ static int fs_audit_verify(quar_store *s, quar_chain *out, char **err)
         out->ok = 0;
         out->first_bad = w.last_seq + 1;
     }
+    if (rc == 0 && out->ok && (unstored = unstored_messages(s, err)) < 0)
+        rc = -1;
+    else if (rc == 0 && out->ok && unstored) {
+        out->ok = 0;
+        out->first_bad = w.last_seq + 1;
+    }
     quar_chain_end(&w);
     qfs_exec_sql(s, "COMMIT", NULL);
+    return rc;
+}
+
+/* Row seq's stored hash into hash[65]; 1 when the trail has no such row. */
+static int fs_audit_head(quar_store *s, int64_t seq, char hash[65], char **err)
+{
+    sqlite3_stmt *st;
+    const char *h;
+    int rc;
+
+    if (qfs_prep(s, "SELECT hash FROM events WHERE id = ?", &st, err) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        h = (const char *)sqlite3_column_text(st, 0);
+        g_strlcpy(hash, h ? h : "", 65);
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? 1 : qfs_db_err(s, err, "reading the audit trail");
+    }
+    sqlite3_finalize(st);
     return rc;
 }
 
@@ -1575,6 +1646,7 @@ static const quar_backend fs_backend = {
     .events = fs_events,
     .audit_list = fs_audit_list,
     .audit_verify = fs_audit_verify,
+    .audit_head = fs_audit_head,
     .count = fs_count,
     .set_text = fs_set_text,
     .console = &qfs_console_ops,

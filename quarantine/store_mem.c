@@ -85,6 +85,7 @@ static void append_event(quar_store *s, const quar_event *ev)
               sizeof me->prev);
     quar_event_hash(me->prev, me->ev, me->hash, NULL);
     g_ptr_array_add(evs, me);
+    mg_info("audit: trail head %lld %s", (long long)me->ev->seq, me->hash);
 }
 
 /* Store the original, a copy of m and the "stored" event. */
@@ -319,6 +320,27 @@ static int mem_audit_list(quar_store *s, const quar_audit_filter *f, quar_event 
     return 0;
 }
 
+/* Non-zero when some message has no "stored" event (as the filesystem backend checks). */
+static int unstored_messages(quar_store *s)
+{
+    GHashTable *stored = g_hash_table_new(g_str_hash, g_str_equal);
+    GPtrArray *evs = mem(s)->events;
+    GHashTableIter it;
+    gpointer id;
+    int missing = 0;
+
+    for (guint i = 0; i < evs->len; i++) {
+        const quar_event *e = ((mem_event *)g_ptr_array_index(evs, i))->ev;
+        if (e->msg_id && g_strcmp0(e->action, "stored") == 0)
+            g_hash_table_add(stored, e->msg_id);
+    }
+    g_hash_table_iter_init(&it, mem(s)->msgs);
+    while (!missing && g_hash_table_iter_next(&it, &id, NULL))
+        missing = !g_hash_table_contains(stored, id);
+    g_hash_table_destroy(stored);
+    return missing;
+}
+
 /* Walk the chain from its first event. */
 static int mem_audit_verify(quar_store *s, quar_chain *out, char **err)
 {
@@ -331,7 +353,23 @@ static int mem_audit_verify(quar_store *s, quar_chain *out, char **err)
         const mem_event *me = g_ptr_array_index(evs, i);
         quar_chain_next(&w, me->ev, me->prev, me->hash);
     }
+    if (out->ok && unstored_messages(s)) {
+        out->ok = 0;
+        out->first_bad = w.last_seq + 1;
+    }
     quar_chain_end(&w);
+    return 0;
+}
+
+/* Row seq's hash; 1 when there is none. */
+static int mem_audit_head(quar_store *s, int64_t seq, char hash[65], char **err)
+{
+    GPtrArray *evs = mem(s)->events;
+
+    (void)err;
+    if (seq < 1 || seq > (int64_t)evs->len)
+        return 1;
+    g_strlcpy(hash, ((mem_event *)g_ptr_array_index(evs, seq - 1))->hash, 65);
     return 0;
 }
 
@@ -442,6 +480,7 @@ static const quar_backend mem_backend = {
     .events = mem_events,
     .audit_list = mem_audit_list,
     .audit_verify = mem_audit_verify,
+    .audit_head = mem_audit_head,
     .count = mem_count,
     .set_text = mem_set_text,
     .console = NULL,

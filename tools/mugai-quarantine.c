@@ -71,7 +71,7 @@ static const char main_help[] =
     "    mugai-quarantine - search, inspect, release and remove quarantined originals\n"
     "\n"
     "SYNOPSIS\n"
-    "    mugai-quarantine [-c FILE] [--json] [--actor NAME] COMMAND [ARGS]\n"
+    "    mugai-quarantine [-c FILE] [-v] [--json] [--actor NAME] COMMAND [ARGS]\n"
     "    mugai-quarantine COMMAND --help\n"
     "\n"
     "DESCRIPTION\n"
@@ -113,9 +113,10 @@ static const char main_help[] =
     "    audit [--actor NAME] [--item ID] [--action A] [--since DATE] [--until DATE]\n"
     "          [--limit N]\n"
     "        Audit events newest first, with where they came from and their outcome.\n"
-    "    audit verify\n"
+    "    audit verify [--head N:HASH]\n"
     "        Check the audit trail's hash chain: find the first event that was\n"
-    "        changed, removed or inserted.\n"
+    "        changed, removed or inserted, or a trail cut short; with --head, also\n"
+    "        check event N against a head noted from the log.\n"
     "\n"
     "TWO-PERSON RULE\n"
     "    With [web] release_approvals = 2 (the default), releasing or exporting an\n"
@@ -134,6 +135,8 @@ static const char main_help[] =
     "    --actor NAME        who is acting, for the audit trail and the two-person\n"
     "                        rule (default: $SUDO_USER, else the login name of the\n"
     "                        current user); under sudo only $SUDO_USER itself\n"
+    "    -v, --verbose       also print informational log lines to stderr, such as\n"
+    "                        \"audit: trail head N HASH\" after each event recorded\n"
     "    -h, --help          this text; COMMAND --help describes one command\n"
     "    --version           print the version\n"
     "\n"
@@ -1824,7 +1827,7 @@ static const char audit_help[] =
     "\n"
     "usage: mugai-quarantine [--json] audit [--actor NAME] [--item ID] [--action A]\n"
     "           [--since DATE] [--until DATE] [--limit N]\n"
-    "       mugai-quarantine [--json] audit verify\n"
+    "       mugai-quarantine [--json] audit verify [--head N:HASH]\n"
     "\n"
     "  --actor NAME   events by this person (or program: mugai-milter, sanitize-file)\n"
     "  --item ID      events about this message\n"
@@ -1833,6 +1836,7 @@ static const char audit_help[] =
     "  --since DATE   at or after DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, local)\n"
     "  --until DATE   at or before DATE (a bare date includes the whole day)\n"
     "  --limit N      at most the N newest matching events\n"
+    "  --head N:HASH  (verify) also check event N against a head noted earlier\n"
     "  --json         machine-readable output (as the global --json)\n"
     "\n"
     "The list is newest first: sequence number, time, actor, action, message, where\n"
@@ -1842,42 +1846,130 @@ static const char audit_help[] =
     "Every event is chained to the one before it by SHA-256. `audit verify` checks\n"
     "the whole chain and prints \"audit trail intact: N events\", or \"audit trail\n"
     "broken at event N\" naming the first event that was changed, removed or\n"
-    "inserted after it was written; the exit status is then 1.\n"
+    "inserted after it was written; the exit status is then 1. N is the last event\n"
+    "+ 1 when the trail was cut short or emptied (a message has lost the \"stored\"\n"
+    "event recorded with it). Either way it then prints the trail's current head,\n"
+    "\"head: N HASH\".\n"
+    "\n"
+    "Whoever can write the index could rewrite an event and rehash every later\n"
+    "one. Each event recorded is also logged (syslog, info) as \"audit: trail head\n"
+    "N HASH\"; note such a line, or the head printed here, somewhere the store's\n"
+    "owner cannot write, and check it later with --head N:HASH: verify fails,\n"
+    "naming N, when event N is missing or its hash differs. With --json the\n"
+    "answer has \"head\": {\"seq\", \"hash\"} and, with --head, \"noted\": {\"seq\",\n"
+    "\"hash\", \"found\", \"ok\"}.\n"
     "\n"
     "examples: mugai-quarantine audit --item Q-20261125-7F3K9X\n"
     "          mugai-quarantine audit --actor tanaka --since 2026-11-01 --limit 50\n"
-    "          mugai-quarantine audit verify\n";
+    "          mugai-quarantine audit verify\n"
+    "          mugai-quarantine audit verify --head 1234:9f86d081884c7d65...\n";
 
-/* audit verify: check the chain. EX_OK intact, 1 broken. */
-static int audit_verify(ctx *c)
+/* A head noted earlier ("audit: trail head N HASH" in the log) and what the trail holds now. */
+typedef struct noted_head {
+    int64_t seq;
+    char hash[65];  /* as noted, lower case */
+    char found[65]; /* row seq's hash now; "" when the row is missing */
+} noted_head;
+
+/* Parse --head: "N:HASH", "N HASH" or the whole log line. 0 or -1. */
+static int parse_head(const char *v, noted_head *h)
+{
+    const char *p = strstr(v, "trail head ");
+    char *end;
+    long long n;
+
+    if (p)
+        v = p + strlen("trail head ");
+    errno = 0;
+    n = g_ascii_isdigit(v[0]) ? strtoll(v, &end, 10) : 0;
+    if (errno || n <= 0 || (*end != ':' && *end != ' ') || strlen(end + 1) < 64)
+        return -1;
+    for (int i = 0; i < 64; i++) {
+        if (!g_ascii_isxdigit(end[1 + i]))
+            return -1;
+        h->hash[i] = g_ascii_tolower(end[1 + i]);
+    }
+    if (end[65] && !g_ascii_isspace(end[65]))
+        return -1;
+    h->hash[64] = '\0';
+    h->seq = n;
+    return 0;
+}
+
+/* Add the chain's answer (and the noted head's, when given) to the open JSON object. */
+static void json_verify(JsonBuilder *b, const quar_chain *ch, const noted_head *h, int ok)
+{
+    json_builder_set_member_name(b, "ok");
+    json_builder_add_boolean_value(b, ok);
+    json_builder_set_member_name(b, "first_bad");
+    if (ch->ok)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_int_value(b, ch->first_bad);
+    san_json_int(b, "events", (int64_t)ch->events);
+    json_builder_set_member_name(b, "head");
+    json_builder_begin_object(b);
+    san_json_int(b, "seq", ch->head_seq);
+    san_json_str(b, "hash", ch->head_hash);
+    json_builder_end_object(b);
+    if (!h)
+        return;
+    json_builder_set_member_name(b, "noted");
+    json_builder_begin_object(b);
+    san_json_int(b, "seq", h->seq);
+    san_json_str(b, "hash", h->hash);
+    san_json_str(b, "found", h->found[0] ? h->found : NULL);
+    json_builder_set_member_name(b, "ok");
+    json_builder_add_boolean_value(b, strcmp(h->found, h->hash) == 0);
+    json_builder_end_object(b);
+}
+
+/* Print the chain's answer and the noted head's for a person. */
+static void print_verify(const quar_chain *ch, const noted_head *h)
+{
+    if (ch->ok)
+        printf("audit trail intact: %llu events\n", (unsigned long long)ch->events);
+    else
+        printf("audit trail broken at event %lld (changed, removed or inserted%s); %llu events "
+               "checked\n",
+               (long long)ch->first_bad, ch->first_bad == ch->head_seq + 1 ? ", or cut there" : "",
+               (unsigned long long)ch->events);
+    printf("head: %lld %s\n", (long long)ch->head_seq, ch->head_hash);
+    if (!h)
+        return;
+    if (!h->found[0])
+        printf("audit trail cut: event %lld, noted as the head, is missing\n", (long long)h->seq);
+    else if (strcmp(h->found, h->hash) != 0)
+        printf("audit trail rewritten: event %lld's hash is %s, not %s as noted\n",
+               (long long)h->seq, h->found, h->hash);
+    else
+        printf("event %lld matches the noted head\n", (long long)h->seq);
+}
+
+/* audit verify [--head N:HASH]: check the chain, and row N against a head noted from the log.
+ * EX_OK intact, 1 broken. */
+static int audit_verify(ctx *c, noted_head *h)
 {
     quar_chain ch = {0};
     char *err = NULL;
+    int ok;
 
     if (quar_audit_verify(c->s, &ch, &err) != 0)
         return store_fail(err);
+    if (h && quar_audit_head(c->s, h->seq, h->found, &err) < 0)
+        return store_fail(err);
+    ok = ch.ok && (!h || strcmp(h->found, h->hash) == 0);
     if (c->json) {
         JsonBuilder *b = json_builder_new();
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "ok");
-        json_builder_add_boolean_value(b, ch.ok != 0);
-        json_builder_set_member_name(b, "first_bad");
-        if (ch.ok)
-            json_builder_add_null_value(b);
-        else
-            json_builder_add_int_value(b, ch.first_bad);
-        san_json_int(b, "events", (int64_t)ch.events);
+        json_verify(b, &ch, h, ok);
         json_builder_end_object(b);
         print_json(json_builder_get_root(b));
         g_object_unref(b);
-    } else if (ch.ok) {
-        printf("audit trail intact: %llu events\n", (unsigned long long)ch.events);
     } else {
-        printf("audit trail broken at event %lld (changed, removed or inserted); %llu events "
-               "checked\n",
-               (long long)ch.first_bad, (unsigned long long)ch.events);
+        print_verify(&ch, h);
     }
-    return ch.ok ? EX_OK : EX_BROKEN;
+    return ok ? EX_OK : EX_BROKEN;
 }
 
 /* Apply one audit list option to f; 0 or an exit status. */
@@ -1948,25 +2040,33 @@ static int audit_list(ctx *c, const quar_audit_filter *f)
 /* audit: list events, or `audit verify`. */
 static int cmd_audit(ctx *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"actor", 1, NULL, 'a'}, {"item", 1, NULL, 'i'},  {"action", 1, NULL, 'x'},
-        {"since", 1, NULL, 's'}, {"until", 1, NULL, 'u'}, {"limit", 1, NULL, 'l'},
-        {"json", 0, NULL, 'j'},  {"help", 0, NULL, 'h'},  {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"actor", 1, NULL, 'a'},  {"item", 1, NULL, 'i'},
+                                         {"action", 1, NULL, 'x'}, {"since", 1, NULL, 's'},
+                                         {"until", 1, NULL, 'u'},  {"limit", 1, NULL, 'l'},
+                                         {"json", 0, NULL, 'j'},   {"help", 0, NULL, 'h'},
+                                         {"head", 1, NULL, 'H'},   {NULL, 0, NULL, 0}};
     quar_audit_filter f = {0};
+    noted_head head = {0};
     char *item = NULL;
-    int opt, rc;
+    int opt, rc, has_head = 0;
 
     while ((opt = next_opt(argc, argv, opts)) != -1) {
         if (opt == 'h')
             return fputs(audit_help, stdout), EX_OK;
-        if ((rc = audit_opt(c, &f, opt, optarg)) != 0)
+        if (opt == 'H' && parse_head(optarg, &head) < 0)
+            return usage("audit", "--head needs N:HASH (the log's \"audit: trail head N HASH\")");
+        if (opt == 'H')
+            has_head = 1;
+        else if ((rc = audit_opt(c, &f, opt, optarg)) != 0)
             return rc;
     }
     if (argc - optind == 1 && strcmp(argv[optind], "verify") == 0) {
         if (f.actor || f.item || f.action || f.since || f.until || f.limit)
             return usage("audit", "verify checks the whole trail: it takes no filter");
-        return audit_verify(c);
+        return audit_verify(c, has_head ? &head : NULL);
     }
+    if (has_head)
+        return usage("audit", "--head goes with verify");
     if (optind != argc)
         return usage("audit", "unexpected argument (the only word it takes is verify)");
     if (f.item)
@@ -2023,11 +2123,14 @@ static int global_opts(int argc, char **argv, const char **cfg, ctx *c, const ch
 {
     static const struct option opts[] = {{"config", 1, NULL, 'c'},  {"json", 0, NULL, 'j'},
                                          {"actor", 1, NULL, 'a'},   {"help", 0, NULL, 'h'},
-                                         {"version", 0, NULL, 'V'}, {NULL, 0, NULL, 0}};
+                                         {"version", 0, NULL, 'V'}, {"verbose", 0, NULL, 'v'},
+                                         {NULL, 0, NULL, 0}};
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
-        if (opt == 'c')
+    while ((opt = getopt_long(argc, argv, "+c:hv", opts, NULL)) != -1) {
+        if (opt == 'v')
+            mg_log_init("mugai-quarantine", 0, MG_LOG_INFO);
+        else if (opt == 'c')
             *cfg = optarg;
         else if (opt == 'j')
             c->json = 1;

@@ -119,6 +119,11 @@ enum MHD_Result web_audit_verify(web_req *r)
     else
         json_builder_add_int_value(b, ch.first_bad);
     web_json_int(b, "events", (int64_t)ch.events);
+    json_builder_set_member_name(b, "head"); /* to note outside the store; see quar.h */
+    json_builder_begin_object(b);
+    web_json_int(b, "seq", ch.head_seq);
+    web_json_str(b, "hash", ch.head_hash);
+    json_builder_end_object(b);
     json_builder_end_object(b);
     return web_reply_json(r, MHD_HTTP_OK, b);
 }

@@ -852,9 +852,12 @@ class QuarantineTest(unittest.TestCase):
                                        actor="suzuki").returncode, 0)
         r = self.run_tool("audit", "verify")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout.strip(), "audit trail intact: 3 events")
         doc = json.loads(self.run_tool("--json", "audit", "verify").stdout)
+        head = doc.pop("head")
+        self.assertEqual(r.stdout.splitlines(),
+                         ["audit trail intact: 3 events", "head: 3 %s" % head["hash"]])
         self.assertEqual(doc, {"ok": True, "first_bad": None, "events": 3})
+        self.assertEqual(head, {"seq": 3, "hash": self.trail()[-1]["hash"]})
         seq = json.loads(self.run_tool("--json", "audit", "--action", "requested").stdout)[
             "events"][0]["seq"]
         db = os.path.join(self.store, "index.sqlite")
@@ -865,6 +868,91 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn("audit trail broken at event %d" % seq, r.stdout)
         doc = json.loads(self.run_tool("--json", "audit", "verify").stdout)
         self.assertEqual((doc["ok"], doc["first_bad"]), (False, seq))
+
+    def trail(self):
+        """The events table's rows in seq order, as dicts."""
+        db = sqlite3.connect(os.path.join(self.store, "index.sqlite"))
+        db.row_factory = sqlite3.Row
+        rows = [dict(r) for r in db.execute("SELECT * FROM events ORDER BY %s" % EVENT_SEQ)]
+        db.close()
+        return rows
+
+    @staticmethod
+    def event_hash(prev, row):
+        """A row's hash as quar.c's header comment defines it, computed independently."""
+        out = prev.encode()
+        for v in [row[EVENT_SEQ]] + [row[c] for c in ("time", "msg_id", "actor", "action",
+                                                      "reason", "detail", "source", "outcome")]:
+            if v is None:
+                out += b"n"
+            elif isinstance(v, int):
+                out += b"i%d;" % v
+            else:
+                b = v.encode()
+                out += b"s%d:" % len(b) + b
+        return hashlib.sha256(out).hexdigest()
+
+    def test_audit_verify_finds_an_emptied_trail(self):
+        self.assertEqual(self.run_tool("delete", self.jp, "--reason", "spam").returncode, 0)
+        self.assertEqual(self.run_tool("audit", "verify").returncode, 0)
+        # everything removed, the sequence reset too: no gap and no bad hash left to find
+        subprocess.run(["sqlite3", os.path.join(self.store, "index.sqlite"),
+                        "DELETE FROM events; DELETE FROM sqlite_sequence WHERE name = 'events'"],
+                       check=True)
+        r = self.run_tool("audit", "verify")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("audit trail broken at event 1", r.stdout)
+        self.assertIn("head: 0 " + "0" * 64, r.stdout)
+        doc = json.loads(self.run_tool("--json", "audit", "verify").stdout)
+        self.assertEqual((doc["ok"], doc["first_bad"], doc["events"]), (False, 1, 0))
+
+    def test_audit_verify_head_finds_a_rehashed_trail(self):
+        r = self.run_tool("-v", "delete", self.jp, "--reason", "spam")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = self.trail()
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[0]["hash"], self.event_hash("0" * 64, rows[0]),
+                         "the documented format")
+        witness = "audit: trail head 2 %s" % rows[1]["hash"]
+        self.assertIn(witness, r.stderr.splitlines()[-1])
+        noted = "2:" + rows[1]["hash"]
+        r = self.run_tool("audit", "verify", "--head", noted)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("event 2 matches the noted head", r.stdout)
+        self.assertEqual(self.run_tool("audit", "verify", "--head", witness).returncode, 0,
+                         "the whole log line is taken too")
+        # the deletion's reason rewritten and the chain recomputed from there on
+        db = sqlite3.connect(os.path.join(self.store, "index.sqlite"))
+        prev = rows[0]["hash"]
+        for row in self.trail()[1:]:
+            if row["action"] == "deleted":
+                row["reason"] = "retention"
+            row["prev_hash"], row["hash"] = prev, self.event_hash(prev, row)
+            db.execute("UPDATE events SET reason = ?, prev_hash = ?, hash = ? WHERE %s = ?"
+                       % EVENT_SEQ, (row["reason"], row["prev_hash"], row["hash"],
+                                     row[EVENT_SEQ]))
+            prev = row["hash"]
+        db.commit()
+        db.close()
+        r = self.run_tool("audit", "verify")
+        self.assertEqual(r.returncode, 0, "a rehashed chain holds together: " + r.stdout)
+        r = self.run_tool("audit", "verify", "--head", noted)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("audit trail rewritten: event 2", r.stdout)
+        doc = json.loads(self.run_tool("--json", "audit", "verify", "--head", noted).stdout)
+        self.assertEqual((doc["ok"], doc["noted"]["ok"], doc["noted"]["found"]),
+                         (False, False, prev))
+        # the end cut off, the sequence lowered to match: only the noted head shows it
+        subprocess.run(["sqlite3", os.path.join(self.store, "index.sqlite"),
+                        "DELETE FROM events WHERE %s = 2;"
+                        " UPDATE sqlite_sequence SET seq = 1 WHERE name = 'events'" % EVENT_SEQ],
+                       check=True)
+        self.assertEqual(self.run_tool("audit", "verify").returncode, 0)
+        r = self.run_tool("audit", "verify", "--head", noted)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("event 2, noted as the head, is missing", r.stdout)
+        r = self.run_tool("audit", "verify", "--head", "2:nothex")
+        self.assertEqual(r.returncode, 2, r.stderr)
 
     # what the engine records ---------------------------------------------
 

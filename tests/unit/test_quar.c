@@ -30,6 +30,9 @@
 
 #include "quar.h"
 
+/* The hash the first event chains to (quar.c's header comment). */
+#define QUAR_CHAIN_ORIGIN_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
 #define DAY 86400
 #define T0 1795000000 /* 2026-11-18 */
 
@@ -1345,6 +1348,10 @@ static const tamper_case tamper_cases[] = {
      3, 6, 0},
     {"a row moved into a gap",
      "DELETE FROM events WHERE id = 3; UPDATE events SET id = 3 WHERE id = 4", 3, 5, 0},
+    /* the message has no "stored" event left: cut at the last seq + 1 (then a new first row
+     * chains to the origin, and the trail is still one without the message's "stored" event) */
+    {"the trail emptied, its sequence reset",
+     "DELETE FROM events; DELETE FROM sqlite_sequence WHERE name = 'events'", 1, 0, 2},
 };
 
 /* Filesystem: verify finds the first event changed, removed or inserted with the sqlite3
@@ -1378,6 +1385,73 @@ static void test_fs_chain_tampered(void **state)
         quar_close(sub.s);
         g_free(dir);
     }
+}
+
+/* Redirect stderr to a temporary file until stderr_end; the saved descriptor. */
+static int stderr_begin(char path[32])
+{
+    int fd, saved;
+
+    g_strlcpy(path, "/tmp/test_quar-log-XXXXXX", 32);
+    fflush(stderr);
+    saved = dup(2);
+    assert_true((fd = mkstemp(path)) >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+    return saved;
+}
+
+/* Restore stderr; what was written to it meanwhile. */
+static char *stderr_end(int saved, const char *path)
+{
+    char *text = NULL;
+
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    unlink(path);
+    return text;
+}
+
+/* The log holds "audit: trail head seq hash". */
+static void assert_logged_head(const char *log, int64_t seq, const char *hash)
+{
+    char *line = g_strdup_printf("audit: trail head %" PRId64 " %s\n", seq, hash);
+
+    if (!strstr(log, line))
+        fail_msg("no \"%s\" in the log: %s", line, log);
+    g_free(line);
+}
+
+/* verify names the trail's head; quar_audit_head gives a row's hash (1 when there is no such
+ * row), and every committed append logs the new head, outside the index. */
+static void test_chain_head(void **state)
+{
+    fixture *f = *state;
+    char id[24], hash[65], path[32], *err = NULL, *log;
+    quar_chain c;
+    int saved;
+
+    assert_int_equal(quar_audit_verify(f->s, &c, &err), 0);
+    assert_int_equal(c.head_seq, 0);
+    assert_string_equal(c.head_hash, QUAR_CHAIN_ORIGIN_HASH);
+    assert_int_equal(quar_audit_head(f->s, 1, hash, &err), 1);
+    saved = stderr_begin(path);
+    put_msg(f, "head", T0, "s@example.com", "r@city.lg.jp", "clean", id);
+    assert_int_equal(quar_audit(f->s, id, "suzuki", "shown", NULL, NULL, &err), 0);
+    log = stderr_end(saved, path);
+    assert_int_equal(quar_audit_verify(f->s, &c, &err), 0);
+    assert_int_equal(c.head_seq, 2);
+    assert_int_equal(quar_audit_head(f->s, 2, hash, &err), 0);
+    assert_string_equal(hash, c.head_hash);
+    assert_logged_head(log, 2, hash);
+    assert_int_equal(quar_audit_head(f->s, 1, hash, &err), 0);
+    assert_string_not_equal(hash, c.head_hash);
+    assert_logged_head(log, 1, hash); /* quar_put's "stored" event */
+    assert_int_equal(quar_audit_head(f->s, 3, hash, &err), 1);
+    assert_int_equal(quar_audit_head(f->s, 0, hash, &err), 1);
+    g_free(log);
 }
 
 typedef struct appender {
@@ -1979,6 +2053,7 @@ int main(void)
                                                  &kind_fs),
         FS_ONLY(test_fs_put_heals),
         ALL(test_chain),
+        ALL(test_chain_head),
         ALL(test_audit_list),
         ALL(test_texts),
         FS_ONLY(test_fs_chain_tampered),

@@ -1028,8 +1028,16 @@ class ApiTest(unittest.TestCase):
         self.status(r, 200)
         self.assertEqual(r.json["ok"], True, r.json)
         self.assertIsNone(r.json["first_bad"])
-        total = self.aud.get("audit?limit=1").json["total"]
+        newest = self.aud.get("audit?limit=1").json
+        total = newest["total"]
         self.assertEqual(r.json["events"], total)
+        # the head to note outside the store: the newest event's seq and its row's hash
+        last = newest["items"][0]["seq"]
+        out = subprocess.run(["sqlite3", self.h.db,
+                              "SELECT hash FROM events WHERE id = %d;" % last],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.json["head"], {"seq": last, "hash": out.stdout.strip()}, r.json)
+        self.assertRegex(r.json["head"]["hash"], "^[0-9a-f]{64}$")
         cli = self.h.quarantine("audit", "verify")
         self.assertEqual(cli.returncode, 0, cli.stdout + cli.stderr)
         # an IT insider rewrites the reason of one approval with the sqlite3 tool
