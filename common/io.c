@@ -6,6 +6,7 @@
  * bound with an explicit maximum.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,4 +142,21 @@ int mg_sha256_fd(int fd, char out[65])
     g_strlcpy(out, g_checksum_get_string(ck), 65);
     g_checksum_free(ck);
     return 0;
+}
+
+/* nftw callback: remove one entry, children first. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+        mg_warn("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Remove a directory tree; see mg.h. */
+void mg_remove_tree(const char *dir)
+{
+    if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        mg_warn("cannot remove %s: %s", dir, strerror(errno));
 }

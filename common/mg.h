@@ -51,6 +51,9 @@ int mg_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((for
 double mg_now(void);
 /* Lower-case hex SHA-256 of a file's content into out[65]. 0 or -1. */
 int mg_sha256_fd(int fd, char out[65]);
+/* Remove dir and everything under it, children first, following no symbolic link; an entry
+ * that cannot be removed is logged (a warning naming it) and skipped. */
+void mg_remove_tree(const char *dir);
 
 /* Non-zero for a code point never shown in a name or in displayed header text: C0 and C1
  * controls, format characters (bidirectional controls U+061C, U+200E, U+200F, U+202A-U+202E,

@@ -32,7 +32,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -1056,16 +1055,6 @@ static int program_dir(const conf *c, char *out, size_t size)
     return mg_snprintf(out, size, "%s", real);
 }
 
-/* nftw callback: remove one entry, children first. */
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
-        mg_warn("office: cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
 /* Remove the private directories that services no longer running left in tmp (killed
  * before they could): $TMPDIR/mugai-office-PID-*, this user's, PID gone. */
 static void private_dirs_sweep(const char *tmp)
@@ -1086,7 +1075,7 @@ static void private_dirs_sweep(const char *tmp)
             mg_snprintf(path, sizeof path, "%s/%s", tmp, e->d_name) < 0 || lstat(path, &st) < 0 ||
             !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
             continue;
-        (void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        mg_remove_tree(path);
     }
     closedir(d);
 }
@@ -1158,7 +1147,7 @@ static int preinit(svc *s)
 /* Remove the private directory: the mount point and the profile the preinit wrote to. */
 static void private_dir_remove(const svc *s)
 {
-    (void)nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    mg_remove_tree(s->dir);
 }
 
 /* A listening SOCK_SEQPACKET socket at path, only for this user (0600). */

@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -211,23 +210,6 @@ static int private_dir_new(priv *p)
     return 0;
 }
 
-/* nftw callback: remove one entry, children first. */
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
-        mg_warn("jail: cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
-/* Remove the private directory and everything the child left in it. */
-static void private_dir_remove(const char *dir)
-{
-    if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-        mg_warn("jail: cannot remove %s: %s", dir, strerror(errno));
-}
-
 /* The process that made the private directory called name, or 0 when name is not one. */
 static pid_t private_dir_owner(const char *name)
 {
@@ -265,7 +247,7 @@ void san_jail_dirs_sweep(void)
             continue;
         if (mg_snprintf(path, sizeof path, "%s/%s", tmp, e->d_name) < 0)
             continue;
-        private_dir_remove(path);
+        mg_remove_tree(path);
         mg_info("jail: removed %s, left by process %ld", path, (long)owner);
     }
     closedir(d);
@@ -1623,7 +1605,7 @@ static jail_status render_run(const conf *c, const char *mode, const char *img_t
             g_free(*out), *out = NULL;
     }
     close(fd);
-    private_dir_remove(p.dir);
+    mg_remove_tree(p.dir);
     return st;
 }
 
@@ -2079,7 +2061,7 @@ jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int o
     if (st != JAIL_OK)
         mg_info("jail: office: %s: %s", jail_status_name(st), why ? why : "");
     close(fd);
-    private_dir_remove(pd.dir);
+    mg_remove_tree(pd.dir);
     return st;
 }
 
