@@ -251,6 +251,111 @@ static char *check_web(const conf *c, const char *path, const char *text)
     return NULL;
 }
 
+/* One network "ADDR" or "ADDR/BITS" into addr[16], its family's length in *len and its prefix
+ * bits in *bits. 0, or -1 when it does not parse. */
+static int net_parse(const char *text, unsigned char addr[16], size_t *len, unsigned *bits)
+{
+    char host[64];
+    const char *slash = strchr(text, '/');
+    size_t n = slash ? (size_t)(slash - text) : strlen(text);
+    int v6;
+
+    if (n == 0 || n >= sizeof(host))
+        return -1;
+    memcpy(host, text, n);
+    host[n] = '\0';
+    v6 = strchr(host, ':') != NULL;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
+        return -1;
+    *len = v6 ? 16 : 4;
+    *bits = (unsigned)*len * 8;
+    if (slash) {
+        char *end;
+        unsigned long b;
+        if (slash[1] < '0' || slash[1] > '9')
+            return -1;
+        b = strtoul(slash + 1, &end, 10);
+        if (*end != '\0' || b > *bits)
+            return -1;
+        *bits = (unsigned)b;
+    }
+    return 0;
+}
+
+/* Split list at commas into trimmed, non-empty networks. Caller g_strfreev()s. */
+static char **net_list(const char *list)
+{
+    char **v = g_strsplit(list ? list : "", ",", -1);
+    size_t k = 0;
+
+    for (size_t i = 0; v[i]; i++) {
+        g_strstrip(v[i]);
+        if (*v[i])
+            v[k++] = v[i];
+        else
+            g_free(v[i]);
+    }
+    v[k] = NULL;
+    return v;
+}
+
+/* See conf.h. An IPv4-mapped IPv6 client (::ffff:a.b.c.d) is compared as IPv4. */
+int conf_addr_in(const char *list, const char *addr)
+{
+    unsigned char a[16], n[16];
+    size_t alen, nlen;
+    unsigned abits, nbits;
+    char **nets;
+    int in = 0;
+
+    if (!addr || strchr(addr, '/') || net_parse(addr, a, &alen, &abits) < 0)
+        return 0;
+    if (alen == 16 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+        memmove(a, a + 12, 4);
+        alen = 4;
+    }
+    nets = net_list(list);
+    for (size_t i = 0; nets[i] && !in; i++) {
+        if (net_parse(nets[i], n, &nlen, &nbits) < 0 || nlen != alen)
+            continue;
+        in = memcmp(a, n, nbits / 8) == 0 &&
+             (nbits % 8 == 0 || ((a[nbits / 8] ^ n[nbits / 8]) & (0xff00u >> (nbits % 8))) == 0);
+    }
+    g_strfreev(nets);
+    return in;
+}
+
+/* Check [ppap]: every trusted network parses, and submit_address is empty or one plain
+ * address (local@domain, no spaces, angle brackets or control characters). */
+static char *check_ppap(const conf *c, const char *path, const char *text)
+{
+    char **nets = net_list(c->ppap_trusted_networks);
+    const char *a = c->ppap_submit_address, *at = strchr(a, '@');
+    char *err = NULL;
+
+    for (size_t i = 0; nets[i] && !err; i++) {
+        unsigned char n[16];
+        size_t len;
+        unsigned bits;
+        if (net_parse(nets[i], n, &len, &bits) < 0) {
+            gchar *why = g_strdup_printf("\"%s\" is not a network (ADDRESS or ADDRESS/BITS)",
+                                         nets[i]);
+            err = conf_err(path, text, "ppap", "trusted_networks", why);
+            g_free(why);
+        }
+    }
+    g_strfreev(nets);
+    if (!err && *a &&
+        (!at || at == a || !at[1] || strchr(at + 1, '@') || strlen(a) > 254 ||
+         strpbrk(a, " \t<>,;\"\\()[]") != NULL || g_utf8_validate(a, -1, NULL) == FALSE))
+        err = conf_err(path, text, "ppap", "submit_address",
+                       "expected one plain address, local@domain");
+    for (const char *p = a; !err && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            err = conf_err(path, text, "ppap", "submit_address", "control character");
+    return err;
+}
+
 /* Resolve render_path "auto": beside the build tree's program, else the install location. */
 static void resolve_render_path(conf *c)
 {
@@ -297,8 +402,9 @@ conf *conf_load(const char *path, char **err)
         kf = g_key_file_new();
         if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr))
             *err = g_strdup_printf("%s: %s", path, gerr->message);
-        else if ((*err = apply_file(c, kf, path, text)) == NULL)
-            *err = check_web(c, path, text);
+        else if ((*err = apply_file(c, kf, path, text)) == NULL &&
+                 (*err = check_web(c, path, text)) == NULL)
+            *err = check_ppap(c, path, text);
         g_key_file_free(kf);
     }
     g_clear_error(&gerr);

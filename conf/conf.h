@@ -91,7 +91,19 @@ typedef struct conf {
     unsigned web_lockout_failures;
     unsigned web_lockout_minutes;
     unsigned web_download_minutes; /* life of an approved export's one-time link */
+    /* [ppap] */
+    unsigned ppap_hold_days;       /* a held encrypted part waits this long for a password */
+    unsigned ppap_match_hours;     /* a password mail counts this long after the held message */
+    unsigned ppap_max_candidates;  /* password candidates taken from one mail */
+    unsigned ppap_max_attempts;    /* wrong passwords before only IT can open a part */
+    char *ppap_submit_address;     /* recipients reply with passwords to it; "": no replies */
+    char *ppap_trusted_networks;   /* comma-separated CIDRs replies may come from */
 } conf;
+
+/* Non-zero when addr (a numeric IPv4 or IPv6 address, as a milter sees the client) is inside
+ * one of the comma-separated networks ("10.0.0.0/8, 192.0.2.7, 2001:db8::/32") of list. An
+ * address or list that does not parse is outside. */
+int conf_addr_in(const char *list, const char *addr);
 
 /* Defaults from the table. Caller frees with conf_free. */
 conf *conf_new_defaults(void);

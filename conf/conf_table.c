@@ -203,6 +203,23 @@ const conf_param conf_params[] = {
       "locked."),
     U("web", "download_minutes", 10, 1, 1440, web_download_minutes,
       "Minutes an approved export's single-use download link stays valid."),
+    U("ppap", "hold_days", 14, 1, 365, ppap_hold_days,
+      "Days a held encrypted attachment (zip, 7z, PDF) waits for its password; then it "
+      "expires and its recipients are told."),
+    U("ppap", "match_hours", 72, 1, 720, ppap_match_hours,
+      "Hours after a held message during which a mail from the same envelope sender to one "
+      "of its recipients is read for the password."),
+    U("ppap", "max_candidates", 20, 1, 100, ppap_max_candidates,
+      "Most password candidates taken from one mail or reply."),
+    U("ppap", "max_attempts", 50, 1, 100000, ppap_max_attempts,
+      "Wrong passwords tried on a held attachment before it is locked; then only IT can "
+      "open it (mugai-quarantine unlock)."),
+    S("ppap", "submit_address", "", NULL, ppap_submit_address,
+      "Address recipients send a password to, with the quarantine ID in the subject; the "
+      "gateway consumes such a mail and answers it. Empty turns replies off."),
+    S("ppap", "trusted_networks", "127.0.0.0/8, ::1", NULL, ppap_trusted_networks,
+      "Comma-separated networks (CIDR) of the LGWAN mail server: the only clients a mail to "
+      "submit_address is accepted from."),
 };
 
 const size_t conf_nparams = sizeof(conf_params) / sizeof(conf_params[0]);
