@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -87,5 +88,12 @@ char *mg_csv_neutralize(const char *s, size_t len, char in_delim, char out_delim
 /* The delimiter the first record of s uses: tab when it has more tabs than commas outside
  * quotes, else comma. For a reader that is not told which one the file uses. */
 char mg_csv_guess_delimiter(const char *s, size_t len);
+
+/* secret.c: one line of at most max bytes (max <= 1024) from f, without its line end; NULL
+ * at end of input or when longer. Caller wipes and frees it (g_free). */
+char *mg_read_secret_line(FILE *f, size_t max);
+/* Print prompt on stderr and read one line from the terminal on stdin without echo, as
+ * mg_read_secret_line. NULL when stdin is no terminal or at end of input. */
+char *mg_prompt_secret(const char *prompt, size_t max);
 
 #endif

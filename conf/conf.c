@@ -338,8 +338,8 @@ static char *check_ppap(const conf *c, const char *path, const char *text)
         size_t len;
         unsigned bits;
         if (net_parse(nets[i], n, &len, &bits) < 0) {
-            gchar *why = g_strdup_printf("\"%s\" is not a network (ADDRESS or ADDRESS/BITS)",
-                                         nets[i]);
+            gchar *why =
+                g_strdup_printf("\"%s\" is not a network (ADDRESS or ADDRESS/BITS)", nets[i]);
             err = conf_err(path, text, "ppap", "trusted_networks", why);
             g_free(why);
         }

@@ -92,12 +92,12 @@ typedef struct conf {
     unsigned web_lockout_minutes;
     unsigned web_download_minutes; /* life of an approved export's one-time link */
     /* [ppap] */
-    unsigned ppap_hold_days;       /* a held encrypted part waits this long for a password */
-    unsigned ppap_match_hours;     /* a password mail counts this long after the held message */
-    unsigned ppap_max_candidates;  /* password candidates taken from one mail */
-    unsigned ppap_max_attempts;    /* wrong passwords before only IT can open a part */
-    char *ppap_submit_address;     /* recipients reply with passwords to it; "": no replies */
-    char *ppap_trusted_networks;   /* comma-separated CIDRs replies may come from */
+    unsigned ppap_hold_days;      /* a held encrypted part waits this long for a password */
+    unsigned ppap_match_hours;    /* a password mail counts this long after the held message */
+    unsigned ppap_max_candidates; /* password candidates taken from one mail */
+    unsigned ppap_max_attempts;   /* wrong passwords before only IT can open a part */
+    char *ppap_submit_address;    /* recipients reply with passwords to it; "": no replies */
+    char *ppap_trusted_networks;  /* comma-separated CIDRs replies may come from */
 } conf;
 
 /* Non-zero when addr (a numeric IPv4 or IPv6 address, as a milter sees the client) is inside

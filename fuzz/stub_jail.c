@@ -228,3 +228,15 @@ jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int o
     (void)sheets_fd;
     return jail_office_to_pdf(c, in_fd, ext, out_fd, why, why_len);
 }
+
+/* No harness opens encrypted inputs: unlock mode is never asked for. */
+jail_status jail_unlock(const conf *c, const char *type, int in_fd, const char *const *cands,
+                        size_t ncands, int out_fd, const jail_sink *sink, int *which,
+                        unsigned *tried, char *why, size_t why_len)
+{
+    (void)c, (void)type, (void)in_fd, (void)cands, (void)ncands, (void)out_fd, (void)sink;
+    *which = -1;
+    *tried = 0;
+    why_set(why, why_len, "the stub jail opens nothing");
+    return JAIL_UNAVAILABLE;
+}

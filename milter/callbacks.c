@@ -70,11 +70,13 @@ typedef struct mctx {
     hdr *hdrs; /* the headers mugai may change: Content-*, MIME-Version, X-Mugai-* */
     size_t nhdrs;
     size_t nfields; /* header fields seen; over [milter] max_headers the message is refused */
+    int submit;     /* one recipient is [ppap] submit_address: a reply the gateway consumes */
 } mctx;
 
 /* A connection: freed in cb_close. */
 typedef struct cctx {
     char *client;
+    char addr[64]; /* the client's numeric address, "" when not IP */
     mctx *msg;
     const char *fail; /* why the message in progress will be refused at its end */
 } cctx;
@@ -288,6 +290,11 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, struct sockaddr *sa)
     }
     atomic_fetch_add(&g_active, 1);
     cc->client = client_string(host, sa);
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, cc->addr, sizeof(cc->addr));
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, cc->addr,
+                  sizeof(cc->addr));
     return SMFIS_NOREPLY;
 }
 
@@ -328,6 +335,9 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     m->rcpts[m->nrcpts] = addr_copy(argv != NULL ? argv[0] : NULL);
     if (m->rcpts[m->nrcpts] == NULL)
         return defer(cc, "out of memory");
+    if (*g_conf->ppap_submit_address &&
+        strcasecmp(m->rcpts[m->nrcpts], g_conf->ppap_submit_address) == 0)
+        m->submit = 1;
     m->rcpts[++m->nrcpts] = NULL;
     return SMFIS_NOREPLY;
 }
@@ -467,8 +477,9 @@ static const char *job_wait(SMFICTX *ctx, mctx *m, int s, milter_reply *r)
 /* Hand the spooled message to the pool and wait for its answer. */
 static const char *job_run(SMFICTX *ctx, mctx *m, const char *client, milter_reply *r)
 {
-    milter_job j = {m->qid,    (char *)client,   m->sender, m->rcpts,
-                    m->nrcpts, fileno(m->spool), m->sp->out};
+    milter_job j = {
+        m->qid,    (char *)client,   m->sender,  m->rcpts,
+        m->nrcpts, fileno(m->spool), m->sp->out, m->submit ? MILTER_JOB_SUBMIT : MILTER_JOB_MAIL};
     const char *why;
     int s;
 
@@ -1007,6 +1018,38 @@ static const char *apply(SMFICTX *ctx, const mctx *m, const milter_reply *r)
     return why;
 }
 
+/* A reply to [ppap] submit_address: refused (550 5.7.1) unless it comes from one of the
+ * trusted networks; else handed to a worker, which answers its sender, and discarded. */
+static sfsistat msg_submit(SMFICTX *ctx, cctx *cc)
+{
+    mctx *m = cc->msg;
+    milter_reply r;
+    const char *why;
+
+    if (!conf_addr_in(g_conf->ppap_trusted_networks, cc->addr)) {
+        mg_warn("%s: a mail to %s from %s, outside [ppap] trusted_networks: refused", qid_of(m),
+                g_conf->ppap_submit_address, cc->client ? cc->client : "?");
+        if (smfi.setreply(ctx, "550", "5.7.1",
+                          "mugai: passwords are accepted only from the LGWAN mail server") !=
+            MI_SUCCESS)
+            mg_warn("%s: smfi_setreply failed", qid_of(m));
+        return SMFIS_REJECT;
+    }
+    memset(&r, 0, sizeof(r));
+    why = job_run(ctx, m, cc->client, &r);
+    if (why == NULL && r.status != MILTER_ST_CONSUMED)
+        why = r.status == MILTER_ST_BUSY ? "no sanitizer worker available"
+                                         : "the reply could not be handled";
+    if (why != NULL) {
+        milter_reply_clear(&r);
+        return tempfail(ctx, m, why);
+    }
+    mg_info("%s: a reply to %s from %s: consumed and answered", qid_of(m),
+            g_conf->ppap_submit_address, m->sender);
+    milter_reply_clear(&r);
+    return SMFIS_DISCARD;
+}
+
 /* Sanitize the spooled message and apply the result. */
 static sfsistat msg_finish(SMFICTX *ctx, cctx *cc)
 {
@@ -1016,6 +1059,8 @@ static sfsistat msg_finish(SMFICTX *ctx, cctx *cc)
 
     memset(&r, 0, sizeof(r));
     msg_qid(ctx, m);
+    if (m->submit)
+        return msg_submit(ctx, cc);
     why = job_run(ctx, m, cc->client, &r);
     if (why == NULL && r.status != MILTER_ST_OK)
         why = r.status == MILTER_ST_BUSY ? "no sanitizer worker available" : "sanitization failed";

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <dirent.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <glib.h>
 #include <libmilter/mfapi.h>
 
@@ -125,6 +127,7 @@ static int parse_args(int argc, char **argv, opts *o)
 /* Create the spool directory and remove files left by an earlier run. */
 static int spool_prepare(const conf *c, const struct passwd *pw)
 {
+    char out[PATH_MAX];
     DIR *d;
     struct dirent *e;
 
@@ -142,6 +145,10 @@ static int spool_prepare(const conf *c, const struct passwd *pw)
             mg_info("removed leftover spool file %s", e->d_name);
     }
     closedir(d);
+    /* The gateway's own mails wait here for the release listener (outbox.c). */
+    if (milter_outbox_dir(c, out, sizeof(out)) < 0 || (mkdir(out, 0700) < 0 && errno != EEXIST) ||
+        chown(out, pw->pw_uid, pw->pw_gid) < 0)
+        return -1;
     return 0;
 }
 
@@ -245,6 +252,9 @@ static int front_end(const conf *c)
      * capabilities the workers keep in their user namespace to make jails. */
     if (san_caps_drop() < 0)
         mg_fatal("cannot drop capabilities: %s", strerror(errno));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (milter_outbox_start(c) < 0)
+        mg_fatal("cannot start the outbox thread: %s", strerror(errno));
     if (smfi_main() != MI_SUCCESS)
         mg_error("libmilter stopped with an error");
     until = mg_now() + c->milter_queue_wait + c->milter_job_timeout + 15;

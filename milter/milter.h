@@ -22,7 +22,16 @@
 
 enum { MILTER_T_JOB = 1, MILTER_T_REPLY = 2 };
 
-typedef enum { MILTER_ST_OK = 0, MILTER_ST_FAIL = 1, MILTER_ST_BUSY = 2 } milter_status;
+typedef enum {
+    MILTER_ST_OK = 0,
+    MILTER_ST_FAIL = 1,
+    MILTER_ST_BUSY = 2,
+    MILTER_ST_CONSUMED = 3 /* a reply to [ppap] submit_address, handled: discard the message */
+} milter_status;
+
+/* What a job is: a mail to sanitize, or a recipient's reply to [ppap] submit_address from a
+ * trusted network, which the gateway consumes. */
+enum { MILTER_JOB_MAIL = 0, MILTER_JOB_SUBMIT = 1 };
 
 /* One message: fixed header {magic, type, length} then length payload bytes. */
 typedef struct milter_msg {
@@ -60,8 +69,9 @@ typedef struct milter_job {
     char *sender;
     char **rcpts; /* NULL-terminated */
     size_t nrcpts;
-    int fd;  /* the spooled message, -1 when none */
-    int out; /* the clean message goes here (from offset 0), -1 when none */
+    int fd;        /* the spooled message, -1 when none */
+    int out;       /* the clean message goes here (from offset 0), -1 when none */
+    uint32_t kind; /* MILTER_JOB_* */
 } milter_job;
 
 /* The answer of a worker (or of the supervisor when busy). Once it has arrived, whole, the
@@ -89,6 +99,17 @@ int milter_qid_valid(const char *s);
 /* Send one byte and an fd over a control socket; receive them (*fd = -1 when none). */
 int milter_fd_send(int sock, char tag, int fd);
 int milter_fd_recv(int sock, char *tag, int *fd);
+
+/* ---- outbox.c: the gateway's own mails on their way to the release listener ---- */
+
+/* SPOOL/outbox of c into out. 0 or -1 when too long. */
+int milter_outbox_dir(const conf *c, char *out, size_t size);
+/* A san_ppap_deliver_fn for workers (ctx: the conf): the mail on fd for rcpts written durably
+ * into the outbox. 0 or -1, *reply saying which (g_free). */
+int milter_outbox_put(void *ctx, int fd, char *const *rcpts, char **reply);
+/* In the front end: start the thread that sends the outbox's mails through the release
+ * listener, removing each once accepted. 0 or -1 (errno). */
+int milter_outbox_start(const conf *c);
 
 /* ---- pool.c: the supervisor and its workers ---- */
 

@@ -53,6 +53,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mg.h"
@@ -160,8 +161,9 @@ static void worker_timed_out(pool *p, milter_reply *r)
     r->text = strdup(text);
 }
 
-/* Run the engine on one job and fill the reply. */
-static void worker_san_mail(pool *p, quar_store *st, milter_job *j, milter_reply *r)
+/* Run the engine on one job and fill the reply; the result into res (the caller clears it). */
+static void worker_san_mail(pool *p, quar_store *st, milter_job *j, milter_reply *r,
+                            san_mail_result *res_out)
 {
     san_envelope env = {j->queue_id, j->client, j->sender, (const char *const *)j->rcpts};
     const char *qid = j->queue_id ? j->queue_id : "-";
@@ -186,7 +188,7 @@ static void worker_san_mail(pool *p, quar_store *st, milter_job *j, milter_reply
         san_audit_mail(p->c, "mugai-milter", res.record, res.seconds);
     }
     free(err);
-    san_mail_result_clear(&res);
+    *res_out = res;
 }
 
 /* Tell the supervisor the digest of the job's message ("A" and 64 hex digits on the control
@@ -209,7 +211,7 @@ static void worker_announce(pool *p, const milter_attempt *a)
  * instead of the engine; the supervisor learns the message's digest first, to count this
  * attempt should it stop the worker. */
 static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply *r,
-                            milter_attempt *a)
+                            milter_attempt *a, san_mail_result *res)
 {
     memset(a, 0, sizeof(*a));
     if (lseek(j->fd, 0, SEEK_SET) < 0 || ftruncate(j->out, 0) < 0 ||
@@ -223,8 +225,46 @@ static void worker_sanitize(pool *p, quar_store *st, milter_job *j, milter_reply
     } else {
         worker_announce(p, a);
         milter_test_crash(j->fd);
-        worker_san_mail(p, st, j, r);
+        worker_san_mail(p, st, j, r, res);
     }
+}
+
+/* The PPAP flow as a worker runs it: mails go through the outbox. */
+static san_ppap worker_ppap(pool *p, quar_store *st, const char *source)
+{
+    san_ppap x = {p->eng, st, p->c, "mugai-milter", source, milter_outbox_put, (void *)p->c};
+
+    return x;
+}
+
+/* A recipient's reply to [ppap] submit_address: never stored or passed on; its sender is
+ * answered through the outbox. */
+static void worker_submit(pool *p, quar_store *st, milter_job *j, milter_reply *r)
+{
+    san_ppap x = worker_ppap(p, st, j->client);
+
+    san_ppap_reply(&x, j->fd, j->sender);
+    r->status = MILTER_ST_CONSUMED;
+}
+
+/* After a mail was passed on: try its text on the held parts of the same sender, and expire
+ * held parts whose time is up (at most once a minute per worker). Runs within its own
+ * deadline; the job's files are no longer touched. */
+static void worker_after(pool *p, quar_store *st, const milter_job *j, const san_mail_result *res)
+{
+    static double last_expiry;
+    san_ppap x = worker_ppap(p, st, j->client);
+
+    san_deadline_set(mg_now() + p->c->milter_job_timeout);
+    alarm(p->c->milter_job_timeout + POOL_ALARM_GRACE);
+    if (res->record && res->record->id[0])
+        san_ppap_mail(&x, res->record, res->text);
+    if (mg_now() - last_expiry >= 60) {
+        last_expiry = mg_now();
+        san_ppap_expire(&x, (int64_t)time(NULL));
+    }
+    alarm(0);
+    san_deadline_set(0);
 }
 
 /* Serve one job connection handed over by the supervisor. The job's conversions end at
@@ -238,9 +278,12 @@ static void worker_job(pool *p, quar_store *st, int conn)
     milter_job j;
     milter_reply r;
     milter_attempt a;
+    san_mail_result res;
     int timed_out;
 
     memset(&r, 0, sizeof(r));
+    memset(&res, 0, sizeof(res));
+    memset(&a, 0, sizeof(a));
     setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (milter_job_recv(conn, &j) < 0) {
         mg_warn("pool worker: bad job message: %s", strerror(errno));
@@ -249,19 +292,26 @@ static void worker_job(pool *p, quar_store *st, int conn)
     mg_debug("%s: sanitizing in worker %ld", j.queue_id ? j.queue_id : "-", (long)getpid());
     san_deadline_set(mg_now() + p->c->milter_job_timeout);
     alarm(p->c->milter_job_timeout + POOL_ALARM_GRACE);
-    worker_sanitize(p, st, &j, &r, &a);
+    if (j.kind == MILTER_JOB_SUBMIT)
+        worker_submit(p, st, &j, &r);
+    else
+        worker_sanitize(p, st, &j, &r, &a, &res);
     timed_out = san_deadline_reached();
     if (r.status == MILTER_ST_OK && r.qid == NULL) {
         mg_panic("pool worker: out of memory");
     }
-    if (r.status != MILTER_ST_OK)
+    if (r.status != MILTER_ST_OK && r.status != MILTER_ST_CONSUMED)
         mg_error("%s: sanitization failed: %s", j.queue_id ? j.queue_id : "-",
                  r.text ? r.text : "out of memory");
     if (milter_reply_send(conn, &r) < 0)
         mg_warn("%s: reply lost: %s", j.queue_id ? j.queue_id : "-", strerror(errno));
     alarm(0);
-    milter_attempt_end(st, &a, &j, r.status == MILTER_ST_OK, timed_out);
+    if (j.kind == MILTER_JOB_MAIL)
+        milter_attempt_end(st, &a, &j, r.status == MILTER_ST_OK, timed_out);
     san_deadline_set(0);
+    if (r.status == MILTER_ST_OK)
+        worker_after(p, st, &j, &res);
+    san_mail_result_clear(&res);
     milter_reply_clear(&r);
     milter_job_clear(&j);
 }
@@ -311,6 +361,7 @@ static void worker_main(pool *p, int ctl)
         mg_error("pool worker: quarantine store: %s", err ? err : "unknown error");
         _exit(1);
     }
+    quar_set_hold_days(st, p->c->ppap_hold_days);
     worker_office(p);
     if (san_confine_worker(p->c) < 0) {
         mg_error("pool worker %ld: cannot confine itself: exiting", (long)getpid());

@@ -350,7 +350,7 @@ static int job_encode(milter_msg *m, const milter_job *j)
     for (i = 0; i < j->nrcpts; i++)
         if (milter_msg_put_str(m, j->rcpts[i]) < 0)
             return -1;
-    return 0;
+    return milter_msg_put_u32(m, j->kind);
 }
 
 /* Send a job with its spool and output fds. */
@@ -387,6 +387,12 @@ static int job_decode(milter_msg *m, milter_job *j)
         if (milter_msg_get_str(m, &j->rcpts[i]) < 0 || j->rcpts[i] == NULL)
             return -1;
         j->nrcpts++;
+    }
+    if (milter_msg_get_u32(m, &j->kind) < 0)
+        return -1;
+    if (j->kind > MILTER_JOB_SUBMIT) {
+        errno = EBADMSG;
+        return -1;
     }
     return milter_msg_end(m);
 }
@@ -459,7 +465,7 @@ static int reply_decode(milter_msg *m, milter_reply *r)
     if (milter_msg_get_u32(m, &st) < 0 || milter_msg_get_str(m, &r->qid) < 0 ||
         milter_msg_get_str(m, &r->text) < 0 || milter_msg_get_u32(m, &mark) < 0)
         return -1;
-    if (mark != MILTER_DONE || st > MILTER_ST_BUSY || milter_msg_end(m) < 0) {
+    if (mark != MILTER_DONE || st > MILTER_ST_CONSUMED || milter_msg_end(m) < 0) {
         errno = EBADMSG;
         return -1;
     }

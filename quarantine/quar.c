@@ -114,6 +114,12 @@ static int norm_id(const char *id, char buf[24])
     return 0;
 }
 
+/* The same for the other files of the store. */
+int quar_norm_id(const char *id, char buf[24])
+{
+    return norm_id(id, buf);
+}
+
 /* An empty message with an empty recipient list. Caller frees with quar_msg_free. */
 quar_msg *quar_msg_new(void)
 {

@@ -150,6 +150,35 @@ typedef struct quar_attempts {
 /* Failure counts not raised for this long are forgotten. */
 #define QUAR_ATTEMPT_KEEP_DAYS 7
 
+/* A held encrypted part waiting for its password ([ppap]). No password is ever stored: only
+ * how many were wrong and, once opened, one line saying how. */
+typedef struct quar_held {
+    char msg_id[24];
+    char *part;        /* IMAP part path ("2") */
+    char *filename;    /* as the part records it, or NULL */
+    char *status;      /* "pending", "opened", "locked" (too many wrong passwords: IT only),
+                          "expired" */
+    int64_t expires;   /* unix seconds */
+    unsigned attempts; /* wrong passwords tried so far */
+    char *opened_by;   /* how it was opened, one line without any password, or NULL */
+    int64_t opened;    /* when, 0 while not opened */
+    /* of its message, for matching a later password mail */
+    int64_t time;
+    char *sender;
+} quar_held;
+
+/* Which held parts quar_held_list returns (every field optional). */
+typedef struct quar_held_filter {
+    const char *msg_id;    /* exact (any case), or NULL */
+    const char *status;    /* exact, or NULL */
+    const char *sender;    /* the message's envelope sender, exact but ASCII case-insensitive */
+    const char *recipient; /* one of the message's envelope recipients, same matching */
+    int64_t since;         /* the message's time >= since; 0: any */
+} quar_held_filter;
+
+/* How long a held part waits for its password unless quar_set_hold_days says otherwise. */
+#define QUAR_HOLD_DAYS_DEFAULT 14
+
 typedef struct quar_store quar_store;
 
 typedef struct quar_backend {
@@ -178,6 +207,10 @@ typedef struct quar_backend {
     /* Console accounts, sessions, requests and single-use downloads (NULL in a backend without
      * them: the calls below then fail with "not supported by this store"). */
     const struct quar_console_ops *console;
+    /* Held encrypted parts (NULL in a backend without them: put records none, and the
+     * quar_held_* calls fail with "not supported by this store"). put records one per part
+     * whose action is "held" when the backend has them. */
+    const struct quar_held_ops *held;
     /* digest's failure count into *a (zero when none, or when last raised before since). */
     int (*attempt_get)(quar_store *s, const char *digest, int64_t since, quar_attempts *a,
                        char **err);
@@ -218,6 +251,16 @@ typedef struct quar_console_ops {
     int (*download_take)(quar_store *s, const char *token_hash, int64_t now, int64_t *request_id,
                          char **err);
 } quar_console_ops;
+
+/* The held parts' records; see the quar_held_* functions below for each one's contract. */
+typedef struct quar_held_ops {
+    int (*list)(quar_store *s, const quar_held_filter *f, quar_held ***out, size_t *n, char **err);
+    int (*failed)(quar_store *s, const char *id, const char *part, unsigned wrong,
+                  unsigned max_attempts, unsigned *attempts, int *locked, char **err);
+    int (*open)(quar_store *s, const char *id, const char *part, const char *how, int64_t now,
+                char **err);
+    int (*expire)(quar_store *s, int64_t now, quar_held ***out, size_t *n, char **err);
+} quar_held_ops;
 
 /* Every function below returns 0 on success and -1 on error with a message in *err (caller
  * frees with free()); lookups by id return 1 when the id is unknown. */
@@ -335,6 +378,35 @@ int quar_download_put(quar_store *s, const char *token_hash, int64_t request_id,
  * none, or it expired. */
 int quar_download_take(quar_store *s, const char *token_hash, int64_t now, int64_t *request_id,
                        char **err);
+/* ---- held encrypted parts ([ppap]; quarantine/held.c) ---- */
+
+/* quar_put records each part whose action is "held" as "pending", expiring at the message's
+ * time + days (QUAR_HOLD_DAYS_DEFAULT until this is called; the callers pass [ppap]
+ * hold_days). */
+void quar_set_hold_days(quar_store *s, unsigned days);
+/* Held parts matching f (NULL: all), oldest message first, then in part order. Caller frees
+ * with quar_held_list_free. */
+int quar_held_list(quar_store *s, const quar_held_filter *f, quar_held ***out, size_t *n,
+                   char **err);
+/* Add wrong to a held part's count of wrong passwords, atomically; the new count into *attempts.
+ * A pending part whose count reaches max_attempts (0: never) becomes "locked", and *locked is
+ * 1 only for the call that locked it. 1 when there is no such held part. */
+int quar_held_failed(quar_store *s, const char *id, const char *part, unsigned wrong,
+                     unsigned max_attempts, unsigned *attempts, int *locked, char **err);
+/* A pending or locked part becomes "opened" at now, opened_by = how (one line saying how,
+ * never a password). 2 when it is neither (already opened, or expired): of two openers at
+ * once exactly one gets 0. 1 when there is no such held part. */
+int quar_held_open(quar_store *s, const char *id, const char *part, const char *how, int64_t now,
+                   char **err);
+/* Pending or locked parts whose expiry is before now become "expired"; those (each returned
+ * to exactly one of several callers at once) in *out, oldest message first. Caller frees with
+ * quar_held_list_free. */
+int quar_held_expire(quar_store *s, int64_t now, quar_held ***out, size_t *n, char **err);
+/* Free one held part (a member taken out of a list); NULL is fine. */
+void quar_held_free(quar_held *h);
+/* Free a list from quar_held_list or quar_held_expire and every part in it. */
+void quar_held_list_free(quar_held **l, size_t n);
+
 void quar_user_free(quar_user *u);
 void quar_user_list_free(quar_user **list, size_t n);
 void quar_session_free(quar_session *se);
@@ -361,6 +433,11 @@ typedef struct quar_listener {
 int quar_release(quar_store *s, const quar_listener *l, const quar_msg *m, char *const *rcpts,
                  const char *actor, const char *source, const char *reason, char **reply,
                  char **err);
+/* Send the message on fd (from its offset; bare LF sent as CRLF) through l, MAIL FROM sender
+ * ("" or NULL: the null sender), to rcpts, recording nothing: 0 with the listener's reply to the
+ * data in *reply, -1 with why in *reply (an address with a control character, space or angle
+ * bracket is refused before any connection). Caller frees *reply with g_free. */
+int quar_send(const quar_listener *l, int fd, const char *sender, char *const *rcpts, char **reply);
 /* The queue id in a "250 ... queued as ID" reply, or NULL. Caller frees with g_free. */
 char *quar_queue_id(const char *reply);
 

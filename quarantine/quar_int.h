@@ -11,11 +11,14 @@
 struct quar_store {
     const quar_backend *be;
     unsigned retention_days;
-    char *where; /* store path (or ":memory:") named in error messages */
+    unsigned hold_days; /* a held part's wait for its password (QUAR_HOLD_DAYS_DEFAULT) */
+    char *where;        /* store path (or ":memory:") named in error messages */
 };
 
 /* Set *err (when err is not NULL) to "quarantine store WHERE: message". Returns -1. */
 int quar_err(quar_store *s, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Upper-case a looked-up id into buf[24]; 0, or -1 when it cannot be an id. */
+int quar_norm_id(const char *id, char buf[24]);
 /* A deep copy of m. Caller frees with quar_msg_free. */
 quar_msg *quar_msg_dup(const quar_msg *m);
 /* Non-zero when q has the form of a quarantine id ("Q-YYYYMMDD-XXXXXX", any case): a filter's q

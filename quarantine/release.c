@@ -291,6 +291,25 @@ static int send_and_record(quar_store *s, const quar_listener *l, const quar_msg
     return rc;
 }
 
+/* See quar.h. */
+int quar_send(const quar_listener *l, int fd, const char *sender, char *const *rcpts, char **reply)
+{
+    if (!rcpts || !rcpts[0]) {
+        *reply = g_strdup("no recipients");
+        return -1;
+    }
+    if (sender && !smtp_path_ok(sender)) {
+        *reply = g_strdup("not a usable envelope sender");
+        return -1;
+    }
+    for (size_t i = 0; rcpts[i]; i++)
+        if (!*rcpts[i] || !smtp_path_ok(rcpts[i])) {
+            *reply = g_strdup("not a usable recipient address");
+            return -1;
+        }
+    return smtp_send(l, fd, sender, rcpts, reply);
+}
+
 /* Send m's original to rcpts (NULL: m's recipients) through l and record the outcome. */
 int quar_release(quar_store *s, const quar_listener *l, const quar_msg *m, char *const *rcpts,
                  const char *actor, const char *source, const char *reason, char **reply,

@@ -13,7 +13,8 @@
  * group, not to that process's own group), the index 0660 (SQLite gives its
  * -wal and -shm files the same mode), original files 0640; nothing is ever
  * readable by others. The attempts table counts the failed attempts at
- * sanitizing a message, by a digest of its content (poison messages). The
+ * sanitizing a message, by a digest of its content (poison messages). The held
+ * table records the encrypted parts held for their password (held_fs.c). The
  * events table is the hash-chained audit trail (quar.c defines the chain); an
  * event is appended in a write transaction that reads the chain's tail first,
  * so that concurrent writers (workers, the console, the command line) chain one
@@ -45,7 +46,7 @@
 #include "quar_int.h"
 #include "store_fs_int.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define DIR_MODE 02770
 #define INDEX_MODE 0660
 #define ORIGINAL_MODE 0640
@@ -773,7 +774,8 @@ static int index_put(quar_store *s, const head *h, const char *tmp, quar_msg *m,
     }
     rc = tmp ? place_original(s, tmp, m->sha256, &healed, err) : insert_blob(s, h, m, &healed, err);
     if (rc == 0 && insert_message(s, m, err) == 0 && insert_recipients(s, m, err) == 0 &&
-        insert_parts(s, m, err) == 0 && insert_event(s, stored, &th, err) == 0 &&
+        insert_parts(s, m, err) == 0 && qfs_held_put(s, m, err) == 0 &&
+        insert_event(s, stored, &th, err) == 0 &&
         (!healed || note_healed(s, m, stored, &th, err) == 0) &&
         qfs_exec_sql(s, "COMMIT", err) == 0) {
         log_head(&th);
@@ -1650,6 +1652,7 @@ static const quar_backend fs_backend = {
     .count = fs_count,
     .set_text = fs_set_text,
     .console = &qfs_console_ops,
+    .held = &qfs_held_ops,
     .attempt_get = fs_attempt_get,
     .attempt_failed = fs_attempt_failed,
     .attempt_forget = fs_attempt_forget,
@@ -1757,10 +1760,10 @@ static int chain_old_events(quar_store *s, char **err)
     return rc;
 }
 
-/* Bring an index of version v (0: empty) to SCHEMA_VERSION inside the caller's transaction:
- * version 1 gains the blobs table, 2 the attempts table, 3 the release result, the texts
- * table, the list indexes, the chained events table and the console's tables. 0 or -1. */
-static int migrate(quar_store *s, int v, char **err)
+/* Bring an index of version v (0: empty, at most 3) to version 4 inside the caller's
+ * transaction: version 1 gains the blobs table, 2 the attempts table, 3 the release result, the
+ * texts table, the list indexes, the chained events table and the console's tables. 0 or -1. */
+static int migrate_v4(quar_store *s, int v, char **err)
 {
     char *sql = g_strdup_printf("%s %s %s %s", v == 0 ? schema_sql : "", v <= 1 ? blobs_sql : "",
                                 v <= 2 ? attempts_sql : "", v4_before_sql);
@@ -1779,6 +1782,18 @@ static int migrate(quar_store *s, int v, char **err)
         rc = qfs_exec_sql(s, v4_after_sql, err);
     if (rc == 0)
         rc = qfs_exec_sql(s, qfs_console_sql, err);
+    return rc;
+}
+
+/* Bring an index of version v (0: empty) to SCHEMA_VERSION inside the caller's transaction:
+ * up to version 4 as migrate_v4 says, then version 4 gains the held parts' table. 0 or -1. */
+static int migrate(quar_store *s, int v, char **err)
+{
+    int rc = v < 4 ? migrate_v4(s, v, err) : 0;
+    char *sql;
+
+    if (rc == 0)
+        rc = qfs_exec_sql(s, qfs_held_sql, err);
     if (rc == 0) {
         sql = g_strdup_printf("PRAGMA user_version = %d;", SCHEMA_VERSION);
         rc = qfs_exec_sql(s, sql, err);
@@ -1905,6 +1920,7 @@ quar_store *quar_open_fs(const char *dir, unsigned retention_days, char **err)
 
     s->be = &fs_backend;
     s->retention_days = retention_days;
+    s->hold_days = QUAR_HOLD_DAYS_DEFAULT;
     s->where = g_strdup(dir);
     st->originals = g_strdup_printf("%s/originals", dir);
     st->inline_max = INLINE_MAX_DEFAULT;

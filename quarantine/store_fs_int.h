@@ -59,4 +59,12 @@ extern const char qfs_console_sql[];
 /* The console's records in the index. */
 extern const quar_console_ops qfs_console_ops;
 
+/* The held parts' table and indexes (schema version 5; held_fs.c). */
+extern const char qfs_held_sql[];
+/* The held parts' records in the index. */
+extern const quar_held_ops qfs_held_ops;
+/* Record a pending row for each of m's parts whose action is "held", inside the caller's
+ * write transaction (quar_put's). 0 or -1. */
+int qfs_held_put(quar_store *s, const quar_msg *m, char **err);
+
 #endif

@@ -1,8 +1,8 @@
 /*
  * quarantine/store_mem.c - the in-memory quarantine backend, for unit tests:
- * messages, originals (GBytes by SHA-256), the hash-chained events and failure
- * counts in GLib containers. It keeps no console records (quar.c then answers
- * "not supported by this store").
+ * messages, originals (GBytes by SHA-256), the hash-chained events, failure
+ * counts and held encrypted parts in GLib containers. It keeps no console records (quar.c then
+ * answers "not supported by this store").
  *
  * Runs inside test programs only. It must behave exactly like the filesystem
  * backend as seen through quar.h; it never touches the disk except for the
@@ -26,7 +26,14 @@ typedef struct mem_store {
     GHashTable *originals; /* sha256 -> GBytes* */
     GPtrArray *events;     /* mem_event*, oldest first (seq = index + 1) */
     GHashTable *attempts;  /* digest -> mem_attempt* */
+    GPtrArray *held;       /* mem_held*, in the order stored */
 } mem_store;
+
+/* A held part, with its index among its message's parts (the list's order). */
+typedef struct mem_held {
+    quar_held *h;
+    size_t idx;
+} mem_held;
 
 /* The failed attempts at one message. */
 typedef struct mem_attempt {
@@ -88,6 +95,42 @@ static void append_event(quar_store *s, const quar_event *ev)
     mg_info("audit: trail head %lld %s", (long long)me->ev->seq, me->hash);
 }
 
+/* The held part at (id, part), or NULL. */
+static mem_held *held_find(quar_store *s, const char *id, const char *part)
+{
+    GPtrArray *all = mem(s)->held;
+
+    for (guint i = 0; i < all->len; i++) {
+        mem_held *mh = g_ptr_array_index(all, i);
+        if (strcmp(mh->h->msg_id, id) == 0 && g_strcmp0(mh->h->part, part) == 0)
+            return mh;
+    }
+    return NULL;
+}
+
+/* A pending record of each part of m whose action is "held" (a repeated path once). */
+static void add_held(quar_store *s, const quar_msg *m)
+{
+    for (size_t i = 0; i < m->nparts; i++) {
+        const quar_part *p = &m->parts[i];
+        mem_held *mh;
+        if (g_strcmp0(p->action, "held") != 0 || !p->path || !p->path[0] ||
+            held_find(s, m->id, p->path))
+            continue;
+        mh = g_new0(mem_held, 1);
+        mh->idx = i;
+        mh->h = g_new0(quar_held, 1);
+        g_strlcpy(mh->h->msg_id, m->id, sizeof mh->h->msg_id);
+        mh->h->part = g_strdup(p->path);
+        mh->h->filename = g_strdup(p->filename);
+        mh->h->status = g_strdup("pending");
+        mh->h->expires = m->time + (int64_t)s->hold_days * 86400;
+        mh->h->time = m->time;
+        mh->h->sender = g_strdup(m->sender);
+        g_ptr_array_add(mem(s)->held, mh);
+    }
+}
+
 /* Store the original, a copy of m and the "stored" event. */
 static int mem_put(quar_store *s, int fd, quar_msg *m, const quar_event *stored, char **err)
 {
@@ -101,6 +144,7 @@ static int mem_put(quar_store *s, int fd, quar_msg *m, const quar_event *stored,
     else
         g_hash_table_insert(mem(s)->originals, g_strdup(m->sha256), data);
     g_hash_table_insert(mem(s)->msgs, g_strdup(m->id), quar_msg_dup(m));
+    add_held(s, m);
     append_event(s, stored);
     return 0;
 }
@@ -445,6 +489,174 @@ static int mem_attempt_forget(quar_store *s, const char *digest, char **err)
     return 0;
 }
 
+/* Oldest message first, then part order, as the SQL backend does. */
+static gint held_order(gconstpointer a, gconstpointer b)
+{
+    const mem_held *x = *(mem_held *const *)a, *y = *(mem_held *const *)b;
+    int c;
+
+    if (x->h->time != y->h->time)
+        return x->h->time < y->h->time ? -1 : 1;
+    if ((c = strcmp(x->h->msg_id, y->h->msg_id)) != 0)
+        return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Non-zero when one of message id's recipients is addr (ASCII case-insensitive). */
+static int has_recipient(quar_store *s, const char *id, const char *addr)
+{
+    const quar_msg *m = g_hash_table_lookup(mem(s)->msgs, id);
+
+    for (size_t i = 0; m && m->recipients && m->recipients[i]; i++)
+        if (g_ascii_strcasecmp(m->recipients[i], addr) == 0)
+            return 1;
+    return 0;
+}
+
+/* Non-zero when h passes every condition of f (the memory backend's version of the SQL). */
+static int held_match(quar_store *s, const quar_held_filter *f, const quar_held *h)
+{
+    if ((f->msg_id && strcmp(f->msg_id, h->msg_id) != 0) ||
+        (f->status && g_strcmp0(f->status, h->status) != 0) ||
+        (f->sender && g_ascii_strcasecmp(f->sender, h->sender ? h->sender : "") != 0) ||
+        (f->since && h->time < f->since))
+        return 0;
+    return !f->recipient || has_recipient(s, h->msg_id, f->recipient);
+}
+
+/* A deep copy of one held part. */
+static quar_held *held_dup(const quar_held *h)
+{
+    quar_held *c = g_new0(quar_held, 1);
+
+    *c = *h;
+    c->part = g_strdup(h->part);
+    c->filename = g_strdup(h->filename);
+    c->status = g_strdup(h->status);
+    c->opened_by = g_strdup(h->opened_by);
+    c->sender = g_strdup(h->sender);
+    return c;
+}
+
+/* Copies of the held parts among all for which keep(s, f, h) is non-zero, in list order. */
+static void held_copies(quar_store *s, const quar_held_filter *f,
+                        int (*keep)(quar_store *, const quar_held_filter *, const quar_held *),
+                        quar_held ***out, size_t *n)
+{
+    GPtrArray *found = g_ptr_array_new();
+    GPtrArray *all = mem(s)->held;
+
+    for (guint i = 0; i < all->len; i++)
+        if (keep(s, f, ((mem_held *)g_ptr_array_index(all, i))->h))
+            g_ptr_array_add(found, g_ptr_array_index(all, i));
+    g_ptr_array_sort(found, held_order);
+    *n = found->len;
+    *out = g_new0(quar_held *, found->len + 1);
+    for (guint i = 0; i < found->len; i++)
+        (*out)[i] = held_dup(((mem_held *)g_ptr_array_index(found, i))->h);
+    g_ptr_array_free(found, TRUE);
+}
+
+/* Held parts matching f, oldest message first, then part order. */
+static int mem_held_list(quar_store *s, const quar_held_filter *f, quar_held ***out, size_t *n,
+                         char **err)
+{
+    (void)err;
+    held_copies(s, f, held_match, out, n);
+    return 0;
+}
+
+/* Add wrong to a part's count; lock a pending one reaching max_attempts. 1 when unknown. */
+static int mem_held_failed(quar_store *s, const char *id, const char *part, unsigned wrong,
+                           unsigned max_attempts, unsigned *attempts, int *locked, char **err)
+{
+    mem_held *mh = held_find(s, id, part);
+
+    (void)err;
+    if (!mh)
+        return 1;
+    mh->h->attempts = mh->h->attempts > UINT_MAX - wrong ? UINT_MAX : mh->h->attempts + wrong;
+    *attempts = mh->h->attempts;
+    if (max_attempts > 0 && mh->h->attempts >= max_attempts &&
+        strcmp(mh->h->status, "pending") == 0) {
+        g_free(mh->h->status);
+        mh->h->status = g_strdup("locked");
+        *locked = 1;
+    }
+    return 0;
+}
+
+/* Non-zero for a pending or locked part. */
+static int held_openable(const quar_held *h)
+{
+    return strcmp(h->status, "pending") == 0 || strcmp(h->status, "locked") == 0;
+}
+
+/* Open a pending or locked part; 2 when it is neither, 1 when unknown. */
+static int mem_held_open(quar_store *s, const char *id, const char *part, const char *how,
+                         int64_t now, char **err)
+{
+    mem_held *mh = held_find(s, id, part);
+
+    (void)err;
+    if (!mh)
+        return 1;
+    if (!held_openable(mh->h))
+        return 2;
+    g_free(mh->h->status);
+    mh->h->status = g_strdup("opened");
+    g_free(mh->h->opened_by);
+    mh->h->opened_by = g_strdup(how);
+    mh->h->opened = now;
+    return 0;
+}
+
+/* Non-zero for a pending or locked part past f->since (here: now) — held_copies' filter for
+ * the expiry sweep. */
+static int held_due(quar_store *s, const quar_held_filter *f, const quar_held *h)
+{
+    (void)s;
+    return held_openable(h) && h->expires < f->since;
+}
+
+/* Mark the parts due at now expired and return them. */
+static int mem_held_expire(quar_store *s, int64_t now, quar_held ***out, size_t *n, char **err)
+{
+    quar_held_filter due = {.since = now};
+    GPtrArray *all = mem(s)->held;
+
+    (void)err;
+    held_copies(s, &due, held_due, out, n);
+    for (guint i = 0; i < all->len; i++) {
+        quar_held *h = ((mem_held *)g_ptr_array_index(all, i))->h;
+        if (held_due(s, &due, h)) {
+            g_free(h->status);
+            h->status = g_strdup("expired");
+        }
+    }
+    for (size_t i = 0; i < *n; i++) {
+        g_free((*out)[i]->status);
+        (*out)[i]->status = g_strdup("expired");
+    }
+    return 0;
+}
+
+static const quar_held_ops mem_held_ops = {
+    .list = mem_held_list,
+    .failed = mem_held_failed,
+    .open = mem_held_open,
+    .expire = mem_held_expire,
+};
+
+/* Free one held part's record. */
+static void held_free(gpointer p)
+{
+    mem_held *mh = p;
+
+    quar_held_free(mh->h);
+    g_free(mh);
+}
+
 /* Free one event of the trail. */
 static void event_free(gpointer p)
 {
@@ -463,6 +675,7 @@ static void mem_close(quar_store *s)
     g_hash_table_destroy(ms->originals);
     g_ptr_array_free(ms->events, TRUE);
     g_hash_table_destroy(ms->attempts);
+    g_ptr_array_free(ms->held, TRUE);
     g_free(s->where);
     g_free(ms);
 }
@@ -484,6 +697,7 @@ static const quar_backend mem_backend = {
     .count = mem_count,
     .set_text = mem_set_text,
     .console = NULL,
+    .held = &mem_held_ops,
     .attempt_get = mem_attempt_get,
     .attempt_failed = mem_attempt_failed,
     .attempt_forget = mem_attempt_forget,
@@ -497,6 +711,7 @@ quar_store *quar_open_memory(unsigned retention_days)
 
     ms->head.be = &mem_backend;
     ms->head.retention_days = retention_days;
+    ms->head.hold_days = QUAR_HOLD_DAYS_DEFAULT;
     ms->head.where = g_strdup(":memory:");
     ms->msgs =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)quar_msg_free);
@@ -504,5 +719,6 @@ quar_store *quar_open_memory(unsigned retention_days)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
     ms->events = g_ptr_array_new_with_free_func(event_free);
     ms->attempts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    ms->held = g_ptr_array_new_with_free_func(held_free);
     return &ms->head;
 }

@@ -5,8 +5,11 @@
  * private directory and no other fds: fd 0 is the untrusted input (read-only),
  * fd 1 carries the wire format of rnd.h, fd 2 short diagnostics. The input is
  * mapped first, then the seccomp allow-list is installed, then the bytes are
- * parsed. It must never write anything but frames to fd 1, never open a file
- * for writing, never talk to the network and never start another program.
+ * parsed. In unlock mode (unlock.c) fd RND_FD_KEYS holds the password
+ * candidates and, for a zip, fd RND_FD_OUTPUT is the file the decrypted zip
+ * goes to. It must never write anything but frames to fd 1 (and that zip),
+ * never open a file for writing, never write a candidate anywhere, never talk
+ * to the network and never start another program.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,6 +35,7 @@ typedef struct args {
     size_t max_text;
     int seccomp;
     rnd_limits lim;
+    rnd_unlock_lim unlock;
 } args;
 
 /* Pages emitted so far, for the DONE frame. */
@@ -178,6 +182,10 @@ static int parse_opt(args *a, const char *name, const char *val)
         return (a->max_text = (size_t)v), 0;
     if (strcmp(name, "--text-layer") == 0 && parse_num(val, 1, RND_MAX_TEXT_CHARS, &v) == 0)
         return (a->lim.text_max = (unsigned)v), 0;
+    if (strcmp(name, "--max-output") == 0 && parse_num(val, 1, UINT64_MAX >> 1, &v) == 0)
+        return (a->unlock.max_output = v), 0;
+    if (strcmp(name, "--max-entries") == 0 && parse_num(val, 1, UINT32_MAX, &v) == 0)
+        return (a->unlock.max_entries = (unsigned)v), 0;
     return -1;
 }
 
@@ -189,6 +197,7 @@ static int parse_args(int argc, char **argv, args *a)
     a->charsets = "UTF-8,CP932,EUC-JP,ISO-2022-JP";
     a->max_text = (size_t)16 << 20;
     a->lim = (rnd_limits){150, 500, 50000000, 0};
+    a->unlock = (rnd_unlock_lim){(uint64_t)256 << 20, 10000};
     if (argc < 2)
         return -1;
     a->mode = argv[1];
@@ -297,6 +306,56 @@ static rnd_status run_pages(const args *a, rnd_image *im, const char *data, size
     return put_frame(RND_TAG_DONE, v, 1) < 0 ? RND_ERR_INTERNAL : RND_OK;
 }
 
+/* Unlock mode: which candidate opens the input (OPEN), then a zip's decrypted members to
+ * RND_FD_OUTPUT and DONE 0, or a PDF's pages with that candidate. */
+static rnd_status run_unlock(const args *a, rnd_keys *k, const char *data, size_t len)
+{
+    char msg[RND_MAX_MSG];
+    int zip = strcmp(a->type, "zip") == 0, which = -1;
+    unsigned tried = 0;
+    rnd_status st;
+
+    msg[0] = '\0';
+    st = zip ? rnd_zip_find(data, len, k, &a->unlock, &which, &tried, msg, sizeof msg)
+             : rnd_pdf_find(data, len, k, &which, &tried, msg, sizeof msg);
+    if (st != RND_OK)
+        rnd_fail_exit(st, "%s", msg[0] ? msg : "the candidates cannot be tried");
+    uint32_t v[2] = {which < 0 ? RND_NONE : (uint32_t)which, tried};
+    if (put_frame(RND_TAG_OPEN, v, 2) < 0)
+        return RND_ERR_INTERNAL;
+    if (which >= 0 && zip)
+        st = rnd_zip_decrypt(data, len, k->key[which], &a->unlock, RND_FD_OUTPUT, msg, sizeof msg);
+    else if (which >= 0) {
+        rnd_out out = {out_begin, out_page, out_text, NULL};
+        st = rnd_pdf_render_pw(data, len, k->key[which], &a->lim, &out, msg, sizeof msg);
+    }
+    rnd_keys_free(k);
+    if (st != RND_OK)
+        rnd_fail_exit(st, "%s", msg[0] ? msg : "the input cannot be opened");
+    uint32_t done[1] = {pages_done};
+    return put_frame(RND_TAG_DONE, done, 1) < 0 ? RND_ERR_INTERNAL : RND_OK;
+}
+
+/* Unlock mode, before the filter: the type, the locales, the fonts for a PDF and the
+ * candidates (k), whose descriptor is then closed. */
+static void prepare_unlock(const args *a, rnd_keys *k)
+{
+    char msg[RND_MAX_MSG];
+    rnd_status st;
+
+    if (!a->type || (strcmp(a->type, "zip") != 0 && strcmp(a->type, "pdf") != 0))
+        rnd_fail_exit(RND_ERR_USAGE, "unlock type %s is not accepted",
+                      a->type ? a->type : "(none)");
+    if (rnd_unlock_prepare() < 0)
+        rnd_fail_exit(RND_ERR_INTERNAL, "cannot load the locales");
+    if (strcmp(a->type, "pdf") == 0)
+        warm_fonts();
+    msg[0] = '\0';
+    if ((st = rnd_keys_read(RND_FD_KEYS, k, msg, sizeof msg)) != RND_OK)
+        rnd_fail_exit(st, "%s", msg);
+    (void)close(RND_FD_KEYS);
+}
+
 /* Prepare what must be loaded before the filter, for the given mode. */
 static rnd_image *prepare_mode(const args *a)
 {
@@ -304,6 +363,8 @@ static rnd_image *prepare_mode(const args *a)
 
     if (strcmp(a->mode, "pdf") == 0) {
         warm_fonts();
+    } else if (strcmp(a->mode, "unlock") == 0) {
+        /* prepared by prepare_unlock, which reads the candidates */
     } else if (strcmp(a->mode, "image") == 0) {
         if (!a->type || !(im = rnd_image_new(a->type, &a->lim)))
             rnd_fail_exit(RND_ERR_USAGE, "image type %s is not accepted",
@@ -329,13 +390,21 @@ int main(int argc, char **argv)
     if (mg_write_all(STDOUT_FILENO, RND_MAGIC, 4) < 0)
         return RND_ERR_INTERNAL;
     if (parse_args(argc, argv, &a) < 0)
-        rnd_fail_exit(RND_ERR_USAGE, "usage: mugai-render pdf|image|text|csv|html [options]");
+        rnd_fail_exit(RND_ERR_USAGE,
+                      "usage: mugai-render pdf|image|text|csv|html|unlock [options]");
     if (!(data = load_input(&len)))
         rnd_fail_exit(RND_ERR_INTERNAL, "cannot read the input");
     rnd_image *im = prepare_mode(&a);
-    if (a.seccomp && rnd_seccomp_install() < 0)
+    int unlock = strcmp(a.mode, "unlock") == 0;
+    rnd_keys keys = {NULL, 0};
+    if (unlock)
+        prepare_unlock(&a, &keys);
+    int out_fd = unlock && strcmp(a.type, "zip") == 0 ? RND_FD_OUTPUT : -1;
+    if (a.seccomp && rnd_seccomp_install_out(out_fd) < 0)
         rnd_fail_exit(RND_ERR_INTERNAL, "cannot install the seccomp filter");
-    if (strcmp(a.mode, "pdf") == 0 || im)
+    if (unlock)
+        st = run_unlock(&a, &keys, data, len);
+    else if (strcmp(a.mode, "pdf") == 0 || im)
         st = run_pages(&a, im, data, len);
     else
         st = run_text(&a, data, len);

@@ -7,12 +7,14 @@
  * one rectangle per character, in the same pixel space (after /Rotate and the
  * crop box), for the trusted side's invisible text layer. It must never draw
  * annotations or form fields (only the page content), never allocate a page
- * before its size is checked, and never try a password.
+ * before its size is checked, and never try a password but one unlock mode
+ * (unlock.c) was given.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include <gio/gio.h>
 #include <cairo.h>
 #include <poppler.h>
 #include "rnd_int.h"
@@ -182,14 +184,23 @@ static rnd_status do_page(PopplerDocument *doc, int i, const rnd_limits *lim, co
 }
 
 /* Open the document; a password or a parse failure becomes a status. */
-static PopplerDocument *open_doc(const void *data, size_t len, rnd_status *st, char *msg,
-                                 size_t msg_len)
+static PopplerDocument *open_doc(const void *data, size_t len, const char *password, rnd_status *st,
+                                 char *msg, size_t msg_len)
 {
-    GBytes *bytes = g_bytes_new_static(data, len);
     GError *err = NULL;
-    PopplerDocument *doc = poppler_document_new_from_bytes(bytes, NULL, &err);
+    PopplerDocument *doc;
 
-    g_bytes_unref(bytes);
+    if (password) {
+        /* poppler 22.12 reads freed memory when a password given with new_from_bytes is wrong;
+         * its stream path is sound. */
+        GInputStream *s = g_memory_input_stream_new_from_data(data, (gssize)len, NULL);
+        doc = poppler_document_new_from_stream(s, (goffset)len, password, NULL, &err);
+        g_object_unref(s);
+    } else {
+        GBytes *bytes = g_bytes_new_static(data, len);
+        doc = poppler_document_new_from_bytes(bytes, NULL, &err);
+        g_bytes_unref(bytes);
+    }
     if (doc)
         return doc;
     if (err && err->domain == POPPLER_ERROR && err->code == POPPLER_ERROR_ENCRYPTED) {
@@ -203,11 +214,28 @@ static PopplerDocument *open_doc(const void *data, size_t len, rnd_status *st, c
     return NULL;
 }
 
+rnd_status rnd_pdf_check(const void *data, size_t len, const char *password, char *msg,
+                         size_t msg_len)
+{
+    rnd_status st = RND_OK;
+    PopplerDocument *doc = open_doc(data, len, password, &st, msg, msg_len);
+
+    if (doc)
+        g_object_unref(doc);
+    return st;
+}
+
 rnd_status rnd_pdf_render(const void *data, size_t len, const rnd_limits *lim, const rnd_out *out,
                           char *msg, size_t msg_len)
 {
+    return rnd_pdf_render_pw(data, len, NULL, lim, out, msg, msg_len);
+}
+
+rnd_status rnd_pdf_render_pw(const void *data, size_t len, const char *password,
+                             const rnd_limits *lim, const rnd_out *out, char *msg, size_t msg_len)
+{
     rnd_status st = RND_OK;
-    PopplerDocument *doc = open_doc(data, len, &st, msg, msg_len);
+    PopplerDocument *doc = open_doc(data, len, password, &st, msg, msg_len);
 
     if (!doc)
         return st;

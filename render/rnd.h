@@ -12,7 +12,13 @@
  *            its one rectangle per character); nchars, nboxes <= MAX. The two counts are
  *            sent as poppler gave them: the trusted side decides what a mismatch means.
  *   text:    "TEXT" length + length bytes of UTF-8, then "DONE" 0
+ *   unlock:  "OPEN" which tried: which password candidate (from 0) opened the input, RND_NONE
+ *            when none did, and how many were tried; then, a zip: "DONE" 0 (the decrypted
+ *            members went to RND_FD_OUTPUT); a PDF: its pages as in PDF mode when one opened
+ *            it, else "DONE" 0
  *   failure: "FAIL" code length + length bytes of ASCII message (length <= 512), ends the stream
+ * Unlock mode reads its candidates on RND_FD_KEYS: "MGK1" count, then count times length +
+ * length bytes (UTF-8, no NUL), at most RND_MAX_KEYS of at most RND_MAX_KEY_LEN bytes.
  * The trusted side (sanitize/jail.c) checks every bound; nothing else is accepted.
  */
 #ifndef RND_H
@@ -28,6 +34,13 @@
 #define RND_TAG_PTXT "PTXT"
 #define RND_TAG_DONE "DONE"
 #define RND_TAG_FAIL "FAIL"
+#define RND_TAG_OPEN "OPEN"
+#define RND_NONE 0xffffffffu /* OPEN: no candidate opened the input */
+#define RND_KEYS_MAGIC "MGK1"
+#define RND_MAX_KEYS 1000u
+#define RND_MAX_KEY_LEN 1024u
+#define RND_FD_KEYS 3   /* unlock mode: the candidates, read-only */
+#define RND_FD_OUTPUT 4 /* unlock mode on a zip: the decrypted zip, written */
 #define RND_MAX_DIM 10000u
 #define RND_MAX_MSG 512u
 #define RND_TEXT_UNIT 64u           /* PTXT coordinates per pixel */

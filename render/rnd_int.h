@@ -33,10 +33,53 @@ void rnd_fail_exit(rnd_status code, const char *fmt, ...)
 
 /* Install the seccomp allow-list; from then on a forbidden call kills the process. 0 or -1. */
 int rnd_seccomp_install(void);
+/* As rnd_seccomp_install, writes to out_fd allowed as well (unlock mode's output). */
+int rnd_seccomp_install_out(int out_fd);
 
 /* Render every page of the PDF in data (borrowed) into out; msg gets the reason on failure. */
 rnd_status rnd_pdf_render(const void *data, size_t len, const rnd_limits *lim, const rnd_out *out,
                           char *msg, size_t msg_len);
+
+/* As rnd_pdf_render, the document opened with password (NULL: none). */
+rnd_status rnd_pdf_render_pw(const void *data, size_t len, const char *password,
+                             const rnd_limits *lim, const rnd_out *out, char *msg, size_t msg_len);
+/* RND_OK when password opens the PDF in data, RND_ERR_ENCRYPTED when it does not, else
+ * RND_ERR_MALFORMED (msg says why). */
+rnd_status rnd_pdf_check(const void *data, size_t len, const char *password, char *msg,
+                         size_t msg_len);
+
+/* ---- unlock.c ---- */
+
+/* Password candidates as the trusted side sent them (rnd.h), each NUL-terminated. */
+typedef struct rnd_keys {
+    char **key;
+    size_t n;
+} rnd_keys;
+
+/* Bounds of a decrypted zip: bytes of all members, members. */
+typedef struct rnd_unlock_lim {
+    uint64_t max_output;
+    unsigned max_entries;
+} rnd_unlock_lim;
+
+/* Read the candidates from fd into k (free with rnd_keys_free). RND_OK or a failure. */
+rnd_status rnd_keys_read(int fd, rnd_keys *k, char *msg, size_t msg_len);
+/* Wipe and free the candidates. */
+void rnd_keys_free(rnd_keys *k);
+/* Load what unlock mode needs before the seccomp filter (locales). 0 or -1. */
+int rnd_unlock_prepare(void);
+/* Try the candidates in order on the zip in data: *which the first that opens it (-1: none),
+ * *tried how many were tried. RND_OK, or a failure that stops the trial (no encrypted member,
+ * over a bound). */
+rnd_status rnd_zip_find(const void *data, size_t len, const rnd_keys *k, const rnd_unlock_lim *lim,
+                        int *which, unsigned *tried, char *msg, size_t msg_len);
+/* Write the members of the zip in data, decrypted with key, as a new unencrypted zip to
+ * out_fd within lim. */
+rnd_status rnd_zip_decrypt(const void *data, size_t len, const char *key, const rnd_unlock_lim *lim,
+                           int out_fd, char *msg, size_t msg_len);
+/* As rnd_zip_find, for a PDF. */
+rnd_status rnd_pdf_find(const void *data, size_t len, const rnd_keys *k, int *which,
+                        unsigned *tried, char *msg, size_t msg_len);
 
 typedef struct rnd_image rnd_image;
 /* Prepare a decoder for exactly type ("png", "jpeg", "gif", "bmp", "tiff", "webp"); loads

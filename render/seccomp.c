@@ -4,7 +4,8 @@
  * Installed by main.c inside the jail once the input is mapped and fonts and
  * decoder modules are loaded. Anything not listed kills the process (SIGSYS).
  * It must never allow sockets, exec, ptrace, new processes, writes to fds
- * other than 1 and 2, file creation, or memory that is writable and executable.
+ * other than 1 and 2 (and, in unlock mode, its output file RND_FD_OUTPUT), file
+ * creation, or memory that is writable and executable.
  *
  * Every call is allowed only as far as its arguments reach the renderer
  * itself: prlimit64 reads its own limits only (another pid would let it starve
@@ -158,7 +159,7 @@ static int add_fcntl_rules(scmp_filter_ctx ctx)
 
 /* write only to stdout and stderr; openat only read-only; clone only threads; prlimit64 only
  * reading its own limits. */
-static int add_arg_rules(scmp_filter_ctx ctx)
+static int add_arg_rules(scmp_filter_ctx ctx, int out_fd)
 {
     const struct scmp_arg_cmp own_limits[] = {
         {0, SCMP_CMP_EQ, 0, 0},
@@ -171,6 +172,8 @@ static int add_arg_rules(scmp_filter_ctx ctx)
         allow_eq(ctx, SCMP_SYS(clone), 0, THREAD_FLAGS) < 0 ||
         allow_if(ctx, SCMP_SYS(prlimit64), 2, own_limits) < 0)
         return -1;
+    if (out_fd >= 0 && allow_eq(ctx, SCMP_SYS(write), 0, (uint64_t)out_fd) < 0)
+        return -1;
     /* fontconfig may try to refresh a cache: refuse politely rather than kill. */
     struct scmp_arg_cmp w = {2, SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY};
     struct scmp_arg_cmp rw = {2, SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR};
@@ -181,7 +184,7 @@ static int add_arg_rules(scmp_filter_ctx ctx)
 }
 
 /* Add every rule to ctx. 0 or -1. */
-static int add_rules(scmp_filter_ctx ctx)
+static int add_rules(scmp_filter_ctx ctx, int out_fd)
 {
     for (size_t i = 0; i < sizeof plain_calls / sizeof plain_calls[0]; i++)
         if (plain_calls[i] >= 0 && seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain_calls[i], 0) != 0)
@@ -192,11 +195,17 @@ static int add_rules(scmp_filter_ctx ctx)
             return -1;
     if (add_memory_rules(ctx) < 0 || add_fcntl_rules(ctx) < 0)
         return -1;
-    return add_arg_rules(ctx);
+    return add_arg_rules(ctx, out_fd);
+}
+
+/* The filter of every mode but unlock's; see rnd_int.h. */
+int rnd_seccomp_install(void)
+{
+    return rnd_seccomp_install_out(-1);
 }
 
 /* Build and load the filter; see rnd_int.h. */
-int rnd_seccomp_install(void)
+int rnd_seccomp_install_out(int out_fd)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     int rc = -1;
@@ -204,7 +213,7 @@ int rnd_seccomp_install(void)
     if (!ctx)
         return -1;
     /* Every thread a library may have started by now gets the filter too. */
-    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) == 0 && add_rules(ctx) == 0 &&
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) == 0 && add_rules(ctx, out_fd) == 0 &&
         seccomp_load(ctx) == 0)
         rc = 0;
     seccomp_release(ctx);

@@ -35,6 +35,8 @@ struct san_engine {
     const char *actor;
     unsigned top_level;  /* non-zero while san_file converts its own input */
     GHashTable *written; /* canonical paths of the files san_file wrote: never replaced */
+    san_pages_fn pages;  /* san_file_fd: where the next PDF's pages come from, or NULL */
+    void *pages_arg;
 };
 
 /* Open a libmagic cookie with flags, loading the default database. */
@@ -327,11 +329,17 @@ static int convert_pdf(san_engine *e, int in_fd, int out_fd, san_result *r)
     jail_sink sink = {pdf_begin, pdf_page, &ctx, e->c->text_layer ? pdf_text : NULL};
     jail_status st;
 
+    san_pages_fn pages = e->pages; /* taken once: for the input san_file_fd was given */
+
+    e->pages = NULL;
     if (!ctx.w || (e->c->text_layer && pdfw_text_layer(ctx.w) < 0)) {
         pdfw_free(ctx.w);
         return jail_verdict(r, JAIL_ERROR, "cannot start the output PDF");
     }
-    st = jail_render_pages(e->c, "pdf", NULL, in_fd, &sink, why, sizeof(why));
+    if (pages)
+        st = pages(e->pages_arg, in_fd, &sink, why, sizeof(why));
+    else
+        st = jail_render_pages(e->c, "pdf", NULL, in_fd, &sink, why, sizeof(why));
     if (st == JAIL_OK && pdfw_finish(ctx.w) < 0)
         st = JAIL_ERROR, g_strlcpy(why, "cannot write the output PDF", sizeof(why));
     pdfw_free(ctx.w);
@@ -717,7 +725,6 @@ int san_file(san_engine *e, const char *in_path, const char *display_name, const
              const char *out_stem, int overwrite, san_result *r)
 {
     double t0 = mg_now();
-    san_class cls;
     int fd, rc;
 
     memset(r, 0, sizeof(*r));
@@ -727,14 +734,31 @@ int san_file(san_engine *e, const char *in_path, const char *display_name, const
         r->seconds = mg_now() - t0;
         return 0;
     }
-    rc = identify(e, fd, display_name ? display_name : in_path, r, &cls);
+    rc = san_file_fd(e, fd, display_name ? display_name : in_path, out_dir, out_stem, overwrite,
+                     NULL, NULL, r);
+    close(fd);
+    return rc;
+}
+
+int san_file_fd(san_engine *e, int in_fd, const char *display_name, const char *out_dir,
+                const char *out_stem, int overwrite, san_pages_fn pages, void *arg, san_result *r)
+{
+    double t0 = mg_now();
+    san_class cls;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    rc = identify(e, in_fd, display_name, r, &cls);
     e->top_level = 1;
+    e->pages = pages;
+    e->pages_arg = arg;
     if (rc == 0)
-        rc = produce(e, fd, &cls, out_dir, out_stem, overwrite, r);
+        rc = produce(e, in_fd, &cls, out_dir, out_stem, overwrite, r);
     else if (rc == 1)
         rc = 0;
+    e->pages = NULL;
+    e->pages_arg = NULL;
     e->top_level = 0;
-    close(fd);
     r->seconds = mg_now() - t0;
     return rc;
 }

@@ -22,6 +22,11 @@
  * socket (a pool worker's, connected before it confined itself; sanitize-file starts its
  * own), with the job's deadline. When there is no service, or it could not load the
  * document, the document is converted cold as before.
+ * To open a held encrypted zip or PDF ([ppap]), mugai-render runs in unlock mode
+ * (jail_unlock): the password candidates reach it only through an anonymous
+ * file on the jail's fifth descriptor (never argv, the environment or a named
+ * file), and a zip's decrypted members come back, like LibreOffice's PDF, as a
+ * file the jail's init copies out once the program has ended.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -48,6 +54,8 @@
 #include "san_int.h"
 
 #define TAIL_MAX 400
+/* The longest argument vector of mugai-render, its NULL included. */
+#define RENDER_ARGV_MAX 24
 #define DIR_PREFIX "mugai-jail-"
 /* The jail's init passes the program's wait status to the worker on this fd. */
 #define JAIL_STATUS_FD 3
@@ -71,6 +79,8 @@ static double job_deadline;
 static int job_deadline_hit;
 /* In the jail's init: when it started (mg_now), for the deadline of the sheets' runs. */
 static double init_started;
+/* In the jail's init: the file in the work directory an unlocking renderer writes to. */
+static int init_out_work = -1;
 
 /* One running child and what the parent has read from it. */
 typedef struct run {
@@ -107,6 +117,10 @@ typedef struct spec {
     int sheets_fd;         /* LibreOffice on a spreadsheet: its sheets go here; else -1 */
     char **argv_csv;       /* ... made by this run of LibreOffice (report to work/csv.log) */
     char **argv_html;      /* ... whose visible ones this run names */
+    int keys_fd;           /* mugai-render in unlock mode: its password candidates; else -1 */
+    const char *out_file;  /* ... and the file in the work directory it writes its output to,
+                              which the init copies to out_fd; else NULL */
+    int sevenzip;          /* 7-Zip opening a 7z: the init runs it (unlock7z.c) */
 } spec;
 
 /* A conversion's private directory: dir (the worker's, 0700) holds root, the mount point of
@@ -329,6 +343,23 @@ static int input_copy(const spec *s)
     return close(ro);
 }
 
+/* In the jail's init, before the program starts: a new empty file name in the work directory,
+ * the jail user's, for the program to write to. Its descriptor (read-write, close-on-exec),
+ * or -1. */
+static int work_file_new(const spec *s, const char *name)
+{
+    char path[PATH_MAX + 64];
+
+    if (mg_snprintf(path, sizeof path, "%s/%s", s->view.work, name) < 0)
+        return errno = ENAMETOOLONG, -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 && s->ids.sw && fchown(fd, s->ids.uid, s->ids.gid) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* In the jail's init, before LibreOffice starts: its profile, work/profile, with only the
  * settings every conversion gets (jailns_office_profile). 0 or -1. */
 static int office_profile(const spec *s)
@@ -347,10 +378,17 @@ static void program_exec(const spec *s, char **argv, int dropped)
 {
     char home[PATH_MAX + 8], tmpdir[PATH_MAX + 8];
 
-    close(JAIL_STATUS_FD);
-    close(JAIL_OUTPUT_FD);
-    close(JAIL_SHEETS_FD);
-    if (s->out_fd >= 0) { /* LibreOffice reads its input by name */
+    if (s->out_file) { /* the candidates and the output file at their places in rnd.h */
+        if (dup2(JAIL_SHEETS_FD, RND_FD_KEYS) < 0 || dup2(init_out_work, RND_FD_OUTPUT) < 0)
+            child_die("dup2");
+        close(JAIL_SHEETS_FD);
+        close(init_out_work);
+    } else {
+        close(JAIL_STATUS_FD);
+        close(JAIL_OUTPUT_FD);
+        close(JAIL_SHEETS_FD);
+    }
+    if (s->out_fd >= 0 && !s->out_file && !s->sevenzip) { /* LibreOffice reads its input by name */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, STDIN_FILENO) < 0)
             child_die("/dev/null");
@@ -371,16 +409,22 @@ static void program_exec(const spec *s, char **argv, int dropped)
 }
 
 /* In the jail's init, once the program has ended and nothing else runs: copy the PDF
- * LibreOffice left in work/out/input.pdf to JAIL_OUTPUT_FD. Every component must be a real
- * directory or file (no links, FIFOs or devices). 0, or an errno value. */
+ * LibreOffice left in work/out/input.pdf (an unlocking renderer's output: work/OUT_FILE) to
+ * JAIL_OUTPUT_FD. Every component must be a real directory or file (no links, FIFOs or
+ * devices). 0, or an errno value. */
 static int output_copy(const spec *s)
 {
     struct stat st;
     int rc = 0;
 
     int d = open(s->view.work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int o = d < 0 ? -1 : openat(d, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int fd = o < 0 ? -1 : openat(o, "input.pdf", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int o = -1;
+    if (d >= 0 && s->out_file)
+        o = fcntl(d, F_DUPFD_CLOEXEC, 0);
+    else if (d >= 0)
+        o = openat(d, "out", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const char *name = s->out_file ? s->out_file : "input.pdf";
+    int fd = o < 0 ? -1 : openat(o, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         rc = fd < 0 ? errno : EINVAL;
     else if (fd_copy(fd, JAIL_OUTPUT_FD) < 0)
@@ -678,6 +722,68 @@ static void init_sheets(const spec *s)
     (void)sheets_write(s);
 }
 
+/* In the jail's init (the jail user): run 7-Zip with argv, key and a line end on its standard
+ * input, its output and errors to /dev/null, until a tenth of the jail's time (at least
+ * SHEETS_MARGIN_MIN) before its deadline; then end whatever it left. Its wait status, or -1
+ * (unlock7z_run_fn). */
+static int init_run_7z(void *ctx, char *const *argv, const char *key)
+{
+    const spec *s = ctx;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    double until = init_started + s->timeout - MAX(SHEETS_MARGIN_MIN, s->timeout / 10.0);
+    int in[2], status = -1;
+    pid_t w = 0;
+
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        (void)signal(SIGPIPE, SIG_DFL);
+        if (null < 0 || dup2(in[0], STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0)
+            _exit(JAIL_EXIT_EXEC);
+        program_exec(s, (char **)argv, 1);
+    }
+    close(in[0]);
+    if (pid > 0 && (mg_write_all(in[1], key, strlen(key)) < 0 || mg_write_all(in[1], "\n", 1) < 0))
+        (void)kill(pid, SIGKILL);
+    close(in[1]);
+    while (pid > 0 && w == 0 && mg_now() < until) {
+        w = waitpid(pid, &status, WNOHANG);
+        if (w == 0 || (w < 0 && errno == EINTR))
+            w = 0, (void)nanosleep(&tick, NULL);
+    }
+    (void)kill(-1, SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+    return w == pid ? status : -1;
+}
+
+/* In the jail's init for a 7z: become the jail user, try the candidates with 7-Zip and answer
+ * the worker (unlock7z.c), then send a clean exit as the program's status; never returns. */
+static void init_7z(const spec *s)
+{
+    int rep[2] = {0, 0};
+    struct pollfd p = {JAIL_STATUS_FD, 0, 0};
+
+    if (jailns_drop(&s->ids) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0 ||
+        prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || (poll(&p, 1, 0) > 0 && (p.revents & POLLERR)))
+        _exit(JAIL_EXIT_SETUP);
+    (void)signal(SIGPIPE, SIG_IGN); /* a 7-Zip that ends before it reads its candidate */
+    /* 7-Zip reads the input's copy by name; fd 0 stays taken, so that no pipe made for a
+     * candidate lands there (a dup2 onto itself would keep its close-on-exec). */
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+        _exit(JAIL_EXIT_SETUP);
+    close(null);
+    if (unlock7z_init(s->c, s->path, s->view.work, JAIL_SHEETS_FD, STDOUT_FILENO, JAIL_OUTPUT_FD,
+                      init_run_7z, (void *)s) < 0)
+        rep[0] = 1 << 8; /* as an exit status of 1 */
+    (void)mg_write_all(JAIL_STATUS_FD, rep, sizeof rep);
+    _exit(0);
+}
+
 /* In the jail's init: wait for the program; then end whatever it left, take LibreOffice's
  * output, send the program's wait status and the output's fate on JAIL_STATUS_FD, exit.
  * Leaving ends the PID namespace: the kernel kills whatever is still there. */
@@ -724,7 +830,10 @@ static void child_init(const spec *s, int outw, int errw, int statw)
     if (dup2(errw, STDERR_FILENO) < 0 || dup2(outw, STDOUT_FILENO) < 0 ||
         dup2(s->in_fd, STDIN_FILENO) < 0 || dup2(statw, JAIL_STATUS_FD) < 0 ||
         dup2(s->out_fd >= 0 ? s->out_fd : statw, JAIL_OUTPUT_FD) < 0 ||
-        dup2(s->sheets_fd >= 0 ? s->sheets_fd : statw, JAIL_SHEETS_FD) < 0)
+        dup2(s->sheets_fd >= 0 ? s->sheets_fd
+             : s->keys_fd >= 0 ? s->keys_fd
+                               : statw,
+             JAIL_SHEETS_FD) < 0)
         _exit(JAIL_EXIT_EXEC);
     if (close_range(JAIL_SHEETS_FD + 1, ~0U, 0) < 0)
         for (int fd = JAIL_SHEETS_FD + 1; fd < 4096; fd++)
@@ -746,8 +855,12 @@ static void child_init(const spec *s, int outw, int errw, int statw)
         child_die_code(jailns_step(), JAIL_EXIT_SETUP);
     if (input_copy(s) < 0)
         child_die_code("copying the input into the jail", JAIL_EXIT_SETUP);
-    if (s->out_fd >= 0 && office_profile(s) < 0)
+    if (s->sevenzip)
+        init_7z(s);
+    if (s->out_fd >= 0 && !s->out_file && office_profile(s) < 0)
         child_die_code("making LibreOffice's profile", JAIL_EXIT_SETUP);
+    if (s->out_file && (init_out_work = work_file_new(s, s->out_file)) < 0)
+        child_die_code("making the output file in the jail", JAIL_EXIT_SETUP);
     pid_t prog = fork();
     if (prog < 0)
         child_die_code("fork", JAIL_EXIT_SETUP);
@@ -768,7 +881,8 @@ static void pipe_close(int p[2])
 static pid_t run_clone(const spec *s, int outw, int errw, int statw, char *why, size_t why_len)
 {
     if (spawn_active()) {
-        int fds[JAIL_NFDS] = {s->in_fd, outw, errw, statw, s->out_fd, s->sheets_fd};
+        int fds[JAIL_NFDS] = {s->in_fd, outw,      errw,
+                              statw,    s->out_fd, s->sheets_fd >= 0 ? s->sheets_fd : s->keys_fd};
         return spawn_start(s->task, fds, why, why_len);
     }
     pid_t pid = jailns_clone(s->c, &s->ids);
@@ -1252,17 +1366,15 @@ static int read_start(run *r, const char *want, jail_status *st, char *why, size
     return read_tag(r, want, st, why, why_len);
 }
 
-/* The whole pixel stream: PAGS n, n pages, DONE n. */
-static jail_status read_pages(run *r, const conf *c, const jail_sink *sink, char *why,
-                              size_t why_len)
+/* The pixel stream after its PAGS tag: n, n pages, DONE n. */
+static jail_status read_pages_rest(run *r, const conf *c, const jail_sink *sink, char *why,
+                                   size_t why_len)
 {
     jail_status st = JAIL_OK;
     uint32_t n = 0;
     uint8_t *buf = NULL;
     size_t cap = 0;
 
-    if (read_start(r, RND_TAG_PAGES, &st, why, why_len) != 0)
-        return st;
     if (rd_u32(r, &n) < 0)
         return JAIL_CRASHED;
     if (n < 1 || n > c->max_pages)
@@ -1274,6 +1386,17 @@ static jail_status read_pages(run *r, const conf *c, const jail_sink *sink, char
         st = read_page(r, c, sink, &buf, &cap, why, why_len);
     free(buf);
     return st == JAIL_OK ? read_done(r, n, why, why_len) : st;
+}
+
+/* The whole pixel stream: PAGS n, n pages, DONE n. */
+static jail_status read_pages(run *r, const conf *c, const jail_sink *sink, char *why,
+                              size_t why_len)
+{
+    jail_status st = JAIL_OK;
+
+    if (read_start(r, RND_TAG_PAGES, &st, why, why_len) != 0)
+        return st;
+    return read_pages_rest(r, c, sink, why, why_len);
 }
 
 /* The text stream: TEXT len bytes, DONE 0. *out is g_malloc'ed on success. */
@@ -1380,17 +1503,23 @@ static int input_fd(int in_fd)
     return fcntl(in_fd, F_DUPFD_CLOEXEC, 3);
 }
 
-/* Build the render argument vector into argv (static strings in bufs). */
+/* Build the render argument vector into argv (static strings in bufs). In unlock mode img_type
+ * is the input's type ("zip", "pdf"). */
 static void render_args(const conf *c, const char *mode, const char *img_type, const char *label,
-                        char *argv[18], char bufs[4][32])
+                        char *argv[RENDER_ARGV_MAX], char bufs[6][32])
 {
+    int unlock = strcmp(mode, "unlock") == 0;
+    int pdf = strcmp(mode, "pdf") == 0 || (unlock && img_type && strcmp(img_type, "pdf") == 0);
+
     size_t i = 0;
     size_t text = c->max_text_mb > (UINT32_MAX >> 20) ? UINT32_MAX : c->max_text_mb << 20;
 
     if (mg_snprintf(bufs[0], 32, "%u", c->pdf_dpi) < 0 ||
         mg_snprintf(bufs[1], 32, "%u", c->max_pages) < 0 ||
         mg_snprintf(bufs[2], 32, "%llu", (unsigned long long)max_pixels(c)) < 0 ||
-        mg_snprintf(bufs[3], 32, "%zu", text) < 0)
+        mg_snprintf(bufs[3], 32, "%zu", text) < 0 ||
+        mg_snprintf(bufs[4], 32, "%llu", (unsigned long long)c->archive_max_total_mb << 20) < 0 ||
+        mg_snprintf(bufs[5], 32, "%u", c->archive_max_entries) < 0)
         mg_panic("jail: argument buffer too small");
     argv[i++] = c->render_path;
     argv[i++] = (char *)mode;
@@ -1404,8 +1533,11 @@ static void render_args(const conf *c, const char *mode, const char *img_type, c
         argv[i++] = "--type", argv[i++] = (char *)img_type;
     if (label)
         argv[i++] = "--label", argv[i++] = (char *)label;
-    if (strcmp(mode, "pdf") == 0 && c->text_layer)
+    if (pdf && c->text_layer)
         argv[i++] = "--text-layer", argv[i++] = G_STRINGIFY(SAN_TEXT_PAGE_MAX);
+    if (unlock)
+        argv[i++] = "--max-output", argv[i++] = bufs[4], argv[i++] = "--max-entries",
+        argv[i++] = bufs[5];
     if (!c->jail_seccomp)
         argv[i++] = "--no-seccomp";
     argv[i] = NULL;
@@ -1490,10 +1622,10 @@ static void office_argv(const conf *c, office_args *a, const char *target, char 
 
 /* The strings behind a spec made from a task. */
 typedef struct spec_buf {
-    char *argv[18];
+    char *argv[RENDER_ARGV_MAX];
     char *argv_csv[18];
     char *argv_html[18];
-    char nums[4][32];
+    char nums[6][32];
     office_args office;
     priv p;
 } spec_buf;
@@ -1515,6 +1647,14 @@ static int task_render(jail_task *t, const char *mode, const char *img_type, con
            task_str(t->label, label, sizeof t->label) | task_str(t->dir, dir, sizeof t->dir);
 }
 
+/* Fill t for 7-Zip opening a 7z in dir. 0, or -1 as task_render. */
+static int task_7z(jail_task *t, const char *dir)
+{
+    memset(t, 0, sizeof *t);
+    t->office = 2;
+    return task_str(t->dir, dir, sizeof t->dir);
+}
+
 /* Fill t for LibreOffice on an input with extension ext in dir, with its sheets as CSV
  * when sheets. 0 or -1, as task_render. */
 static int task_office(jail_task *t, const char *ext, int sheets, const char *dir)
@@ -1526,7 +1666,8 @@ static int task_office(jail_task *t, const char *ext, int sheets, const char *di
 }
 
 /* Build in s, its strings in b, the child that runs t on in_fd as ids; LibreOffice's PDF goes
- * to out_fd, a spreadsheet's sheets (t->sheets) to sheets_fd. Program, arguments, limits and
+ * to out_fd, a spreadsheet's sheets (t->sheets) to sheets_fd; in unlock mode, sheets_fd is the
+ * candidates and out_fd gets the renderer's output. Program, arguments, limits and
  * view come from c and t alone, the same in a worker and in its spawner. 0, or -1 when a
  * path is too long. */
 static int task_spec(const conf *c, const jail_task *t, const jail_ids *ids, int in_fd, int out_fd,
@@ -1545,10 +1686,26 @@ static int task_spec(const conf *c, const jail_task *t, const jail_ids *ids, int
                 .memory_mb = c->jail_memory_mb,
                 .timeout = c->jail_timeout,
                 .task = t,
-                .sheets_fd = -1};
+                .sheets_fd = -1,
+                .keys_fd = -1};
+    if (t->office == 2) {
+        b->argv[0] = SAN_7ZIP_PATH;
+        b->argv[1] = NULL;
+        s->path = s->view.program = SAN_7ZIP_PATH;
+        s->input_name = "input.7z";
+        s->out_fd = out_fd;
+        s->keys_fd = sheets_fd;
+        s->sevenzip = 1;
+        return 0;
+    }
     if (!t->office) {
         render_args(c, t->mode, t->img_type[0] ? t->img_type : NULL, t->label[0] ? t->label : NULL,
                     b->argv, b->nums);
+        if (strcmp(t->mode, "unlock") == 0) {
+            s->keys_fd = sheets_fd;
+            s->out_fd = out_fd;
+            s->out_file = "unlocked";
+        }
         return 0;
     }
     if (office_args_make(&b->office, b->p.work, t->ext) < 0)
@@ -1644,6 +1801,146 @@ jail_status jail_render_text(const conf *c, const char *mode, const char *label,
         return why_set(why, why_len, "unknown text mode %s", mode), JAIL_ERROR;
     return render_run(c, mode, NULL, label && label_ok(label) ? label : NULL, in_fd, NULL, out,
                       out_len, why, why_len);
+}
+
+/* ---- unlock mode: a held encrypted zip or PDF ([ppap]) ---- */
+
+/* The n candidates as unlock mode reads them (rnd.h) in a new anonymous file, sealed against
+ * any change, at offset 0: the jail's fifth descriptor. Its descriptor (close-on-exec), or -1
+ * with errno. */
+static int keys_fd_new(const char *const *cands, size_t n)
+{
+    int fd = memfd_create("mugai-keys", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int rc = fd < 0 || mg_write_all(fd, RND_KEYS_MAGIC, 4) < 0 || put_u32(fd, (uint32_t)n) < 0;
+
+    for (size_t i = 0; !rc && i < n; i++) {
+        size_t len = strlen(cands[i]);
+        rc = put_u32(fd, (uint32_t)len) < 0 || mg_write_all(fd, cands[i], len) < 0;
+    }
+    if (!rc &&
+        (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+         lseek(fd, 0, SEEK_SET) < 0))
+        rc = 1;
+    if (rc && fd >= 0) {
+        int saved = errno;
+        close(fd);
+        return errno = saved, -1;
+    }
+    return fd;
+}
+
+/* 0 when the n candidates can be sent: at most RND_MAX_KEYS of at most RND_MAX_KEY_LEN bytes;
+ * else -1 with the reason in why (which candidate, never what it is). */
+static int keys_ok(const char *const *cands, size_t n, char *why, size_t why_len)
+{
+    if (n > RND_MAX_KEYS)
+        return why_set(why, why_len, "%zu password candidates, more than %u", n, RND_MAX_KEYS), -1;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(cands[i]) > RND_MAX_KEY_LEN)
+            return why_set(why, why_len, "password candidate %zu is longer than %u bytes", i,
+                           RND_MAX_KEY_LEN),
+                   -1;
+    return 0;
+}
+
+/* Read unlock mode's answer: OPEN which tried, checked against the n candidates sent, then
+ * DONE 0, or, for a PDF one of them opened, its pages into sink. */
+static jail_status read_unlock(run *r, const conf *c, int pdf, size_t n, const jail_sink *sink,
+                               int *which, unsigned *tried, char *why, size_t why_len)
+{
+    jail_status st = JAIL_OK;
+    uint32_t w = 0, t = 0;
+
+    if (read_start(r, RND_TAG_OPEN, &st, why, why_len) != 0)
+        return st;
+    if (rd_u32(r, &w) < 0 || rd_u32(r, &t) < 0)
+        return JAIL_CRASHED;
+    if (t > n || (w == RND_NONE ? t != n : w + 1 != t))
+        return why_set(why, why_len, "renderer answered candidate %u after %u of %zu tried", w, t,
+                       n),
+               JAIL_PROTOCOL;
+    *tried = t;
+    *which = w == RND_NONE ? -1 : (int)w;
+    if (!pdf || *which < 0)
+        return read_done(r, 0, why, why_len);
+    if (read_tag(r, RND_TAG_PAGES, &st, why, why_len) != 0)
+        return st;
+    return read_pages_rest(r, c, sink, why, why_len);
+}
+
+/* Non-zero when fd starts like a zip (a local header, or the end record of an empty one). */
+static int zip_header(int fd)
+{
+    char head[4];
+
+    return pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+           (memcmp(head, "PK\3\4", 4) == 0 || memcmp(head, "PK\5\6", 4) == 0);
+}
+
+/* Run mugai-render in unlock mode on in_fd (type "zip" or "pdf") with the candidates in keys,
+ * its output to out_fd; the answer as read_unlock reads it. */
+static jail_status unlock_run(const conf *c, const char *type, int in_fd, int keys, size_t n,
+                              int out_fd, const jail_sink *sink, int *which, unsigned *tried,
+                              char *why, size_t why_len)
+{
+    run r = {.pid = -1, .out = -1, .err = -1, .stat = -1};
+    jail_task t;
+    spec_buf b;
+    spec s;
+    priv p;
+    jail_ids ids;
+    int pdf = strcmp(type, "pdf") == 0;
+    jail_status st = jail_prepare(c, &p, &ids, why, why_len);
+
+    int made =
+        strcmp(type, "7z") == 0 ? task_7z(&t, p.dir) : task_render(&t, "unlock", type, NULL, p.dir);
+    if (st == JAIL_OK && (made < 0 || task_spec(c, &t, &ids, in_fd, out_fd, keys, &b, &s) < 0))
+        st = (why_set(why, why_len, "the jail's paths are too long"), JAIL_ERROR);
+    if (st == JAIL_OK)
+        st = run_start(&r, &s, why, why_len);
+    if (st != JAIL_OK) {
+        run_close(&r);
+        mg_info("jail: unlock: %s: %s", jail_status_name(st), why ? why : "");
+    } else {
+        st = read_unlock(&r, c, pdf, n, sink, which, tried, why, why_len);
+        st = settle(&s, &r, st, why, why_len);
+        if (st == JAIL_OK && !pdf && *which >= 0 && !zip_header(out_fd))
+            st = (why_set(why, why_len, "the jail produced no decrypted %s", type), JAIL_MALFORMED);
+    }
+    mg_remove_tree(p.dir);
+    return st;
+}
+
+jail_status jail_unlock(const conf *c, const char *type, int in_fd, const char *const *cands,
+                        size_t ncands, int out_fd, const jail_sink *sink, int *which,
+                        unsigned *tried, char *why, size_t why_len)
+{
+    int pdf = strcmp(type, "pdf") == 0;
+
+    *which = -1;
+    *tried = 0;
+    why_set(why, why_len, "%s", "");
+    if (!pdf && strcmp(type, "zip") != 0 && strcmp(type, "7z") != 0)
+        return why_set(why, why_len, "unknown unlock type %s", type), JAIL_ERROR;
+    if (pdf && (!sink || !sink->text != !c->text_layer))
+        return why_set(why, why_len, "the sink does not match [render] text_layer"), JAIL_ERROR;
+    if (out_fd < 0 || keys_ok(cands, ncands, why, why_len) < 0)
+        return out_fd < 0 ? (why_set(why, why_len, "no output file"), JAIL_ERROR) : JAIL_ERROR;
+    if (deadline_passed(why, why_len))
+        return JAIL_TIMEOUT;
+    int fd = input_fd(in_fd);
+    int keys = fd < 0 ? -1 : keys_fd_new(cands, ncands);
+    jail_status st = JAIL_ERROR;
+    if (fd < 0 || keys < 0)
+        why_set(why, why_len, "cannot %s: %s", fd < 0 ? "reopen the input" : "pass the candidates",
+                strerror(errno));
+    else
+        st = unlock_run(c, type, fd, keys, ncands, out_fd, sink, which, tried, why, why_len);
+    if (keys >= 0)
+        close(keys);
+    if (fd >= 0)
+        close(fd);
+    return st;
 }
 
 /* Non-zero when ext is 1 to 8 ASCII letters and digits. */
@@ -2109,12 +2406,17 @@ static int task_dir_check(const char *dir, pid_t owner, char *why, size_t why_le
  * jail_office_to_pdf would ask for; else -1 with the reason in why. */
 static int task_args_check(const jail_task *t, char *why, size_t why_len)
 {
-    static const char *const modes[] = {"pdf", "image", "text", "csv", "html", NULL};
+    static const char *const modes[] = {"pdf", "image", "text", "csv", "html", "unlock", NULL};
+    static const char *const unlock_types[] = {"zip", "pdf", NULL};
     static const char *const text_modes[] = {"text", "csv", "html", NULL};
     static const char *const types[] = {"png", "jpeg", "gif", "bmp", "tiff", "webp", NULL};
 
-    if (t->office > 1)
+    if (t->office > 2)
         return why_set(why, why_len, "unknown program %u", t->office), -1;
+    if (t->office == 2)
+        return t->sheets || t->mode[0] || t->img_type[0] || t->label[0] || t->ext[0]
+                   ? (why_set(why, why_len, "bad arguments for 7-Zip"), -1)
+                   : 0;
     if (t->sheets > 1 || (t->sheets && !t->office))
         return why_set(why, why_len, "sheets asked for with %s",
                        t->office ? "a bad value" : "mugai-render"),
@@ -2125,7 +2427,9 @@ static int task_args_check(const jail_task *t, char *why, size_t why_len)
                    : 0;
     if (t->ext[0] || !one_of(t->mode, modes))
         return why_set(why, why_len, "bad mode for mugai-render"), -1;
-    if (strcmp(t->mode, "image") == 0 ? !one_of(t->img_type, types) : t->img_type[0] != '\0')
+    if (strcmp(t->mode, "image") == 0    ? !one_of(t->img_type, types)
+        : strcmp(t->mode, "unlock") == 0 ? !one_of(t->img_type, unlock_types)
+                                         : t->img_type[0] != '\0')
         return why_set(why, why_len, "bad image type for mugai-render"), -1;
     if (t->label[0] && (!one_of(t->mode, text_modes) || !label_ok(t->label)))
         return why_set(why, why_len, "bad charset label for mugai-render"), -1;

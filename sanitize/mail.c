@@ -53,6 +53,7 @@ typedef struct mail_ctx {
     san_budget *b;         /* of the input this message is (part of) */
     san_budget b0;         /* *b when this message began */
     int deep_noted;
+    int held_noted; /* the note on how held encrypted parts open was added */
     int changed;
 } mail_ctx;
 
@@ -372,6 +373,45 @@ static void sheet_fates(mail_ctx *m, const char *orig, GPtrArray *names, GPtrArr
     }
 }
 
+/* Say once how a held (encrypted) attachment is opened: the sender's password mail, the
+ * recipient's reply to [ppap] submit_address when there is one, or IT. */
+static void held_note(mail_ctx *m)
+{
+    const char *to = m->c->ppap_submit_address;
+    gchar *ja, *en;
+
+    if (m->held_noted)
+        return;
+    m->held_noted = 1;
+    if (*to) {
+        ja = g_strdup_printf(
+            "暗号化された添付ファイルは %u 日間保留します。送信者からパスワードのメールが"
+            "届くと自動で開き、無害化したファイルを別のメールでお送りします。"
+            "パスワードをご存じの場合は、件名にこの隔離ID、本文にパスワードを書いて "
+            "%s 宛に送ってください。開けない場合は情報システム担当へ依頼してください",
+            m->c->ppap_hold_days, to);
+        en = g_strdup_printf("encrypted attachments are held for %u days. When the sender's "
+                             "password mail arrives they are opened and their sanitized contents "
+                             "follow in another mail. If you know the password, send it in the "
+                             "body of a mail to %s with this quarantine ID in the subject; "
+                             "otherwise ask IT",
+                             m->c->ppap_hold_days, to);
+    } else {
+        ja = g_strdup_printf(
+            "暗号化された添付ファイルは %u 日間保留します。送信者からパスワードのメールが"
+            "届くと自動で開き、無害化したファイルを別のメールでお送りします。"
+            "開けない場合は情報システム担当へ依頼してください",
+            m->c->ppap_hold_days);
+        en = g_strdup_printf("encrypted attachments are held for %u days. When the sender's "
+                             "password mail arrives they are opened and their sanitized contents "
+                             "follow in another mail; otherwise ask IT",
+                             m->c->ppap_hold_days);
+    }
+    note(m, ja, en);
+    g_free(ja);
+    g_free(en);
+}
+
 /* Record one attachment's fate in the notice. Names and reasons go through the one filter
  * for displayed text (mg_utf8_safe): they come from the sender. sheets: the names of the
  * CSVs of a spreadsheet's sheets attached after out. */
@@ -408,6 +448,8 @@ static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *e
                                                 : "removed";
         g_string_append_printf(m->fates_ja, "  %u. %s: %s（%s）\n", n, shown, ja, reason);
         g_string_append_printf(m->fates_en, "  %u. %s (%s): %s: %s\n", n, shown, type, en, reason);
+        if (held)
+            held_note(m);
     }
     g_free(shown);
     g_free(type);
@@ -1319,6 +1361,7 @@ int san_mail_budget(san_engine *e, quar_store *q, int in_fd, const san_envelope 
         mg_error("message %s: %s", m.rec->id[0] ? m.rec->id : "-", *err ? *err : "failed");
     if (msg)
         g_object_unref(msg);
+    r->text = record_cut(m.body->str, RECORD_TEXT_MAX);
     ctx_clear(&m);
     r->record = m.rec;
     r->changed = m.changed;
@@ -1329,5 +1372,6 @@ int san_mail_budget(san_engine *e, quar_store *q, int in_fd, const san_envelope 
 void san_mail_result_clear(san_mail_result *r)
 {
     quar_msg_free(r->record);
+    g_free(r->text);
     memset(r, 0, sizeof(*r));
 }

@@ -174,6 +174,8 @@ typedef struct san_envelope {
 typedef struct san_mail_result {
     quar_msg *record; /* the quarantine record with every part's fate; owned */
     int changed;      /* something was removed or converted besides the text body */
+    char *text;       /* the body text as the recipients got it, without the notice (UTF-8,
+                         at most 1 MiB; g_free) */
     double seconds;
 } san_mail_result;
 
@@ -185,6 +187,88 @@ typedef struct san_mail_result {
 int san_mail(san_engine *e, quar_store *q, int in_fd, const san_envelope *env, const char *actor,
              int out_fd, san_mail_result *r, char **err);
 void san_mail_result_clear(san_mail_result *r);
+
+/* ---- ppap.c: held encrypted attachments ([ppap]) ---- */
+
+/* Hand a finished mail (on fd, at its start) from the gateway to rcpts, with the null
+ * sender: send it or queue it. 0 with what happened in *reply ("250 ... queued as X",
+ * "queued in the outbox"), -1 with why in *reply. Caller frees *reply with g_free. */
+typedef int (*san_ppap_deliver_fn)(void *ctx, int fd, char *const *rcpts, char **reply);
+
+/* Who opens held parts, and how their mails leave. Every member borrowed. */
+typedef struct san_ppap {
+    san_engine *e;
+    quar_store *q;
+    const conf *c;
+    const char *actor;  /* for the audit trail: "mugai-milter", an IT user */
+    const char *source; /* "cli", a client address, or NULL */
+    san_ppap_deliver_fn deliver;
+    void *deliver_ctx;
+} san_ppap;
+
+typedef enum { SAN_PPAP_MAIL, SAN_PPAP_REPLY, SAN_PPAP_IT } san_ppap_by;
+
+/* Where a password came from (never the password itself). */
+typedef struct san_ppap_origin {
+    san_ppap_by by;
+    const char *who;     /* the mail's envelope sender, the replying recipient, the IT user */
+    const char *msg_id;  /* the password mail's quarantine id (SAN_PPAP_MAIL), else NULL */
+    const char *subject; /* the password mail's subject, else NULL */
+    int64_t time;        /* when it arrived */
+} san_ppap_origin;
+
+typedef struct san_ppap_outcome {
+    int opened;        /* opened, follow-up handed on, part marked opened */
+    int which;         /* the index of the candidate that opened it, -1 none */
+    unsigned tried;    /* candidates tried */
+    unsigned attempts; /* wrong passwords counted on the part so far (when not opened) */
+    int locked;        /* this attempt locked the part */
+    char *why;         /* why it was not opened, or NULL (g_free) */
+} san_ppap_outcome;
+
+/* Try cands on the held part h (pending, or locked when o is IT): on success the follow-up
+ * with the sanitized contents goes to the original recipients, then h is marked opened; on
+ * failure the wrong candidates are counted (locking h at [ppap] max_attempts). Both are in
+ * the audit trail and the log, with how many candidates were tried and from where. 0 (see
+ * out), 1 when h is not open to o (out->why), -1 on an error (out->why). */
+int san_ppap_try(san_ppap *x, const quar_held *h, const char *const *cands, size_t n,
+                 const san_ppap_origin *o, san_ppap_outcome *out);
+/* After the message m (stored, body text text) was sanitized: when pending parts of messages
+ * from the same envelope sender to one of m's recipients within [ppap] match_hours wait, try
+ * the candidates of text on each. Masks the password that worked in m's stored text. Returns
+ * how many parts opened (0 or 1+). */
+int san_ppap_mail(san_ppap *x, const quar_msg *m, const char *text);
+/* A recipient's reply to [ppap] submit_address (the message on fd, envelope sender sender,
+ * from a trusted network): the quarantine id from its subject, the password from its body;
+ * accepted only from a recipient of that message; the sender is answered either way.
+ * Returns 0: the reply is consumed. */
+int san_ppap_reply(san_ppap *x, int fd, const char *sender);
+/* Expire pending and locked parts whose time is up, telling their recipients. How many, or
+ * -1. */
+int san_ppap_expire(san_ppap *x, int64_t now);
+
+/* ---- mailpart.c ---- */
+
+/* Write the part at IMAP part number path (quar.h) of the message on in (read from its
+ * start through a dup) to out: a leaf's decoded content, an attached message whole, a
+ * multipart raw. 0, 1 when there is no such part, -1 on error. */
+int san_part_write(int in, int out, const char *path);
+
+/* ---- unlock.c: opening a held encrypted part ([ppap]) ---- */
+
+/* Try the password candidates cands[0..ncands-1] (UTF-8, NUL-terminated), in order, on the
+ * encrypted file in_fd (a zip with ZipCrypto or WinZip AES, a 7z with AES, a password-protected
+ * PDF), decrypting only in the render jail. With the first that opens it, sanitize what it holds
+ * like any attachment of that name: r as san_file fills it (a zip or 7z: the rebuilt zip of its
+ * sanitized members, archive bounds applied; a PDF: the flattened PDF with its text layer),
+ * written in out_dir as out_stem + the new extension. *which gets that candidate's index (-1 when
+ * none opened it: r->verdict SAN_HELD, reason "no password opened it"), *tried how many
+ * candidates were tried. A type that cannot be opened (an encrypted Office file, unknown) is
+ * SAN_HELD with a reason saying so, *tried 0. 0 when a verdict was reached, -1 on an internal
+ * error (reason in r->reason). No password ever appears in a log line, a reason or a file. */
+int san_unlock(san_engine *e, int in_fd, const char *display_name, const char *const *cands,
+               size_t ncands, const char *out_dir, const char *out_stem, int *which,
+               unsigned *tried, san_result *r);
 
 /* ---- report.c ---- */
 

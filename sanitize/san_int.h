@@ -57,12 +57,38 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
  * endian. Unchecked: sheets_read checks it. A failure there fails nothing but the stream. */
 jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int out_fd,
                                 int sheets_fd, char *why, size_t why_len);
+/* Try the password candidates cands[0..ncands-1] in order on the encrypted in_fd, of type
+ * "zip", "7z" or "pdf", in the jail (mugai-render unlock mode; for a 7z, 7-Zip run by the
+ * jail's init: unlock7z.c; the candidates travel in a sealed anonymous file, never as
+ * arguments). *which gets the index of the first that opened it (-1:
+ * none), *tried how many were tried. A zip (or 7z) it opened is written, decrypted, as an
+ * unencrypted zip with its members' names as they were, to out_fd (a file at offset 0); a PDF it
+ * opened is rendered into sink as jail_render_pages does (out_fd, still required, stays empty).
+ * JAIL_OK also when none opened it. No candidate ever appears in why or in a log line. */
+jail_status jail_unlock(const conf *c, const char *type, int in_fd, const char *const *cands,
+                        size_t ncands, int out_fd, const jail_sink *sink, int *which,
+                        unsigned *tried, char *why, size_t why_len);
 const char *jail_status_name(jail_status s);
 /* Read one wire stream (rnd.h) from fd, a file with no process behind it, with the checks
  * applied to a renderer's: pages into sink when sink is set, else text into *out
  * (g_malloc'ed). For the fuzzing harness; fd is borrowed. */
 jail_status jail_wire_read(const conf *c, int fd, const jail_sink *sink, char **out,
                            size_t *out_len, char *why, size_t why_len);
+
+/* ---- unlock7z.c: a 7z's candidates tried in the jail's init ---- */
+
+/* 7-Zip, which opens a 7z with AES in the jail (Debian's 7zip package). */
+#define SAN_7ZIP_PATH "/usr/bin/7zz"
+/* Run 7-Zip with argv as the jail user, key and a line end on its standard input; its wait
+ * status, or -1 when it could not be run or did not end in time. */
+typedef int (*unlock7z_run_fn)(void *ctx, char *const *argv, const char *key);
+/* In the jail's init, the jail user already: read the candidates (rnd.h) from keys_fd, test
+ * work/input.7z with each through run until one opens it, extract it with that one into
+ * work/x and write what it holds as an unencrypted zip to zip_fd within [archive] max_total_mb
+ * and max_entries; the answer goes to out as mugai-render's unlock mode gives it (MGR1, OPEN,
+ * DONE 0 or FAIL). 0, or -1 when out could not be written. */
+int unlock7z_init(const conf *c, const char *program, const char *work, int keys_fd, int out,
+                  int zip_fd, unlock7z_run_fn run, void *ctx);
 
 /* ---- jailns.c: the jail's namespaces, user and file system view ---- */
 
@@ -118,18 +144,21 @@ extern const char jailns_office_settings[];
  * user or a limit (whoever makes the jail takes those from its own configuration). Every
  * string ends within its array. */
 typedef struct jail_task {
-    uint32_t office;    /* 0: mugai-render; 1: LibreOffice */
+    uint32_t office;    /* 0: mugai-render; 1: LibreOffice; 2: 7-Zip opening a 7z ([ppap]) */
     uint32_t sheets;    /* LibreOffice: 1 to export a spreadsheet's sheets as well; else 0 */
-    char mode[8];       /* mugai-render: pdf, image, text, csv or html; "" for LibreOffice */
-    char img_type[8];   /* image mode: png, jpeg, gif, bmp, tiff or webp; else "" */
+    char mode[8];       /* mugai-render: pdf, image, text, csv, html or unlock; "" for
+                           LibreOffice */
+    char img_type[8];   /* image mode: png, jpeg, gif, bmp, tiff or webp; unlock mode: zip or
+                           pdf; else "" */
     char label[40];     /* text, csv and html modes: the declared charset, or "" */
     char ext[12];       /* LibreOffice: the input's extension, 1 to 8 letters and digits */
     char dir[PATH_MAX]; /* the conversion's private directory, made by the worker */
 } jail_task;
 
 /* The descriptors a jail starts with: the input, the write ends of its output, error and
- * status pipes, the file LibreOffice's PDF goes to (-1 for mugai-render) and the file its
- * sheets go to (-1 unless the task asks for sheets). */
+ * status pipes, the file LibreOffice's PDF goes to (mugai-render in unlock mode: its output;
+ * else -1 for mugai-render) and the file its sheets go to (unlock mode: the sealed file of
+ * password candidates; else -1 unless the task asks for sheets). */
 enum { JAIL_FD_IN, JAIL_FD_OUT, JAIL_FD_ERR, JAIL_FD_STAT, JAIL_FD_PDF, JAIL_FD_SHEETS, JAIL_NFDS };
 
 /* 0 when t is a task worker process owner may ask for: a known program and mode, arguments
@@ -284,6 +313,14 @@ int san_budget_expand(san_budget *b, const conf *c, uint64_t n, char *why, size_
  * "jpg", "txt", "csv", "zip"); otherwise *out_fd is -1. Returns 0 or -1 (internal error). */
 int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, san_result *r,
                    int *out_fd, const char **out_ext);
+/* Where a PDF's pages come from instead of jail_render_pages (unlock.c: the jail that found
+ * its password renders it); as jail_render_pages. */
+typedef jail_status (*san_pages_fn)(void *arg, int in_fd, const jail_sink *sink, char *why,
+                                    size_t why_len);
+/* As san_file on in_fd (borrowed, read from offset 0, never changed), named display_name; with
+ * pages set, the input, when it is a PDF, gets its pages from pages(arg, ...). */
+int san_file_fd(san_engine *e, int in_fd, const char *display_name, const char *out_dir,
+                const char *out_stem, int overwrite, san_pages_fn pages, void *arg, san_result *r);
 /* Set r's verdict, kind (unless NULL) and reason (formatted; replaces the old one). */
 void san_result_set(san_result *r, san_verdict v, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

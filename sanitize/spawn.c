@@ -190,20 +190,38 @@ static int fd_is(int fd, mode_t kind, int modes)
            (modes >> (fl & O_ACCMODE) & 1);
 }
 
+/* Non-zero when t opens a held encrypted part: mugai-render in unlock mode, or 7-Zip. */
+static int task_unlock(const jail_task *t)
+{
+    return (!t->office && strcmp(t->mode, "unlock") == 0) || t->office == 2;
+}
+
+/* Non-zero when fd is an anonymous file sealed against any write. */
+static int fd_sealed(int fd)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    return seals >= 0 && (seals & F_SEAL_WRITE) && (seals & F_SEAL_GROW);
+}
+
 /* 0 when fds are what a jail of this kind starts with: a file to read, three pipes to write
  * and, for LibreOffice only, a file to write, and a second one exactly when the task asks for
- * a spreadsheet's sheets. Else -1 with the reason in why. */
+ * a spreadsheet's sheets; for unlock mode, a file to write and the sealed file of candidates.
+ * Else -1 with the reason in why. */
 static int fds_check(const jail_task *t, const int fds[JAIL_NFDS], size_t n, char *why,
                      size_t why_len)
 {
     const int rd = 1 << O_RDONLY, wr = 1 << O_WRONLY | 1 << O_RDWR;
+    int unlock = task_unlock(t);
 
-    if (n != (t->office ? JAIL_NFDS - !t->sheets : JAIL_NFDS - 2))
+    if (n != (unlock ? JAIL_NFDS : t->office ? JAIL_NFDS - !t->sheets : JAIL_NFDS - 2))
         return mg_snprintf(why, why_len, "%zu descriptors for this program", n), -1;
     if (!fd_is(fds[JAIL_FD_IN], S_IFREG, rd) || !fd_is(fds[JAIL_FD_OUT], S_IFIFO, wr) ||
         !fd_is(fds[JAIL_FD_ERR], S_IFIFO, wr) || !fd_is(fds[JAIL_FD_STAT], S_IFIFO, wr) ||
-        (t->office && !fd_is(fds[JAIL_FD_PDF], S_IFREG, wr)) ||
-        (t->sheets && !fd_is(fds[JAIL_FD_SHEETS], S_IFREG, wr)))
+        ((t->office || unlock) && !fd_is(fds[JAIL_FD_PDF], S_IFREG, wr)) ||
+        (t->sheets && !fd_is(fds[JAIL_FD_SHEETS], S_IFREG, wr)) ||
+        (unlock &&
+         (!fd_is(fds[JAIL_FD_SHEETS], S_IFREG, rd | wr) || !fd_sealed(fds[JAIL_FD_SHEETS]))))
         return mg_snprintf(why, why_len, "a descriptor is not of the kind a jail is given"), -1;
     return 0;
 }
@@ -226,8 +244,8 @@ static void spawner_make(spawner *sp, uint32_t seq, const jail_task *t, int fds[
                           fds[1],
                           fds[2],
                           fds[3],
-                          t->office ? fds[JAIL_FD_PDF] : -1,
-                          t->sheets ? fds[JAIL_FD_SHEETS] : -1};
+                          t->office || task_unlock(t) ? fds[JAIL_FD_PDF] : -1,
+                          t->sheets || task_unlock(t) ? fds[JAIL_FD_SHEETS] : -1};
     pid_t pid = jail_task_clone(sp->c, t, all, a->why, sizeof a->why);
     int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 
@@ -247,7 +265,8 @@ static void spawner_make(spawner *sp, uint32_t seq, const jail_task *t, int fds[
     sp->pid = pid;
     sp->pidfd = pidfd;
     sp->seq = seq;
-    sp->until = mg_now() + (t->office ? sp->c->office_timeout : sp->c->jail_timeout) + SPAWN_GRACE;
+    sp->until =
+        mg_now() + (t->office == 1 ? sp->c->office_timeout : sp->c->jail_timeout) + SPAWN_GRACE;
 }
 
 /* Answer a start: check the request, make the jail, tell its pid or why there is none. */

@@ -18,3 +18,14 @@ if(TARGET PkgConfig::CMOCKA)
   add_test(NAME unit_jail COMMAND test_jail)
   set_tests_properties(unit_jail PROPERTIES TIMEOUT 600)
 endif()
+
+# Opening held encrypted attachments ([ppap]): encrypted zips and PDFs through the jail's
+# unlock mode, then the engine. Needs root (the jail) and LibreOffice (a docx member).
+if(TARGET PkgConfig::CMOCKA)
+  add_executable(test_unlock unit/test_unlock.c)
+  target_link_libraries(test_unlock PRIVATE san PkgConfig::POPPLER PkgConfig::CMOCKA)
+  target_compile_definitions(test_unlock PRIVATE JAIL_RENDER="$<TARGET_FILE:mugai-render>")
+  add_dependencies(test_unlock mugai-render)
+  add_test(NAME unit_unlock COMMAND test_unlock)
+  set_tests_properties(unit_unlock PROPERTIES TIMEOUT 600)
+endif()

@@ -1,6 +1,7 @@
 /*
  * tools/mugai-quarantine.c - the quarantine tool for IT staff: list, show,
  * export, release, delete and purge originals kept by the quarantine store;
+ * show the encrypted attachments held for their password ([ppap]);
  * request, approve and deny releases and exports under the two-person rule
  * ([web] release_approvals); read and verify the audit trail.
  *
@@ -48,7 +49,8 @@ enum {
     EX_STORE = 3,
     EX_RELEASE = 4,
     EX_PENDING = 5, /* a request now waits for another person's approval */
-    EX_SELF = 6     /* the requester tried to decide their own request */
+    EX_SELF = 6,    /* the requester tried to decide their own request */
+    EX_WRONG = 7    /* unlock: the password did not open the part */
 };
 /* `audit verify` found the chain broken. */
 #define EX_BROKEN 1
@@ -92,8 +94,8 @@ static const char main_help[] =
     "        time); --until with a date alone includes that whole day.\n"
     "    show ID\n"
     "        Envelope, decoded headers, each part with its types and the action\n"
-    "        taken, the text the recipients received, the last release's outcome and\n"
-    "        the audit events.\n"
+    "        taken, the state of each held encrypted part, the text the recipients\n"
+    "        received, the last release's outcome and the audit events.\n"
     "    export ID -o FILE --reason TEXT [--part PATH]\n"
     "        Write the original message (or one part, decoded) to a new FILE (0600),\n"
     "        or request it (see TWO-PERSON RULE).\n"
@@ -110,6 +112,15 @@ static const char main_help[] =
     "        Remove the original; the index entry and its audit trail stay.\n"
     "    purge [--dry-run] [--reason TEXT]\n"
     "        Remove every original past its retention.\n"
+    "    held [--status S] [--item ID]\n"
+    "        Encrypted attachments held until their password arrives (PPAP), oldest\n"
+    "        message first: each part's state (pending, opened, locked after too many\n"
+    "        wrong passwords, expired), wrong passwords so far, expiry, and how it was\n"
+    "        opened. No password is ever stored.\n"
+    "    unlock ID [--part PATH]\n"
+    "        Open a held encrypted attachment (PPAP) with its password, read from\n"
+    "        standard input or prompted for; the recipients get its sanitized\n"
+    "        contents in a follow-up mail.\n"
     "    audit [--actor NAME] [--item ID] [--action A] [--since DATE] [--until DATE]\n"
     "          [--limit N]\n"
     "        Audit events newest first, with where they came from and their outcome.\n"
@@ -142,7 +153,7 @@ static const char main_help[] =
     "\n"
     "CONFIGURATION\n"
     "    [quarantine] dir, retention_days, release_host, release_port, release_helo;\n"
-    "    [web] release_approvals.\n"
+    "    [web] release_approvals; [ppap] max_attempts (unlock), hold_days.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success, or an audit trail found intact;\n"
@@ -153,11 +164,13 @@ static const char main_help[] =
     "    4 release failed (the SMTP server's reply is printed);\n"
     "    5 pending approval: a request was recorded (or one was already pending) and\n"
     "      another person must approve it;\n"
-    "    6 refused: the requester cannot approve or deny their own request.\n"
+    "    6 refused: the requester cannot approve or deny their own request;\n"
+    "    7 unlock: the password did not open the part.\n"
     "\n"
     "EXAMPLES\n"
     "    mugai-quarantine list --since 2026-11-01 --recipient somu@ --verdict blocked\n"
     "    mugai-quarantine show Q-20261125-7F3K9X\n"
+    "    mugai-quarantine held --status locked\n"
     "    sudo mugai-quarantine release q-20261125-7f3k9x --reason \"sender confirmed by phone\"\n"
     "        (prints: request 12 ... needs approval by another person)\n"
     "    sudo mugai-quarantine approve 12 --reason \"checked with 総務課\"   (another person)\n"
@@ -592,6 +605,97 @@ static void print_events(quar_event **ev, size_t n)
     }
 }
 
+/* Held parts of message id (normalized), in part order. 0 or -1. */
+static int held_of(ctx *c, const char *id, quar_held ***out, size_t *n, char **err)
+{
+    quar_held_filter f = {.msg_id = id};
+
+    return quar_held_list(c->s, &f, out, n, err) == 0 ? 0 : -1;
+}
+
+/* "how, at TIME" for an opened part, "-" otherwise. Caller frees. */
+static char *opened_text(const quar_held *h)
+{
+    char *how = clean(h->opened_by), *t, *s;
+
+    if (!h->opened && !*how) {
+        g_free(how);
+        return g_strdup("-");
+    }
+    t = fmt_time(h->opened, 0);
+    s = g_strdup_printf("%s, %s", *how ? how : "?", t);
+    g_free(how);
+    g_free(t);
+    return s;
+}
+
+/* Print the held parts' states: of one message in show, else with the message's columns. */
+static void print_held_rows(quar_held **l, size_t n, int with_msg)
+{
+    if (with_msg)
+        printf("%-17s  %-16s  %-24s  ", "ID", "RECEIVED", "SENDER");
+    printf("%-6s  %-24s  %-8s  %5s  %-16s  %s\n", "PART", "FILE NAME", "STATUS", "WRONG", "EXPIRES",
+           "OPENED BY");
+    for (size_t i = 0; i < n; i++) {
+        const quar_held *h = l[i];
+        char *part = fit(h->part, 6), *name = fit(h->filename, 24), *st = fit(h->status, 8);
+        char *exp = fmt_time(h->expires, 0), *opened = opened_text(h);
+        if (with_msg) {
+            char *t = fmt_time(h->time, 0);
+            char *snd = fit(h->sender && *h->sender ? h->sender : "<>", 24);
+            t[16] = '\0';
+            printf("%-17s  %-16s  %s  ", h->msg_id, t, snd);
+            g_free(t);
+            g_free(snd);
+        } else {
+            printf("  ");
+        }
+        exp[16] = '\0';
+        printf("%s  %s  %s  %5u  %-16s  %s\n", part, name, st, h->attempts, exp, opened);
+        g_free(part);
+        g_free(name);
+        g_free(st);
+        g_free(exp);
+        g_free(opened);
+    }
+}
+
+/* Print the "Held encrypted parts" section of show (nothing when there are none). */
+static void print_held_of(quar_held **l, size_t n)
+{
+    if (n == 0)
+        return;
+    printf("\nHeld encrypted parts:\n  ");
+    print_held_rows(l, n, 0);
+}
+
+/* Add "held": [...] (each part's state, and its message's id, time and sender) to the open
+ * object. */
+static void json_held(JsonBuilder *b, quar_held **l, size_t n)
+{
+    json_builder_set_member_name(b, "held");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < n; i++) {
+        const quar_held *h = l[i];
+        json_builder_begin_object(b);
+        san_json_str(b, "id", h->msg_id);
+        san_json_str(b, "part", h->part);
+        san_json_str(b, "filename", h->filename);
+        san_json_str(b, "status", h->status);
+        san_json_int(b, "attempts", h->attempts);
+        json_time(b, "expires", h->expires);
+        san_json_str(b, "opened_by", h->opened_by);
+        if (h->opened)
+            json_time(b, "opened", h->opened);
+        else
+            san_json_str(b, "opened", NULL);
+        json_time(b, "time", h->time);
+        san_json_str(b, "sender", h->sender);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 /* Print a stored text under a title, each line cleaned and indented (nothing when NULL). */
 static void print_text(const char *title, const char *text)
 {
@@ -613,8 +717,8 @@ static void print_text(const char *title, const char *text)
     g_strfreev(lines);
 }
 
-/* Print a message for people. */
-static void print_show(const quar_msg *m, quar_event **ev, size_t n)
+/* Print a message for people, its held parts' states after its parts. */
+static void print_show(const quar_msg *m, quar_held **held, size_t nheld, quar_event **ev, size_t n)
 {
     char *t = fmt_time(m->time, 1), *exp = fmt_time(m->expires, 1);
     char *rcpts = m->recipients ? g_strjoinv(", ", m->recipients) : g_strdup("");
@@ -638,6 +742,7 @@ static void print_show(const quar_msg *m, quar_event **ev, size_t n)
         field("Release:", m->release_result);
     print_text("Headers:", m->headers);
     print_parts(m);
+    print_held_of(held, nheld);
     print_text("Text the recipients received:", m->clean_text);
     print_events(ev, n);
     g_free(t);
@@ -656,7 +761,9 @@ static const char show_help[] =
     "(the release listener's reply, or why it failed), the original's top-level\n"
     "header fields as the engine decoded them, each part (IMAP part number, file\n"
     "name, declared and detected type, size, SHA-256, action, reason, virus\n"
-    "signature), the text the recipients received (the converted body and the\n"
+    "signature), the state of each encrypted part held for its password (status,\n"
+    "wrong passwords so far, expiry, how and when it was opened; see `held`), the\n"
+    "text the recipients received (the converted body and the\n"
     "notice), and the audit events, oldest first, with where each came from and its\n"
     "outcome. Headers and text are shown when the engine recorded them. Reading the\n"
     "index does not touch the original and records no event.\n"
@@ -669,7 +776,8 @@ static int cmd_show(ctx *c, int argc, char **argv)
     static const struct option opts[] = {{"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
     quar_msg *m = NULL;
     quar_event **ev = NULL;
-    size_t n = 0;
+    quar_held **held = NULL;
+    size_t n = 0, nheld = 0;
     char *err = NULL;
     const char *id;
     int opt, rc;
@@ -680,7 +788,9 @@ static int cmd_show(ctx *c, int argc, char **argv)
         return usage("show", "needs exactly one ID");
     if ((rc = quar_get(c->s, id, &m, &err)) != 0)
         return store_rc(rc, id, err);
-    if ((rc = quar_events(c->s, id, &ev, &n, &err)) != 0) {
+    if ((rc = quar_events(c->s, id, &ev, &n, &err)) != 0 ||
+        (rc = held_of(c, m->id, &held, &nheld, &err)) != 0) {
+        quar_event_list_free(ev, n);
         quar_msg_free(m);
         return store_rc(rc, id, err);
     }
@@ -692,15 +802,87 @@ static int cmd_show(ctx *c, int argc, char **argv)
         san_json_str(b, "clean_text", m->clean_text);
         san_json_str(b, "release_result", m->release_result);
         san_json_parts(b, m);
+        json_held(b, held, nheld);
         json_events(b, ev, n);
         json_builder_end_object(b);
         print_json(json_builder_get_root(b));
         g_object_unref(b);
     } else {
-        print_show(m, ev, n);
+        print_show(m, held, nheld, ev, n);
     }
+    quar_held_list_free(held, nheld);
     quar_event_list_free(ev, n);
     quar_msg_free(m);
+    return EX_OK;
+}
+
+static const char *const held_statuses[] = {"pending", "opened", "locked", "expired", NULL};
+
+static const char held_help[] =
+    "mugai-quarantine held - encrypted attachments held for their password\n"
+    "\n"
+    "usage: mugai-quarantine [--json] held [--status S] [--item ID]\n"
+    "\n"
+    "An encrypted attachment (a zip or 7z with a password, a password-protected\n"
+    "PDF) cannot be inspected, so the engine holds it and the store records it as\n"
+    "pending a password for [ppap] hold_days. It is opened by the sender's password\n"
+    "mail, a recipient's reply or IT (`unlock`); after [ppap] max_attempts wrong\n"
+    "passwords it is locked (only IT can open it); at its expiry it becomes expired.\n"
+    "This lists the held parts, oldest message first, then in part order: the\n"
+    "message's id, time and envelope sender, the IMAP part number, the file name,\n"
+    "the status, how many wrong passwords were tried, the expiry, and for an opened\n"
+    "part how it was opened (which mail, which recipient or which IT user gave the\n"
+    "password) and when. No password is ever stored. Reading records no event.\n"
+    "\n"
+    "  --status S   pending, opened, locked or expired\n"
+    "  --item ID    the parts of one message\n"
+    "\n"
+    "With --json: {\"held\": [{\"id\", \"part\", \"filename\", \"status\", \"attempts\",\n"
+    "\"expires\", \"opened_by\", \"opened\", \"time\", \"sender\"}, ...]}, times in ISO 8601\n"
+    "(\"opened\" null while not opened).\n"
+    "\n"
+    "example: mugai-quarantine held --status pending\n";
+
+/* held: the held encrypted parts and their states. */
+static int cmd_held(ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"status", 1, NULL, 't'},
+                                         {"item", 1, NULL, 'i'},
+                                         {"help", 0, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    quar_held_filter f = {0};
+    quar_held **l = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    int opt;
+
+    while ((opt = next_opt(argc, argv, opts)) != -1) {
+        if (opt == 'h')
+            return fputs(held_help, stdout), EX_OK;
+        if (opt == 't' && !one_of(optarg, held_statuses))
+            return usage("held", "--status is pending, opened, locked or expired");
+        if (opt == 't')
+            f.status = optarg;
+        else if (opt == 'i')
+            f.msg_id = optarg;
+        else
+            return usage("held", "unknown option");
+    }
+    if (optind != argc)
+        return usage("held", "unexpected argument");
+    if (quar_held_list(c->s, &f, &l, &n, &err) != 0)
+        return store_fail(err);
+    if (c->json) {
+        JsonBuilder *b = json_builder_new();
+        json_builder_begin_object(b);
+        json_held(b, l, n);
+        json_builder_end_object(b);
+        print_json(json_builder_get_root(b));
+        g_object_unref(b);
+    } else {
+        print_held_rows(l, n, 1);
+    }
+    quar_held_list_free(l, n);
     return EX_OK;
 }
 
@@ -852,84 +1034,6 @@ static int copy_fd(int in, int out)
     return rc;
 }
 
-/* The n-th (1-based) IMAP child of o, or NULL. Borrowed from o. */
-static GMimeObject *imap_child(GMimeObject *o, unsigned long n)
-{
-    GMimeMessage *msg = NULL;
-    GMimeObject *body;
-
-    if (GMIME_IS_MULTIPART(o))
-        return n <= (unsigned long)g_mime_multipart_get_count(GMIME_MULTIPART(o))
-                   ? g_mime_multipart_get_part(GMIME_MULTIPART(o), (int)n - 1)
-                   : NULL;
-    if (GMIME_IS_MESSAGE_PART(o))
-        msg = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
-    else if (GMIME_IS_MESSAGE(o))
-        msg = GMIME_MESSAGE(o);
-    body = msg ? g_mime_message_get_mime_part(msg) : NULL;
-    if (!body)
-        return NULL;
-    if (GMIME_IS_MULTIPART(body))
-        return imap_child(body, n);
-    return n == 1 ? body : NULL;
-}
-
-/* The object at IMAP part path in msg, or NULL when there is none. */
-static GMimeObject *find_part(GMimeMessage *msg, const char *path)
-{
-    char **nums = g_strsplit(path, ".", -1);
-    GMimeObject *cur = GMIME_OBJECT(msg);
-
-    for (size_t i = 0; nums[i] && cur; i++) {
-        char *end;
-        unsigned long n = strtoul(nums[i], &end, 10);
-        if (!g_ascii_isdigit(nums[i][0]) || *end || n == 0 || n > 100000)
-            cur = NULL;
-        else
-            cur = imap_child(cur, n);
-    }
-    g_strfreev(nums);
-    return cur == GMIME_OBJECT(msg) ? NULL : cur;
-}
-
-/* Write one part of the original to out: decoded content for a leaf, raw otherwise.
- * 0, 1 when the part does not exist, -1 on error. */
-static int write_part(int in, int out, const char *path)
-{
-    int copy = dup(in);
-    GMimeStream *src;
-    GMimeParser *parser;
-    GMimeMessage *msg;
-    GMimeStream *dst;
-    GMimeObject *part;
-    ssize_t rc = -2;
-
-    if (copy < 0)
-        return -1;
-    src = g_mime_stream_fs_new(copy);
-    parser = g_mime_parser_new_with_stream(src);
-    msg = g_mime_parser_construct_message(parser, NULL);
-    dst = g_mime_stream_fs_new(out);
-    part = msg ? find_part(msg, path) : NULL;
-
-    g_mime_stream_fs_set_owner(GMIME_STREAM_FS(dst), FALSE);
-    if (part && GMIME_IS_PART(part) && g_mime_part_get_content(GMIME_PART(part)))
-        rc = g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(part)), dst);
-    else if (part && GMIME_IS_MESSAGE_PART(part))
-        rc = g_mime_object_write_to_stream(
-            GMIME_OBJECT(g_mime_message_part_get_message(GMIME_MESSAGE_PART(part))), NULL, dst);
-    else if (part)
-        rc = g_mime_object_write_to_stream(part, NULL, dst);
-    if (rc >= 0 && g_mime_stream_flush(dst) < 0)
-        rc = -1;
-    g_object_unref(dst);
-    if (msg)
-        g_object_unref(msg);
-    g_object_unref(parser);
-    g_object_unref(src);
-    return rc == -2 ? 1 : rc < 0 ? -1 : 0;
-}
-
 static const char export_help[] =
     "mugai-quarantine export - copy an original (or one part) out of quarantine\n"
     "\n"
@@ -968,7 +1072,7 @@ static int do_export(ctx *c, const char *id, const char *out_path, const char *p
         close(in);
         return saved == EEXIST ? EX_USAGE : EX_STORE;
     }
-    rc = part ? write_part(in, out, part) : copy_fd(in, out);
+    rc = part ? san_part_write(in, out, part) : copy_fd(in, out);
     if (fchmod(out, 0600) < 0 || fsync(out) < 0 || close(out) < 0)
         rc = rc ? rc : -1;
     close(in);
@@ -1284,6 +1388,9 @@ static const char purge_help[] =
     "  --reason TEXT  kept in the audit trail (default: \"retention period ended\")\n"
     "\n"
     "Each message's expiry was set when it was stored, from [quarantine] retention_days.\n"
+    "It also expires held encrypted attachments (PPAP) whose [ppap] hold_days are over\n"
+    "and tells their recipients through the release listener (the milter's workers do\n"
+    "the same as mail passes).\n"
     "Run it daily, e.g. from a systemd timer: mugai-quarantine --actor purge purge\n";
 
 /* Purge or list the expired ids. Exit status. */
@@ -1312,6 +1419,20 @@ static int purge_ids(ctx *c, char **ids, size_t n, int dry, const char *reason, 
 }
 
 /* purge: remove every expired original. */
+static int unlock_deliver(void *listener, int fd, char *const *rcpts, char **reply);
+
+/* Expire the held encrypted parts whose [ppap] hold_days are over, telling their recipients
+ * through the release listener. */
+static void expire_held(ctx *c)
+{
+    quar_listener l = {c->cf->release_host, c->cf->release_port, c->cf->release_helo};
+    san_ppap x = {NULL, c->s, c->cf, c->actor, "cli", unlock_deliver, &l};
+    int n = san_ppap_expire(&x, (int64_t)time(NULL));
+
+    if (n > 0 && !c->json)
+        printf("%d held encrypted part(s) expired; their recipients were told\n", n);
+}
+
 static int cmd_purge(ctx *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"dry-run", 0, NULL, 'n'},
@@ -1336,6 +1457,8 @@ static int cmd_purge(ctx *c, int argc, char **argv)
     }
     if (optind != argc)
         return usage("purge", "unexpected argument");
+    if (!dry)
+        expire_held(c);
     if (quar_expired(c->s, (int64_t)time(NULL), &ids, &n, &err) != 0)
         return store_fail(err);
     if (c->json) {
@@ -2076,6 +2199,152 @@ static int cmd_audit(ctx *c, int argc, char **argv)
     return rc;
 }
 
+static const char unlock_help[] =
+    "mugai-quarantine unlock - open a held encrypted attachment with its password\n"
+    "\n"
+    "usage: mugai-quarantine unlock ID [--part PATH]\n"
+    "\n"
+    "  --part PATH  the held part to open (IMAP part number, as `show` lists it);\n"
+    "               without it, every part of ID still held is tried\n"
+    "\n"
+    "The password is read from standard input (one line) when it is not a terminal,\n"
+    "else prompted for without echo. It is never written anywhere: the audit trail\n"
+    "records that IT (the invoking user) tried a password and whether it opened the\n"
+    "part. The part is decrypted in the render jail, its contents are sanitized like\n"
+    "any attachment, and the original recipients get a follow-up mail with them\n"
+    "through the release listener ([quarantine] release_host, release_port). A part\n"
+    "locked after [ppap] max_attempts wrong passwords can still be opened here.\n"
+    "\n"
+    "exit status: 0 opened, 1 unknown id or no such held part, 3 store or engine\n"
+    "error, 4 the follow-up could not be sent (the part stays held), 7 the password\n"
+    "did not open it.\n"
+    "\n"
+    "example: echo 'Ab3#xY9!' | sudo mugai-quarantine unlock Q-20261125-7F3K9X --part 2\n";
+
+/* Hand a follow-up straight to the release listener (ctx: the listener). */
+static int unlock_deliver(void *listener, int fd, char *const *rcpts, char **reply)
+{
+    return quar_send(listener, fd, "", rcpts, reply);
+}
+
+/* The password: a line of stdin, or prompted without echo on a terminal. NULL (said). */
+static char *unlock_password(const char *id)
+{
+    char *pw, *prompt;
+
+    if (!isatty(STDIN_FILENO)) {
+        if (!(pw = mg_read_secret_line(stdin, 512)))
+            complain("unlock: no password on standard input (one line, at most 512 bytes)");
+        return pw;
+    }
+    prompt = g_strdup_printf("Password for %s: ", id);
+    pw = mg_prompt_secret(prompt, 512);
+    g_free(prompt);
+    if (!pw)
+        complain("unlock: no password given");
+    return pw;
+}
+
+/* Try pw on one held part and say what became of it. Exit status for it. */
+static int unlock_one(ctx *c, san_ppap *x, const quar_held *h, const char *pw)
+{
+    const char *cands[] = {pw};
+    san_ppap_origin o = {SAN_PPAP_IT, c->actor, NULL, NULL, (int64_t)time(NULL)};
+    san_ppap_outcome out;
+    char *name = clean(h->filename ? h->filename : "(no name)");
+    int rc = san_ppap_try(x, h, cands, 1, &o, &out);
+
+    if (rc == 0 && out.opened)
+        printf("%s: part %s (%s): opened; the sanitized contents went to the recipients\n",
+               h->msg_id, h->part, name);
+    else if (rc == 0 && out.which >= 0)
+        complain("%s: part %s (%s): opened, but %s", h->msg_id, h->part, name,
+                 out.why ? out.why : "the follow-up could not be sent");
+    else if (rc == 0)
+        complain("%s: part %s (%s): the password did not open it (%u wrong so far)", h->msg_id,
+                 h->part, name, out.attempts);
+    else
+        complain("%s: part %s (%s): %s", h->msg_id, h->part, name,
+                 out.why ? out.why : "cannot be opened");
+    g_free(name);
+    g_free(out.why);
+    if (rc == 1)
+        return EX_UNKNOWN;
+    if (rc < 0)
+        return EX_STORE;
+    return out.opened ? EX_OK : out.which >= 0 ? EX_RELEASE : EX_WRONG;
+}
+
+/* Open the engine and try pw on the parts of hs that part names (NULL: every one still
+ * held). Exit status: the best outcome. */
+static int unlock_parts(ctx *c, quar_held **hs, size_t n, const char *part, const char *pw)
+{
+    quar_listener l = {c->cf->release_host, c->cf->release_port, c->cf->release_helo};
+    san_ppap x = {NULL, c->s, c->cf, c->actor, "cli", unlock_deliver, &l};
+    char *err = NULL;
+    int rc = EX_UNKNOWN, tried = 0;
+
+    if (!(x.e = san_engine_new(c->cf, &err))) {
+        complain("unlock: cannot start the engine: %s", err ? err : "unknown error");
+        free(err);
+        return EX_STORE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int one;
+        if (part ? strcmp(hs[i]->part, part) != 0
+                 : strcmp(hs[i]->status, "pending") && strcmp(hs[i]->status, "locked"))
+            continue;
+        one = unlock_one(c, &x, hs[i], pw);
+        rc = !tried++ || one == EX_OK ? one : rc;
+    }
+    if (!tried)
+        complain("unlock: %s has no %s%s%s", hs[0]->msg_id, part ? "held part " : "part still held",
+                 part ? part : "", "");
+    san_engine_free(x.e);
+    return rc;
+}
+
+/* unlock: open held encrypted parts with IT's password. */
+static int cmd_unlock(ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"part", 1, NULL, 'p'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    quar_held_filter f = {0};
+    quar_held **hs = NULL;
+    const char *part = NULL, *id;
+    char *err = NULL, *pw, *up;
+    size_t n = 0;
+    int opt, rc;
+
+    while ((opt = next_opt(argc, argv, opts)) != -1) {
+        if (opt == 'h')
+            return fputs(unlock_help, stdout), EX_OK;
+        if (opt != 'p')
+            return usage("unlock", "unknown option");
+        part = optarg;
+    }
+    if (!(id = one_id(argc, argv)))
+        return usage("unlock", "needs exactly one ID");
+    f.msg_id = up = g_ascii_strup(id, -1);
+    if (quar_held_list(c->s, &f, &hs, &n, &err) != 0) {
+        g_free(up);
+        return store_fail(err);
+    }
+    if (n == 0) {
+        complain("unlock: %s has no held encrypted part", up);
+        rc = EX_UNKNOWN;
+    } else if (!(pw = unlock_password(up))) {
+        rc = EX_USAGE;
+    } else {
+        rc = unlock_parts(c, hs, n, part, pw);
+        explicit_bzero(pw, strlen(pw));
+        g_free(pw);
+    }
+    quar_held_list_free(hs, n);
+    g_free(up);
+    return rc;
+}
+
 static const command commands[] = {
     {"list", cmd_list, list_help},
     {"show", cmd_show, show_help},
@@ -2087,6 +2356,8 @@ static const command commands[] = {
     {"approve", cmd_approve, approve_help},
     {"deny", cmd_deny, deny_help},
     {"audit", cmd_audit, audit_help},
+    {"held", cmd_held, held_help},
+    {"unlock", cmd_unlock, unlock_help},
 };
 
 /* Who is acting: --actor, else $SUDO_USER, else the login name of the uid. */
@@ -2162,6 +2433,8 @@ static int open_ctx(ctx *c, const char *cfg)
         return EX_USAGE;
     }
     c->s = quar_open_fs(c->cf->quarantine_dir, c->cf->quarantine_retention_days, &err);
+    if (c->s)
+        quar_set_hold_days(c->s, c->cf->ppap_hold_days);
     return c->s ? EX_OK : store_fail(err);
 }
 

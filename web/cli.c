@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,42 +42,6 @@ static const char *invoking_user(void)
     return name;
 }
 
-/* Read one line of at most WEB_PASSWORD_MAX bytes from f, without its line end. NULL at end
- * of input or when longer. Caller frees with g_free. */
-static char *read_line(FILE *f)
-{
-    char buf[WEB_PASSWORD_MAX + 3];
-    size_t n;
-
-    if (fgets(buf, sizeof(buf), f) == NULL)
-        return NULL;
-    n = strlen(buf);
-    if (n > 0 && buf[n - 1] != '\n' && !feof(f))
-        return NULL;
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return g_strdup(buf);
-}
-
-/* Prompt on the terminal and read a line without echo. */
-static char *prompt_hidden(const char *prompt)
-{
-    struct termios old, quiet;
-    char *line;
-
-    fputs(prompt, stderr);
-    fflush(stderr);
-    if (tcgetattr(STDIN_FILENO, &old) < 0)
-        return NULL;
-    quiet = old;
-    quiet.c_lflag &= ~(tcflag_t)ECHO;
-    quiet.c_lflag |= ECHONL;
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
-        return NULL;
-    line = read_line(stdin);
-    (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-    return line;
-}
-
 /* A new password: prompted twice on a terminal, else one line of standard input; at least
  * WEB_PASSWORD_MIN characters. NULL (said on stderr) otherwise. */
 static char *read_password(void)
@@ -86,15 +49,15 @@ static char *read_password(void)
     char *pw, *again;
 
     if (!isatty(STDIN_FILENO)) {
-        pw = read_line(stdin);
+        pw = mg_read_secret_line(stdin, WEB_PASSWORD_MAX);
         if (pw == NULL)
             fprintf(stderr,
                     "mugai-web: no password on standard input (one line, at most %d "
                     "bytes)\n",
                     WEB_PASSWORD_MAX);
     } else {
-        pw = prompt_hidden("New password: ");
-        again = pw ? prompt_hidden("Again: ") : NULL;
+        pw = mg_prompt_secret("New password: ", WEB_PASSWORD_MAX);
+        again = pw ? mg_prompt_secret("Again: ", WEB_PASSWORD_MAX) : NULL;
         if (pw == NULL || again == NULL || strcmp(pw, again) != 0) {
             fprintf(stderr, "mugai-web: the passwords differ\n");
             g_free(pw);

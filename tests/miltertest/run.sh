@@ -9,7 +9,7 @@ tmp=$(mktemp -d /tmp/mugai-mt.XXXXXX)
 pid=
 cleanup() {
     if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
+    if [ -n "${MT_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT INT TERM
 /usr/bin/python3 "$src/tests/gen/make_clamdb.py" "$tmp/clamdb" >/dev/null

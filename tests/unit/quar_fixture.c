@@ -5,9 +5,9 @@
  *
  * Run by test scripts only, on temporary stores; it must never be installed.
  *
- *   quar_fixture STORE EML [--time UNIX] [--retention DAYS] [--sender S] [--rcpt R]...
- *       [--subject S] [--from F] [--message-id M] [--queue-id Q] [--client C]
- *       [--verdict V] [--actor A] [--headers TEXT] [--clean-text TEXT]
+ *   quar_fixture STORE EML [--time UNIX] [--retention DAYS] [--hold-days DAYS]
+ *       [--sender S] [--rcpt R]... [--subject S] [--from F] [--message-id M]
+ *       [--queue-id Q] [--client C] [--verdict V] [--actor A] [--headers TEXT] [--clean-text TEXT]
  *       [--part PATH|FILENAME|DECLARED|DETECTED|SIZE|SHA256|ACTION|REASON|SIGNATURE]...
  */
 #include <fcntl.h>
@@ -81,14 +81,16 @@ static int apply(quar_msg *m, int opt, const char *v, unsigned *retention, const
 /* Store one message as described by the options; print its id. */
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"time", 1, NULL, 't'},       {"retention", 1, NULL, 'd'},  {"sender", 1, NULL, 's'},
-        {"rcpt", 1, NULL, 'r'},       {"subject", 1, NULL, 'S'},    {"from", 1, NULL, 'f'},
-        {"message-id", 1, NULL, 'm'}, {"queue-id", 1, NULL, 'q'},   {"client", 1, NULL, 'c'},
-        {"verdict", 1, NULL, 'v'},    {"actor", 1, NULL, 'a'},      {"part", 1, NULL, 'p'},
-        {"headers", 1, NULL, 'h'},    {"clean-text", 1, NULL, 'x'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"time", 1, NULL, 't'},       {"retention", 1, NULL, 'd'},
+                                         {"sender", 1, NULL, 's'},     {"rcpt", 1, NULL, 'r'},
+                                         {"subject", 1, NULL, 'S'},    {"from", 1, NULL, 'f'},
+                                         {"message-id", 1, NULL, 'm'}, {"queue-id", 1, NULL, 'q'},
+                                         {"client", 1, NULL, 'c'},     {"verdict", 1, NULL, 'v'},
+                                         {"actor", 1, NULL, 'a'},      {"part", 1, NULL, 'p'},
+                                         {"headers", 1, NULL, 'h'},    {"clean-text", 1, NULL, 'x'},
+                                         {"hold-days", 1, NULL, 'H'},  {NULL, 0, NULL, 0}};
     quar_msg *m = quar_msg_new();
-    unsigned retention = 90;
+    unsigned retention = 90, hold_days = QUAR_HOLD_DAYS_DEFAULT;
     const char *actor = "quar_fixture";
     quar_store *s;
     char *err = NULL;
@@ -96,7 +98,9 @@ int main(int argc, char **argv)
 
     m->verdict = g_strdup("clean");
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1)
-        if (apply(m, opt, optarg, &retention, &actor) < 0) {
+        if (opt == 'H')
+            hold_days = (unsigned)g_ascii_strtoull(optarg, NULL, 10);
+        else if (apply(m, opt, optarg, &retention, &actor) < 0) {
             fprintf(stderr, "quar_fixture: bad option\n");
             return 2;
         }
@@ -106,6 +110,8 @@ int main(int argc, char **argv)
     }
     fd = open(argv[optind + 1], O_RDONLY);
     s = fd < 0 ? NULL : quar_open_fs(argv[optind], retention, &err);
+    if (s)
+        quar_set_hold_days(s, hold_days);
     if (!s || quar_put(s, fd, m, actor, &err) != 0) {
         fprintf(stderr, "quar_fixture: %s\n", err ? err : "cannot open input");
         return 1;

@@ -131,7 +131,8 @@ static void test_job_fd(void **state)
     char tmpl[] = "/tmp/mugai-proto-XXXXXX", tmpl2[] = "/tmp/mugai-proto-XXXXXX";
     char buf[8] = {0};
     int fd = mkstemp(tmpl), out = mkstemp(tmpl2), sv[2];
-    milter_job j = {"Q1", "mx [192.0.2.1]", "a@example.com", rc, 2, fd, out}, got;
+    milter_job j = {"Q1", "mx [192.0.2.1]", "a@example.com", rc, 2, fd, out, MILTER_JOB_SUBMIT},
+               got;
 
     (void)state;
     unlink(tmpl);
@@ -142,6 +143,7 @@ static void test_job_fd(void **state)
     assert_int_equal(milter_job_recv(sv[1], &got), 0);
     assert_string_equal(got.queue_id, "Q1");
     assert_string_equal(got.sender, "a@example.com");
+    assert_int_equal(got.kind, MILTER_JOB_SUBMIT);
     assert_int_equal(got.nrcpts, 2);
     assert_string_equal(got.rcpts[1], "c@example.lg.jp");
     assert_null(got.rcpts[2]);
@@ -164,7 +166,7 @@ static void test_job_fd(void **state)
 /* A job without both fds is not sent, and not accepted when it arrives. */
 static void test_job_without_fd(void **state)
 {
-    milter_job j = {"Q1", NULL, "", NULL, 0, dup(0), -1}, got;
+    milter_job j = {"Q1", NULL, "", NULL, 0, dup(0), -1, MILTER_JOB_MAIL}, got;
     milter_msg *m = milter_msg_new(MILTER_T_JOB);
     int sv[2];
 

@@ -348,7 +348,7 @@ static void test_attempts_fs_migrate_v2(void **state)
     assert_int_equal(count_of(s, D1, NULL), 0);
     assert_int_equal(failed(s, D1), 1);
     quar_close(s);
-    assert_int_equal(index_count(dir, "PRAGMA user_version"), 4);
+    assert_int_equal(index_count(dir, "PRAGMA user_version"), 5);
     assert_int_equal(index_count(dir, "SELECT failures FROM attempts"), 1);
     remove_dir(dir);
 }

@@ -794,7 +794,7 @@ static void test_fs_wal(void **state)
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
     sqlite3_close(db);
-    assert_int_equal(index_number(f->dir, "PRAGMA user_version", NULL), 4);
+    assert_int_equal(index_number(f->dir, "PRAGMA user_version", NULL), 5);
     g_free(path);
 }
 
@@ -868,7 +868,7 @@ static void test_fs_migrate_v1(void **state)
     f->s = quar_open_fs(dir, 30, &err);
     if (!f->s)
         fail_msg("open: %s", err);
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 5);
     assert_int_equal(index_number(dir, "SELECT count(*) FROM blobs", NULL), 0);
     assert_int_equal(quar_get(f->s, "Q-20261118-OLD222", &m, &err), 0);
     assert_string_equal(m->recipients[0], "r@city.lg.jp");
@@ -885,7 +885,7 @@ static void test_fs_migrate_v1(void **state)
     quar_close(f->s);
     f->s = quar_open_fs(dir, 30, &err);
     assert_non_null(f->s);
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 5);
     quar_close(f->s);
     f->s = keep;
     quar_msg_free(m);
@@ -901,12 +901,12 @@ static void test_fs_migrate_v1(void **state)
 static void test_fs_newer_version(void **state)
 {
     fixture *f = *state;
-    char *dir = old_store(f, "v5", "CREATE TABLE future (x); PRAGMA user_version = 5;");
+    char *dir = old_store(f, "v6", "CREATE TABLE future (x); PRAGMA user_version = 6;");
     char *err = NULL;
 
     assert_null(quar_open_fs(dir, 30, &err));
-    assert_non_null(strstr(err, "version 5"));
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 5);
+    assert_non_null(strstr(err, "version 6"));
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 6);
     free(err);
     g_free(dir);
 }
@@ -1501,7 +1501,7 @@ static const char v3_extra_sql[] =
     " (9, 1795000200, 'Q-20261118-OLD222', 'tanaka', 'exported', '問合せ', 'to /tmp/o.eml'),"
     " (12, 1795000300, 'Q-20261118-OLD333', 'sato', 'deleted', '', NULL);";
 
-/* Filesystem: a version 3 index becomes version 4 on open: its events kept in order,
+/* Filesystem: a version 3 index becomes version 4 (and then 5) on open: its events kept in order,
  * numbered 1..n and chained, new events chained after them, and the store's directories and
  * files opened to the group. */
 static void test_fs_migrate_v3(void **state)
@@ -1528,7 +1528,7 @@ static void test_fs_migrate_v3(void **state)
     f->s = quar_open_fs(dir, 30, &err);
     if (!f->s)
         fail_msg("open: %s", err);
-    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 4);
+    assert_int_equal(index_number(dir, "PRAGMA user_version", NULL), 5);
     check_chain(f->s, 1, 4, 0, "migrated");
     assert_int_equal(quar_events(f->s, "Q-20261118-OLD222", &ev, &n, &err), 0);
     assert_int_equal(n, 2);
