@@ -19,7 +19,7 @@ MUGAI_PACKAGES=(
   libcurl4-openssl-dev w3m libmilter-dev miltertest postfix
   poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
   libmicrohttpd-dev libargon2-dev libgnutls28-dev chromium chromium-driver python3-selenium
-  sqlite3 openssl 7zip
+  sqlite3 openssl 7zip libarchive-tools
 )
 
 mugai_install_packages() {

@@ -209,13 +209,18 @@ static void member_lines(GString *s, const san_result *r, unsigned level)
 {
     for (size_t i = 0; i < r->nmembers && level < 8; i++) {
         const san_member *mb = &r->members[i];
-        if (mb->r.verdict != SAN_SANITIZED) {
-            char *name = shown(mb->name, 120), *why = shown(mb->r.reason, 200);
+        char *name = shown(mb->name, 120), *why = shown(mb->r.reason, 200);
+        if (mb->r.verdict == SAN_SANITIZED && mb->output_name) {
+            char *out = shown(mb->output_name, 120);
+            g_string_append_printf(s, "%*s- %s → %s（無害化 sanitized）\n", (int)(level * 2 + 2),
+                                   "", name, out);
+            g_free(out);
+        } else if (mb->r.verdict != SAN_SANITIZED) {
             g_string_append_printf(s, "%*s- %s: %s / %s\n", (int)(level * 2 + 2), "", name,
                                    mb->r.verdict == SAN_HELD ? "保留 held" : "削除 removed", why);
-            g_free(name);
-            g_free(why);
         }
+        g_free(name);
+        g_free(why);
         member_lines(s, &mb->r, level + 1);
     }
 }
@@ -235,7 +240,8 @@ static char *followup_body(const quar_msg *m, const quar_held *h, const san_resu
                            "開いた方法: %s\n"
                            "試したパスワード候補: %u 件\n"
                            "結果: %s\n",
-                           m->id, h->part, name, how_ja, tried, attached ? attached : "添付なし");
+                           m->id, h->part, name, how_ja, tried,
+                           attached ? attached : "添付できるものはありませんでした");
     member_lines(s, r, 0);
     g_string_append_printf(s,
                            "\n[Sanitization notice] The encrypted attachment held from this "

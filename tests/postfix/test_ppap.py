@@ -69,16 +69,17 @@ S = {}
 
 
 def make_zip(kind, password):
-    """An encrypted zip of the corpus's Japanese PDF and docx under Japanese names:
-    kind "aes" (WinZip AES-256, UTF-8 names) or "zipcrypto" (CP932 names). Bytes."""
+    """A zip of the corpus's Japanese PDF and docx under Japanese names: kind "aes" (WinZip
+    AES-256, UTF-8 names), "zipcrypto" (CP932 names) or "none" (not encrypted). Bytes."""
     d = tempfile.mkdtemp(prefix="ppapzip-", dir=S["tmp"])
     shutil.copy(os.path.join(CORPUS, "files", "ja_text.pdf"), os.path.join(d, MEMBERS[0]))
     shutil.copy(os.path.join(CORPUS, "files", "office_docx.docx"), os.path.join(d, MEMBERS[1]))
-    opts = "zip:encryption=aes256" if kind == "aes" else \
-        "zip:encryption=zipcrypt,zip:hdrcharset=CP932"
-    subprocess.run(["bsdtar", "--format", "zip", "--options", opts, "--passphrase", password,
-                    "-cf", "out.zip"] + MEMBERS, cwd=d, check=True,
-                   env=dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8"))
+    opts = {"aes": ["--options", "zip:encryption=aes256", "--passphrase", password],
+            "zipcrypto": ["--options", "zip:encryption=zipcrypt,zip:hdrcharset=CP932",
+                          "--passphrase", password],
+            "none": []}[kind]
+    subprocess.run(["bsdtar", "--format", "zip"] + opts + ["-cf", "out.zip"] + MEMBERS, cwd=d,
+                   check=True, env=dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8"))
     with open(os.path.join(d, "out.zip"), "rb") as f:
         return f.read()
 
