@@ -849,23 +849,6 @@ static int header_clean(const char *name, const char *raw, size_t max)
     return 1;
 }
 
-/* Append value as RFC 2047 UTF-8 encoded words, one per folded line. */
-static void encode_words(GString *out, const char *value)
-{
-    size_t len = strlen(value), pos = 0;
-
-    while (pos < len) {
-        size_t take = MIN(len - pos, 45);
-        while (take < len - pos && take > 0 && ((unsigned char)value[pos + take] & 0xC0) == 0x80)
-            take--;
-        gchar *b64 = g_base64_encode((const guchar *)value + pos, take);
-        g_string_append_printf(out, "%s=?UTF-8?B?%s?=", pos ? "\r\n " : " ", b64);
-        g_free(b64);
-        pos += take;
-    }
-    g_string_append(out, "\r\n");
-}
-
 /* Append a raw value with its line ends made CRLF. */
 static void append_crlf(GString *out, const char *raw)
 {
@@ -1001,8 +984,10 @@ static void copy_header(mail_ctx *m, GString *out, const char *name, const char 
         g_free(v);
         v = t;
     }
-    if (!is_address_header(name) || encode_addresses(out, g_strstrip(v)) < 0)
-        encode_words(out, g_strstrip(v));
+    if (!is_address_header(name) || encode_addresses(out, g_strstrip(v)) < 0) {
+        mailhdr_encode_words(out, g_strstrip(v));
+        g_string_append(out, "\r\n");
+    }
     g_free(v);
 }
 

@@ -638,3 +638,59 @@ char *mailhdr_filename(const char *disposition, const char *content_type, const 
         name = header_name(content_type, "name", fallbacks);
     return name;
 }
+
+/* ---- encoding ---- */
+
+/* Bytes of s (left bytes) for the next B encoded word: all that is left when it fits in
+ * one (45 bytes, 60 base64 characters), else the most at a character boundary that is a
+ * multiple of three, or 0 when there is none: GMime decodes adjacent B words of one charset
+ * as one base64 text, so only the last may end in padding. */
+static size_t word_bytes(const char *s, size_t left)
+{
+    if (left <= 45)
+        return left;
+    for (size_t t = 45; t > 0; t -= 3)
+        if (((unsigned char)s[t] & 0xC0) != 0x80)
+            return t;
+    return 0;
+}
+
+/* Append the character at s as a Q encoded word (which realigns the B words after it).
+ * Returns its length in bytes. */
+static size_t q_word(GString *out, const char *s, const char *lead)
+{
+    size_t n = (size_t)(g_utf8_next_char(s) - s);
+
+    g_string_append_printf(out, "%s=?UTF-8?Q?", lead);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (g_ascii_isalnum(c))
+            g_string_append_c(out, (char)c);
+        else if (c == ' ')
+            g_string_append_c(out, '_');
+        else
+            g_string_append_printf(out, "=%02X", c);
+    }
+    g_string_append(out, "?=");
+    return n;
+}
+
+/* See san_int.h. */
+void mailhdr_encode_words(GString *out, const char *value)
+{
+    size_t len = strlen(value), pos = 0;
+
+    while (pos < len) {
+        const char *lead = pos ? "\r\n " : " ";
+        size_t take = word_bytes(value + pos, len - pos);
+        gchar *b64;
+        if (take == 0) {
+            pos += q_word(out, value + pos, lead);
+            continue;
+        }
+        b64 = g_base64_encode((const guchar *)value + pos, take);
+        g_string_append_printf(out, "%s=?UTF-8?B?%s?=", lead, b64);
+        g_free(b64);
+        pos += take;
+    }
+}

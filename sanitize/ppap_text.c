@@ -603,61 +603,6 @@ static int printable_ascii(const char *s)
     return 1;
 }
 
-/* Bytes of s (left bytes) for the next B encoded word: all that is left when it fits in
- * one (45 bytes, 60 base64 characters), else the most at a character boundary that is a
- * multiple of three, or 0 when there is none: GMime decodes adjacent B words of one charset
- * as one base64 text, so only the last may end in padding. */
-static size_t word_bytes(const char *s, size_t left)
-{
-    if (left <= 45)
-        return left;
-    for (size_t t = 45; t > 0; t -= 3)
-        if (((unsigned char)s[t] & 0xC0) != 0x80)
-            return t;
-    return 0;
-}
-
-/* Append the character at s as a Q encoded word (which realigns the B words after it).
- * Returns its length in bytes. */
-static size_t q_word(GString *out, const char *s, const char *lead)
-{
-    size_t n = (size_t)(g_utf8_next_char(s) - s);
-
-    g_string_append_printf(out, "%s=?UTF-8?Q?", lead);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (g_ascii_isalnum(c))
-            g_string_append_c(out, (char)c);
-        else if (c == ' ')
-            g_string_append_c(out, '_');
-        else
-            g_string_append_printf(out, "=%02X", c);
-    }
-    g_string_append(out, "?=");
-    return n;
-}
-
-/* Append value (valid UTF-8) as RFC 2047 UTF-8 encoded words, one per folded line, after a
- * space. */
-static void encode_words(GString *out, const char *value)
-{
-    size_t len = strlen(value), pos = 0;
-
-    while (pos < len) {
-        const char *lead = pos ? "\r\n " : " ";
-        size_t take = word_bytes(value + pos, len - pos);
-        gchar *b64;
-        if (take == 0) {
-            pos += q_word(out, value + pos, lead);
-            continue;
-        }
-        b64 = g_base64_encode((const guchar *)value + pos, take);
-        g_string_append_printf(out, "%s=?UTF-8?B?%s?=", lead, b64);
-        g_free(b64);
-        pos += take;
-    }
-}
-
 /* Append an unstructured header: as it is when printable ASCII, else encoded words. */
 static void put_text(GString *out, const char *name, const char *value)
 {
@@ -665,7 +610,7 @@ static void put_text(GString *out, const char *name, const char *value)
     if (printable_ascii(value))
         g_string_append_printf(out, " %s", value);
     else
-        encode_words(out, value);
+        mailhdr_encode_words(out, value);
     g_string_append(out, "\r\n");
 }
 
@@ -691,7 +636,7 @@ static int put_mailbox(GString *out, const char *header, const char *s, char **e
         }
         g_string_append_c(out, '"');
     } else if (name) {
-        encode_words(out, name);
+        mailhdr_encode_words(out, name);
     }
     g_string_append_printf(out, name ? " <%s>" : " %s", addr);
     g_free(name);

@@ -74,6 +74,10 @@ const char *jail_status_name(jail_status s);
  * (g_malloc'ed). For the fuzzing harness; fd is borrowed. */
 jail_status jail_wire_read(const conf *c, int fd, const jail_sink *sink, char **out,
                            size_t *out_len, char *why, size_t why_len);
+/* As jail_wire_read, an unlock answer (OPEN, then DONE 0, or a PDF's pages into sink when pdf
+ * is set and a candidate opened it) to n candidates, as jail_unlock reads it. */
+jail_status jail_wire_read_unlock(const conf *c, int fd, int pdf, size_t n, const jail_sink *sink,
+                                  int *which, unsigned *tried, char *why, size_t why_len);
 
 /* ---- unlock7z.c: a 7z's candidates tried in the jail's init ---- */
 
@@ -366,6 +370,12 @@ char *mailhdr_decode(const char *raw, size_t len, const char *fallbacks);
  * the characters mg_uchar_unsafe names dropped, every "=?" broken into "= ?" so that no
  * later reader decodes an encoded word a second time, trimmed. Never NULL; caller g_free()s. */
 char *mailhdr_clean(const char *utf8);
+/* Append value (valid UTF-8) to out as RFC 2047 UTF-8 encoded words, one per folded line
+ * ("\r\n " between them), after a space; no line end after the last. Every B word but the
+ * last holds a multiple of three bytes (a one-character Q word realigns them when no
+ * character boundary allows it): GMime, and readers built on it, decode adjacent B words of
+ * one charset as one base64 text and stop at padding in the middle. */
+void mailhdr_encode_words(GString *out, const char *value);
 /* The attachment file name from the raw Content-Disposition and Content-Type values (either
  * may be NULL): filename / filename* (RFC 2231 with charset and continuations) / name,
  * RFC 2047 inside quotes, raw 8-bit. Made safe: the last path component only, no control

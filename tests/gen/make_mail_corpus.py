@@ -426,9 +426,11 @@ def gen_raw8bit():
                     b'attachment; filename="' + name.encode("cp932") + b'"')
     ent = multipart("mixed", [text_leaf(BODY_EXT, "cp932", None, "8bit"), att_part],
                     "=_raw8bit_boundary")
-    data = message("raw8bit_hdr.eml", "回覧：議事録の送付①".encode("cp932"), ent)
+    # Long and mixed, so that the clean copy's Subject takes several encoded words.
+    subject = "回覧：議事録の送付① 2026年度 第3回 定例会議（総務課・企画課）のご案内"
+    data = message("raw8bit_hdr.eml", subject.encode("cp932"), ent)
     a, f, l_ = att(name, "議事録①.txt", ["text/plain"])
-    entry("raw8bit_hdr.eml", data, subject="回覧：議事録の送付①", body=[JA + EXT],
+    entry("raw8bit_hdr.eml", data, subject=subject, body=[JA + EXT],
           attachments=[a], fates=[f], leaves=[body_leaf(), l_])
 
 

@@ -147,7 +147,7 @@ def leaves(msg):
 def raw_header(data, name):
     """The raw (folded) value of the first header `name` of a message's top header block."""
     head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    m = re.search(r"(?im)^%s:[ \t]?(.*(?:\r\n[ \t].*)*)" % re.escape(name), head)
+    m = re.search(r"(?im)^%s:[ \t]?([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)" % re.escape(name), head)
     return m.group(1) if m else None
 
 
@@ -388,6 +388,11 @@ class Structure(unittest.TestCase):
                     subj = raw_header(c.data, "Subject")
                     self.assertIsNotNone(subj)
                     self.assertEqual(decode_header(subj).strip(), e["subject"])
+                    # No padded word before the last: GMime-based readers decode adjacent
+                    # words of one charset as one base64 text and stop at the padding.
+                    words = re.findall(r"=\?UTF-8\?B\?([^?]*)\?=", subj)
+                    for w in words[:-1]:
+                        self.assertFalse(w.endswith("="), subj)
 
     def test_one_quarantine_id(self):
         """The report, the header and the notice name the same quarantine entry."""
