@@ -7,18 +7,22 @@
  * sanitize/imgout.c).
  *
  * Input: what a renderer, possibly a compromised one, writes on its stdout.
- * It is put in a memory file and read twice with jail_wire_read, as a pixel
- * stream into a sink and as a text stream. A stream holding the tag PTXT
- * anywhere is read as pixels with the text layer on (a PTXT frame after every
- * page), any other with it off. The sink does what the engine's do: every
- * page into a PDF (with its text checked and grouped into words when the
- * layer is on), the first one also as PNG or JPEG (what imgout_is_photo
+ * It is put in a memory file and read four times: with jail_wire_read, as a
+ * pixel stream into a sink and as a text stream, and with
+ * jail_wire_read_unlock, as unlock mode's answer to FUZZ_CANDIDATES password
+ * candidates for a zip and for a PDF (whose pages go into the same sink). A stream holding the tag
+ * PTXT anywhere is read as pixels with the text layer on (a PTXT frame after every page), any other
+ * with it off. The sink does what the engine's do: every page into a PDF (with its text checked and
+ * grouped into words when the layer is on), the first one also as PNG or JPEG (what imgout_is_photo
  * says), into memory files. Small limits (4 pages, 1 megapixel, 1 MiB of
  * text) keep runs fast. Checked: an accepted pixel stream gave exactly the
  * pages it announced, a PDF that starts and ends as one, counts those pages
  * and whose cross-reference table points at its objects, and an image whose
  * header carries the page's size; accepted text is valid UTF-8 of the length
- * read, and neutralizing it as CSV the way the engine does gives an answer.
+ * read, and neutralizing it as CSV the way the engine does gives an answer;
+ * an accepted unlock answer names a candidate that was sent (or none, after
+ * trying them all), says as many were tried as it took to reach it, and
+ * brings pages exactly when a PDF was opened.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +39,8 @@
 #define FUZZ_DPI 72
 #define FUZZ_JPEG_QUALITY 85
 #define FUZZ_MAX_PDF (64u << 20)
+/* The candidates an unlock answer answers to. */
+#define FUZZ_CANDIDATES 20
 
 /* What the sink has seen and written. */
 typedef struct sink_ctx {
@@ -171,28 +177,72 @@ static void check_image(const sink_ctx *s)
     g_free(img);
 }
 
+/* Start the sink s (the PDF writer, with the text layer when layer) and its jail_sink. */
+static void sink_start(sink_ctx *s, jail_sink *sink, int layer)
+{
+    *s = (sink_ctx){.pdf_fd = memory_file(1), .img_fd = memory_file(2)};
+    *sink = (jail_sink){sink_begin, sink_page, s, layer ? sink_text : NULL};
+    if ((s->w = pdfw_new(s->pdf_fd, FUZZ_DPI)) == NULL || (layer && pdfw_text_layer(s->w) < 0))
+        fail("cannot start the PDF");
+}
+
+/* Check what the sink s made of pages the reader accepted. */
+static void sink_check(const conf *c, sink_ctx *s)
+{
+    size_t len;
+
+    if (s->pages != s->announced || s->pages < 1 || s->pages > c->max_pages)
+        fail("accepted a stream whose page count is not the announced one");
+    if (pdfw_finish(s->w) < 0)
+        fail("pdfw_finish failed on accepted pages");
+    char *pdf = file_bytes(s->pdf_fd, &len);
+    check_pdf(pdf, len, s->pages);
+    g_free(pdf);
+    check_image(s);
+}
+
 /* Read the input as a pixel stream into the writers, with the text layer when layer. */
 static void pixels(const conf *c, int in, int layer)
 {
-    sink_ctx s = {.pdf_fd = memory_file(1), .img_fd = memory_file(2)};
-    jail_sink sink = {sink_begin, sink_page, &s, layer ? sink_text : NULL};
+    sink_ctx s;
+    jail_sink sink;
     char why[512] = "";
 
-    if ((s.w = pdfw_new(s.pdf_fd, FUZZ_DPI)) == NULL || (layer && pdfw_text_layer(s.w) < 0))
-        fail("cannot start the PDF");
+    sink_start(&s, &sink, layer);
     jail_status st = jail_wire_read(c, in, &sink, NULL, NULL, why, sizeof why);
     if (s.refused)
         fail("a writer refused pixels the reader had checked");
+    if (st == JAIL_OK)
+        sink_check(c, &s);
+    san_text_page_free(s.text);
+    pdfw_free(s.w);
+}
+
+/* Read the input as unlock mode's answer to FUZZ_CANDIDATES candidates, for a PDF (pdf) or a
+ * zip: which one opened it is one that was sent, and pages come exactly with a PDF opened. */
+static void unlock_answer(const conf *c, int in, int pdf, int layer)
+{
+    sink_ctx s;
+    jail_sink sink;
+    char why[512] = "";
+    int which = -2;
+    unsigned tried = 0;
+
+    sink_start(&s, &sink, layer);
+    jail_status st =
+        jail_wire_read_unlock(c, in, pdf, FUZZ_CANDIDATES, &sink, &which, &tried, why, sizeof why);
+    if (s.refused)
+        fail("a writer refused pixels the reader had checked");
     if (st == JAIL_OK) {
-        size_t len;
-        if (s.pages != s.announced || s.pages < 1 || s.pages > c->max_pages)
-            fail("accepted a stream whose page count is not the announced one");
-        if (pdfw_finish(s.w) < 0)
-            fail("pdfw_finish failed on accepted pages");
-        char *pdf = file_bytes(s.pdf_fd, &len);
-        check_pdf(pdf, len, s.pages);
-        g_free(pdf);
-        check_image(&s);
+        if (which < -1 || which >= FUZZ_CANDIDATES ||
+            tried != (which < 0 ? FUZZ_CANDIDATES : (unsigned)which + 1))
+            fail("accepted an answer that names a candidate not sent or miscounts the tried");
+        if (pdf && which >= 0)
+            sink_check(c, &s);
+        else if (s.announced || s.pages)
+            fail("accepted pages where no PDF was opened");
+    } else if (which != -1 && (which < 0 || which >= FUZZ_CANDIDATES)) {
+        fail("a refused answer left a candidate that was not sent");
     }
     san_text_page_free(s.text);
     pdfw_free(s.w);
@@ -235,7 +285,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* One renderer output read as pixels and as text. */
+/* One renderer output read as pixels, as text and as unlock answers. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const conf *c = fuzz_conf();
@@ -249,5 +299,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lseek(in, 0, SEEK_SET) < 0)
         fail("cannot rewind the input");
     text(c, in);
+    for (int pdf = 0; pdf <= 1; pdf++) {
+        if (lseek(in, 0, SEEK_SET) < 0)
+            fail("cannot rewind the input");
+        unlock_answer(c, in, pdf, memmem(data, size, RND_TAG_PTXT, 4) != NULL);
+    }
     return 0;
 }

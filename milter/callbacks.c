@@ -1035,6 +1035,15 @@ static sfsistat msg_submit(SMFICTX *ctx, cctx *cc)
             mg_warn("%s: smfi_setreply failed", qid_of(m));
         return SMFIS_REJECT;
     }
+    if (m->nrcpts != 1) {
+        /* Consuming it would lose it for the other recipients. */
+        mg_warn("%s: a mail to %s and %zu other recipient(s) from %s: refused", qid_of(m),
+                g_conf->ppap_submit_address, m->nrcpts - 1, cc->client ? cc->client : "?");
+        if (smfi.setreply(ctx, "550", "5.5.3",
+                          "mugai: send the password to the password address alone") != MI_SUCCESS)
+            mg_warn("%s: smfi_setreply failed", qid_of(m));
+        return SMFIS_REJECT;
+    }
     memset(&r, 0, sizeof(r));
     why = job_run(ctx, m, cc->client, &r);
     if (why == NULL && r.status != MILTER_ST_CONSUMED)

@@ -71,7 +71,11 @@ static void usage(FILE *out)
           "the workers, which connect to it before they confine themselves; it is started\n"
           "again when it ends, and ends by itself after [office] recycle_after documents.\n"
           "A message that stopped workers [milter] poison_attempts times is\n"
-          "quarantined as failed and replaced by a notice.\n"
+          "quarantined as failed and replaced by a notice. The review console (mugai-web)\n"
+          "hands IT's password for a held encrypted attachment to a worker through\n"
+          "SPOOL/unlock.sock (mode 0600, owned by [web] user: only the console connects;\n"
+          "the spool directory is 0710), one request per connection, answered within\n"
+          "[milter] job_timeout.\n"
           "\n"
           "Privileges: it must be started as root. After binding the socket it becomes\n"
           "[milter] user (default mugai) in a user namespace of its own, where the only\n"
@@ -124,16 +128,20 @@ static int parse_args(int argc, char **argv, opts *o)
     return 0;
 }
 
-/* Create the spool directory and remove files left by an earlier run. */
+/* Create the spool directory and remove files left by an earlier run. It is 0710: its group
+ * (the milter user's, of which the console's user is a member) may reach unlock.sock in it by
+ * name, and list or read nothing (every file in it is 0600, the outbox 0700; unlock.sock is
+ * the console user's alone, see unlock_prepare). */
 static int spool_prepare(const conf *c, const struct passwd *pw)
 {
     char out[PATH_MAX];
     DIR *d;
     struct dirent *e;
 
-    if (mkdir(c->milter_spool_dir, 0700) < 0 && errno != EEXIST)
+    if (mkdir(c->milter_spool_dir, 0710) < 0 && errno != EEXIST)
         return -1;
-    if (chown(c->milter_spool_dir, pw->pw_uid, pw->pw_gid) < 0)
+    if (chown(c->milter_spool_dir, pw->pw_uid, pw->pw_gid) < 0 ||
+        chmod(c->milter_spool_dir, 0710) < 0)
         return -1;
     d = opendir(c->milter_spool_dir);
     if (d == NULL)
@@ -365,14 +373,47 @@ static struct passwd *milter_user(const conf *c, const opts *o)
     return pw;
 }
 
-/* Prepare everything that needs the starting privileges. */
-static void start(conf *c, const opts *o, struct passwd *pw)
+/* Create the console's unlock socket while still root, for [web] user alone: 0600, owned by
+ * that user, in the milter user's group. Postfix and anything else in that group reach the
+ * spool directory (0710) but may not connect: none of them may try passwords on held parts
+ * as IT, past their lock, or write a console user of their choosing into the audit trail.
+ * Without such a user on this system it stays the milter user's (only root connects). Returns
+ * the listening socket; exits when it cannot be made. */
+static int unlock_prepare(const conf *c, const struct passwd *pw)
 {
+    char path[PATH_MAX], buf[4096];
+    struct passwd wpw, *web = NULL;
+    uid_t owner = pw->pw_uid;
+    struct stat st;
+    int s = milter_unlock_listen(c);
+
+    if (s < 0)
+        exit(1);
+    if (c->web_user != NULL && *c->web_user != '\0' &&
+        getpwnam_r(c->web_user, &wpw, buf, sizeof(buf), &web) == 0 && web != NULL)
+        owner = web->pw_uid;
+    else
+        mg_warn("[web] user %s is not on this system: the review console cannot reach "
+                "the unlock socket",
+                c->web_user && *c->web_user ? c->web_user : "(empty)");
+    /* Never through a link put where the socket was just made. */
+    if (milter_unlock_path(c, path, sizeof(path)) < 0 || lstat(path, &st) < 0 ||
+        !S_ISSOCK(st.st_mode) || lchown(path, owner, pw->pw_gid) < 0)
+        mg_fatal("unlock socket in %s: %s", c->milter_spool_dir, strerror(errno));
+    return s;
+}
+
+/* Prepare everything that needs the starting privileges; the unlock socket is returned. */
+static int start(conf *c, const opts *o, struct passwd *pw)
+{
+    int usock;
+
     int lvl = mg_log_level_parse(c->log_level);
 
     mg_log_init("mugai-milter", !o->foreground, lvl < 0 ? MG_LOG_INFO : (mg_log_level)lvl);
     if (spool_prepare(c, pw) < 0)
         mg_fatal("spool directory %s: %s", c->milter_spool_dir, strerror(errno));
+    usock = unlock_prepare(c, pw);
     if (dir_for_user(c->quarantine_dir, 0700, pw) < 0)
         mg_fatal("quarantine directory %s: %s", c->quarantine_dir, strerror(errno));
     if (milter_setup(c, pw) < 0)
@@ -384,6 +425,7 @@ static void start(conf *c, const opts *o, struct passwd *pw)
     if (drop_privileges(pw) < 0)
         mg_fatal("cannot become user %s in a user namespace of its own: %s", c->milter_user,
                  strerror(errno));
+    return usock;
 }
 
 /* mugai-milter. */
@@ -392,7 +434,7 @@ int main(int argc, char **argv)
     opts o = {NULL, NULL, 0};
     conf *c;
     struct passwd *pw;
-    int lsock, rc;
+    int lsock, usock, rc;
     pid_t child;
 
     rc = parse_args(argc, argv, &o);
@@ -400,7 +442,8 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : EXIT_USAGE;
     c = load_conf(&o);
     pw = milter_user(c, &o);
-    start(c, &o, pw);
+    /* usock: the console's way to the workers (open a held part with IT's password). */
+    usock = start(c, &o, pw);
     lsock = milter_pool_listen(c);
     if (lsock < 0)
         return 1;
@@ -409,9 +452,10 @@ int main(int argc, char **argv)
         mg_fatal("fork: %s", strerror(errno));
     if (child == 0) {
         close(lsock);
+        close(usock);
         return front_end(c);
     }
     mg_info("started on %s (pid %ld)", c->milter_socket, (long)getpid());
-    rc = milter_pool_run(c, o.conf_path, lsock, child);
+    rc = milter_pool_run(c, o.conf_path, lsock, usock, child);
     return rc;
 }

@@ -20,7 +20,12 @@
 #define MILTER_DONE 0x444f4e45u       /* completion mark closing every reply */
 #define MILTER_MAX_FDS 2u             /* descriptors one message may carry */
 
-enum { MILTER_T_JOB = 1, MILTER_T_REPLY = 2 };
+enum {
+    MILTER_T_JOB = 1,
+    MILTER_T_REPLY = 2,
+    MILTER_T_UNLOCK = 3,      /* the console: open held parts with IT's password */
+    MILTER_T_UNLOCK_REPLY = 4 /* what became of each part tried */
+};
 
 typedef enum {
     MILTER_ST_OK = 0,
@@ -93,6 +98,63 @@ int milter_reply_send(int sock, const milter_reply *r);
  * Clear with milter_reply_clear. */
 int milter_reply_recv(int sock, milter_reply *r);
 void milter_reply_clear(milter_reply *r);
+/* The console's request to open held parts of a message with a password (SPOOL/unlock.sock
+ * only). Strings are owned; the password is wiped by milter_unlock_clear. */
+typedef struct milter_unlock {
+    char *msg_id;   /* quarantine id */
+    char *part;     /* the held part, or NULL (sent empty or NULL): every part still held */
+    char *password; /* 1-MILTER_UNLOCK_PW_MAX bytes, no NUL */
+    char *actor;    /* the console user */
+    char *source;   /* the console client's address */
+} milter_unlock;
+
+#define MILTER_UNLOCK_PW_MAX 512u    /* bytes of a password */
+#define MILTER_UNLOCK_FIELD_MAX 128u /* bytes of the id, part, actor and source */
+#define MILTER_UNLOCK_MAX_PARTS 64u  /* parts one answer may report */
+
+/* What an unlock ended as, for the whole request. */
+typedef enum {
+    MILTER_UNLOCK_DONE = 0,    /* every matching part was tried: see the parts */
+    MILTER_UNLOCK_UNKNOWN = 1, /* no such message, or no such held part (none still held) */
+    MILTER_UNLOCK_FAIL = 2,    /* the store or the engine failed: see text */
+    MILTER_UNLOCK_BUSY = 3     /* no worker free within queue_wait */
+} milter_unlock_status;
+
+/* One part tried, as the console shows it. */
+typedef struct milter_unlock_part {
+    char *part;
+    uint32_t opened;   /* 1: opened, the follow-up handed on */
+    uint32_t tried;    /* candidates tried (0 or 1) */
+    uint32_t attempts; /* wrong passwords counted on it so far */
+    uint32_t locked;   /* this attempt locked it */
+    char *why;         /* why it was not opened, or NULL */
+} milter_unlock_part;
+
+/* The answer to a milter_unlock. Owned; clear with milter_unlock_reply_clear. */
+typedef struct milter_unlock_reply {
+    milter_unlock_status status;
+    char *text; /* why, when not DONE, or NULL */
+    milter_unlock_part *parts;
+    size_t nparts;
+} milter_unlock_reply;
+
+/* Send u (a part of NULL or "" means every part still held). The message's buffer is wiped
+ * before it is freed. 0 or -1 (EINVAL for a field out of bounds). */
+int milter_unlock_send(int sock, const milter_unlock *u);
+/* Receive an unlock request: its type must be MILTER_T_UNLOCK, with no fds, each field within
+ * bounds and of its form (id and source plain ASCII, part a part path, actor showable
+ * text), the password 1-MILTER_UNLOCK_PW_MAX bytes. Every copy of the password but u's is
+ * wiped. 0, or -1 (u cleared). */
+int milter_unlock_recv(int sock, milter_unlock *u);
+/* Free u's strings, wiping the password first. Accepts NULL. */
+void milter_unlock_clear(milter_unlock *u);
+/* Send r followed by the completion mark. 0 or -1. */
+int milter_unlock_reply_send(int sock, const milter_unlock_reply *r);
+/* Receive an unlock answer; without its completion mark (a worker that died) it is -1.
+ * Clear with milter_unlock_reply_clear. */
+int milter_unlock_reply_recv(int sock, milter_unlock_reply *r);
+void milter_unlock_reply_clear(milter_unlock_reply *r);
+
 /* Non-zero when s is a quarantine id of the form the store makes, ^Q-[0-9]{8}-[0-9A-Z]{6}$:
  * the only value a worker's reply may put into a header. */
 int milter_qid_valid(const char *s);
@@ -117,9 +179,15 @@ int milter_outbox_start(const conf *c);
 int milter_pool_path(const conf *c, char *out, size_t size);
 /* Bind and listen on the pool socket (mode 0600). Returns the socket or -1. */
 int milter_pool_listen(const conf *c);
+/* Socket path of the console's unlock requests: SPOOL/unlock.sock. 0 or -1 when too long. */
+int milter_unlock_path(const conf *c, char *out, size_t size);
+/* Bind and listen on the unlock socket, mode 0600 (mugai-milter then gives it to [web] user
+ * alone, in the milter user's group). Returns the socket or -1. */
+int milter_unlock_listen(const conf *c);
 /* Run the supervisor in this process until child (the milter front end) has exited and
- * the workers are stopped. c and conf_path are taken over. Returns the exit code. */
-int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child);
+ * the workers are stopped. c and conf_path are taken over; so is usock (the unlock socket,
+ * -1 when none). Returns the exit code. */
+int milter_pool_run(conf *c, const char *conf_path, int lsock, int usock, pid_t child);
 
 /* ---- poison.c: messages that keep stopping the sanitizer ---- */
 

@@ -33,6 +33,10 @@
  * the workers, which connect to it before they confine themselves; it starts it again when
  * it ends (killed, or by itself after [office] recycle_after documents), and a worker whose
  * service is gone exits after its job, for one connected to the new service.
+ * The console (mugai-web, the store's group) connects to a second socket, unlock.sock (0660):
+ * such a connection goes to a worker tagged 'U' and carries exactly one unlock request (a held
+ * part's id, IT's password), which the worker tries as IT within the job's deadline, the
+ * follow-up through the outbox; a job there, or an unlock request on pool.sock, is refused.
  * Must never answer OK for a message whose original is not in the store,
  * never keep a job connection open in the supervisor after handing it
  * over (a worker that dies must give the milter thread an EOF), and never
@@ -56,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "mg.h"
 #include "milter.h"
 #include "quar.h"
@@ -64,8 +70,10 @@
 
 #define POOL_MAX_WORKERS 256
 #define POOL_MAX_QUEUE 1024
-#define POOL_ALARM_GRACE 5 /* seconds after job_timeout before the alarm kills a worker */
-#define POOL_SWEEP_EVERY 5 /* seconds between looks for processes that left their conversion */
+#define POOL_ALARM_GRACE 5  /* seconds after job_timeout before the alarm kills a worker */
+#define POOL_SWEEP_EVERY 5  /* seconds between looks for processes that left their conversion */
+#define POOL_MAX_UNLOCKS 4  /* console unlock connections waiting at once; more: busy */
+#define POOL_UNLOCK_WAIT 10 /* seconds a worker waits for the console's request */
 
 typedef struct worker {
     pid_t pid; /* 0: empty slot (a dead worker keeps it until it is reaped) */
@@ -80,6 +88,7 @@ typedef struct worker {
 typedef struct waiting {
     int fd;
     double since;
+    char tag; /* 'J' a job from the front end (pool.sock), 'U' the console's unlock.sock */
 } waiting;
 
 typedef struct pool {
@@ -87,11 +96,13 @@ typedef struct pool {
     char *conf_path;
     san_engine *eng;
     int lsock, sigfd;
+    int usock;   /* the console's unlock socket, -1 when none */
     pid_t child; /* the milter front end; 0 once it has exited */
     int stopping;
     double respawn_after; /* back off when workers die at start */
     double next_sweep;    /* when to look for strays again */
     worker w[POOL_MAX_WORKERS];
+    char wtag[POOL_MAX_WORKERS]; /* what each busy worker serves: 'J' or 'U' (see waiting) */
     waiting q[POOL_MAX_QUEUE];
     size_t nq;
     int wctl; /* in a worker: its control socket */
@@ -137,6 +148,39 @@ int milter_pool_listen(const conf *c)
     if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 128) < 0) {
         umask(old);
         mg_error("pool socket %s: %s", sa.sun_path, strerror(errno));
+        close(s);
+        return -1;
+    }
+    umask(old);
+    return s;
+}
+
+/* The console's unlock socket's path: SPOOL/unlock.sock. */
+int milter_unlock_path(const conf *c, char *out, size_t size)
+{
+    return mg_snprintf(out, size, "%s/unlock.sock", c->milter_spool_dir) < 0 ? -1 : 0;
+}
+
+/* Create the listening unlock socket, replacing a stale one: 0600 (main.c, still root, then
+ * gives it to the console's user alone; the spool directory, 0710, lets it through). */
+int milter_unlock_listen(const conf *c)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int s;
+    mode_t old;
+
+    if (milter_unlock_path(c, sa.sun_path, sizeof(sa.sun_path)) < 0) {
+        mg_error("unlock socket path in %s is too long", c->milter_spool_dir);
+        return -1;
+    }
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    unlink(sa.sun_path);
+    old = umask(0177);
+    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 16) < 0) {
+        umask(old);
+        mg_error("unlock socket %s: %s", sa.sun_path, strerror(errno));
         close(s);
         return -1;
     }
@@ -316,6 +360,121 @@ static void worker_job(pool *p, quar_store *st, int conn)
     milter_job_clear(&j);
 }
 
+/* Try the console's password on one held part h as IT ("ACTOR (console)"), the follow-up
+ * through the outbox; what became of it into *part. Never logs the password. */
+static void unlock_one(pool *p, quar_store *st, const milter_unlock *u, const quar_held *h,
+                       milter_unlock_part *part)
+{
+    san_ppap x = worker_ppap(p, st, u->source);
+    const char *cands[] = {u->password};
+    const char *actor = u->actor && *u->actor ? u->actor : "console";
+    char *who = g_strdup_printf("%s (console)", actor);
+    san_ppap_origin o = {SAN_PPAP_IT, who, NULL, NULL, (int64_t)time(NULL)};
+    san_ppap_outcome out;
+    int rc;
+
+    x.actor = actor;
+    part->part = strdup(h->part);
+    if (part->part == NULL)
+        mg_panic("pool worker: out of memory");
+    if (san_deadline_reached()) {
+        part->why = strdup("not tried: the request ran out of time ([milter] job_timeout)");
+        g_free(who);
+        return;
+    }
+    rc = san_ppap_try(&x, h, cands, 1, &o, &out);
+    part->opened = rc == 0 && out.opened;
+    part->tried = out.tried;
+    part->attempts = out.attempts;
+    part->locked = out.locked ? 1 : 0;
+    part->why = out.why && !part->opened ? strdup(out.why) : NULL;
+    mg_info("%s: part %s: console user %s (%s): %s", h->msg_id, h->part, actor,
+            u->source ? u->source : "-",
+            part->opened ? "opened"
+            : out.why    ? out.why
+                         : "not opened");
+    g_free(out.why);
+    g_free(who);
+}
+
+/* Non-zero when the console's request u is for held part h: the part it names, or without
+ * one, every part still held (pending, or locked: IT may open those). */
+static int unlock_wants(const milter_unlock *u, const quar_held *h)
+{
+    if (u->part != NULL)
+        return strcmp(h->part, u->part) == 0;
+    return strcmp(h->status, "pending") == 0 || strcmp(h->status, "locked") == 0;
+}
+
+/* Carry out the console's request u: each held part it is for, tried in turn within the job's
+ * deadline; the answer into r. */
+static void unlock_run(pool *p, quar_store *st, const milter_unlock *u, milter_unlock_reply *r)
+{
+    quar_held_filter f = {0};
+    quar_held **hs = NULL;
+    size_t n = 0, i;
+    char *err = NULL, *id = g_ascii_strup(u->msg_id, -1);
+
+    f.msg_id = id;
+    if (quar_held_list(st, &f, &hs, &n, &err) != 0) {
+        mg_error("%s: unlock from the console: quarantine store: %s", id,
+                 err ? err : "unknown error");
+        r->status = MILTER_UNLOCK_FAIL;
+        r->text = strdup("the quarantine store failed");
+        free(err);
+        g_free(id);
+        return;
+    }
+    r->parts = calloc(n ? n : 1, sizeof(*r->parts));
+    if (r->parts == NULL)
+        mg_panic("pool worker: out of memory");
+    for (i = 0; i < n && r->nparts < MILTER_UNLOCK_MAX_PARTS; i++)
+        if (unlock_wants(u, hs[i]))
+            unlock_one(p, st, u, hs[i], &r->parts[r->nparts++]);
+    if (r->nparts == 0) {
+        r->status = MILTER_UNLOCK_UNKNOWN;
+        r->text = strdup(n == 0    ? "no held encrypted part"
+                         : u->part ? "no such held part"
+                                   : "no part still held");
+    }
+    quar_held_list_free(hs, n);
+    g_free(id);
+}
+
+/* Serve one connection of the console (SPOOL/unlock.sock) handed over by the supervisor: it
+ * carries exactly one unlock request and nothing else (a job is refused), answered within the
+ * job's deadline, which runs from before the request is read: a peer sending it a byte at a
+ * time (each within the receive timeout) holds the worker no longer than a job. The password
+ * is wiped once the parts were tried. */
+static void worker_unlock(pool *p, quar_store *st, int conn)
+{
+    struct timeval tv = {POOL_UNLOCK_WAIT, 0};
+    milter_unlock u;
+    milter_unlock_reply r;
+    double until = mg_now() + p->c->milter_job_timeout;
+
+    memset(&r, 0, sizeof(r));
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    alarm(p->c->milter_job_timeout + POOL_ALARM_GRACE);
+    if (milter_unlock_recv(conn, &u) < 0) {
+        mg_warn("pool worker: refused what came on the unlock socket: %s", strerror(errno));
+        r.status = MILTER_UNLOCK_FAIL;
+        r.text = strdup("not an unlock request");
+        (void)milter_unlock_reply_send(conn, &r);
+        alarm(0);
+        milter_unlock_reply_clear(&r);
+        return;
+    }
+    san_deadline_set(until);
+    unlock_run(p, st, &u, &r);
+    milter_unlock_clear(&u);
+    if (milter_unlock_reply_send(conn, &r) < 0)
+        mg_warn("unlock from the console: answer lost: %s", strerror(errno));
+    alarm(0);
+    san_deadline_set(0);
+    milter_unlock_reply_clear(&r);
+}
+
 /* In a worker, idle: wait until ctl has a connection (1), or until the Office service it is
  * connected to is gone (0): then it exits, for a new worker that connects to the new one. */
 static int worker_idle(int ctl)
@@ -372,7 +531,10 @@ static void worker_main(pool *p, int ctl)
            milter_fd_recv(ctl, &tag, &conn) == 0) {
         if (conn < 0)
             continue;
-        worker_job(p, st, conn);
+        if (tag == 'U')
+            worker_unlock(p, st, conn);
+        else
+            worker_job(p, st, conn);
         close(conn);
         if (mg_write_all(ctl, "D", 1) < 0)
             break;
@@ -403,6 +565,8 @@ static int pool_spawn(pool *p, size_t i)
 
         close(sv[0]);
         close(p->lsock);
+        if (p->usock >= 0)
+            close(p->usock);
         close(p->sigfd);
         if (p->office_lsock >= 0)
             close(p->office_lsock);
@@ -450,17 +614,34 @@ static void pool_fill(pool *p)
     }
 }
 
-/* Tell the milter thread there is no worker, then drop its connection. */
+/* Tell the milter thread (or the console) there is no worker, then drop its connection. */
 static void pool_busy(pool *p, size_t k)
 {
     milter_reply r = {MILTER_ST_BUSY, NULL, "no sanitizer worker free within queue_wait"};
+    milter_unlock_reply u = {MILTER_UNLOCK_BUSY, r.text, NULL, 0};
 
     mg_warn("pool: no worker free within %u s", p->c->milter_queue_wait);
-    if (milter_reply_send(p->q[k].fd, &r) < 0)
+    if ((p->q[k].tag == 'U' ? milter_unlock_reply_send(p->q[k].fd, &u)
+                            : milter_reply_send(p->q[k].fd, &r)) < 0)
         mg_warn("pool: busy reply lost: %s", strerror(errno));
     close(p->q[k].fd);
     memmove(&p->q[k], &p->q[k + 1], (p->nq - k - 1) * sizeof(p->q[0]));
     p->nq--;
+}
+
+/* The first waiting connection that may go to a worker now: a job always; the console's only
+ * while no other worker serves one (so that unlock requests, from the store's whole group,
+ * never keep more than one worker from mail). p->nq when none may. */
+static size_t pool_next(const pool *p)
+{
+    size_t i, k, unlocking = 0;
+
+    for (i = 0; i < POOL_MAX_WORKERS; i++)
+        unlocking += p->w[i].busy && p->wtag[i] == 'U';
+    for (k = 0; k < p->nq; k++)
+        if (p->q[k].tag != 'U' || unlocking == 0)
+            return k;
+    return p->nq;
 }
 
 /* Hand waiting connections to idle workers; expire those waiting too long. */
@@ -468,19 +649,20 @@ static void pool_dispatch(pool *p)
 {
     size_t i, k;
 
-    for (i = 0; i < POOL_MAX_WORKERS && p->nq > 0; i++) {
+    for (i = 0; i < POOL_MAX_WORKERS && (k = pool_next(p)) < p->nq; i++) {
         worker *w = &p->w[i];
 
         if (w->ctl < 0 || w->busy || w->retire)
             continue;
-        if (milter_fd_send(w->ctl, 'J', p->q[0].fd) < 0) {
+        if (milter_fd_send(w->ctl, p->q[k].tag, p->q[k].fd) < 0) {
             mg_warn("pool: worker %ld unreachable", (long)w->pid);
             pool_retire(p, i);
             continue;
         }
         w->busy = 1;
-        close(p->q[0].fd);
-        memmove(&p->q[0], &p->q[1], (p->nq - 1) * sizeof(p->q[0]));
+        p->wtag[i] = p->q[k].tag;
+        close(p->q[k].fd);
+        memmove(&p->q[k], &p->q[k + 1], (p->nq - k - 1) * sizeof(p->q[0]));
         p->nq--;
     }
     for (k = 0; k < p->nq;) {
@@ -888,41 +1070,67 @@ static void pool_signals(pool *p)
     }
 }
 
-/* Accept a job connection into the waiting queue. */
-static void pool_accept(pool *p)
+/* Connections of the console waiting now. */
+static size_t pool_unlocks_waiting(const pool *p)
 {
-    int fd = accept4(p->lsock, NULL, NULL, SOCK_CLOEXEC);
+    size_t k, n = 0;
+
+    for (k = 0; k < p->nq; k++)
+        n += p->q[k].tag == 'U';
+    return n;
+}
+
+/* Accept a connection on sock into the waiting queue with tag: 'J' a job (pool.sock), 'U' the
+ * console's (unlock.sock; at most POOL_MAX_UNLOCKS wait, so that the console cannot crowd out
+ * mail). */
+static void pool_accept(pool *p, int sock, char tag)
+{
+    int fd = accept4(sock, NULL, NULL, SOCK_CLOEXEC);
 
     if (fd < 0)
         return;
+    if (tag == 'U' && pool_unlocks_waiting(p) >= POOL_MAX_UNLOCKS) {
+        milter_unlock_reply busy = {MILTER_UNLOCK_BUSY, "too many unlock requests wait", NULL, 0};
+
+        mg_warn("pool: %d unlock requests of the console already wait; refusing one more",
+                POOL_MAX_UNLOCKS);
+        (void)milter_unlock_reply_send(fd, &busy);
+        close(fd);
+        return;
+    }
     p->q[p->nq].fd = fd;
     p->q[p->nq].since = mg_now();
+    p->q[p->nq].tag = tag;
     p->nq++;
 }
 
-/* One round of poll over the signals, the pool socket and the workers. */
+/* One round of poll over the signals, the pool and unlock sockets and the workers. */
 static void pool_poll(pool *p)
 {
-    struct pollfd pf[2 + POOL_MAX_WORKERS];
-    size_t map[POOL_MAX_WORKERS], n = 2, i;
+    struct pollfd pf[3 + POOL_MAX_WORKERS];
+    size_t map[POOL_MAX_WORKERS], n = 3, i;
+    int room = p->nq < POOL_MAX_QUEUE;
 
     pf[0] = (struct pollfd){p->sigfd, POLLIN, 0};
-    pf[1] = (struct pollfd){p->nq < POOL_MAX_QUEUE ? p->lsock : -1, POLLIN, 0};
+    pf[1] = (struct pollfd){room ? p->lsock : -1, POLLIN, 0};
+    pf[2] = (struct pollfd){room && !p->stopping ? p->usock : -1, POLLIN, 0};
     for (i = 0; i < POOL_MAX_WORKERS; i++) {
         if (p->w[i].ctl < 0)
             continue;
-        map[n - 2] = i;
+        map[n - 3] = i;
         pf[n++] = (struct pollfd){p->w[i].ctl, POLLIN, 0};
     }
     if (poll(pf, n, 500) <= 0)
         return;
     if (pf[0].revents)
         pool_signals(p);
-    for (i = 2; i < n; i++)
-        if (pf[i].revents && p->w[map[i - 2]].ctl == pf[i].fd)
-            pool_worker_event(p, map[i - 2], 1);
+    for (i = 3; i < n; i++)
+        if (pf[i].revents && p->w[map[i - 3]].ctl == pf[i].fd)
+            pool_worker_event(p, map[i - 3], 1);
     if (pf[1].revents)
-        pool_accept(p);
+        pool_accept(p, p->lsock, 'J');
+    if (pf[2].revents && p->nq < POOL_MAX_QUEUE)
+        pool_accept(p, p->usock, 'U');
 }
 
 /* Non-zero while a worker process is still alive. */
@@ -973,6 +1181,8 @@ static void pool_shutdown(pool *p)
     san_jail_dirs_sweep();
     if (milter_pool_path(p->c, path, sizeof(path)) == 0)
         unlink(path);
+    if (p->usock >= 0 && milter_unlock_path(p->c, path, sizeof(path)) == 0)
+        unlink(path);
     if (p->office_lsock >= 0 && milter_pool_office_path(p->c, path, sizeof(path)) == 0)
         unlink(path);
 }
@@ -1020,7 +1230,7 @@ static int pool_sigfd(void)
 }
 
 /* The supervisor's main loop. */
-int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
+int milter_pool_run(conf *c, const char *conf_path, int lsock, int usock, pid_t child)
 {
     pool *p = calloc(1, sizeof(*p));
     size_t i;
@@ -1031,6 +1241,7 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
     p->c = c;
     p->conf_path = conf_path ? strdup(conf_path) : NULL;
     p->lsock = lsock;
+    p->usock = usock;
     p->child = child;
     p->office_lsock = -1;
     for (i = 0; i < POOL_MAX_WORKERS; i++)
@@ -1064,6 +1275,8 @@ int milter_pool_run(conf *c, const char *conf_path, int lsock, pid_t child)
     pool_shutdown(p);
     if (p->child > 0)
         waitpid(p->child, NULL, 0);
+    if (p->usock >= 0)
+        close(p->usock);
     san_engine_free(p->eng);
     conf_free(p->c);
     free(p->conf_path);

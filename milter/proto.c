@@ -18,6 +18,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "mg.h"
 #include "milter.h"
 
@@ -494,6 +496,261 @@ int milter_reply_recv(int sock, milter_reply *r)
         milter_reply_clear(r);
     milter_msg_free(m);
     return rc;
+}
+
+/* Free m after wiping every byte its buffer held (it carried a password). */
+static void msg_free_wiped(milter_msg *m)
+{
+    if (m != NULL && m->buf != NULL)
+        explicit_bzero(m->buf, m->cap);
+    milter_msg_free(m);
+}
+
+/* Non-zero when s is NULL or at most max bytes of printable ASCII without blanks (an id, a
+ * client's address): nothing that could start a new log line or hide in one. */
+static int plain_ok(const char *s, size_t max)
+{
+    size_t n;
+
+    if (s == NULL)
+        return 1;
+    for (n = 0; s[n] != '\0'; n++)
+        if (n >= max || s[n] <= ' ' || s[n] > '~')
+            return 0;
+    return 1;
+}
+
+/* Non-zero when s is NULL or a part path: digits in groups joined by single dots ("2", "2.1"),
+ * at most MILTER_UNLOCK_FIELD_MAX bytes. */
+static int part_ok(const char *s)
+{
+    size_t n, i;
+
+    if (s == NULL || *s == '\0')
+        return 1;
+    n = strlen(s);
+    if (n > MILTER_UNLOCK_FIELD_MAX || s[0] == '.' || s[n - 1] == '.')
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] == '.' && s[i + 1] != '.')))
+            return 0;
+    return 1;
+}
+
+/* Non-zero when s is NULL or at most max bytes of UTF-8 without a character mg_uchar_unsafe
+ * names (the actor: written into the log and the audit trail as it comes). */
+static int text_ok(const char *s, size_t max)
+{
+    const char *q;
+
+    if (s == NULL)
+        return 1;
+    if (strlen(s) > max || !g_utf8_validate(s, -1, NULL))
+        return 0;
+    for (q = s; *q != '\0'; q = g_utf8_next_char(q))
+        if (mg_uchar_unsafe(g_utf8_get_char(q)))
+            return 0;
+    return 1;
+}
+
+/* Non-zero when u's fields are within their bounds (the password 1-MILTER_UNLOCK_PW_MAX) and
+ * of their form: an id and a source of plain ASCII, a part path, an actor of showable text.
+ * Whoever reaches the unlock socket must not get a forged line into the log or the trail. */
+static int unlock_valid(const milter_unlock *u)
+{
+    return u->msg_id != NULL && *u->msg_id != '\0' &&
+           plain_ok(u->msg_id, MILTER_UNLOCK_FIELD_MAX) && part_ok(u->part) &&
+           text_ok(u->actor, MILTER_UNLOCK_FIELD_MAX) &&
+           plain_ok(u->source, MILTER_UNLOCK_FIELD_MAX) && u->password != NULL &&
+           *u->password != '\0' && strlen(u->password) <= MILTER_UNLOCK_PW_MAX;
+}
+
+/* Send an unlock request. Room for all of it is made first, so that no realloc leaves a
+ * copy of the password behind. */
+int milter_unlock_send(int sock, const milter_unlock *u)
+{
+    milter_msg *m;
+    int rc = -1;
+
+    if (!unlock_valid(u)) {
+        errno = EINVAL;
+        return -1;
+    }
+    m = milter_msg_new(MILTER_T_UNLOCK);
+    if (m != NULL &&
+        msg_reserve(m, 5 * 4 + 4 * MILTER_UNLOCK_FIELD_MAX + MILTER_UNLOCK_PW_MAX) == 0 &&
+        milter_msg_put_str(m, u->msg_id) == 0 && milter_msg_put_str(m, u->part) == 0 &&
+        milter_msg_put_str(m, u->password) == 0 && milter_msg_put_str(m, u->actor) == 0 &&
+        milter_msg_put_str(m, u->source) == 0)
+        rc = milter_msg_send(sock, m, NULL, 0);
+    msg_free_wiped(m);
+    return rc;
+}
+
+/* Decode an unlock request; an empty part is every part still held (NULL). */
+static int unlock_decode(milter_msg *m, milter_unlock *u)
+{
+    if (milter_msg_get_str(m, &u->msg_id) < 0 || milter_msg_get_str(m, &u->part) < 0 ||
+        milter_msg_get_str(m, &u->password) < 0 || milter_msg_get_str(m, &u->actor) < 0 ||
+        milter_msg_get_str(m, &u->source) < 0 || milter_msg_end(m) < 0)
+        return -1;
+    if (u->part != NULL && *u->part == '\0') {
+        free(u->part);
+        u->part = NULL;
+    }
+    if (!unlock_valid(u)) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Receive an unlock request. */
+int milter_unlock_recv(int sock, milter_unlock *u)
+{
+    milter_msg *m = NULL;
+    int rc = -1;
+
+    memset(u, 0, sizeof(*u));
+    if (milter_msg_recv(sock, &m) < 0)
+        return -1;
+    if (m->type != MILTER_T_UNLOCK || m->fd[0] >= 0)
+        errno = EBADMSG;
+    else if (unlock_decode(m, u) == 0)
+        rc = 0;
+    if (rc != 0)
+        milter_unlock_clear(u);
+    msg_free_wiped(m);
+    return rc;
+}
+
+/* Free u's strings; the password is wiped first. */
+void milter_unlock_clear(milter_unlock *u)
+{
+    if (u == NULL)
+        return;
+    if (u->password != NULL)
+        explicit_bzero(u->password, strlen(u->password));
+    free(u->msg_id);
+    free(u->part);
+    free(u->password);
+    free(u->actor);
+    free(u->source);
+    memset(u, 0, sizeof(*u));
+}
+
+/* Encode one part of an unlock answer. */
+static int unlock_part_encode(milter_msg *m, const milter_unlock_part *p)
+{
+    return milter_msg_put_str(m, p->part) < 0 || milter_msg_put_u32(m, p->opened) < 0 ||
+                   milter_msg_put_u32(m, p->tried) < 0 || milter_msg_put_u32(m, p->attempts) < 0 ||
+                   milter_msg_put_u32(m, p->locked) < 0 || milter_msg_put_str(m, p->why) < 0
+               ? -1
+               : 0;
+}
+
+/* Send an unlock answer and its completion mark. */
+int milter_unlock_reply_send(int sock, const milter_unlock_reply *r)
+{
+    milter_msg *m;
+    int rc = -1;
+    size_t i;
+
+    if (r->nparts > MILTER_UNLOCK_MAX_PARTS) {
+        errno = EINVAL;
+        return -1;
+    }
+    m = milter_msg_new(MILTER_T_UNLOCK_REPLY);
+    if (m == NULL || milter_msg_put_u32(m, (uint32_t)r->status) < 0 ||
+        milter_msg_put_str(m, r->text) < 0 || milter_msg_put_u32(m, (uint32_t)r->nparts) < 0)
+        goto out;
+    for (i = 0; i < r->nparts; i++)
+        if (unlock_part_encode(m, &r->parts[i]) < 0)
+            goto out;
+    if (milter_msg_put_u32(m, MILTER_DONE) == 0)
+        rc = milter_msg_send(sock, m, NULL, 0);
+out:
+    milter_msg_free(m);
+    return rc;
+}
+
+/* Decode one part of an unlock answer; the flags are 0 or 1 and the part is named. */
+static int unlock_part_decode(milter_msg *m, milter_unlock_part *p)
+{
+    if (milter_msg_get_str(m, &p->part) < 0 || milter_msg_get_u32(m, &p->opened) < 0 ||
+        milter_msg_get_u32(m, &p->tried) < 0 || milter_msg_get_u32(m, &p->attempts) < 0 ||
+        milter_msg_get_u32(m, &p->locked) < 0 || milter_msg_get_str(m, &p->why) < 0)
+        return -1;
+    if (p->part == NULL || p->opened > 1 || p->locked > 1) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Decode an unlock answer; the mark must be present and last. */
+static int unlock_reply_decode(milter_msg *m, milter_unlock_reply *r)
+{
+    uint32_t st, n, mark, i;
+
+    if (milter_msg_get_u32(m, &st) < 0 || milter_msg_get_str(m, &r->text) < 0 ||
+        milter_msg_get_u32(m, &n) < 0)
+        return -1;
+    if (st > MILTER_UNLOCK_BUSY || n > MILTER_UNLOCK_MAX_PARTS) {
+        errno = EBADMSG;
+        return -1;
+    }
+    r->status = (milter_unlock_status)st;
+    r->parts = calloc(n ? n : 1, sizeof(*r->parts));
+    if (r->parts == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        r->nparts++;
+        if (unlock_part_decode(m, &r->parts[i]) < 0)
+            return -1;
+    }
+    if (milter_msg_get_u32(m, &mark) < 0)
+        return -1;
+    if (mark != MILTER_DONE || milter_msg_end(m) < 0 || m->fd[0] >= 0) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Receive an unlock answer. */
+int milter_unlock_reply_recv(int sock, milter_unlock_reply *r)
+{
+    milter_msg *m = NULL;
+    int rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    if (milter_msg_recv(sock, &m) < 0)
+        return -1;
+    if (m->type != MILTER_T_UNLOCK_REPLY)
+        errno = EBADMSG;
+    else if (unlock_reply_decode(m, r) == 0)
+        rc = 0;
+    if (rc != 0)
+        milter_unlock_reply_clear(r);
+    milter_msg_free(m);
+    return rc;
+}
+
+/* Free the strings and parts of r. */
+void milter_unlock_reply_clear(milter_unlock_reply *r)
+{
+    size_t i;
+
+    if (r == NULL)
+        return;
+    for (i = 0; i < r->nparts; i++) {
+        free(r->parts[i].part);
+        free(r->parts[i].why);
+    }
+    free(r->parts);
+    free(r->text);
+    memset(r, 0, sizeof(*r));
 }
 
 /* Non-zero when the n bytes at s are all in set. */

@@ -37,8 +37,11 @@ static const char held_select[] =
 /* Oldest message first, then part order. */
 static const char held_order[] = " ORDER BY m.time, h.msg_id, h.idx";
 
-/* Those pending or locked and past their expiry (?1: now). */
-#define HELD_DUE " h.status IN ('pending', 'locked') AND h.expires < ?1"
+/* Those pending or locked and past their expiry (?1: now), or whose message's original is
+ * gone (deleted, purged): nothing can open them any more. */
+#define HELD_DUE                                                                                   \
+    " h.status IN ('pending', 'locked') AND (h.expires < ?1 OR (SELECT status FROM messages"       \
+    " WHERE id = h.msg_id) NOT IN ('quarantined', 'released'))"
 
 /* Record a pending row for each held part of m; see store_fs_int.h. */
 int qfs_held_put(quar_store *s, const quar_msg *m, char **err)

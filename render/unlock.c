@@ -4,10 +4,12 @@
  *
  * Runs inside mugai-render, under the jail and seccomp, on untrusted bytes (the
  * encrypted input on fd 0) and on the candidates the trusted side sent on
- * RND_FD_KEYS. A zip candidate counts only once an encrypted member was read to
- * its end through libarchive's checks (ZipCrypto's CRC, WinZip AES's
- * authentication code): ZipCrypto's one-byte header check lets one wrong password
- * in 256 through. With the right one, every member is written decrypted, as an
+ * RND_FD_KEYS. A zip candidate counts only once an encrypted member holding
+ * data was read to its end through libarchive's checks (ZipCrypto's CRC,
+ * WinZip AES's authentication code): ZipCrypto's one-byte header check lets
+ * one wrong password in 256 through, so a zip whose encrypted members are all
+ * empty is opened by none; nor is a PDF that opens without a password (poppler
+ * takes any). With the right one, every member is written decrypted, as an
  * unencrypted zip with each member's name bytes as they were (UTF-8 flag kept
  * exactly for names that are UTF-8), to RND_FD_OUTPUT, a file in the jail's work
  * directory that the jail's init hands on once this process has ended. A PDF is
@@ -147,60 +149,77 @@ static int64_t entry_drain(struct archive *a, char *buf, uint64_t max, uint64_t 
     }
 }
 
-/* Non-zero when key opens the zip: some encrypted member read to its end with every check
- * libarchive makes, one that holds data when there is one. 0 when it does not; -1 when the
- * zip has no encrypted member at all; -2 over max. */
-static int zip_key_opens(const void *data, size_t len, const char *key, uint64_t max, char *buf)
+/* What one candidate did to the zip (zip_key_opens). */
+typedef enum {
+    KEY_WRONG,   /* libarchive refused an encrypted member's data with it */
+    KEY_OPENS,   /* an encrypted member holding data was read to its end with it */
+    KEY_NO_DATA, /* no encrypted member holds data: nothing can tell a right key */
+    KEY_NONE,    /* the zip has no encrypted member */
+    KEY_BIG,     /* a member expands past the bound */
+    KEY_ENTRIES  /* more entries than the bound */
+} key_result;
+
+/* What key does to the zip: opens it when an encrypted member that holds data is read to its
+ * end with every check libarchive makes. An empty member proves nothing: ZipCrypto checks a
+ * key on it with one byte, which one wrong key in 256 passes. */
+static key_result zip_key_opens(const void *data, size_t len, const char *key,
+                                const rnd_unlock_lim *lim, char *buf)
 {
     struct archive *a = zip_open(data, len, key);
     struct archive_entry *ent;
     uint64_t total = 0;
-    int seen = 0, rc = 0;
+    unsigned entries = 0;
+    int seen = 0;
+    key_result rc = KEY_NO_DATA;
 
     if (!a)
-        return 0;
-    for (int h;
-         rc == 0 && ((h = archive_read_next_header(a, &ent)) == ARCHIVE_OK || h == ARCHIVE_WARN);) {
-        if (!archive_entry_is_data_encrypted(ent))
-            continue;
-        seen = 1;
-        int64_t size = entry_drain(a, buf, max, &total);
-        if (size < 0)
-            rc = size == -2 ? -2 : -3;
-        else if (size > 0)
-            rc = 1;
+        return KEY_WRONG;
+    for (int h; rc == KEY_NO_DATA &&
+                ((h = archive_read_next_header(a, &ent)) == ARCHIVE_OK || h == ARCHIVE_WARN);) {
+        if (++entries > lim->max_entries)
+            rc = KEY_ENTRIES;
+        else if (archive_entry_is_data_encrypted(ent)) {
+            seen = 1;
+            int64_t size = entry_drain(a, buf, lim->max_output, &total);
+            rc = size == -2 ? KEY_BIG : size < 0 ? KEY_WRONG : size > 0 ? KEY_OPENS : rc;
+        }
     }
     archive_read_free(a);
-    if (rc == -3)
-        return 0;
-    return rc != 0 ? rc : seen ? 1 : -1;
+    return rc == KEY_NO_DATA && !seen ? KEY_NONE : rc;
 }
 
 rnd_status rnd_zip_find(const void *data, size_t len, const rnd_keys *k, const rnd_unlock_lim *lim,
                         int *which, unsigned *tried, char *msg, size_t msg_len)
 {
     char *buf = malloc(UNLOCK_BUF);
+    key_result rc = KEY_WRONG;
 
     *which = -1;
     *tried = 0;
     if (!buf)
         return snprintf(msg, msg_len, "out of memory"), RND_ERR_INTERNAL;
-    for (size_t i = 0; i < k->n && *which < 0; i++) {
-        int rc = zip_key_opens(data, len, k->key[i], lim->max_output, buf);
+    for (size_t i = 0; i < k->n && rc == KEY_WRONG; i++) {
+        rc = zip_key_opens(data, len, k->key[i], lim, buf);
         *tried = (unsigned)i + 1;
-        if (rc == -1 || rc == -2) {
-            free(buf);
-            snprintf(msg, msg_len,
-                     rc == -1 ? "the zip has no encrypted member"
-                              : "a member expands past %llu bytes",
-                     (unsigned long long)lim->max_output);
-            return rc == -1 ? RND_ERR_MALFORMED : RND_ERR_LIMIT;
-        }
-        if (rc == 1)
+        if (rc == KEY_OPENS)
             *which = (int)i;
     }
     free(buf);
-    return RND_OK;
+    switch (rc) {
+    case KEY_NONE:
+        return snprintf(msg, msg_len, "the zip has no encrypted member"), RND_ERR_MALFORMED;
+    case KEY_NO_DATA:
+        return snprintf(msg, msg_len, "no encrypted member of the zip holds data"),
+               RND_ERR_MALFORMED;
+    case KEY_BIG:
+        return snprintf(msg, msg_len, "a member expands past %llu bytes",
+                        (unsigned long long)lim->max_output),
+               RND_ERR_LIMIT;
+    case KEY_ENTRIES:
+        return snprintf(msg, msg_len, "more than %u entries", lim->max_entries), RND_ERR_LIMIT;
+    default:
+        return RND_OK;
+    }
 }
 
 /* The new zip's entry for ent: its name bytes as read, a regular file or a symbolic link,
@@ -307,8 +326,14 @@ rnd_status rnd_pdf_find(const void *data, size_t len, const rnd_keys *k, int *wh
 {
     *which = -1;
     *tried = 0;
+    /* poppler opens a PDF that needs no password whatever password it is given */
+    rnd_status st = k->n > 0 ? rnd_pdf_check(data, len, NULL, msg, msg_len) : RND_ERR_ENCRYPTED;
+    if (st == RND_OK)
+        return snprintf(msg, msg_len, "the PDF opens without a password"), RND_ERR_MALFORMED;
+    if (st != RND_ERR_ENCRYPTED)
+        return st;
     for (size_t i = 0; i < k->n && *which < 0; i++) {
-        rnd_status st = rnd_pdf_check(data, len, k->key[i], msg, msg_len);
+        st = rnd_pdf_check(data, len, k->key[i], msg, msg_len);
         *tried = (unsigned)i + 1;
         if (st == RND_OK)
             *which = (int)i;

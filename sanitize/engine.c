@@ -750,7 +750,9 @@ int san_file_fd(san_engine *e, int in_fd, const char *display_name, const char *
     memset(r, 0, sizeof(*r));
     rc = identify(e, in_fd, display_name, r, &cls);
     e->top_level = 1;
-    e->pages = pages;
+    /* Only for the input itself, and only when it is a PDF: a PDF inside it, or LibreOffice's
+     * from it, opens with any password when it has none. */
+    e->pages = rc == 0 && strcmp(cls.kind, "pdf") == 0 ? pages : NULL;
     e->pages_arg = arg;
     if (rc == 0)
         rc = produce(e, in_fd, &cls, out_dir, out_stem, overwrite, r);

@@ -81,6 +81,10 @@ static int job_deadline_hit;
 static double init_started;
 /* In the jail's init: the file in the work directory an unlocking renderer writes to. */
 static int init_out_work = -1;
+/* In the worker, while jail_unlock runs: its password candidates, so that no text of the
+ * jail's own (a FAIL frame, its stderr) that holds one reaches a reason or the log. */
+static const char *const *unlock_cands;
+static size_t unlock_ncands;
 
 /* One running child and what the parent has read from it. */
 typedef struct run {
@@ -98,6 +102,7 @@ typedef struct run {
     int ended;          /* made by the spawner: 1 once it told the end, -1 when it is gone */
     int end_status;     /* ... and then the init's wait status and CPU time */
     double end_cpu;
+    int output_errno; /* once ended: what became of the output the init copies (0: copied) */
 } run;
 
 /* How to start a child. */
@@ -1102,6 +1107,7 @@ static void run_end(run *r, ending *e)
         e->output_errno = rep[1];
         e->setup_failed = 0;
     }
+    r->output_errno = e->output_errno;
 }
 
 /* Close the pipes of r. */
@@ -1127,6 +1133,18 @@ static int tail_says_memory(const run *r)
     return 0;
 }
 
+/* Replace msg (a string in a buffer of len bytes), text the jail wrote, with a note when it
+ * holds a password candidate of the unlock in progress: a jailed program that was made to
+ * echo one must not get it into a reason, the store or the log. */
+static void candidates_withhold(char *msg, size_t len)
+{
+    for (size_t i = 0; i < unlock_ncands; i++)
+        if (unlock_cands[i][0] && strstr(msg, unlock_cands[i])) {
+            g_strlcpy(msg, "(withheld: it held a password candidate)", len);
+            return;
+        }
+}
+
 /* Last line of the stderr tail, for a reason; static buffer. */
 static const char *tail_line(run *r)
 {
@@ -1140,6 +1158,7 @@ static const char *tail_line(run *r)
         start--;
     memcpy(line, r->tail + start, n - start);
     line[n - start] = '\0';
+    candidates_withhold(line, sizeof line);
     /* It is the jailed program's text: printable ASCII only, as for FAIL frames. */
     for (char *p = line; *p; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
@@ -1203,6 +1222,7 @@ static jail_status read_fail(run *r, char *why, size_t why_len)
         rd_exact(r, msg, len) < 0)
         return why_set(why, why_len, "renderer sent a broken FAIL frame"), JAIL_PROTOCOL;
     msg[len] = '\0';
+    candidates_withhold(msg, sizeof msg);
     for (char *p = msg; *p; p++)
         if (*p < 0x20 || *p > 0x7e)
             *p = '?';
@@ -1868,6 +1888,23 @@ static jail_status read_unlock(run *r, const conf *c, int pdf, size_t n, const j
     return read_pages_rest(r, c, sink, why, why_len);
 }
 
+/* One unlock answer read from fd with no renderer behind it, as unlock_run reads one: for a
+ * PDF (pdf set) its pages into sink. fd is borrowed. */
+jail_status jail_wire_read_unlock(const conf *c, int fd, int pdf, size_t n, const jail_sink *sink,
+                                  int *which, unsigned *tried, char *why, size_t why_len)
+{
+    run r = {.pid = -1, .out = fd, .err = -1, .stat = -1, .deadline = mg_now() + 5.0};
+
+    *which = -1;
+    *tried = 0;
+    jail_status st = read_unlock(&r, c, pdf, n, sink, which, tried, why, why_len);
+    if (st == JAIL_OK && trailing_bytes(&r)) {
+        why_set(why, why_len, "renderer wrote past the end of its stream");
+        st = JAIL_PROTOCOL;
+    }
+    return st;
+}
+
 /* Non-zero when fd starts like a zip (a local header, or the end record of an empty one). */
 static int zip_header(int fd)
 {
@@ -1904,7 +1941,7 @@ static jail_status unlock_run(const conf *c, const char *type, int in_fd, int ke
     } else {
         st = read_unlock(&r, c, pdf, n, sink, which, tried, why, why_len);
         st = settle(&s, &r, st, why, why_len);
-        if (st == JAIL_OK && !pdf && *which >= 0 && !zip_header(out_fd))
+        if (st == JAIL_OK && !pdf && *which >= 0 && (r.output_errno != 0 || !zip_header(out_fd)))
             st = (why_set(why, why_len, "the jail produced no decrypted %s", type), JAIL_MALFORMED);
     }
     mg_remove_tree(p.dir);
@@ -1934,8 +1971,13 @@ jail_status jail_unlock(const conf *c, const char *type, int in_fd, const char *
     if (fd < 0 || keys < 0)
         why_set(why, why_len, "cannot %s: %s", fd < 0 ? "reopen the input" : "pass the candidates",
                 strerror(errno));
-    else
+    else {
+        unlock_cands = cands;
+        unlock_ncands = ncands;
         st = unlock_run(c, type, fd, keys, ncands, out_fd, sink, which, tried, why, why_len);
+        unlock_cands = NULL;
+        unlock_ncands = 0;
+    }
     if (keys >= 0)
         close(keys);
     if (fd >= 0)

@@ -27,6 +27,9 @@
 #include "san.h"
 
 #define PPAP_SUBJECT_MAX 200 /* characters of the original subject quoted in a subject */
+/* Held parts one password mail is tried on, newest first: a sender's pending parts are many
+ * only when someone sends encrypted files in bulk, and each costs a jail run per mail. */
+#define PPAP_MAIL_PARTS_MAX 20
 
 /* ---- small helpers ---- */
 
@@ -69,11 +72,39 @@ static int addr_in(const char *a, char *const *list)
     return 0;
 }
 
-/* How a password was found, in Japanese and English, for mails and the trail. */
-static void origin_text(const san_ppap_origin *o, char **ja, char **en)
+/* text with every line whose NFKC form holds password replaced by that form with the
+ * password masked (a full-width password is masked as well). Caller g_free()s; NULL when no
+ * line holds it. */
+static char *masked(const char *text, const char *password)
+{
+    char **lines = g_strsplit(text, "\n", -1);
+    int hit = 0;
+    char *out = NULL;
+
+    for (size_t i = 0; lines[i]; i++) {
+        char *n = g_utf8_normalize(lines[i], -1, G_NORMALIZE_NFKC);
+        if (n && strstr(n, password)) {
+            char **pieces = g_strsplit(n, password, -1);
+            g_free(lines[i]);
+            lines[i] = g_strjoinv("********", pieces);
+            g_strfreev(pieces);
+            hit = 1;
+        }
+        g_free(n);
+    }
+    if (hit)
+        out = g_strjoinv("\n", lines);
+    g_strfreev(lines);
+    return out;
+}
+
+/* How a password was found, in Japanese and English, for mails and the trail; password (the
+ * one that worked, or NULL) masked in the password mail's subject. */
+static void origin_text(const san_ppap_origin *o, const char *password, char **ja, char **en)
 {
     char when[32];
-    char *who = shown(o->who, 100), *subj = shown(o->subject, 100);
+    char *hidden = password && *password && o->subject ? masked(o->subject, password) : NULL;
+    char *who = shown(o->who, 100), *subj = shown(hidden ? hidden : o->subject, 100);
 
     when_text(o->time, when);
     switch (o->by) {
@@ -96,6 +127,7 @@ static void origin_text(const san_ppap_origin *o, char **ja, char **en)
     }
     g_free(who);
     g_free(subj);
+    g_free(hidden);
 }
 
 /* Append an event about item id to the trail (failures are logged: the outcome already
@@ -119,7 +151,8 @@ static void trail(san_ppap *x, const char *id, const char *action, const char *d
     }
 }
 
-/* Write mail to a new anonymous file and hand it to the deliverer. 0, or -1 with *why. */
+/* Write mail to a new anonymous file and hand it to the deliverer. 0, -1 with *why, or -2
+ * with *why when the mail could not be written (nothing was handed on). */
 static int send_mail(san_ppap *x, const ppap_mail *mail, char *const *rcpts, char **why)
 {
     int fd = anon_file(), rc = -1;
@@ -131,9 +164,10 @@ static int send_mail(san_ppap *x, const ppap_mail *mail, char *const *rcpts, cha
             g_strdup_printf("cannot create a file in %s: %s", g_get_tmp_dir(), g_strerror(errno));
         return -1;
     }
-    if (ppap_mail_write(mail, fd, &err) < 0)
+    if (ppap_mail_write(mail, fd, &err) < 0) {
         *why = g_strdup_printf("cannot write the mail: %s", err ? err : "unknown error");
-    else if (lseek(fd, 0, SEEK_SET) < 0)
+        rc = -2;
+    } else if (lseek(fd, 0, SEEK_SET) < 0)
         *why = g_strdup(g_strerror(errno));
     else
         rc = x->deliver(x->deliver_ctx, fd, rcpts, why);
@@ -149,6 +183,32 @@ static const char *gateway_from(san_ppap *x, const quar_msg *m)
     if (*x->c->ppap_submit_address)
         return x->c->ppap_submit_address;
     return m->from && *m->from ? m->from : "MAILER-DAEMON";
+}
+
+/* Send mail about the held message m to its recipients; when its From cannot be written (the
+ * sender's From a group, a comment or several mailboxes), again from the gateway's address,
+ * then from postmaster at the first recipient's domain, rather than never. 0 or -1 with
+ * *why. */
+static int send_about(san_ppap *x, ppap_mail *mail, const quar_msg *m, char **why)
+{
+    const char *at = m->recipients && m->recipients[0] ? strrchr(m->recipients[0], '@') : NULL;
+    char *postmaster = g_strconcat("postmaster", at ? at : "@localhost", NULL);
+    const char *froms[] = {mail->from, gateway_from(x, m), postmaster};
+    int rc = -2;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(froms) && rc == -2; i++) {
+        if (i > 0 && g_strcmp0(froms[i], froms[i - 1]) == 0)
+            continue;
+        if (i > 0) {
+            mg_info("%s: mail to the recipients from %s instead: %s", m->id, froms[i], *why);
+            g_free(*why);
+        }
+        mail->from = froms[i];
+        rc = send_mail(x, mail, m->recipients, why);
+    }
+    mail->from = NULL;
+    g_free(postmaster);
+    return rc < 0 ? -1 : 0;
 }
 
 /* "PREFIX: SUBJECT" with the subject cut. Caller g_free()s. */
@@ -279,7 +339,7 @@ static int followup_send(san_ppap *x, const quar_msg *m, const quar_held *h, con
     mail.body = body;
     mail.files = r->output_path ? &f : NULL;
     mail.nfiles = r->output_path ? 1 : 0;
-    rc = send_mail(x, &mail, m->recipients, reply);
+    rc = send_about(x, &mail, m, reply);
     g_free(attached);
     g_free(body);
     g_free(subject);
@@ -341,14 +401,76 @@ static void count_failure(san_ppap *x, const quar_held *h, unsigned tried, const
     }
 }
 
-/* With h opened into r: send the follow-up, then mark h opened and record it. */
-static int opened(san_ppap *x, const quar_msg *m, const quar_held *h, const san_result *r,
-                  const san_ppap_origin *o, unsigned tried, san_ppap_outcome *out)
+/* The status of h in the store now (another process may have opened, locked or expired it
+ * since h was read), or NULL when it is gone or cannot be read. Caller g_free()s. */
+static char *status_now(san_ppap *x, const quar_held *h)
 {
-    char *ja, *en, *reply = NULL, *err = NULL, *detail, *how;
+    quar_held_filter f = {0};
+    quar_held **hs = NULL;
+    size_t n = 0;
+    char *err = NULL, *status = NULL;
+
+    f.msg_id = h->msg_id;
+    if (quar_held_list(x->q, &f, &hs, &n, &err) != 0) {
+        mg_error("%s: held parts: %s", h->msg_id, err ? err : "unknown error");
+        free(err);
+        return NULL;
+    }
+    for (size_t i = 0; i < n && !status; i++)
+        if (strcmp(hs[i]->part, h->part) == 0)
+            status = g_strdup(hs[i]->status);
+    quar_held_list_free(hs, n);
+    return status;
+}
+
+/* Non-zero when a part in status may be opened by o: pending, or locked and o is IT. */
+static int open_to(const char *status, const san_ppap_origin *o)
+{
+    return status && (strcmp(status, "pending") == 0 ||
+                      (strcmp(status, "locked") == 0 && o->by == SAN_PPAP_IT));
+}
+
+/* Non-zero when m's original is still in the store (not deleted or purged). */
+static int original_kept(const quar_msg *m)
+{
+    return g_strcmp0(m->status, "quarantined") == 0 || g_strcmp0(m->status, "released") == 0;
+}
+
+/* How h was opened, as the store keeps it: one line of at most 500 bytes. Caller g_free()s. */
+static char *how_line(const char *en, unsigned tried)
+{
+    GString *s = mg_utf8_filter(en, strlen(en), 1);
+    char *tail = g_strdup_printf("; %u candidate(s) tried", tried);
+    const char *end;
+
+    if (s->len + strlen(tail) > 500) {
+        g_utf8_validate(s->str, (gssize)(500 - strlen(tail) - 3), &end);
+        g_string_truncate(s, (gsize)(end - s->str));
+        g_string_append(s, "…");
+    }
+    g_string_append(s, tail);
+    g_free(tail);
+    return g_string_free(s, FALSE);
+}
+
+/* With h opened into r (by the candidate password): send the follow-up, then mark h opened
+ * and record it; unless h was opened, locked or expired meanwhile, then nothing is sent. */
+static int opened(san_ppap *x, const quar_msg *m, const quar_held *h, const san_result *r,
+                  const san_ppap_origin *o, const char *password, unsigned tried,
+                  san_ppap_outcome *out)
+{
+    char *ja, *en, *reply = NULL, *err = NULL, *detail, *how, *now = status_now(x, h);
     int rc;
 
-    origin_text(o, &ja, &en);
+    if (!open_to(now, o)) {
+        out->why = g_strdup_printf("part %s is %s now", h->part, now ? now : "gone");
+        mg_info("%s: part %s: opened, but it became %s meanwhile: no follow-up", h->msg_id, h->part,
+                now ? now : "gone");
+        g_free(now);
+        return 1;
+    }
+    g_free(now);
+    origin_text(o, password, &ja, &en);
     rc = followup_send(x, m, h, r, ja, en, tried, &reply);
     if (rc < 0) {
         detail = g_strdup_printf("part %s: opened with a password from %s, but the follow-up "
@@ -358,10 +480,10 @@ static int opened(san_ppap *x, const quar_msg *m, const quar_held *h, const san_
         mg_error("%s: %s", h->msg_id, detail);
         out->why = g_strdup(reply ? reply : "the follow-up could not be sent");
     } else {
-        how = g_strdup_printf("%s; %u candidate(s) tried", en, tried);
+        how = how_line(en, tried);
         if (quar_held_open(x->q, h->msg_id, h->part, how, (int64_t)time(NULL), &err) != 0) {
-            mg_warn("%s: part %s: %s", h->msg_id, h->part,
-                    err ? err : "already opened or expired elsewhere");
+            mg_error("%s: part %s: the follow-up went, but the part cannot be marked opened: %s",
+                     h->msg_id, h->part, err ? err : "already opened or expired elsewhere");
             free(err);
         }
         detail = g_strdup_printf("part %s opened with a password from %s; %u candidate(s) "
@@ -391,15 +513,24 @@ int san_ppap_try(san_ppap *x, const quar_held *h, const char *const *cands, size
 
     memset(out, 0, sizeof(*out));
     memset(&r, 0, sizeof(r));
-    if (strcmp(h->status, "pending") != 0 &&
-        !(strcmp(h->status, "locked") == 0 && o->by == SAN_PPAP_IT)) {
-        out->why = g_strdup_printf("part %s is %s", h->part, h->status);
+    out->which = -1;
+    why = open_to(h->status, o) ? status_now(x, h) : g_strdup(h->status);
+    if (!open_to(why, o)) {
+        out->why = g_strdup_printf("part %s is %s", h->part, why ? why : "gone");
+        g_free(why);
         return 1;
     }
+    g_free(why);
+    why = NULL;
     if ((rc = quar_get(x->q, h->msg_id, &m, &err)) != 0) {
         out->why = g_strdup_printf("%s: %s", h->msg_id, err ? err : "not found");
         free(err);
         return -1;
+    }
+    if (!original_kept(m)) {
+        out->why = g_strdup_printf("part %s: the original was removed (%s)", h->part, m->status);
+        quar_msg_free(m);
+        return 1;
     }
     if ((fd = part_bytes(x, h, &why)) < 0 || !(dir = g_dir_make_tmp("mugai-ppap-XXXXXX", NULL))) {
         out->why = why ? why : g_strdup("cannot make a private directory");
@@ -413,14 +544,17 @@ int san_ppap_try(san_ppap *x, const quar_held *h, const char *const *cands, size
     close(fd);
     out->tried = tried;
     out->which = which;
-    origin_text(o, &ja, &en);
+    origin_text(o, NULL, &ja, &en);
     if (rc < 0) {
         out->why = g_strdup(r.reason ? r.reason : "internal error");
     } else if (which < 0) {
         count_failure(x, h, tried, en, out);
         out->why = g_strdup(r.reason ? r.reason : "no password opened it");
+    } else if ((size_t)which >= n) {
+        out->why = g_strdup("internal error: no such candidate");
+        rc = -1;
     } else {
-        rc = opened(x, m, h, &r, o, tried, out);
+        rc = opened(x, m, h, &r, o, cands[which], tried, out);
     }
     g_free(ja);
     g_free(en);
@@ -428,15 +562,15 @@ int san_ppap_try(san_ppap *x, const quar_held *h, const char *const *cands, size
     mg_remove_tree(dir);
     g_free(dir);
     quar_msg_free(m);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? -1 : rc;
 }
 
 /* ---- the password mail ---- */
 
-/* Add the pending parts of f not yet in list (by id and part), held at or before t and not
- * in the message self. */
+/* Add the pending parts of f not yet in list (seen: "ID/PART" keys), held at or before t and
+ * not in the message self. */
 static void held_collect(san_ppap *x, const quar_held_filter *f, int64_t t, const char *self,
-                         GPtrArray *list)
+                         GPtrArray *list, GHashTable *seen)
 {
     quar_held **hs = NULL;
     size_t n = 0;
@@ -448,64 +582,55 @@ static void held_collect(san_ppap *x, const quar_held_filter *f, int64_t t, cons
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        int dup = strcmp(hs[i]->msg_id, self) == 0 || hs[i]->time > t;
-        for (size_t k = 0; !dup && k < list->len; k++) {
-            const quar_held *o = g_ptr_array_index(list, k);
-            dup = strcmp(o->msg_id, hs[i]->msg_id) == 0 && strcmp(o->part, hs[i]->part) == 0;
-        }
-        if (dup)
-            quar_held_free(hs[i]);
-        else
+        char *key = g_strdup_printf("%s/%s", hs[i]->msg_id, hs[i]->part);
+        if (strcmp(hs[i]->msg_id, self) != 0 && hs[i]->time <= t &&
+            !g_hash_table_contains(seen, key)) {
+            g_hash_table_add(seen, key);
             g_ptr_array_add(list, hs[i]);
+        } else {
+            g_free(key);
+            quar_held_free(hs[i]);
+        }
         hs[i] = NULL;
     }
     g_free(hs);
 }
 
-/* text with every line whose NFKC form holds password replaced by that form with the
- * password masked (a full-width password is masked as well). Caller g_free()s; NULL when no
- * line holds it. */
-static char *masked(const char *text, const char *password)
+/* Newest message first, then in part order. */
+static gint newest_first(gconstpointer a, gconstpointer b)
 {
-    char **lines = g_strsplit(text, "\n", -1);
-    int hit = 0;
-    char *out = NULL;
+    const quar_held *x = *(const quar_held *const *)a, *y = *(const quar_held *const *)b;
+    int c = strcmp(y->msg_id, x->msg_id);
 
-    for (size_t i = 0; lines[i]; i++) {
-        char *n = g_utf8_normalize(lines[i], -1, G_NORMALIZE_NFKC);
-        if (n && strstr(n, password)) {
-            char **pieces = g_strsplit(n, password, -1);
-            g_free(lines[i]);
-            lines[i] = g_strjoinv("********", pieces);
-            g_strfreev(pieces);
-            hit = 1;
-        }
-        g_free(n);
-    }
-    if (hit)
-        out = g_strjoinv("\n", lines);
-    g_strfreev(lines);
-    return out;
+    if (x->time != y->time)
+        return x->time > y->time ? -1 : 1;
+    return c ? c : strcmp(x->part, y->part);
 }
 
-/* Mask the password that worked in the stored text of the mail m that gave it. */
+/* Mask the password that worked in the stored text and headers of the mail m that gave it
+ * (a password in the subject as well as in the body). */
 static void redact(san_ppap *x, const quar_msg *m, const char *password)
 {
+    static const char *const fields[] = {"clean_text", "headers"};
     quar_msg *cur = NULL;
     char *err = NULL, *text;
 
-    if (!password || !*password || quar_get(x->q, m->id, &cur, &err) != 0 || !cur->clean_text) {
+    if (!password || !*password || quar_get(x->q, m->id, &cur, &err) != 0) {
         free(err);
         quar_msg_free(cur);
         return;
     }
-    if ((text = masked(cur->clean_text, password)) != NULL &&
-        quar_set_text(x->q, m->id, "clean_text", text, &err) != 0) {
-        mg_warn("%s: cannot mask the password in the stored text: %s", m->id,
-                err ? err : "unknown error");
-        free(err);
+    for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
+        const char *value = i == 0 ? cur->clean_text : cur->headers;
+        text = value ? masked(value, password) : NULL;
+        if (text && quar_set_text(x->q, m->id, fields[i], text, &err) != 0) {
+            mg_warn("%s: cannot mask the password in the stored %s: %s", m->id, fields[i],
+                    err ? err : "unknown error");
+            free(err);
+            err = NULL;
+        }
+        g_free(text);
     }
-    g_free(text);
     quar_msg_free(cur);
 }
 
@@ -521,12 +646,14 @@ static void held_array_free(GPtrArray *list)
 int san_ppap_mail(san_ppap *x, const quar_msg *m, const char *text)
 {
     GPtrArray *held = g_ptr_array_new(), *cands;
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     quar_held_filter f = {0};
     san_ppap_origin o = {SAN_PPAP_MAIL, m->sender, m->id, m->subject, m->time};
     int opened_any = 0;
 
     if (!m->sender || !*m->sender || !m->recipients) {
         g_ptr_array_free(held, TRUE);
+        g_hash_table_destroy(seen);
         return 0;
     }
     f.status = "pending";
@@ -534,8 +661,9 @@ int san_ppap_mail(san_ppap *x, const quar_msg *m, const char *text)
     f.since = m->time - (int64_t)x->c->ppap_match_hours * 3600;
     for (size_t i = 0; m->recipients[i]; i++) {
         f.recipient = m->recipients[i];
-        held_collect(x, &f, m->time, m->id, held);
+        held_collect(x, &f, m->time, m->id, held, seen);
     }
+    g_hash_table_destroy(seen);
     if (held->len == 0) {
         held_array_free(held);
         return 0;
@@ -544,7 +672,12 @@ int san_ppap_mail(san_ppap *x, const quar_msg *m, const char *text)
     mg_info("%s: %u held part(s) of the same sender wait for a password; %u candidate(s) in "
             "this mail",
             m->id, held->len, cands->len);
-    for (size_t i = 0; i < held->len && cands->len; i++) {
+    g_ptr_array_sort(held, newest_first);
+    if (held->len > PPAP_MAIL_PARTS_MAX && cands->len)
+        mg_warn("%s: only the newest %d of %u held parts are tried", m->id, PPAP_MAIL_PARTS_MAX,
+                held->len);
+    for (size_t i = 0;
+         i < held->len && i < PPAP_MAIL_PARTS_MAX && cands->len && !san_deadline_reached(); i++) {
         san_ppap_outcome out;
         const quar_held *h = g_ptr_array_index(held, i);
         if (san_ppap_try(x, h, (const char *const *)cands->pdata, cands->len, &o, &out) == 0 &&
@@ -655,8 +788,9 @@ static void reply_try(san_ppap *x, const quar_msg *m, const char *sender, GPtrAr
     }
     for (size_t i = 0; i < n; i++) {
         const quar_held *h = hs[i];
-        san_ppap_outcome out;
+        san_ppap_outcome out = {0};
         char *name = shown(h->filename ? h->filename : "(no name)", 80);
+        int rc = 0;
         if (strcmp(h->status, "pending") != 0) {
             g_string_append_printf(ja, "部品 %s（%s）: %s\n", h->part, name,
                                    strcmp(h->status, "locked") == 0
@@ -664,8 +798,8 @@ static void reply_try(san_ppap *x, const quar_msg *m, const char *sender, GPtrAr
                                    : strcmp(h->status, "opened") == 0 ? "開封済みです"
                                                                       : "期限切れです");
             g_string_append_printf(en, "part %s (%s): %s\n", h->part, name, h->status);
-        } else if (san_ppap_try(x, h, (const char *const *)cands->pdata, cands->len, &o, &out) ==
-                       0 &&
+        } else if ((rc = san_ppap_try(x, h, (const char *const *)cands->pdata, cands->len, &o,
+                                      &out)) == 0 &&
                    out.opened) {
             g_string_append_printf(ja,
                                    "部品 %s（%s）: 開きました。無害化したファイルを別のメールで"
@@ -675,14 +809,26 @@ static void reply_try(san_ppap *x, const quar_msg *m, const char *sender, GPtrAr
                                    "part %s (%s): opened; the sanitized file follows in "
                                    "another mail\n",
                                    h->part, name);
+        } else if (rc != 0 || out.which >= 0) {
+            /* Not for want of the right password: a removed original, a part opened or
+             * locked meanwhile, an error; the reason stays in the log and the trail. */
+            g_string_append_printf(ja,
+                                   "部品 %s（%s）: 開けませんでした。時間をおいて再度お試しいた"
+                                   "だくか、情報システム担当へ連絡してください\n",
+                                   h->part, name);
+            g_string_append_printf(en,
+                                   "part %s (%s): could not be opened; try again later or "
+                                   "ask IT\n",
+                                   h->part, name);
+            mg_warn("%s: part %s: a reply of %s: %s", h->msg_id, h->part, sender,
+                    out.why ? out.why : "not opened");
         } else {
             g_string_append_printf(ja, "部品 %s（%s）: パスワードが一致しませんでした%s\n", h->part,
                                    name, out.locked ? "。ロックされました" : "");
             g_string_append_printf(en, "part %s (%s): the password did not open it%s\n", h->part,
                                    name, out.locked ? "; it is now locked" : "");
         }
-        if (strcmp(h->status, "pending") == 0)
-            g_free(out.why);
+        g_free(out.why);
         g_free(name);
     }
     if (n == 0) {
@@ -706,18 +852,24 @@ int san_ppap_reply(san_ppap *x, int fd, const char *sender)
     } else if (ppap_find_id(subject, id) < 0) {
         answer(x, sender, NULL, "件名に隔離ID（Q-YYYYMMDD-XXXXXX）が見つかりませんでした。",
                "No quarantine ID (Q-YYYYMMDD-XXXXXX) was found in the subject.");
-    } else if (quar_get(x->q, id, &m, &err) != 0) {
-        answer(x, sender, id, "この隔離IDのメールは見つかりませんでした。",
-               "No message has this quarantine ID.");
+    } else if (quar_get(x->q, id, &m, &err) != 0 || !addr_in(sender, m->recipients)) {
+        /* The same answer whether the id is unknown or the sender not a recipient: a
+         * replier learns nothing about messages it did not receive. */
+        if (m) {
+            char *detail =
+                g_strdup_printf("a reply from %s, who is not a recipient: refused", sender);
+            trail(x, m->id, "unlock-refused", detail, "refused: not a recipient");
+            mg_warn("%s: %s", m->id, detail);
+            g_free(detail);
+        } else {
+            mg_warn("%s: a reply from %s: %s", id, sender, err ? err : "no such message");
+        }
         free(err);
-    } else if (!addr_in(sender, m->recipients)) {
-        char *detail = g_strdup_printf("a reply from %s, who is not a recipient: refused", sender);
-        trail(x, m->id, "unlock-refused", detail, "refused: not a recipient");
-        mg_warn("%s: %s", m->id, detail);
-        g_free(detail);
         answer(x, sender, id,
-               "このメールの受信者ではないため、パスワードは受け付けられませんでした。",
-               "You are not a recipient of this message: the password was not accepted.");
+               "この隔離IDのメールの受信者ではないため（またはそのようなメールがないため）、"
+               "パスワードは受け付けられませんでした。",
+               "You are not a recipient of a message with this quarantine ID: the password was "
+               "not accepted.");
     } else {
         GPtrArray *cands = reply_candidates(x, body);
         if (cands->len == 0) {
@@ -751,6 +903,17 @@ static void expired_one(san_ppap *x, const quar_held *h)
         free(err);
         return;
     }
+    if (!original_kept(m)) {
+        /* Deleted or purged: it can no longer be opened, and its recipients are not told
+         * about an attachment IT chose to remove. */
+        detail =
+            g_strdup_printf("part %s ended: the original was removed (%s)", h->part, m->status);
+        trail(x, m->id, "expired", detail, NULL);
+        mg_info("%s: %s", m->id, detail);
+        g_free(detail);
+        quar_msg_free(m);
+        return;
+    }
     name = shown(h->filename ? h->filename : "(no name)", 120);
     body =
         g_strdup_printf("【無害化通知】暗号化された添付ファイルの保留期限が切れたため、"
@@ -768,7 +931,7 @@ static void expired_one(san_ppap *x, const quar_held *h)
     mail.subject = subject;
     mail.in_reply_to = m->message_id;
     mail.body = body;
-    if (send_mail(x, &mail, m->recipients, &why) < 0)
+    if (send_about(x, &mail, m, &why) < 0)
         detail = g_strdup_printf("part %s expired; the notice could not be sent: %s", h->part,
                                  why ? why : "?");
     else

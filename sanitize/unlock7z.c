@@ -2,16 +2,18 @@
  * sanitize/unlock7z.c - a 7z with AES opened in the jail's init ([ppap]).
  *
  * libarchive cannot decrypt 7z AES, so the jail's init (jail.c), already the
- * jail user inside the jail's namespaces, runs 7-Zip (7zz) once per password
- * candidate to test the archive, the candidate on 7-Zip's standard input (never
- * on its command line), then once more to extract it with the one that opened
- * it into the jail's work directory, and writes what it extracted as an
- * unencrypted zip to the worker's output file. Towards the worker it then
- * speaks as mugai-render's unlock mode does (rnd.h: OPEN, DONE or FAIL), and
- * the worker checks it as it checks the renderer. It must never write a
- * candidate anywhere but 7-Zip's standard input, never follow a link or open
- * anything but a regular file or directory 7-Zip left, and never write past
- * [archive] max_total_mb or max_entries.
+ * jail user inside the jail's namespaces, runs 7-Zip (7zz) once with an empty
+ * password (an archive that passes that test is refused: any candidate would
+ * seem to open it), then once per password candidate to test the archive, the
+ * candidate on 7-Zip's standard input (never on its command line), then once
+ * more to extract it with the one that opened it into the jail's work
+ * directory, and writes what it extracted as an unencrypted zip to the
+ * worker's output file. Towards the worker it then speaks as mugai-render's
+ * unlock mode does (rnd.h: OPEN, DONE or FAIL), and the worker checks it as it
+ * checks the renderer. It must never write a candidate anywhere but 7-Zip's
+ * standard input, never follow a link or open anything but a regular file or
+ * directory 7-Zip left, and never write past [archive] max_total_mb or
+ * max_entries.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -226,14 +228,16 @@ static rnd_status pack_tree(const conf *c, const char *xdir, int zip_fd, char *m
 }
 
 /* Non-zero when 7-Zip's extraction (wait status st) stopped at the jail's bounds: the file
- * size limit, or a work directory (dir) with no room left. */
+ * size limit, or a work directory (dir) with no room or no file left (its tmpfs holds at most
+ * a few thousand files). */
 static int over_bounds(int st, const char *dir)
 {
     struct statvfs v;
 
     if (st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ)
         return 1;
-    return statvfs(dir, &v) == 0 && v.f_bavail * (uint64_t)v.f_frsize < PACK_BUF;
+    return statvfs(dir, &v) == 0 &&
+           (v.f_bavail * (uint64_t)v.f_frsize < PACK_BUF || v.f_favail == 0);
 }
 
 /* Non-zero when 7-Zip's wait status says it succeeded. */
@@ -244,13 +248,16 @@ static int ok_status(int st)
 
 /* Test the archive with every candidate in order until one opens it: its index, or -1;
  * *tried how many were tried. A candidate 7-Zip cannot read on one line is not tried on it
- * (counted as tried). */
+ * (counted as tried). -2 when the archive passes the test with no password at all (no
+ * encrypted stream, or an empty password): then every candidate would seem to open it. */
 static int find_key(char *const *keys, size_t n, const char *program, const char *input,
                     unlock7z_run_fn run, void *ctx, unsigned *tried)
 {
     char *argv[] = {(char *)program, "t", "-bso0", "-bse0", "-bsp0", "-y", "--",
                     (char *)input,   NULL};
 
+    if (n > 0 && ok_status(run(ctx, argv, "")))
+        return -2;
     for (size_t i = 0; i < n; i++) {
         *tried = (unsigned)i + 1;
         if (strpbrk(keys[i], "\r\n"))
@@ -278,6 +285,11 @@ int unlock7z_init(const conf *c, const char *program, const char *work, int keys
         return keys_free(keys), -1;
     }
     int which = find_key(keys, n, program, input, run, ctx, &tried);
+    if (which == -2) {
+        keys_free(keys);
+        fail(out, RND_ERR_MALFORMED, "the 7z opens without a password");
+        return 0;
+    }
     uint32_t v[2] = {which < 0 ? RND_NONE : (uint32_t)which, tried};
     rnd_status st = frame(out, RND_TAG_OPEN, v, 2) < 0 ? RND_ERR_INTERNAL : RND_OK;
     if (st == RND_OK && which >= 0) {
@@ -286,7 +298,8 @@ int unlock7z_init(const conf *c, const char *program, const char *work, int keys
         int done = run(ctx, argv, keys[which]);
         if (!ok_status(done) && over_bounds(done, work))
             st = RND_ERR_LIMIT,
-            g_snprintf(msg, sizeof msg, "the 7z expands past %zu MiB", c->jail_file_size_mb);
+            g_snprintf(msg, sizeof msg, "the 7z expands past %zu MiB or the jail's file count",
+                       c->jail_file_size_mb);
         else if (!ok_status(done))
             st = RND_ERR_MALFORMED, g_strlcpy(msg, "the 7z cannot be extracted", sizeof msg);
         else

@@ -3,8 +3,9 @@
  * and one message's record (GET messages/ID).
  *
  * Runs in mugai-web. Shows only what the store recorded (envelope, decoded
- * headers, parts and their fates, the text the recipients received, events,
- * requests); never opens or parses an original. Changes nothing.
+ * headers, parts and their fates, held encrypted parts and their state, the
+ * text the recipients received, events, requests); never opens or parses an
+ * original. Changes nothing.
  */
 #include <string.h>
 
@@ -133,6 +134,38 @@ static void msg_parts(JsonBuilder *b, const quar_msg *m)
     json_builder_end_array(b);
 }
 
+/* Add "held": the message's encrypted parts held for a password, and their state. 0 or -1
+ * (logged). */
+static int msg_held(web_req *r, JsonBuilder *b, const char *id)
+{
+    quar_held_filter f = {.msg_id = id};
+    quar_held **hs = NULL;
+    size_t n = 0;
+    char *err = NULL;
+
+    if (quar_held_list(r->ctx->store, &f, &hs, &n, &err) != 0) {
+        mg_error("held parts of %s: %s", id, err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    json_builder_set_member_name(b, "held");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < n; i++) {
+        json_builder_begin_object(b);
+        web_json_str(b, "part", hs[i]->part);
+        web_json_str(b, "filename", hs[i]->filename);
+        web_json_str(b, "status", hs[i]->status);
+        web_json_int(b, "attempts", hs[i]->attempts);
+        web_json_time(b, "expires", hs[i]->expires);
+        web_json_str(b, "opened_by", hs[i]->opened_by);
+        web_json_time(b, "opened", hs[i]->opened);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    quar_held_list_free(hs, n);
+    return 0;
+}
+
 /* Add "events" and "requests" of the message. 0 or -1 (logged). */
 static int msg_history(web_req *r, JsonBuilder *b, const char *id)
 {
@@ -190,7 +223,7 @@ enum MHD_Result web_message_get(web_req *r)
     msg_parts(b, m);
     web_json_str(b, "clean_text", m->clean_text);
     web_json_str(b, "release_result", m->release_result);
-    if (msg_history(r, b, m->id) < 0) {
+    if (msg_held(r, b, m->id) < 0 || msg_history(r, b, m->id) < 0) {
         g_object_unref(b);
         quar_msg_free(m);
         return web_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read its history");

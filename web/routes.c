@@ -13,6 +13,7 @@ const web_route web_routes[] = {
     {"messages", "GET", web_messages_list, WEB_ROLE_AUDITOR},
     {"messages/*", "GET", web_message_get, WEB_ROLE_AUDITOR},
     {"messages/*/requests", "POST", web_request_add, WEB_ROLE_REVIEWER},
+    {"messages/*/unlock", "POST", web_message_unlock, WEB_ROLE_REVIEWER},
     {"requests", "GET", web_requests_list, WEB_ROLE_AUDITOR},
     {"requests/*/approve", "POST", web_request_approve, WEB_ROLE_ADMIN},
     {"requests/*/deny", "POST", web_request_deny, WEB_ROLE_ADMIN},

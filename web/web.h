@@ -101,6 +101,8 @@ enum MHD_Result web_me(web_req *r);
 unsigned web_session_check(web_req *r, const char **why);
 enum MHD_Result web_messages_list(web_req *r);
 enum MHD_Result web_message_get(web_req *r);
+/* unlock.c: open a held encrypted part with IT's password, through the gateway's workers. */
+enum MHD_Result web_message_unlock(web_req *r);
 enum MHD_Result web_request_add(web_req *r);
 enum MHD_Result web_requests_list(web_req *r);
 enum MHD_Result web_request_approve(web_req *r);

@@ -6,13 +6,15 @@ little-endian): "MGR1", then pixels ("PAGS" n, n times "PAGE" w h and w*h*3
 RGB bytes, each followed, when the text layer is on, by "PTXT" nchars nboxes,
 the code points and 4 integers per box in 1/64 pixel; "DONE" n), text ("TEXT"
 len, len bytes of UTF-8, "DONE" 0) or a failure ("FAIL" code len, len bytes
-of ASCII). Good streams (flat, grey, photographic and one-pixel pages, with
+of ASCII) or unlock mode's answer ("OPEN" which tried, then "DONE" 0 or a
+PDF's pixels; which 0xffffffff when none opened it). Good streams (flat, grey, photographic and one-pixel pages, with
 and without page text; Japanese text, CSV text, empty text), one failure per
 code, and streams each broken in one way: a count that disagrees with DONE,
 too many pages, a page over the limits, a short page, bytes after DONE,
 invalid UTF-8 and a NUL in the text, an over-long FAIL message, an unknown
 tag, page text with hostile characters, boxes off the page, counts that
-disagree or pass the limit.
+disagree or pass the limit; unlock answers that name a candidate never sent,
+miscount the candidates tried, or bring pages for a zip.
 """
 
 import hashlib
@@ -56,6 +58,11 @@ def text(data):
 def fail(code, msg):
     """A failure stream."""
     return b"MGR1FAIL" + u32(code, len(msg)) + msg
+
+
+def opened(which, tried, rest=b"DONE" + u32(0)):
+    """An unlock answer: OPEN which tried, then rest (DONE 0, or a PDF's pixels after MGR1)."""
+    return b"MGR1OPEN" + u32(which, tried) + rest
 
 
 def flat(w, h, rgb=(255, 255, 255)):
@@ -114,6 +121,16 @@ def seeds():
         pages(page(8, 8, flat(8, 8), "two boxes", [(0, 0, 64, 64), (64, 0, 128, 64)])),
         b"MGR1PAGS" + u32(1) + page(1, 1, b"abc") + b"PTXT" + u32(50001, 0),
         b"MGR1PAGS" + u32(1) + page(1, 1, b"abc") + b"PTXT" + u32(1, 1) + u32(0x110000),
+        opened(3, 4),
+        opened(0xFFFFFFFF, 20),
+        opened(19, 20, pages(page(8, 4, flat(8, 4)))[4:]),
+        opened(2, 3, pages(page(16, 8, grey(16, 8), "本日は晴天なり"))[4:]),
+        opened(20, 21),
+        opened(0xFFFFFFFF, 3),
+        opened(0xFFFFFFFE, 0xFFFFFFFF),
+        opened(5, 2),
+        opened(1, 2) + b"X",
+        b"MGR1OPEN" + u32(1),
     ]
 
 

@@ -415,7 +415,16 @@ class Privileges(unittest.TestCase):
             self.assertEqual(gids, [self.user.pw_gid] * 4, pid)
         self.owned(os.path.dirname(self.sock), 0o750)
         self.owned(self.sock, 0o660)
-        self.owned(os.path.join(d, "spool"), 0o700)
+        # the group may only pass through the spool (to the console's unlock.sock)
+        self.owned(os.path.join(d, "spool"), 0o710)
+        # unlock.sock is the console user's alone ([web] user; Postfix is in the group too)
+        try:
+            console = pwd.getpwnam("mugai-web").pw_uid
+        except KeyError:  # no console on this system: only root connects
+            console = self.user.pw_uid
+        st = os.stat(os.path.join(d, "spool", "unlock.sock"))
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                         (console, self.user.pw_gid, 0o600))
         # the store is shared with its group (the console's user), never with others, and
         # what is made in it belongs to that group
         self.owned(os.path.join(d, "q"), 0o770)

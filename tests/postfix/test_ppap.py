@@ -63,6 +63,8 @@ MEMBERS = ["見積書.pdf", "議事録.docx"]
 PDF_TEXT = "無害化試験文書"
 OPENED_SUBJECT = "[無害化] 添付ファイルを開きました"
 S = {}
+CONSOLE_LOGIN = "console sign-in 0K!"  # a console account's password (not a PPAP one)
+sys.path.insert(0, os.path.join(TESTS, "web"))
 
 
 # ---------------------------------------------------------------- fixtures
@@ -323,6 +325,177 @@ def scenario_expiry():
     r["status"] = held_status(qid)
 
 
+def console_start(r):
+    """mugai-web on the milter's own configuration file ([web] added; the milter ignores it),
+    started as root as in production: it becomes [web] user mugai-web, whose supplementary
+    group mugai (the milter user's, the store's) reaches SPOOL/unlock.sock. A reviewer
+    account is added with `mugai-web user add`. Returns the process and a signed-in client."""
+    import webharness
+    h = S["h"]
+    port = webharness.free_port()
+    with open(h.milter.conf, "a", encoding="utf-8") as f:
+        f.write("\n[web]\nlisten = 127.0.0.1:%d\nuser = mugai-web\n" % port)
+    web = os.path.join(BUILD, "web", "mugai-web")
+    add = subprocess.run([web, "-c", h.milter.conf, "user", "add", "yamada", "--role",
+                          "reviewer"], input=CONSOLE_LOGIN + "\n", capture_output=True,
+                         text=True, timeout=60)
+    if add.returncode != 0:
+        raise RuntimeError("mugai-web user add: %s" % add.stderr)
+    for name, role in (("mori", "auditor"),):
+        subprocess.run([web, "-c", h.milter.conf, "user", "add", name, "--role", role],
+                       input=CONSOLE_LOGIN + "\n", capture_output=True, text=True,
+                       timeout=60, check=True)
+    S["web_log"] = os.path.join(S["tmp"], "mugai-web.log")
+    logf = open(S["web_log"], "ab")
+    proc = subprocess.Popen([web, "-c", h.milter.conf, "-f"], stdout=logf, stderr=logf,
+                            stdin=subprocess.DEVNULL)
+    logf.close()
+    S["web"] = proc
+    if not webharness.wait_until(lambda: proc.poll() is not None or
+                                 webharness.port_open(port), 30) or proc.poll() is not None:
+        raise RuntimeError("mugai-web did not start: %s" % open(S["web_log"]).read()[-2000:])
+    r["web_ids"] = proc_ids(proc.pid)
+    c = webharness.Client(port)
+    login = c.login("yamada", CONSOLE_LOGIN)
+    if login.status != 200:
+        raise RuntimeError("sign-in: %r" % login)
+    auditor = webharness.Client(port)
+    auditor.login("mori", CONSOLE_LOGIN)
+    return proc, c, auditor
+
+
+def proc_ids(pid):
+    """{"Uid": [...], "Gid": [...], "Groups": [...]} of a process, as numbers."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, val = line.partition(":")
+            if key in ("Uid", "Gid", "Groups"):
+                out[key] = [int(v) for v in val.split()]
+    return out
+
+
+def typed_message(mtype, *fields):
+    """One message of mugai-milter's own protocol (milter/proto.c): {magic "MGJ1", type,
+    length} then the fields, each a string (u32 length + bytes; None as 0xffffffff) or an
+    int (u32)."""
+    import struct
+    body = b""
+    for f in fields:
+        if isinstance(f, int):
+            body += struct.pack("!I", f)
+        elif f is None:
+            body += struct.pack("!I", 0xFFFFFFFF)
+        else:
+            b = f.encode("utf-8")
+            body += struct.pack("!I", len(b)) + b
+    return struct.pack("!III", 0x4D474A31, mtype, len(body)) + body
+
+
+def raw_exchange(path, data, timeout=60):
+    """Send data on the Unix socket path as the console would; all it answers until EOF."""
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def connect_as(user, path):
+    """Connect to the Unix socket path as user (with that user's groups): "connected", or the
+    name of the error."""
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            "try:\n"
+            "    s.connect(sys.argv[1])\n"
+            "    print('connected')\n"
+            "except OSError as e:\n"
+            "    print(type(e).__name__)\n")
+    out = subprocess.run(["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
+                          "/usr/bin/python3", "-c", code, path], capture_output=True, text=True,
+                         timeout=30)
+    return out.stdout.strip() or out.stderr.strip()
+
+
+def scenario_console():
+    """The review console opens a held item through the gateway's workers: a reviewer posts
+    a wrong password, then the right one; an auditor may not."""
+    r = S["r"]["console"] = {}
+    sender, rcpt = "console@internet.example", "console-rcpt@lgwan.example"
+    data, _ = held_mail(sender, [rcpt], "console")
+    send(sender, [rcpt], data)
+    qid = r["qid"] = quarantine_id(rcpt, "console")
+    spool = S["h"].milter.spool
+    r["spool_stat"] = os.stat(spool)
+    r["sock_stat"] = os.stat(os.path.join(spool, "unlock.sock"))
+    r["spool_files"] = [(n, os.lstat(os.path.join(spool, n))) for n in os.listdir(spool)]
+    # postfix is in group mugai (it reaches the milter socket so), and may not connect here
+    r["postfix_connect"] = connect_as("postfix", os.path.join(spool, "unlock.sock"))
+    # each socket takes only its own kind: a job on unlock.sock, an unlock on pool.sock
+    r["job_on_unlock"] = raw_exchange(os.path.join(spool, "unlock.sock"),
+                                      typed_message(1, "Q1", None, sender, 0, 0))
+    r["unlock_on_pool"] = raw_exchange(os.path.join(spool, "pool.sock"),
+                                       typed_message(3, qid, None, WRONG[0], "intruder", None))
+    proc, c, auditor = console_start(r)
+    try:
+        r["page"] = c.get("messages/%s" % qid)
+        part = (r["page"].json.get("held") or [{}])[0].get("part")
+        path = "messages/%s/unlock" % qid
+        r["auditor"] = auditor.post(path, {"password": PASSWORD})
+        r["no_csrf"] = c.post(path, {"password": PASSWORD}, csrf=False)
+        r["no_part"] = c.post(path, {"part": "9", "password": PASSWORD})
+        r["wrong"] = c.post(path, {"part": part, "password": WRONG[1]})
+        r["right"] = c.post(path, {"password": PASSWORD})
+        r["followups"] = wait_sink(rcpt, subject_has(OPENED_SUBJECT), 90)
+        r["again"] = c.post(path, {"password": PASSWORD})
+        r["page_after"] = c.get("messages/%s" % qid)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def scenario_edges():
+    """A reply to the submit address with another recipient; a password mail whose subject is
+    long; a held message IT deleted before its password came."""
+    r = S["r"]["edges"] = {}
+    rcpt = "kakari2@lgwan.example"
+    r["mixed"] = send(rcpt, [SUBMIT, "colleague@lgwan.example"],
+                      text_mail(rcpt, [SUBMIT, "colleague@lgwan.example"], "Re: Q-20261101-ABCDEF",
+                                PASSWORD, "reply-mixed"), source="127.0.0.1")
+    sender, rcpt = "long@internet.example", "long@lgwan.example"
+    data, _ = held_mail(sender, [rcpt], "long")
+    send(sender, [rcpt], data)
+    qid = r["long_qid"] = quarantine_id(rcpt, "long")
+    for i in range(2):  # the second (a resend) must not open it again
+        subject = "𠮷" * 120 + str(i)  # 4 bytes each: 400 in the 100 characters quoted
+        send(sender, [rcpt], text_mail(sender, [rcpt], subject, FORMS["label"], "pw-long%d" % i))
+        wait_sink(rcpt, subject_has(subject), 90)
+        if i == 0:
+            wait_sink(rcpt, subject_has(OPENED_SUBJECT), 120)
+    time.sleep(8)
+    r["long_followups"] = at_sink(rcpt, subject_has(OPENED_SUBJECT))
+    r["long_status"] = held_status(qid)
+    sender, rcpt = "gone@internet.example", "gone@lgwan.example"
+    data, _ = held_mail(sender, [rcpt], "gone")
+    send(sender, [rcpt], data)
+    qid = r["gone_qid"] = quarantine_id(rcpt, "gone")
+    r["delete"] = S["h"].quarantine("--actor", "tanaka", "delete", qid, "--reason", "spam")
+    send(sender, [rcpt], text_mail(sender, [rcpt], "pw gone", FORMS["label"], "pw-gone"))
+    wait_sink(rcpt, subject_has("pw gone"), 60)
+    r["purge"] = S["h"].quarantine("--actor", "tanaka", "purge", "--reason", "timer")
+    time.sleep(8)
+    r["gone_mails"] = at_sink(rcpt, lambda e, m: OPENED_SUBJECT in str(m["Subject"]) or
+                              "保留期限が切れました" in str(m["Subject"]))
+    r["gone_status"] = held_status(qid)
+    r["gone_events"] = events(qid)
+
+
 def setUpModule():
     if os.geteuid() != 0:
         raise unittest.SkipTest("Postfix tests must run as root")
@@ -342,7 +515,7 @@ def setUpModule():
                             "max_attempts = %d\n" % (SUBMIT, MAX_ATTEMPTS))
         h.milter.start()
         for step in (scenario_forms, scenario_no_match, scenario_reply, scenario_unlock,
-                     scenario_lock, scenario_expiry):
+                     scenario_lock, scenario_expiry, scenario_console, scenario_edges):
             step()
         time.sleep(3)  # anything that would arrive late
     except BaseException:
@@ -540,6 +713,126 @@ class NoPasswordsKept(unittest.TestCase):
                     self.assertNotIn(s, dump, t)
         finally:
             con.close()
+
+
+class ConsoleUnlock(unittest.TestCase):
+    """IT opens a held item from the review console, through the gateway's workers."""
+
+    def test_socket_reachable_by_the_console_only(self):
+        import grp
+        import pwd
+        r = S["r"]["console"]
+        gid = pwd.getpwnam("mugai").pw_gid
+        self.assertEqual(r["spool_stat"].st_mode & 0o7777, 0o710)
+        self.assertEqual(r["spool_stat"].st_gid, gid)
+        self.assertIn("mugai-web", grp.getgrgid(gid).gr_mem)
+        # the console's user alone: not Postfix, also in the group to reach the milter
+        self.assertEqual(r["sock_stat"].st_mode & 0o777, 0o600)
+        self.assertEqual(r["sock_stat"].st_uid, pwd.getpwnam("mugai-web").pw_uid)
+        self.assertEqual(r["sock_stat"].st_gid, gid)
+        self.assertIn("postfix", grp.getgrgid(gid).gr_mem)
+        self.assertEqual(r["postfix_connect"], "PermissionError")
+        # nothing else in the spool directory is open to the group
+        for name, st in r["spool_files"]:
+            if name != "unlock.sock":
+                self.assertEqual(st.st_mode & 0o077, 0, name)
+
+    def test_console_runs_as_its_own_user_in_the_store_group(self):
+        import pwd
+        ids = S["r"]["console"]["web_ids"]
+        web, milter = pwd.getpwnam("mugai-web"), pwd.getpwnam("mugai")
+        self.assertEqual(set(ids["Uid"]), {web.pw_uid})
+        self.assertEqual(set(ids["Gid"]), {web.pw_gid})
+        self.assertIn(milter.pw_gid, ids["Groups"])
+
+    def test_each_socket_refuses_the_other_kind(self):
+        import struct
+        r = S["r"]["console"]
+        data = r["job_on_unlock"]
+        magic, mtype, length = struct.unpack("!III", data[:12])
+        status, tlen = struct.unpack("!II", data[12:20])
+        self.assertEqual((magic, mtype, status), (0x4D474A31, 4, 2), data)
+        self.assertEqual(data[20:20 + tlen], b"not an unlock request")
+        self.assertEqual(r["unlock_on_pool"], b"", "an unlock on pool.sock gets no answer")
+        self.assertEqual(r["page"].json["held"][0]["attempts"], 0, "nor is it tried")
+
+    def test_page_lists_the_held_part(self):
+        r = S["r"]["console"]
+        self.assertEqual(r["page"].status, 200, r["page"])
+        held = r["page"].json["held"]
+        self.assertEqual(len(held), 1, held)
+        self.assertEqual(held[0]["status"], "pending")
+        self.assertEqual(held[0]["attempts"], 0)
+        self.assertTrue(held[0]["filename"].endswith(".zip"), held)
+        after = r["page_after"].json["held"][0]
+        self.assertEqual(after["status"], "opened")
+        self.assertIn("yamada (console)", after["opened_by"])
+        self.assertNotIn(PASSWORD, r["page_after"].body.decode("utf-8"))
+
+    def test_refused_without_the_role_or_csrf_and_for_no_such_part(self):
+        r = S["r"]["console"]
+        self.assertEqual(r["auditor"].status, 403, r["auditor"])
+        self.assertEqual(r["no_csrf"].status, 403, r["no_csrf"])
+        self.assertEqual(r["no_part"].status, 404, r["no_part"])
+
+    def test_wrong_then_right(self):
+        r = S["r"]["console"]
+        self.assertEqual(r["wrong"].status, 200, r["wrong"])
+        [p] = r["wrong"].json["parts"]
+        self.assertEqual((p["opened"], p["tried"], p["attempts"], p["locked"]),
+                         (False, 1, 1, False), p)
+        self.assertTrue(p["why"])
+        self.assertEqual(r["right"].status, 200, r["right"])
+        [p] = r["right"].json["parts"]
+        self.assertTrue(p["opened"], p)
+        self.assertIsNone(p["why"])
+        self.assertEqual(len(r["followups"]), 1)
+        m = r["followups"][0][1]
+        self.assertIn("yamada (console)", m.get_body(("plain",)).get_content())
+        self.assertEqual(sorted(followup_members(m)), sorted(["見積書.pdf", "議事録.pdf"]))
+        self.assertEqual(held_status(r["qid"]), ["opened"])
+        # nothing is still held: a further try has nothing to open
+        self.assertEqual(r["again"].status, 404, r["again"])
+
+    def test_audit_trail_names_the_console_user(self):
+        r = S["r"]["console"]
+        evs = [e for e in events(r["qid"]) if e.get("action") in ("unlock-failed", "unlocked")]
+        self.assertEqual([e["action"] for e in evs], ["unlock-failed", "unlocked"], evs)
+        for e in evs:
+            self.assertEqual(e["actor"], "yamada")
+            self.assertEqual(e["source"], "127.0.0.1")
+            self.assertIn("yamada (console)", e["detail"])
+
+    def test_no_password_in_the_console_log(self):
+        with open(S["web_log"], encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for s in NoPasswordsKept.SECRETS:
+            self.assertNotIn(s, text)
+
+
+class Edges(unittest.TestCase):
+    def test_reply_with_another_recipient_refused(self):
+        """Consumed, the colleague would never get it: refused whole, with the reason."""
+        code, text = S["r"]["edges"]["mixed"]
+        self.assertEqual(code, 550, text)
+        self.assertIn("5.5.3", text)
+        self.assertEqual(at_sink("colleague@lgwan.example"), [])
+
+    def test_long_subject_opens_once(self):
+        """How it was opened (with the password mail's subject) is kept, cut to fit: the
+        part is marked opened and a resent password mail sends no second follow-up."""
+        r = S["r"]["edges"]
+        self.assertEqual(len(r["long_followups"]), 1)
+        self.assertEqual(r["long_status"], ["opened"])
+
+    def test_deleted_original_ends_its_parts_silently(self):
+        r = S["r"]["edges"]
+        self.assertEqual(r["delete"][0], 0, r["delete"])
+        self.assertEqual(r["purge"][0], 0, r["purge"])
+        self.assertEqual(r["gone_mails"], [])
+        self.assertEqual(r["gone_status"], ["expired"])
+        details = " ".join(e.get("detail") or "" for e in r["gone_events"])
+        self.assertIn("the original was removed", details)
 
 
 def main():

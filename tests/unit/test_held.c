@@ -402,6 +402,42 @@ static void test_expire(void **state)
     check_state(f->s, b, "2", "opened 0 IT user sato @1795000002");
 }
 
+/* A message IT deleted: its pending and locked parts can no longer be opened, so the next
+ * sweep hands them over (before their expiry) for ending, once; another message's parts stay
+ * pending. */
+static void test_fs_removed_original_ends_parts(void **state)
+{
+    fixture *f = *state;
+    char a[24], b[24], *err = NULL;
+    unsigned attempts;
+    int locked;
+    quar_held **l;
+    size_t n = 0;
+
+    put_one(f->s, T0, "s@example.jp", "r@city.lg.jp", a);
+    put_one(f->s, T0 + 10, "s@example.jp", "r@city.lg.jp", b);
+    assert_int_equal(quar_held_failed(f->s, a, "4", 50, 50, &attempts, &locked, &err), 0);
+    assert_int_equal(locked, 1);
+    assert_int_equal(quar_held_expire(f->s, T0 + DAY, &l, &n, &err), 0);
+    assert_int_equal(n, 0);
+    quar_held_list_free(l, n);
+    if (quar_remove(f->s, a, "deleted", &err) != 0)
+        fail_msg("remove: %s", err);
+    assert_int_equal(quar_held_expire(f->s, T0 + DAY, &l, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(l[0]->msg_id, a);
+    assert_string_equal(l[0]->part, "2");
+    assert_string_equal(l[1]->msg_id, a);
+    assert_string_equal(l[1]->part, "4");
+    quar_held_list_free(l, n);
+    check_state(f->s, a, "2", "expired 0 -");
+    check_state(f->s, a, "4", "expired 50 -");
+    check_state(f->s, b, "2", "pending 0 -");
+    assert_int_equal(quar_held_expire(f->s, T0 + DAY + 1, &l, &n, &err), 0);
+    assert_int_equal(n, 0);
+    quar_held_list_free(l, n);
+}
+
 /* One racer: its own connection to the store, then one call of the race's kind. */
 typedef struct racer {
     const char *dir, *id;
@@ -676,6 +712,7 @@ int main(void)
         ALL(test_open),
         ALL(test_expire),
         FS_ONLY(test_fs_races),
+        FS_ONLY(test_fs_removed_original_ends_parts),
         FS_ONLY(test_fs_migrate_v4),
     };
 

@@ -347,15 +347,308 @@ static void test_qid_valid(void **state)
     }
 }
 
+/* An unlock request round-trips; an empty part means every part still held (NULL). */
+static void test_unlock_roundtrip(void **state)
+{
+    milter_unlock u = {"Q-20261129-ABC123", "2", "Ab3#xY9!パス", "tanaka", "192.0.2.7"}, got;
+    milter_unlock all = {"Q-20261129-ABC123", "", "pw", NULL, NULL};
+    int sv[2];
+
+    (void)state;
+    pair(sv);
+    assert_int_equal(milter_unlock_send(sv[0], &u), 0);
+    assert_int_equal(milter_unlock_send(sv[0], &all), 0);
+    assert_int_equal(milter_unlock_recv(sv[1], &got), 0);
+    assert_string_equal(got.msg_id, "Q-20261129-ABC123");
+    assert_string_equal(got.part, "2");
+    assert_string_equal(got.password, "Ab3#xY9!パス");
+    assert_string_equal(got.actor, "tanaka");
+    assert_string_equal(got.source, "192.0.2.7");
+    milter_unlock_clear(&got);
+    assert_null(got.password);
+    assert_int_equal(milter_unlock_recv(sv[1], &got), 0);
+    assert_null(got.part);
+    assert_null(got.actor);
+    assert_string_equal(got.password, "pw");
+    milter_unlock_clear(&got);
+    milter_unlock_clear(NULL);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* An unlock request with a field out of bounds is not sent. */
+static void test_unlock_send_bounds(void **state)
+{
+    static char long_pw[MILTER_UNLOCK_PW_MAX + 2], max_pw[MILTER_UNLOCK_PW_MAX + 1];
+    static char long_field[MILTER_UNLOCK_FIELD_MAX + 2];
+    const struct {
+        milter_unlock u;
+        int rc;
+    } cases[] = {
+        {{"Q-1", NULL, max_pw, "a", "b"}, 0},       /* the longest password */
+        {{"Q-1", NULL, long_pw, "a", "b"}, -1},     /* one byte more */
+        {{"Q-1", NULL, "", "a", "b"}, -1},          /* empty password */
+        {{"Q-1", NULL, NULL, "a", "b"}, -1},        /* no password */
+        {{NULL, NULL, "pw", "a", "b"}, -1},         /* no id */
+        {{"", NULL, "pw", "a", "b"}, -1},           /* empty id */
+        {{"Q-1", long_field, "pw", "a", "b"}, -1},  /* part too long */
+        {{"Q-1", NULL, "pw", long_field, "b"}, -1}, /* actor too long */
+        {{"Q-1", NULL, "pw", "a", long_field}, -1}, /* source too long */
+        {{long_field, NULL, "pw", "a", "b"}, -1},   /* id too long */
+    };
+    milter_unlock got;
+    int sv[2];
+
+    (void)state;
+    memset(long_pw, 'p', sizeof(long_pw) - 1);
+    memset(max_pw, 'p', sizeof(max_pw) - 1);
+    memset(long_field, 'f', sizeof(long_field) - 1);
+    pair(sv);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case %zu\n", i);
+        errno = 0;
+        assert_int_equal(milter_unlock_send(sv[0], &cases[i].u), cases[i].rc);
+        if (cases[i].rc < 0) {
+            assert_int_equal(errno, EINVAL);
+            continue;
+        }
+        assert_int_equal(milter_unlock_recv(sv[1], &got), 0);
+        assert_int_equal(strlen(got.password), MILTER_UNLOCK_PW_MAX);
+        milter_unlock_clear(&got);
+    }
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Each field of an unlock request has its form, checked when it is sent and when it is
+ * received: whoever reaches the unlock socket must not write a line of its own into the log
+ * or a name that hides its text into the trail. */
+static void test_unlock_fields_of_their_form(void **state)
+{
+    const struct {
+        const char *id, *part, *actor, *source;
+        int ok;
+    } cases[] = {
+        {"Q-20261129-ABC123", "2.1", "山田", "::1", 1},        /* all of their form */
+        {"Q-20261129-ABC123", NULL, "", "", 1},                /* empty actor and source */
+        {"Q-1", NULL, "tanaka\nmugai-milter: opened", "a", 0}, /* a line in the actor */
+        {"Q-1", NULL, "tanaka\r", "a", 0},                     /* a control */
+        {"Q-1", NULL,
+         "evil\xe2\x80\xae"
+         "exe.pdf",
+         "a", 0},                                        /* U+202E */
+        {"Q-1", NULL, "\xff\xfe", "a", 0},               /* not UTF-8 */
+        {"Q-1", NULL, "tanaka", "192.0.2.7 spoofed", 0}, /* a blank in the source */
+        {"Q-1", NULL, "tanaka", "192.0.2.7\n", 0},       /* a line in the source */
+        {"Q-1\nX", NULL, "tanaka", "a", 0},              /* a line in the id */
+        {"Q-1 ", NULL, "tanaka", "a", 0},                /* a blank in the id */
+        {"Q-1", "2..1", "tanaka", "a", 0},               /* not a part path */
+        {"Q-1", ".2", "tanaka", "a", 0},
+        {"Q-1", "2.", "tanaka", "a", 0},
+        {"Q-1", "2/../1", "tanaka", "a", 0},
+        {"Q-1", "x", "tanaka", "a", 0},
+    };
+    milter_unlock got;
+    int sv[2];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        milter_unlock u = {(char *)cases[i].id, (char *)cases[i].part, "pw", (char *)cases[i].actor,
+                           (char *)cases[i].source};
+        milter_msg *m = milter_msg_new(MILTER_T_UNLOCK);
+
+        print_message("case %zu\n", i);
+        pair(sv);
+        errno = 0;
+        assert_int_equal(milter_unlock_send(sv[0], &u), cases[i].ok ? 0 : -1);
+        if (cases[i].ok) {
+            assert_int_equal(milter_unlock_recv(sv[1], &got), 0);
+            assert_string_equal(got.actor, cases[i].actor);
+            milter_unlock_clear(&got);
+        } else {
+            assert_int_equal(errno, EINVAL);
+        }
+        /* The same fields sent raw, as another process could: refused on receipt. */
+        milter_msg_put_str(m, cases[i].id);
+        milter_msg_put_str(m, cases[i].part);
+        milter_msg_put_str(m, "pw");
+        milter_msg_put_str(m, cases[i].actor);
+        milter_msg_put_str(m, cases[i].source);
+        assert_int_equal(milter_msg_send(sv[0], m, NULL, 0), 0);
+        assert_int_equal(milter_unlock_recv(sv[1], &got), cases[i].ok ? 0 : -1);
+        if (!cases[i].ok)
+            assert_null(got.actor);
+        milter_unlock_clear(&got);
+        milter_msg_free(m);
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+/* What a worker must refuse on the unlock socket: another type (a job), a descriptor, a
+ * password out of bounds, bytes left over; and an unlock request where a job is expected. */
+static void test_unlock_recv_refused(void **state)
+{
+    static char long_pw[MILTER_UNLOCK_PW_MAX + 2];
+    const struct {
+        uint32_t type;
+        const char *pw;
+        int with_fd, trailing;
+    } cases[] = {
+        {MILTER_T_UNLOCK, "pw", 0, 0},    /* well formed: accepted */
+        {MILTER_T_JOB, "pw", 0, 0},       /* another type */
+        {MILTER_T_UNLOCK, "pw", 1, 0},    /* with a descriptor */
+        {MILTER_T_UNLOCK, "", 0, 0},      /* empty password */
+        {MILTER_T_UNLOCK, long_pw, 0, 0}, /* password too long */
+        {MILTER_T_UNLOCK, NULL, 0, 0},    /* no password */
+        {MILTER_T_UNLOCK, "pw", 0, 1},    /* bytes left over */
+    };
+    milter_unlock got;
+    milter_job job;
+    int sv[2], fd = dup(0);
+
+    (void)state;
+    memset(long_pw, 'p', sizeof(long_pw) - 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        milter_msg *m = milter_msg_new(cases[i].type);
+
+        print_message("case %zu\n", i);
+        pair(sv);
+        milter_msg_put_str(m, "Q-20261129-ABC123");
+        milter_msg_put_str(m, NULL);
+        milter_msg_put_str(m, cases[i].pw);
+        milter_msg_put_str(m, "tanaka");
+        milter_msg_put_str(m, "192.0.2.7");
+        if (cases[i].trailing)
+            milter_msg_put_u32(m, 0);
+        assert_int_equal(milter_msg_send(sv[0], m, &fd, cases[i].with_fd ? 1 : 0), 0);
+        assert_int_equal(milter_unlock_recv(sv[1], &got), i == 0 ? 0 : -1);
+        if (i == 0)
+            assert_string_equal(got.password, "pw");
+        else
+            assert_null(got.msg_id);
+        milter_unlock_clear(&got);
+        /* The same request on the job socket is no job. */
+        if (i == 0) {
+            assert_int_equal(milter_msg_send(sv[0], m, NULL, 0), 0);
+            assert_int_equal(milter_job_recv(sv[1], &job), -1);
+        }
+        milter_msg_free(m);
+        close(sv[0]);
+        close(sv[1]);
+    }
+    close(fd);
+}
+
+/* An unlock answer round-trips with its parts; a busy one has none. */
+static void test_unlock_reply(void **state)
+{
+    milter_unlock_part parts[] = {{"2", 0, 1, 3, 0, "no password opened it"},
+                                  {"4", 1, 1, 0, 0, NULL}};
+    milter_unlock_reply r = {MILTER_UNLOCK_DONE, NULL, parts, 2}, got;
+    milter_unlock_reply busy = {MILTER_UNLOCK_BUSY, "no worker", NULL, 0};
+    int sv[2];
+
+    (void)state;
+    pair(sv);
+    assert_int_equal(milter_unlock_reply_send(sv[0], &r), 0);
+    assert_int_equal(milter_unlock_reply_send(sv[0], &busy), 0);
+    assert_int_equal(milter_unlock_reply_recv(sv[1], &got), 0);
+    assert_int_equal(got.status, MILTER_UNLOCK_DONE);
+    assert_null(got.text);
+    assert_int_equal(got.nparts, 2);
+    assert_string_equal(got.parts[0].part, "2");
+    assert_int_equal(got.parts[0].opened, 0);
+    assert_int_equal(got.parts[0].tried, 1);
+    assert_int_equal(got.parts[0].attempts, 3);
+    assert_string_equal(got.parts[0].why, "no password opened it");
+    assert_string_equal(got.parts[1].part, "4");
+    assert_int_equal(got.parts[1].opened, 1);
+    assert_null(got.parts[1].why);
+    milter_unlock_reply_clear(&got);
+    assert_int_equal(milter_unlock_reply_recv(sv[1], &got), 0);
+    assert_int_equal(got.status, MILTER_UNLOCK_BUSY);
+    assert_string_equal(got.text, "no worker");
+    assert_int_equal(got.nparts, 0);
+    milter_unlock_reply_clear(&got);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Malformed unlock answers are errors: no mark (a worker that died), an unknown status, a flag
+ * other than 0/1, a part without a name, more parts than allowed (not sent either). */
+static void test_unlock_reply_bad(void **state)
+{
+    const struct {
+        uint32_t status, nparts, opened, mark;
+        const char *part;
+    } cases[] = {
+        {MILTER_UNLOCK_DONE, 1, 1, MILTER_DONE, "2"}, /* well formed: accepted */
+        {MILTER_UNLOCK_DONE, 1, 1, 0, "2"},           /* no completion mark */
+        {9, 1, 1, MILTER_DONE, "2"},                  /* unknown status */
+        {MILTER_UNLOCK_DONE, 1, 2, MILTER_DONE, "2"}, /* opened is 0 or 1 */
+        {MILTER_UNLOCK_DONE, 1, 1, MILTER_DONE, NULL},
+        {MILTER_UNLOCK_DONE, MILTER_UNLOCK_MAX_PARTS + 1, 1, MILTER_DONE, "2"},
+    };
+    milter_unlock_part many[MILTER_UNLOCK_MAX_PARTS + 1];
+    milter_unlock_reply r = {MILTER_UNLOCK_DONE, NULL, many, MILTER_UNLOCK_MAX_PARTS + 1}, got;
+    int sv[2];
+
+    (void)state;
+    memset(many, 0, sizeof(many));
+    for (size_t i = 0; i < MILTER_UNLOCK_MAX_PARTS + 1; i++)
+        many[i].part = "1";
+    pair(sv);
+    errno = 0;
+    assert_int_equal(milter_unlock_reply_send(sv[0], &r), -1);
+    assert_int_equal(errno, EINVAL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        milter_msg *m = milter_msg_new(MILTER_T_UNLOCK_REPLY);
+
+        print_message("case %zu\n", i);
+        milter_msg_put_u32(m, cases[i].status);
+        milter_msg_put_str(m, NULL);
+        milter_msg_put_u32(m, cases[i].nparts);
+        for (uint32_t k = 0; k < cases[i].nparts; k++) {
+            milter_msg_put_str(m, cases[i].part);
+            milter_msg_put_u32(m, cases[i].opened);
+            milter_msg_put_u32(m, 1);
+            milter_msg_put_u32(m, 0);
+            milter_msg_put_u32(m, 0);
+            milter_msg_put_str(m, NULL);
+        }
+        if (cases[i].mark)
+            milter_msg_put_u32(m, cases[i].mark);
+        assert_int_equal(milter_msg_send(sv[0], m, NULL, 0), 0);
+        assert_int_equal(milter_unlock_reply_recv(sv[1], &got), i == 0 ? 0 : -1);
+        assert_int_equal(got.nparts, i == 0 ? 1 : 0);
+        milter_unlock_reply_clear(&got);
+        milter_msg_free(m);
+    }
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_bad_messages),
-        cmocka_unit_test(test_job_trailing),   cmocka_unit_test(test_job_fd),
-        cmocka_unit_test(test_job_without_fd), cmocka_unit_test(test_reply),
-        cmocka_unit_test(test_reply_no_mark),  cmocka_unit_test(test_reply_bad),
-        cmocka_unit_test(test_fd_channel),     cmocka_unit_test(test_too_many_fds),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_bad_messages),
+        cmocka_unit_test(test_job_trailing),
+        cmocka_unit_test(test_job_fd),
+        cmocka_unit_test(test_job_without_fd),
+        cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_reply_no_mark),
+        cmocka_unit_test(test_reply_bad),
+        cmocka_unit_test(test_fd_channel),
+        cmocka_unit_test(test_too_many_fds),
         cmocka_unit_test(test_qid_valid),
+        cmocka_unit_test(test_unlock_roundtrip),
+        cmocka_unit_test(test_unlock_send_bounds),
+        cmocka_unit_test(test_unlock_recv_refused),
+        cmocka_unit_test(test_unlock_reply),
+        cmocka_unit_test(test_unlock_reply_bad),
+        cmocka_unit_test(test_unlock_fields_of_their_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,11 @@
  * tests/unit/test_unlock.c - opening held encrypted attachments (san_unlock):
  * WinZip AES and ZipCrypto zips with Japanese member names (CP932 without the
  * UTF-8 flag, UTF-8 with it) holding a PDF and a docx, a password-protected
- * PDF, a zip bomb behind a password, garbage, and types that cannot be opened,
- * through the real jail, mugai-render's unlock mode and LibreOffice. Whatever
- * happens, no candidate may appear in the log, a reason or an output file.
+ * PDF, a zip bomb behind a password, hostile zips and 7z (an empty encrypted
+ * member, no encryption at all, symbolic links), garbage, and types that cannot
+ * be opened, through the real jail, mugai-render's unlock mode and LibreOffice.
+ * Whatever happens, no candidate may appear in the log, a reason or an output
+ * file.
  *
  * Runs as root in CI (the jail's namespaces); makes its inputs itself
  * (libarchive's writer encrypts the zips, qpdf the PDF).
@@ -587,6 +589,157 @@ static void test_7z(void **state)
     g_free(pw);
 }
 
+/* A ZipCrypto zip whose only encrypted member is empty (made by 7-Zip: libarchive's writer
+ * leaves an empty member unencrypted), beside a plain one: nothing in it can tell the right
+ * password from a wrong one that passes ZipCrypto's one-byte header check, so no candidate
+ * may be said to open it (the wrong one, first, would be). */
+static void test_zip_empty_member(void **state)
+{
+    char *dir = g_build_filename(workdir, "empty-member", NULL);
+    char *path = g_build_filename(workdir, "empty-member.zip", NULL);
+    char *pw = g_strdup_printf("-p%s", RIGHT);
+    char *eargv[] = {SEVENZIP, "a",  "-bso0", "-bsp0",     "-tzip", "-mem=ZipCrypto",
+                     pw,       path, "--",    "empty.txt", NULL};
+    char *pargv[] = {SEVENZIP, "a", "-bso0", "-bsp0", "-tzip", path, "--", "note.txt", NULL};
+    outcome o;
+
+    (void)state;
+    if (access(SEVENZIP, X_OK) != 0) {
+        print_message("# skipped: no %s (Debian's 7zip)\n", SEVENZIP);
+        return;
+    }
+    char *pwd = g_get_current_dir();
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chdir(dir), 0);
+    assert_true(g_file_set_contents("empty.txt", "", 0, NULL));
+    assert_true(g_file_set_contents("note.txt", "a note\n", -1, NULL));
+    run(eargv);
+    run(pargv);
+    assert_int_equal(chdir(pwd), 0);
+    char *fake = zipcrypto_false_pass(path);
+    const char *cands[] = {fake, RIGHT};
+    unlock_file(path, "empty-member.zip", cands, 2, "out-empty-member", &o);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.which, -1);
+    assert_int_equal(o.r.verdict, SAN_FAILED);
+    assert_non_null(strstr(o.r.reason, "no encrypted member of the zip holds data"));
+    assert_null(o.r.output_path);
+    san_result_clear(&o.r);
+    g_free(fake);
+    g_free(pwd);
+    g_free(pw);
+    g_free(path);
+    g_free(dir);
+}
+
+/* A PDF with no password, which poppler opens whatever password it is given: no candidate
+ * opens it. Nor does one open what is not a PDF though "%PDF-" is in its first bytes (a tar
+ * whose first member, so named, is test_pdf's encrypted PDF): the candidates reach no PDF
+ * but the input itself, not one inside it. */
+static void test_pdf_lookalike(void **state)
+{
+    size_t len = 0;
+    char *pdf = make_pdf(&len);
+    char *path = g_build_filename(workdir, "lookalike.tar", NULL);
+    struct archive *w = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+    const char *cands[] = {"lookalike-wrong-1", RIGHT_JA};
+    char *locked = g_build_filename(workdir, "locked.pdf", NULL), *enc = NULL;
+    size_t enc_len = 0;
+    outcome o;
+
+    (void)state;
+    char *plain = g_build_filename(workdir, "nopassword.pdf", NULL);
+    assert_true(g_file_set_contents(plain, pdf, (gssize)len, NULL));
+    unlock_file(plain, "nopassword.pdf", cands, 2, "out-nopassword", &o);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.which, -1);
+    assert_int_equal(o.r.verdict, SAN_FAILED);
+    assert_non_null(strstr(o.r.reason, "the PDF opens without a password"));
+    assert_null(o.r.output_path);
+    san_result_clear(&o.r);
+    g_free(plain);
+    assert_int_equal(archive_write_set_format_ustar(w), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(w, path), ARCHIVE_OK);
+    archive_entry_copy_pathname(e, "%PDF-1.7.pdf");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    assert_true(g_file_get_contents(locked, &enc, &enc_len, NULL));
+    archive_entry_set_size(e, (la_int64_t)enc_len);
+    assert_int_equal(archive_write_header(w, e), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(w, enc, enc_len), (la_ssize_t)enc_len);
+    assert_int_equal(archive_write_close(w), ARCHIVE_OK);
+    archive_entry_free(e);
+    archive_write_free(w);
+    unlock_file(path, "lookalike.tar", cands, 2, "out-lookalike", &o);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.which, -1);
+    assert_int_equal(o.tried, 0);
+    san_result_clear(&o.r);
+    g_free(enc);
+    g_free(locked);
+    g_free(pdf);
+    g_free(path);
+}
+
+/* Hostile 7z: one that needs no password is opened by none of the candidates (7-Zip would
+ * pass it with any); one with symbolic links (to /etc/passwd, to /) gives only its regular
+ * file, nothing from outside the jail's work directory. */
+static void test_7z_hostile(void **state)
+{
+    char *dir = g_build_filename(workdir, "7z-hostile", NULL);
+    char *file = g_build_filename(dir, "note.txt", NULL);
+    char *plain = g_build_filename(workdir, "plain.7z", NULL);
+    char *links = g_build_filename(workdir, "links.7z", NULL);
+    char *pw = g_strdup_printf("-p%s", RIGHT);
+    char *pargv[] = {SEVENZIP, "a", "-bso0", "-bsp0", plain, file, NULL};
+    char *largv[] = {SEVENZIP, "a",  "-bso0",    "-bsp0",  "-snl", "-mhe=on", pw,
+                     links,    "--", "note.txt", "passwd", "root", NULL};
+    const char *cands[] = {"7z-hostile-wrong", RIGHT};
+    outcome o;
+    char *data = NULL;
+    size_t len = 0;
+
+    (void)state;
+    if (access(SEVENZIP, X_OK) != 0) {
+        print_message("# skipped: no %s (Debian's 7zip)\n", SEVENZIP);
+        return;
+    }
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_true(g_file_set_contents(file, "a note\n", -1, NULL));
+    run(pargv);
+    unlock_file(plain, "plain.7z", cands, 2, "out-7z-plain", &o);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.which, -1);
+    assert_int_equal(o.r.verdict, SAN_FAILED);
+    assert_non_null(strstr(o.r.reason, "the 7z opens without a password"));
+    assert_null(o.r.output_path);
+    san_result_clear(&o.r);
+    /* 7-Zip stores the links as links (-snl); it runs in dir to name them relatively. */
+    char *pwd = g_get_current_dir();
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(symlink("/etc/passwd", "passwd"), 0);
+    assert_int_equal(symlink("/", "root"), 0);
+    run(largv);
+    assert_int_equal(chdir(pwd), 0);
+    g_free(pwd);
+    unlock_file(links, "links.7z", cands, 2, "out-7z-links", &o);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.which, 1);
+    assert_int_equal(o.r.verdict, SAN_SANITIZED);
+    assert_int_equal(o.r.nmembers, 1);
+    assert_string_equal(o.r.members[0].name, "note.txt");
+    assert_true(g_file_get_contents(o.r.output_path, &data, &len, NULL));
+    assert_null(g_strstr_len(data, (gssize)len, "root:"));
+    g_free(data);
+    san_result_clear(&o.r);
+    g_free(dir);
+    g_free(file);
+    g_free(plain);
+    g_free(links);
+    g_free(pw);
+}
+
 /* Inputs that cannot be opened: a verdict each, no crash, nothing tried where the type
  * cannot be opened at all. */
 static void test_garbage(void **state)
@@ -788,6 +941,9 @@ int main(void)
         cmocka_unit_test(test_pdf),
         cmocka_unit_test(test_bomb),
         cmocka_unit_test(test_7z),
+        cmocka_unit_test(test_zip_empty_member),
+        cmocka_unit_test(test_7z_hostile),
+        cmocka_unit_test(test_pdf_lookalike),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_through_spawner),
         cmocka_unit_test(test_no_password_leaks),

@@ -1110,6 +1110,260 @@ class ApiTest(unittest.TestCase):
         self.assertEqual((r.json["ok"], r.json["first_bad"]), (False, gone + 1), r.json)
 
 
+class UnlockApiTest(unittest.TestCase):
+    """POST messages/ID/unlock and the held parts of GET messages/ID, against a store whose
+    message holds an encrypted zip, with no gateway running (its socket directory is empty,
+    then holds a stale socket, then one that hangs up). The real gateway's side is tested
+    end to end in tests/postfix/test_ppap.py."""
+
+    SECRET = "Zip-%s-pass" % secrets.token_hex(6)
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("bsdtar"):
+            raise unittest.SkipTest("bsdtar (libarchive-tools) makes the encrypted zip")
+        cls.tmp = tempfile.mkdtemp(prefix="mugai-web-unlock-")
+        cls.h = h = wh.WebHarness(os.path.join(cls.tmp, "w"), BUILD, sink=False)
+        cls.spool = os.path.join(h.dir, "spool")
+        os.makedirs(cls.spool)
+        os.chmod(cls.spool, 0o711)
+        with open(h.conf, "a", encoding="utf-8") as f:
+            f.write("\n[milter]\nspool_dir = %s\njob_timeout = 10\nqueue_wait = 1\n" % cls.spool)
+        h.add_user("rita", "reviewer", PASSWORDS["rita"])
+        h.add_user("aud", "auditor", PASSWORDS["aud"])
+        ids = h.put_messages({
+            "held.eml": wh.eml("暗号化ZIP", sender="sender@vendor.example",
+                               attachments=[("見積.zip", "application/zip",
+                                             wh.encrypted_zip(cls.tmp, cls.SECRET))]),
+            "held2.eml": wh.eml("暗号化ZIP 2", sender="sender@vendor.example",
+                                attachments=[("別紙.zip", "application/zip",
+                                              wh.encrypted_zip(cls.tmp, cls.SECRET))]),
+            "plain.eml": wh.eml("平文", sender="sender@vendor.example"),
+        })
+        cls.held, cls.held2, cls.plain = ids["held.eml"], ids["held2.eml"], ids["plain.eml"]
+        h.start()
+        cls.rita = h.client()
+        assert cls.rita.login("rita", PASSWORDS["rita"]).status == 200
+        cls.aud = h.client()
+        assert cls.aud.login("aud", PASSWORDS["aud"]).status == 200
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.close()
+        if os.environ.get("MUGAI_KEEP"):
+            print("work directory kept:", cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def error(self, r, code):
+        self.assertEqual(r.status, code, "%r\n%s" % (r, self.h.tail_log(10)))
+        self.assertTrue(r.json.get("error"), r)
+        return r.json["error"]
+
+    def unlock(self, body, client=None, item=None, **kw):
+        return (client or self.rita).post("messages/%s/unlock" % (item or self.held), body, **kw)
+
+    def test_1_the_page_lists_held_parts(self):
+        m = self.rita.get("messages/" + self.held).json
+        self.assertEqual(len(m["held"]), 1, m["held"])
+        p = m["held"][0]
+        self.assertEqual((p["filename"], p["status"], p["attempts"]), ("見積.zip", "pending", 0))
+        self.assertIsNone(p["opened"])
+        self.assertIsNone(p["opened_by"])
+        self.assertGreater(p["expires"], time.time())
+        self.assertEqual(self.rita.get("messages/" + self.plain).json["held"], [])
+
+    def test_2_no_gateway_is_503(self):
+        err = self.error(self.unlock({"password": self.SECRET}), 503)
+        self.assertEqual(err, "the gateway (mugai-milter) is not running")
+        # a socket left by a gateway that stopped: nobody listens on it
+        import socket
+        path = os.path.join(self.spool, "unlock.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        os.chmod(path, 0o666)
+        s.close()
+        try:
+            err = self.error(self.unlock({"part": "2", "password": self.SECRET}), 503)
+            self.assertEqual(err, "the gateway (mugai-milter) is not running")
+        finally:
+            os.unlink(path)
+
+    def test_3_a_gateway_that_hangs_up_is_502(self):
+        import socket
+        path = os.path.join(self.spool, "unlock.sock")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        os.chmod(path, 0o666)
+        srv.listen(1)
+        got = []
+
+        def serve():
+            c, _ = srv.accept()
+            got.append(c.recv(4096))
+            c.close()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            self.error(self.unlock({"password": self.SECRET}), 502)
+        finally:
+            t.join(10)
+            srv.close()
+            os.unlink(path)
+        # what went to the gateway: the typed unlock request with the id and the password
+        self.assertTrue(got and got[0][:4] == b"MGJ1", got)
+        self.assertIn(self.held.encode(), got[0])
+        self.assertIn(self.SECRET.encode(), got[0])
+        self.assertIn(b"rita", got[0])
+
+    def test_4_roles_and_csrf(self):
+        self.assertIn("role", self.error(self.unlock({"password": self.SECRET},
+                                                     client=self.aud), 403))
+        self.assertIn("CSRF", self.error(self.unlock({"password": self.SECRET}, csrf=False), 403))
+        self.error(self.unlock({"password": self.SECRET}, headers={"X-CSRF-Token": "0" * 64}),
+                   403)
+        self.error(self.h.client().post("messages/%s/unlock" % self.held,
+                                        {"password": self.SECRET}), 401)
+
+    def test_5_bad_requests(self):
+        for body in ({}, {"password": ""}, {"password": "x" * 513}, {"password": 12345},
+                     {"password": ["a"]}, {"password": "ok", "part": 2},
+                     {"password": "ok", "part": "../2"}, {"password": "ok", "part": "2."},
+                     {"password": "ok", "part": "1" * 65}):
+            with self.subTest(body=body):
+                self.error(self.unlock(body), 400)
+        self.error(self.unlock('{"password": "a\\u0000b"}'), 400)
+        self.error(self.unlock(b'{"password": "\xff\xfe-not-utf-8"}'), 400)
+        self.error(self.unlock('{"password": "\\udc80-lone-surrogate"}'), 400)
+
+    def test_6_unknown_item_or_part_is_404(self):
+        self.assertIn("no held", self.error(self.unlock({"password": "x"}, item=self.plain), 404))
+        self.error(self.unlock({"password": "x"}, item="Q-20000101-AAAAAA"), 404)
+        self.assertIn("no such held part",
+                      self.error(self.unlock({"part": "3", "password": "x"}), 404))
+
+    def gateway(self, answers, hold=0.0):
+        """Listen on SPOOL/unlock.sock as the gateway would (root's socket, as mugai-milter
+        makes it): each connection's request is read and answered with the next of answers
+        (bytes, or None to hang up) after hold seconds. Returns the thread, the listening
+        socket and the list of requests read."""
+        import socket
+        path = os.path.join(self.spool, "unlock.sock")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        os.chmod(path, 0o666)
+        srv.listen(8)
+        got = []
+
+        def serve():
+            for answer in answers:
+                c, _ = srv.accept()
+                c.settimeout(10)
+                got.append(c.recv(4096))
+                time.sleep(hold)
+                if answer is not None:
+                    c.sendall(answer)
+                c.close()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        return t, srv, got
+
+    def gateway_stop(self, t, srv):
+        t.join(15)
+        srv.close()
+        os.unlink(os.path.join(self.spool, "unlock.sock"))
+
+    @staticmethod
+    def answer(status, parts=(), text=None, mark=0x444F4E45):
+        """An unlock answer in the gateway's typed messages (milter/proto.c): status, text,
+        the parts (part, opened, tried, attempts, locked, why), the completion mark."""
+        import struct
+
+        def s(v):
+            if v is None:
+                return struct.pack("!I", 0xFFFFFFFF)
+            b = v.encode("utf-8")
+            return struct.pack("!I", len(b)) + b
+        body = struct.pack("!I", status) + s(text) + struct.pack("!I", len(parts))
+        for part, opened, tried, attempts, locked, why in parts:
+            body += s(part) + struct.pack("!IIII", opened, tried, attempts, locked) + s(why)
+        body += struct.pack("!I", mark)
+        return struct.pack("!III", 0x4D474A31, 4, len(body)) + body
+
+    def test_7_one_unlock_waits_at_a_time(self):
+        """An unlock waiting on the gateway holds one of the console's threads: a second one
+        is refused at once rather than holding another, and other requests are served."""
+        wrong = self.answer(0, [("2", 0, 1, 1, 0, "no password opened it")])
+        t, srv, got = self.gateway([wrong], hold=4)
+        first = {}
+        try:
+            th = threading.Thread(target=lambda: first.update(r=self.unlock(
+                {"password": "wrong-one"})))
+            th.start()
+            self.assertTrue(wh.wait_until(lambda: got, 10), "the first unlock reached no one")
+            t0 = time.monotonic()
+            err = self.error(self.unlock({"password": "another"}), 503)
+            self.assertIn("another held attachment is being opened", err)
+            self.assertEqual(self.rita.get("messages/" + self.held).status, 200)
+            self.assertLess(time.monotonic() - t0, 3, "the others waited for the gateway")
+            th.join(30)
+        finally:
+            self.gateway_stop(t, srv)
+        self.assertEqual(first["r"].status, 200, first["r"])
+        self.assertEqual(first["r"].json["parts"][0]["attempts"], 1)
+        self.assertEqual(len(got), 1, "the refused one never reached the gateway")
+
+    def test_8_a_broken_answer_is_502(self):
+        bad = [self.answer(9), self.answer(0, [("2", 2, 1, 1, 0, None)]),
+               self.answer(0, [("2", 0, 1, 1, 0, None)], mark=0)]
+        t, srv, got = self.gateway(bad)
+        try:
+            for _ in bad:
+                err = self.error(self.unlock({"password": "x"}), 502)
+                self.assertEqual(err, "the gateway ended the request unanswered")
+        finally:
+            self.gateway_stop(t, srv)
+        self.assertEqual(len(got), 3)
+
+    def test_8z_passwords_per_message_are_limited(self):
+        """The gateway tries the console's passwords as IT, past the lock: one message takes
+        five within five minutes, counting only those the gateway took (not one it was too
+        busy for, nor one that never reached it), whatever case its id is written in."""
+        busy = self.answer(3, text="no sanitizer worker free within queue_wait")
+        wrong = self.answer(0, [("2", 0, 1, 1, 0, "no password opened it")])
+        self.error(self.unlock({"password": "x"}, item=self.held2), 503)  # no gateway: free
+        t, srv, got = self.gateway([busy] + [wrong] * 5)
+        try:
+            self.error(self.unlock({"password": "x"}, item=self.held2), 503)  # busy: free
+            codes = [self.unlock({"password": "x%d" % i}, item=self.held2).status
+                     for i in range(5)]
+            r = self.unlock({"part": "2", "password": "y"}, item=self.held2.lower())
+        finally:
+            self.gateway_stop(t, srv)
+        self.assertEqual(codes, [200] * 5)
+        self.assertEqual(len(got), 6, "the refused one never reached the gateway")
+        err = self.error(r, 429)
+        self.assertRegex(err, r"^5 passwords were tried on this message within 5 minutes; "
+                              r"try again in \d+ s$")
+        with open(self.h.log, encoding="utf-8", errors="replace") as f:
+            self.assertIn("5 passwords within 300 s already; refused", f.read())
+
+    def test_9_password_nowhere(self):
+        with open(self.h.log, encoding="utf-8", errors="replace") as f:
+            self.assertNotIn(self.SECRET, f.read())
+        con = sqlite3.connect(self.h.db)
+        try:
+            for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                    "name NOT IN ('blobs', 'msg_texts')"):
+                self.assertNotIn(self.SECRET, repr(con.execute("SELECT * FROM %s" % t)
+                                                   .fetchall()), t)
+        finally:
+            con.close()
+        # nothing about an unlock that never reached the gateway is recorded as done
+        evs = self.rita.get("messages/" + self.held).json["events"]
+        self.assertFalse([e for e in evs if e["action"].startswith("unlock")], evs)
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: test_api.py BUILD_DIR [unittest args]")

@@ -14,6 +14,7 @@ usage: test_browser.py BUILD_DIR
 """
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -528,6 +529,84 @@ class BrowserTest(unittest.TestCase):
         self.sign_in(d, "kato")
         d.get(self.base + "/#/messages/%E0%A4%A")
         self.text_in(d, (By.ID, "main"), "no such message", "the answer to a malformed link")
+        self.assert_clean_console(d)
+
+
+class HeldBrowserTest(unittest.TestCase):
+    """A message whose encrypted zip is held, in a store with no gateway running: the page
+    lists the held part, offers a reviewer a password field (never an auditor), posts it and
+    shows the answer as text."""
+
+    wait, text_in, sign_in, open_message, assert_clean_console, assert_nothing_ran = (
+        BrowserTest.wait, BrowserTest.text_in, BrowserTest.sign_in, BrowserTest.open_message,
+        BrowserTest.assert_clean_console, BrowserTest.assert_nothing_ran)
+    driver = BrowserTest.driver
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("bsdtar"):
+            raise unittest.SkipTest("bsdtar (libarchive-tools) makes the encrypted zip")
+        cls.tmp = tempfile.TemporaryDirectory(prefix="web-browser-held-")
+        cls.h = webharness.WebHarness(cls.tmp.name, BUILD, sink=False)
+        try:
+            with open(cls.h.conf, "a", encoding="utf-8") as f:  # no gateway: nothing listens
+                f.write("\n[milter]\nspool_dir = %s\n" % os.path.join(cls.tmp.name, "spool"))
+            for name in ("sato", "kato"):
+                cls.h.add_user(name, ROLES[name], PASSWORDS[name])
+            zipped = webharness.encrypted_zip(cls.tmp.name, "secret-zip-pw")
+            cls.mid = cls.h.put_messages({"held.eml": webharness.eml(
+                "暗号化ファイルの送付", sender="vendor@example.com",
+                attachments=[(IMG + "見積.zip", "application/zip", zipped)])})["held.eml"]
+            cls.h.start()
+        except BaseException:
+            cls.h.close()
+            cls.tmp.cleanup()
+            raise
+        cls.base = "http://127.0.0.1:%d" % cls.h.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.close()
+        cls.tmp.cleanup()
+
+    def held_row(self, d):
+        self.text_in(d, (By.ID, "held"), "パスワード待ち", "the held section")
+        rows = d.find_elements(By.CSS_SELECTOR, "#held table.held tbody tr")
+        self.assertEqual(len(rows), 1)
+        return rows[0].find_elements(By.TAG_NAME, "td")
+
+    def test_01_reviewer_posts_a_password(self):
+        d = self.driver()
+        self.sign_in(d, "sato")
+        self.open_message(d, self.mid)
+        cells = self.held_row(d)
+        self.assertEqual(cells[1].text, IMG + "見積.zip")
+        pw = d.find_element(By.ID, "unlock-pw-0")
+        self.assertEqual(pw.get_attribute("type"), "password")
+        # never filled in with the console's saved sign-in; never part of a form submission
+        self.assertEqual(pw.get_attribute("autocomplete"), "new-password")
+        self.assertFalse(d.execute_script("return arguments[0].hasAttribute('name')", pw))
+        self.assertEqual(d.find_element(By.ID, "unlock-form-0").get_attribute("method"), "post")
+        d.find_element(By.ID, "unlock-submit-0").click()
+        self.text_in(d, (By.ID, "unlock-out-0"), "パスワードを入力してください",
+                     "the empty password refused in the page")
+        pw.send_keys("secret-zip-pw")
+        d.find_element(By.ID, "unlock-submit-0").click()
+        self.text_in(d, (By.ID, "unlock-out-0"), "the gateway (mugai-milter) is not running",
+                     "the console's answer without a gateway")
+        self.assertEqual(pw.get_attribute("value"), "", "the field is emptied once sent")
+        self.assertNotIn("secret-zip-pw", d.current_url)
+        self.assertNotIn("secret-zip-pw", d.page_source)
+        self.assertTrue(d.find_element(By.ID, "unlock-submit-0").is_enabled())
+        self.assert_nothing_ran(d)
+        self.assert_clean_console(d)
+
+    def test_02_auditor_sees_the_state_without_a_form(self):
+        d = self.driver()
+        self.sign_in(d, "kato")
+        self.open_message(d, self.mid)
+        self.held_row(d)
+        self.assertEqual(d.find_elements(By.CSS_SELECTOR, "form.unlock"), [])
         self.assert_clean_console(d)
 
 

@@ -92,6 +92,20 @@ def eml(subject, sender="sender@example.com", to="somu@city.example.lg.jp", body
     return m.as_bytes()
 
 
+def encrypted_zip(workdir, password, name="見積.txt", text="見積金額 100 円\n"):
+    """A WinZip AES zip of one text file (bytes), as a sender makes one (bsdtar, from
+    libarchive-tools): the engine holds it for its password."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="zip-", dir=workdir)
+    with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+        f.write(text)
+    subprocess.run(["bsdtar", "--format", "zip", "--options", "zip:encryption=aes256",
+                    "--passphrase", password, "-cf", "a.zip", name], cwd=d, check=True,
+                   env=dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8"))
+    with open(os.path.join(d, "a.zip"), "rb") as f:
+        return f.read()
+
+
 # ---------------------------------------------------------------- the release listener
 
 

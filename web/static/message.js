@@ -1,7 +1,9 @@
 // message.js - one stored message as the store recorded it: envelope, decoded
-// headers, every part and its fate, the text the recipients received, its requests
-// and history; and the requests the signed-in role may make. Every value shown
-// came from the sender's side of the gateway and is set as text only.
+// headers, every part and its fate, its held encrypted attachments, the text the
+// recipients received, its requests and history; the requests the signed-in role
+// may make, and the password that opens a held attachment (handed to the gateway,
+// kept nowhere in the page). Every value shown came from the sender's side of the
+// gateway and is set as text only.
 import * as api from "./api.js";
 import { h, field, select, table, dl, timeEl, fmtSize, addrs, messageHref, note } from "./dom.js";
 import { t } from "./i18n.js";
@@ -48,6 +50,65 @@ function parts(m) {
     p.signature ? h("strong", { class: "signature" }, p.signature) : "",
     p.sha256 ? h("span", { class: "mono hash", title: p.sha256 }, p.sha256.slice(0, 16) + "…") : ""]);
   return h("div", { class: "scroll" }, table(null, head, rows, "parts"));
+}
+
+// The text saying what became of one held part the gateway tried.
+function unlockText(p) {
+  if (p.opened) return note("ok", t("held.opened", { part: p.part }));
+  if (p.locked) return note("error", t("held.locked", { part: p.part }));
+  if (p.tried) return note("error", t("held.wrong", { part: p.part, n: p.attempts }));
+  return note("error", t("held.notOpened", { part: p.part, why: p.why || "" }));
+}
+
+// Hand the password typed in f to the gateway for part p of m; say what became of it. The
+// field is emptied whatever the answer.
+async function sendUnlock(ev, m, p, f) {
+  ev.preventDefault();
+  f.out.replaceChildren();
+  const password = f.password.value;
+  f.password.value = "";
+  if (!password) return f.out.append(note("error", t("held.empty")));
+  f.button.disabled = true;
+  try {
+    const r = await api.post("messages/" + encodeURIComponent(m.id) + "/unlock", { part: p.part, password });
+    const mine = (r.parts || []).filter((x) => x.part === p.part);
+    f.out.append(...mine.map(unlockText));
+    f.button.disabled = mine.some((x) => x.opened);
+  } catch (e) {
+    if (e.status !== 401) f.out.append(note("error", t("error", { msg: e.message })));
+    f.button.disabled = false;
+  }
+}
+
+// The password form of a held part that can still be opened (pending, or locked: IT opens
+// those too), for a reviewer or an admin. The field has no name, so that no form submission
+// the page does not make itself could carry it (into a URL, a history, a log), and asks for
+// a new password, so that the browser never fills in the console's own saved sign-in.
+function unlockForm(m, p, i) {
+  if (!api.canRequest() || (p.status !== "pending" && p.status !== "locked")) return null;
+  const pw = field(t("held.password", { part: p.part, name: p.filename || "" }),
+    { id: "unlock-pw-" + i, type: "password", autocomplete: "new-password", maxlength: 512 });
+  const button = h("button", { type: "submit", id: "unlock-submit-" + i }, t("held.open"));
+  const out = h("div", { class: "out", id: "unlock-out-" + i });
+  const form = h("form", { class: "unlock", id: "unlock-form-" + i, method: "post", autocomplete: "off" },
+    pw.node, h("div", { class: "buttons" }, button), out);
+  const f = { password: pw.input, button, out };
+  form.addEventListener("submit", (ev) => sendUnlock(ev, m, p, f));
+  return form;
+}
+
+// The held encrypted parts with their state, and a password form for each still held.
+function held(m) {
+  const hs = m.held || [];
+  const head = [t("held.part"), t("held.filename"), t("held.status"), t("held.attempts"), t("held.expires"),
+    t("held.openedBy")];
+  const rows = hs.map((p) => [p.part, h("span", { class: "filename" }, p.filename || ""),
+    h("span", { class: "tag h-" + p.status }, t("heldstatus." + p.status)),
+    h("span", { class: "num" }, String(p.attempts ?? 0)), p.expires ? timeEl(p.expires, p.expires_iso) : "",
+    p.opened_by || ""]);
+  const forms = hs.map((p, i) => unlockForm(m, p, i)).filter(Boolean);
+  return [h("div", { class: "scroll" }, table(null, head, rows, "held")),
+    forms.length ? h("p", { class: "hint" }, t("held.hint")) : null, forms];
 }
 
 // The history of the message (its audit events), oldest first as it happened.
@@ -123,6 +184,7 @@ export async function render(ctx) {
     h("h1", { id: "msg-subject" }, m.subject || t("nosubject")),
     section("envelope", t("msg.envelope"), envelope(m)),
     section("parts", t("msg.parts"), parts(m)),
+    (m.held || []).length ? section("held", t("msg.held"), held(m)) : null,
     section("clean-text", t("msg.cleanText"),
       m.clean_text ? h("pre", { class: "clean", id: "clean-text-body" }, m.clean_text) : note("info", t("msg.noText"))),
     section("actions", t("msg.actions"), requestForm(m, ctx) || note("info", t("msg.readOnly"))),
