@@ -69,8 +69,9 @@ typedef struct conf {
     unsigned release_port;
     char *release_helo;
     /* [milter] */
-    char *milter_socket; /* "unix:/path" or "inet:port@host" */
-    char *milter_user;   /* run as this user after binding; empty: stay */
+    char *milter_socket;       /* "unix:/path" or "inet:port@host" */
+    char *milter_user;         /* run as this user after binding; empty: stay */
+    char *milter_socket_group; /* group of the milter socket and its directory ("": the user's) */
     char *milter_pid_file;
     char *milter_spool_dir;
     unsigned milter_workers;

@@ -158,6 +158,10 @@ const conf_param conf_params[] = {
       "which must then not be root. Started as root, it first creates the socket's directory "
       "(0750), the spool and the quarantine directory for that user when they are missing, "
       "then becomes that user in a user namespace of its own."),
+    S("milter", "socket_group", "postfix", NULL, milter_socket_group,
+      "Group given the unix milter socket (0660) and its directory (0750), so that Postfix "
+      "reaches it without being in the milter user's group, which owns the quarantine; empty "
+      "gives them the milter user's own group."),
     S("milter", "pid_file", "/run/mugai/mugai-milter.pid", NULL, milter_pid_file,
       "File holding the process id of mugai-milter; empty for none."),
     S("milter", "spool_dir", "/var/spool/mugai", NULL, milter_spool_dir,

@@ -205,9 +205,26 @@ static int dir_for_user(const char *dir, mode_t mode, const struct passwd *pw)
     return chown(dir, pw->pw_uid, pw->pw_gid);
 }
 
-/* The directory of a unix milter socket, for the milter user (Postfix reaches it through
- * the group). */
-static int socket_dir_prepare(const char *sock, const struct passwd *pw)
+/* The group the milter socket and its directory get: [milter] socket_group (Postfix's), so
+ * that Postfix need not be in the milter user's group, which owns the quarantine; the milter
+ * user's own group when it is empty or unknown (said). */
+static gid_t socket_gid(const conf *c, const struct passwd *pw)
+{
+    const struct group *g;
+
+    if (!c->milter_socket_group || !*c->milter_socket_group)
+        return pw->pw_gid;
+    g = getgrnam(c->milter_socket_group);
+    if (g)
+        return g->gr_gid;
+    mg_warn("[milter] socket_group %s: no such group; the milter socket gets group %lu",
+            c->milter_socket_group, (unsigned long)pw->pw_gid);
+    return pw->pw_gid;
+}
+
+/* The directory of a unix milter socket, the milter user's with group gid, 0750 (Postfix
+ * reaches it through the group). */
+static int socket_dir_prepare(const char *sock, const struct passwd *pw, gid_t gid)
 {
     const char *path = socket_path(sock);
     char *dir;
@@ -216,16 +233,16 @@ static int socket_dir_prepare(const char *sock, const struct passwd *pw)
     if (path == NULL)
         return 0;
     dir = g_path_get_dirname(path);
-    rc = dir_for_user(dir, 0750, pw);
+    rc = mkdir(dir, 0750) < 0 ? (errno == EEXIST ? 0 : -1) : chown(dir, pw->pw_uid, gid);
     if (rc < 0)
         mg_error("milter socket directory %s: %s", dir, strerror(errno));
     g_free(dir);
     return rc;
 }
 
-/* Give the unix milter socket to the milter user, 0660: Postfix reaches it through the
- * group. */
-static void socket_owner(const char *sock, const struct passwd *pw)
+/* Give the unix milter socket to the milter user and group gid, 0660: Postfix reaches it
+ * through the group. */
+static void socket_owner(const char *sock, const struct passwd *pw, gid_t gid)
 {
     const char *path = socket_path(sock);
     struct stat st;
@@ -233,7 +250,7 @@ static void socket_owner(const char *sock, const struct passwd *pw)
     if (path == NULL)
         return;
     /* Never through a link put where the socket was just made. */
-    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || lchown(path, pw->pw_uid, pw->pw_gid) < 0 ||
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || lchown(path, pw->pw_uid, gid) < 0 ||
         chmod(path, 0660) < 0)
         mg_warn("milter socket %s: %s", path, strerror(errno));
 }
@@ -276,18 +293,20 @@ static int front_end(const conf *c)
 /* Bind the milter socket and register the callbacks. */
 static int milter_setup(conf *c, const struct passwd *pw)
 {
+    gid_t gid = socket_gid(c, pw);
+
     if (milter_register(c) < 0) {
         mg_error("smfi_register failed");
         return -1;
     }
-    if (socket_dir_prepare(c->milter_socket, pw) < 0)
+    if (socket_dir_prepare(c->milter_socket, pw, gid) < 0)
         return -1;
     if (smfi_setconn(c->milter_socket) != MI_SUCCESS || smfi_settimeout(600) != MI_SUCCESS ||
         smfi_opensocket(1) != MI_SUCCESS) {
         mg_error("cannot listen on %s", c->milter_socket);
         return -1;
     }
-    socket_owner(c->milter_socket, pw);
+    socket_owner(c->milter_socket, pw, gid);
     return 0;
 }
 

@@ -45,15 +45,16 @@ mugai_install_packages() {
 }
 
 # mugai-milter runs as its own user when started as root (tests and the demo start it so);
-# Postfix reaches its 0660 socket through that user's group, mugai-web the store.
+# Postfix reaches its 0660 socket through Postfix's own group ([milter] socket_group), and is
+# kept out of group mugai, which owns the quarantine; mugai-web is in it, for the store.
 mugai_user() {
-  if getent passwd mugai >/dev/null && id -nG postfix 2>/dev/null | grep -qw mugai &&
+  if getent passwd mugai >/dev/null && ! id -nG postfix 2>/dev/null | grep -qw mugai &&
       id -nG mugai-web 2>/dev/null | grep -qw mugai; then
     return
   fi
   if [ "$(id -u)" -ne 0 ]; then
-    echo "run/setup: the users mugai (with postfix and mugai-web in its group) and mugai-web" \
-      "are missing; run as root" >&2
+    echo "run/setup: the users mugai and mugai-web (in mugai's group) are missing, or postfix" \
+      "is still in group mugai; run as root" >&2
     exit 2
   fi
   if ! getent passwd mugai >/dev/null; then
@@ -61,7 +62,10 @@ mugai_user() {
     useradd --system --user-group --no-create-home --home-dir /var/lib/mugai \
       --shell /usr/sbin/nologin mugai
   fi
-  usermod -a -G mugai postfix
+  if id -nG postfix 2>/dev/null | grep -qw mugai; then
+    echo "==> taking postfix out of group mugai (it owns the quarantine)"
+    gpasswd -d postfix mugai >/dev/null
+  fi
   # mugai-web, the review console, runs as its own user with the store's group.
   if ! getent passwd mugai-web >/dev/null; then
     echo "==> creating the system user mugai-web"

@@ -16,6 +16,7 @@ Usage: test_supervisor.py BUILD_DIR CLAMDB_GENERATOR
 
 import email
 import email.policy
+import grp
 import os
 import pwd
 import shutil
@@ -413,11 +414,17 @@ class Privileges(unittest.TestCase):
             uids, gids = ids(pid)
             self.assertEqual(uids, [self.user.pw_uid] * 4, pid)
             self.assertEqual(gids, [self.user.pw_gid] * 4, pid)
-        self.owned(os.path.dirname(self.sock), 0o750)
-        self.owned(self.sock, 0o660)
+        # the milter socket and its directory: Postfix's group ([milter] socket_group), so that
+        # Postfix needs no membership of group mugai, which owns the store
+        pf = grp.getgrnam("postfix").gr_gid
+        for path, mode in ((os.path.dirname(self.sock), 0o750), (self.sock, 0o660)):
+            st = os.stat(path)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                             (self.user.pw_uid, pf, mode), path)
+        self.assertNotIn("mugai", [g.gr_name for g in grp.getgrall() if "postfix" in g.gr_mem])
         # the group may only pass through the spool (to the console's unlock.sock)
         self.owned(os.path.join(d, "spool"), 0o710)
-        # unlock.sock is the console user's alone ([web] user; Postfix is in the group too)
+        # unlock.sock is the console user's alone ([web] user)
         try:
             console = pwd.getpwnam("mugai-web").pw_uid
         except KeyError:  # no console on this system: only root connects

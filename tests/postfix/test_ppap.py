@@ -726,11 +726,12 @@ class ConsoleUnlock(unittest.TestCase):
         self.assertEqual(r["spool_stat"].st_mode & 0o7777, 0o710)
         self.assertEqual(r["spool_stat"].st_gid, gid)
         self.assertIn("mugai-web", grp.getgrgid(gid).gr_mem)
-        # the console's user alone: not Postfix, also in the group to reach the milter
+        # the console's user alone
         self.assertEqual(r["sock_stat"].st_mode & 0o777, 0o600)
         self.assertEqual(r["sock_stat"].st_uid, pwd.getpwnam("mugai-web").pw_uid)
         self.assertEqual(r["sock_stat"].st_gid, gid)
-        self.assertIn("postfix", grp.getgrgid(gid).gr_mem)
+        # Postfix reaches the milter socket through its own group, never through mugai's
+        self.assertNotIn("postfix", grp.getgrgid(gid).gr_mem)
         self.assertEqual(r["postfix_connect"], "PermissionError")
         # nothing else in the spool directory is open to the group
         for name, st in r["spool_files"]:
