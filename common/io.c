@@ -50,6 +50,17 @@ int mg_read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
+/* See mg.h. */
+int mg_read_u32le(int fd, uint32_t *v)
+{
+    uint8_t b[4];
+
+    if (mg_read_full(fd, b, 4) < 0)
+        return -1;
+    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return 0;
+}
+
 /* Grow *buf so that it holds at least need bytes. 0 or -1. */
 static int grow(char **buf, size_t *cap, size_t need)
 {

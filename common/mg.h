@@ -43,6 +43,8 @@ void mg_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretur
 int mg_write_all(int fd, const void *buf, size_t len);
 /* Read exactly len bytes. 0 on success, -1 on error or early end of file. */
 int mg_read_full(int fd, void *buf, size_t len);
+/* Read one little-endian 32-bit integer (mg_read_full). 0 or -1. */
+int mg_read_u32le(int fd, uint32_t *v);
 /* Read up to max bytes until end of file; *out is NUL-terminated, caller frees with free().
  * Returns 0, or -1 on error or when the input exceeds max (errno EFBIG). */
 int mg_read_all(int fd, size_t max, char **out, size_t *len);

@@ -27,6 +27,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <glib.h>
+
+#include "mg.h"
 #include "rnd_int.h"
 
 #define UNLOCK_BUF (64 * 1024)
@@ -35,33 +37,6 @@
  * their bytes) and to write UTF-8 names with the UTF-8 flag; C to write other bytes as they
  * are, without it. Made before the seccomp filter. */
 static locale_t loc_utf8, loc_c;
-
-/* Read exactly n bytes from fd. 0 or -1. */
-static int read_exact(int fd, void *buf, size_t n)
-{
-    size_t got = 0;
-
-    while (got < n) {
-        ssize_t k = read(fd, (char *)buf + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-    }
-    return 0;
-}
-
-/* Read one little-endian 32-bit integer from fd. 0 or -1. */
-static int read_u32(int fd, uint32_t *v)
-{
-    uint8_t b[4];
-
-    if (read_exact(fd, b, 4) < 0)
-        return -1;
-    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    return 0;
-}
 
 void rnd_keys_free(rnd_keys *k)
 {
@@ -80,15 +55,16 @@ rnd_status rnd_keys_read(int fd, rnd_keys *k, char *msg, size_t msg_len)
     uint32_t n = 0, len = 0;
 
     memset(k, 0, sizeof *k);
-    if (read_exact(fd, magic, 4) < 0 || memcmp(magic, RND_KEYS_MAGIC, 4) != 0 ||
-        read_u32(fd, &n) < 0 || n > RND_MAX_KEYS) {
+    if (mg_read_full(fd, magic, 4) < 0 || memcmp(magic, RND_KEYS_MAGIC, 4) != 0 ||
+        mg_read_u32le(fd, &n) < 0 || n > RND_MAX_KEYS) {
         snprintf(msg, msg_len, "the candidates are not readable");
         return RND_ERR_USAGE;
     }
     k->key = calloc(n + 1, sizeof *k->key);
     for (uint32_t i = 0; k->key && i < n; i++) {
-        if (read_u32(fd, &len) < 0 || len > RND_MAX_KEY_LEN || !(k->key[i] = malloc(len + 1)) ||
-            read_exact(fd, k->key[i], len) < 0 || memchr(k->key[i], '\0', len)) {
+        if (mg_read_u32le(fd, &len) < 0 || len > RND_MAX_KEY_LEN ||
+            !(k->key[i] = malloc(len + 1)) || mg_read_full(fd, k->key[i], len) < 0 ||
+            memchr(k->key[i], '\0', len)) {
             free(k->key[i]);
             k->key[i] = NULL;
             rnd_keys_free(k);

@@ -71,31 +71,6 @@ static void fail(int fd, rnd_status code, const char *msg)
         (void)mg_write_all(fd, msg, v[1]);
 }
 
-/* Read exactly n bytes from fd. 0 or -1. */
-static int read_exact(int fd, void *buf, size_t n)
-{
-    for (size_t got = 0; got < n;) {
-        ssize_t k = read(fd, (char *)buf + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-    }
-    return 0;
-}
-
-/* One little-endian 32-bit value from fd. 0 or -1. */
-static int read_u32(int fd, uint32_t *v)
-{
-    uint8_t b[4];
-
-    if (read_exact(fd, b, 4) < 0)
-        return -1;
-    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    return 0;
-}
-
 /* The candidates on fd (rnd.h), from its start; NULL-terminated, g_strfreev. NULL when the
  * file is not what jail_unlock writes. */
 static char **keys_read(int fd, size_t *n)
@@ -103,13 +78,14 @@ static char **keys_read(int fd, size_t *n)
     char magic[4];
     uint32_t count = 0, len = 0;
 
-    if (lseek(fd, 0, SEEK_SET) < 0 || read_exact(fd, magic, 4) < 0 ||
-        memcmp(magic, RND_KEYS_MAGIC, 4) != 0 || read_u32(fd, &count) < 0 || count > RND_MAX_KEYS)
+    if (lseek(fd, 0, SEEK_SET) < 0 || mg_read_full(fd, magic, 4) < 0 ||
+        memcmp(magic, RND_KEYS_MAGIC, 4) != 0 || mg_read_u32le(fd, &count) < 0 ||
+        count > RND_MAX_KEYS)
         return NULL;
     char **keys = g_new0(char *, (size_t)count + 1);
     for (uint32_t i = 0; i < count; i++) {
-        if (read_u32(fd, &len) < 0 || len > RND_MAX_KEY_LEN ||
-            read_exact(fd, keys[i] = g_malloc0((size_t)len + 1), len) < 0 ||
+        if (mg_read_u32le(fd, &len) < 0 || len > RND_MAX_KEY_LEN ||
+            mg_read_full(fd, keys[i] = g_malloc0((size_t)len + 1), len) < 0 ||
             memchr(keys[i], '\0', len)) {
             g_strfreev(keys);
             return NULL;
