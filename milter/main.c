@@ -273,6 +273,8 @@ static int front_end(const conf *c)
     double until;
 
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    /* Told apart from the workers by its name, also before libmilter starts its threads. */
+    (void)prctl(PR_SET_NAME, "mugai-front");
     signal(SIGHUP, SIG_IGN); /* reload is the supervisor's job */
     /* The front end talks to Postfix and passes file descriptors: it needs none of the
      * capabilities the workers keep in their user namespace to make jails. */

@@ -586,7 +586,7 @@ class Milter:
         if not self.proc or self.proc.poll() is not None:
             return {"supervisor": None, "front": [], "workers": []}
         kids = children(self.proc.pid)
-        front = [k for k in kids if threads_of(k) > 1]
+        front = [k for k in kids if threads_of(k) > 1 or comm(k) == "mugai-front"]
         return {"supervisor": self.proc.pid, "front": front,
                 "workers": [k for k in kids if k not in front and comm(k) != "mugai-spawner"]}
 

@@ -751,12 +751,14 @@ static void test_garbage(void **state)
         san_verdict want;
         int tries; /* the candidates reach the jail */
     } rows[] = {
-        {"random.bin", "\x01\x02\x03 not an archive at all", 27, SAN_HELD, 0},
-        {"broken.zip", "PK\3\4\x14\0\x01\0 garbage after a zip header", 39, SAN_FAILED, 1},
-        {"broken.pdf", "%PDF-1.7\n/Encrypt garbage\n", 26, SAN_FAILED, 1},
-        {"locked.7z", "7z\xbc\xaf\x27\x1c\0\x04 AES data", 18, SAN_HELD, 1},
-        {"locked.docx", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 EncryptedPackage", 25, SAN_HELD, 0},
-        {"empty", "", 0, SAN_HELD, 0},
+#define GARBAGE(name, data, want, tries) {name, data, sizeof(data) - 1, want, tries}
+        GARBAGE("random.bin", "\x01\x02\x03 not an archive at all", SAN_HELD, 0),
+        GARBAGE("broken.zip", "PK\3\4\x14\0\x01\0 garbage after a zip header", SAN_FAILED, 1),
+        GARBAGE("broken.pdf", "%PDF-1.7\n/Encrypt garbage\n", SAN_FAILED, 1),
+        GARBAGE("locked.7z", "7z\xbc\xaf\x27\x1c\0\x04 AES data", SAN_HELD, 1),
+        GARBAGE("locked.docx", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 EncryptedPackage", SAN_HELD, 0),
+        GARBAGE("empty", "", SAN_HELD, 0),
+#undef GARBAGE
     };
     const char *cands[] = {"garbage-pw-1", "garbage-pw-2"};
 
