@@ -49,7 +49,10 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+/* For the parts of a document (its sheets) and commands with their arguments. */
+#define LOK_USE_UNSTABLE_API
 #include <LibreOfficeKit/LibreOfficeKit.h>
+#include <glib.h>
 #include "conf.h"
 #include "mg.h"
 #include "office.h"
@@ -97,7 +100,7 @@ typedef struct svc {
     int listen_fd;           /* -1 with --fd */
     chan ch[CHAN_MAX];
     spare spare[SPARES_MAX];
-    int job_fds[2];     /* the input and output of the request being handed, -1 between */
+    int job_fds[3];     /* the input, output and sheets of the request being handed, -1 */
     size_t spares;      /* how many to keep ready ([office] spares) */
     double spare_after; /* when to try again after one could not be made or died */
     unsigned long done;
@@ -223,18 +226,25 @@ static void child_die(const char *what, int code)
     _exit(code);
 }
 
-/* What a child's init is sent for its document, with the input and output descriptors; the
- * program then gets the same without any. */
+/* What a child's init is sent for its document, with the input and output descriptors (and
+ * the sheets', with OFFICE_SHEETS); the program then gets the same without any. */
 typedef struct office_job {
+    uint32_t flags;
     char ext[12];
 } office_job;
+
+/* How many descriptors come with a request or job of these flags. */
+static size_t job_nfds(uint32_t flags)
+{
+    return flags & OFFICE_SHEETS ? 3 : 2;
+}
 
 /* Send msg (len bytes) with the n descriptors fds on sock. 0 or -1. */
 static int fds_send(int sock, const void *msg, size_t len, const int *fds, size_t n)
 {
     union {
         struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * 2)];
+        char buf[CMSG_SPACE(sizeof(int) * 3)];
     } u;
     struct iovec iov = {(void *)msg, len};
     struct msghdr m = {.msg_iov = &iov,
@@ -242,7 +252,7 @@ static int fds_send(int sock, const void *msg, size_t len, const int *fds, size_
                        .msg_control = u.buf,
                        .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
 
-    if (n < 1 || n > 2)
+    if (n < 1 || n > 3)
         return errno = EINVAL, -1;
     memset(&u, 0, sizeof u);
     u.h.cmsg_level = SOL_SOCKET;
@@ -252,8 +262,8 @@ static int fds_send(int sock, const void *msg, size_t len, const int *fds, size_
     return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
-/* Receive exactly len bytes into msg with exactly n descriptors into fds (blocking). 0 or -1
- * (nothing kept). */
+/* Receive exactly len bytes into msg with 1 to n descriptors into fds (blocking; the rest of
+ * fds -1). How many came, or -1 (nothing kept). */
 static int fds_recv(int sock, void *msg, size_t len, int *fds, size_t n)
 {
     union {
@@ -266,6 +276,8 @@ static int fds_recv(int sock, void *msg, size_t len, int *fds, size_t n)
     ssize_t got;
     size_t k = 0;
 
+    for (size_t i = 0; i < n; i++)
+        fds[i] = -1;
     while ((got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
     for (struct cmsghdr *h = got > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h))
@@ -278,8 +290,8 @@ static int fds_recv(int sock, void *msg, size_t len, int *fds, size_t n)
                 else
                     close(fd);
             }
-    if (got == (ssize_t)len && k == n && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
-        return 0;
+    if (got == (ssize_t)len && k >= 1 && k <= n && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        return (int)k;
     for (size_t i = 0; i < k && i < n; i++)
         close(fds[i]);
     return -1;
@@ -323,6 +335,9 @@ static void child_enter(const svc *s)
         child_die("paths", OFFICE_EXIT_SETUP);
     if (mkdir(out, 0700) < 0 || (s->ids.sw && chown(out, s->ids.uid, s->ids.gid) < 0))
         child_die("out", OFFICE_EXIT_SETUP);
+    if (mg_snprintf(out, PATH_MAX, "%s/csv", s->work) < 0 || mkdir(out, 0700) < 0 ||
+        (s->ids.sw && chown(out, s->ids.uid, s->ids.gid) < 0))
+        child_die("csv", OFFICE_EXIT_SETUP);
     if (jailns_office_profile(profile, &s->ids) < 0)
         child_die("LibreOffice's profile", OFFICE_EXIT_SETUP);
 }
@@ -335,6 +350,97 @@ static void child_env(const svc *s)
         setenv("TMPDIR", s->work, 1) < 0 || setenv("LANG", "C.UTF-8", 1) < 0 ||
         setenv("SAL_USE_VCLPLUGIN", "svp", 1) < 0)
         child_die("environment", OFFICE_EXIT_SETUP);
+}
+
+/* The most sheets whose names and visibility the program writes down (as jail_sheets_send
+ * reads), and how often it looks whether LibreOffice has ended the sheets' export. */
+#define SHEETS_LISTED_MAX 1024
+#define SHEETS_POLL_NS (10 * 1000 * 1000)
+
+/* LibreOffice's export of every sheet as CSV (ScDocShell's "all sheets", -1, one file
+ * input-SHEET.csv each, hidden ones too): comma, double quote, UTF-8 (76), cells as shown,
+ * results rather than formulas, as the cold path's OFFICE_CSV in sanitize/jail.c. Given as
+ * the arguments of .uno:SaveAs: LibreOfficeKit's saveAs would rejoin the options with ", ",
+ * which the CSV filter reads as other values. */
+#define SHEETS_SAVE_ARGS                                                                           \
+    "{\"URL\":{\"type\":\"string\",\"value\":\"file://%s/csv/input.csv\"},"                        \
+    "\"FilterName\":{\"type\":\"string\",\"value\":\"Text - txt - csv (StarCalc)\"},"              \
+    "\"FilterOptions\":{\"type\":\"string\","                                                      \
+    "\"value\":\"44,34,76,1,,0,false,true,true,false,false,-1\"}}"
+
+/* LOK_CALLBACK_UNO_COMMAND_RESULT (LibreOfficeKitEnums.h, which is C++ with the unstable
+ * API): a command sent with a request to be told has ended. */
+#define LOK_UNO_COMMAND_RESULT 16
+
+/* Set from LibreOffice's thread when the sheets' export has ended. */
+static volatile int sheets_saved;
+
+/* LibreOffice's callback: notes the end of the .uno:SaveAs the program sent. */
+static void sheets_callback(int type, const char *payload, void *data)
+{
+    (void)data;
+    if (type == LOK_UNO_COMMAND_RESULT && payload && strstr(payload, ".uno:SaveAs"))
+        __atomic_store_n(&sheets_saved, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Write the new file name in the work directory with the len bytes at data. 0 or -1. */
+static int work_file(const svc *s, const char *name, const char *data, size_t len)
+{
+    char path[PATH_MAX];
+    int fd = mg_snprintf(path, sizeof path, "%s/%s", s->work, name) < 0
+                 ? -1
+                 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = fd < 0 || mg_write_all(fd, data, len) < 0 ? -1 : 0;
+
+    if (fd >= 0 && close(fd) < 0)
+        rc = -1;
+    return rc;
+}
+
+/* Write down the sheets of doc for jail_sheets_send: their files in their order (csv.log,
+ * as LibreOffice's own report on the command line names them) and which are visible
+ * (sheets.vis), from LibreOffice's answers. 0 or -1. */
+static int sheets_list(const svc *s, LibreOfficeKitDocument *doc)
+{
+    int parts = doc->pClass->getParts(doc);
+    size_t n = parts < 0 ? 0 : parts > SHEETS_LISTED_MAX ? SHEETS_LISTED_MAX : (size_t)parts;
+    GString *log = g_string_new(NULL);
+    char *vis = g_malloc0(n + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        char *name = doc->pClass->getPartName(doc, (int)i);
+        char *info = doc->pClass->getPartInfo(doc, (int)i);
+        vis[i] = info && strstr(info, "\"visible\": \"1\"") ? '1' : '0';
+        /* A name that would break the line still counts its place. */
+        if (name && !strpbrk(name, "/\n\r"))
+            g_string_append_printf(log, "Writing sheet %s -> %s/csv/input-%s.csv\n", name, s->work,
+                                   name);
+        else
+            g_string_append(log, "Writing sheet ?\n");
+        free(name);
+        free(info);
+    }
+    int rc = work_file(s, "csv.log", log->str, log->len) | work_file(s, "sheets.vis", vis, n);
+    g_string_free(log, TRUE);
+    g_free(vis);
+    return rc;
+}
+
+/* Export every sheet of doc as CSV into the work directory's csv/, and list them; wait for the
+ * export at most half the conversion's time (the service's deadline ends it anyway), so that
+ * the PDF already made is never lost to it. Nothing here fails the PDF. */
+static void program_sheets(const svc *s, LibreOfficeKitDocument *doc)
+{
+    char args[PATH_MAX + 512];
+    struct timespec tick = {0, SHEETS_POLL_NS};
+    double until = mg_now() + s->c->office_timeout / 2.0;
+
+    if (sheets_list(s, doc) < 0 || mg_snprintf(args, sizeof args, SHEETS_SAVE_ARGS, s->work) < 0)
+        return;
+    doc->pClass->registerCallback(doc, sheets_callback, NULL);
+    doc->pClass->postUnoCommand(doc, ".uno:SaveAs", args, true);
+    while (!__atomic_load_n(&sheets_saved, __ATOMIC_SEQ_CST) && mg_now() < until)
+        (void)nanosleep(&tick, NULL);
 }
 
 /* In the jail, the jail user: take the filters and limits while single-threaded, start
@@ -379,25 +485,29 @@ static void program_main(const svc *s, int sock)
         _exit(OFFICE_EXIT_LOAD);
     if (!doc->pClass->saveAs(doc, pdf, "pdf", NULL))
         _exit(OFFICE_EXIT_SAVE);
+    if (job.flags & OFFICE_SHEETS)
+        program_sheets(s, doc);
     _exit(OFFICE_EXIT_OK);
 }
 
 /* In the jail's init, while the program starts: wait on ctl for the document (its
  * extension, the input and the output), become the jail user, copy the input in and hand the
  * program (on prog_sock) the extension alone: the output, the worker's file, is never the
- * program's. Returns the output. Ends the child when the service drops it unused (its socket
- * closes) or the program dies first. */
-static int init_take(const svc *s, int ctl, int prog_sock)
+ * program's. Puts the output and the sheets' file (-1: not asked for) in outs. Ends the child
+ * when the service drops it unused (its socket closes) or the program dies first. */
+static void init_take(const svc *s, int ctl, int prog_sock, int outs[2])
 {
     char input[PATH_MAX];
     office_job job;
-    int fds[2];
+    int fds[3];
     struct pollfd p[2] = {{ctl, POLLIN, 0}, {prog_sock, 0, 0}};
 
     while (poll(p, 2, -1) < 0)
         if (errno != EINTR)
             _exit(OFFICE_EXIT_SETUP);
-    if (!(p[0].revents & POLLIN) || fds_recv(ctl, &job, sizeof job, fds, 2) < 0)
+    if (!(p[0].revents & POLLIN) || fds_recv(ctl, &job, sizeof job, fds, 3) < 0 ||
+        (job.flags & ~OFFICE_SHEETS) || fds[job_nfds(job.flags) - 1] < 0 ||
+        (job_nfds(job.flags) < 3 && fds[2] >= 0))
         _exit(OFFICE_EXIT_SETUP);
     close(ctl);
     if (!ext_ok(job.ext, sizeof job.ext) || input_path(s, job.ext, input) < 0)
@@ -414,14 +524,17 @@ static int init_take(const svc *s, int ctl, int prog_sock)
     if (send(prog_sock, &job, sizeof job, MSG_NOSIGNAL) != (ssize_t)sizeof job)
         _exit(OFFICE_EXIT_SETUP);
     close(prog_sock);
-    return fds[1];
+    outs[0] = fds[1];
+    outs[1] = fds[2];
 }
 
 /* The jail's init, once the document is the program's: wait for the program; when it
- * converted, end whatever else runs in the jail, then copy its PDF to out and exit 0 (or
- * OFFICE_EXIT_SAVE), else exit with its exit code, or OFFICE_EXIT_SIGNAL + the signal that
- * killed it. Leaving ends the PID namespace: the kernel kills whatever the program left. */
-static void init_wait(const svc *s, pid_t prog, int out)
+ * converted, end whatever else runs in the jail, then copy its PDF to out (and send the
+ * sheets it exported to sheets, when that is not -1) and exit 0 (or OFFICE_EXIT_SAVE), else
+ * exit with its exit code, or OFFICE_EXIT_SIGNAL + the signal that killed it. Leaving ends the
+ * PID namespace: the kernel kills whatever the program left. A failure with the sheets fails
+ * nothing but their stream, which the trusted side then refuses. */
+static void init_wait(const svc *s, pid_t prog, int out, int sheets)
 {
     char pdf[PATH_MAX];
     int st = 0;
@@ -438,6 +551,8 @@ static void init_wait(const svc *s, pid_t prog, int out)
         ;
     if (mg_snprintf(pdf, sizeof pdf, "%s/out/input.pdf", s->work) < 0 || output_copy(pdf, out) < 0)
         _exit(OFFICE_EXIT_SAVE);
+    if (sheets >= 0)
+        (void)jail_sheets_send(s->c, s->work, sheets);
     _exit(OFFICE_EXIT_OK);
 }
 
@@ -587,7 +702,7 @@ static void child_main(const svc *s, int ctl)
         if (s->spare[i].pid > 0)
             close(s->spare[i].ctl), close(s->spare[i].pidfd);
     /* A child made for a request in hand gets that document from its init, never these. */
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < 3; i++)
         if (s->job_fds[i] >= 0)
             close(s->job_fds[i]);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -610,8 +725,9 @@ static void child_main(const svc *s, int ctl)
         program_main(s, pair[1]);
     }
     close(pair[1]);
-    int out = init_take(s, ctl, pair[0]);
-    init_wait(s, prog, out);
+    int outs[2];
+    init_take(s, ctl, pair[0], outs);
+    init_wait(s, prog, outs[0], outs[1]);
 }
 
 /* ---- the service ---- */
@@ -651,13 +767,14 @@ static void chan_drop(chan *ch)
     ch->fd = ch->pidfd = -1;
 }
 
-/* Receive one request on ch with its two descriptors into fds. 0, 1 at the end of the
- * socket, 2 when there is nothing to read yet, -1 on a malformed message. */
-static int req_recv(chan *ch, office_req *q, int fds[2])
+/* Receive one request on ch with its two or three descriptors into fds (-1 where none).
+ * 0, 1 at the end of the socket, 2 when there is nothing to read yet, -1 on a malformed
+ * message. */
+static int req_recv(chan *ch, office_req *q, int fds[3])
 {
     union {
         struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * 2)];
+        char buf[CMSG_SPACE(sizeof(int) * 3)];
     } u;
     struct iovec iov = {q, sizeof *q};
     struct msghdr m = {
@@ -665,7 +782,7 @@ static int req_recv(chan *ch, office_req *q, int fds[2])
     ssize_t n = recvmsg(ch->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     size_t nfds = 0;
 
-    fds[0] = fds[1] = -1;
+    fds[0] = fds[1] = fds[2] = -1;
     if (n == 0)
         return 1;
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -675,16 +792,17 @@ static int req_recv(chan *ch, office_req *q, int fds[2])
             for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
                 int fd;
                 memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
-                if (nfds < 2)
+                if (nfds < 3)
                     fds[nfds] = fd;
                 else
                     close(fd);
                 nfds++;
             }
-    if (n == (ssize_t)sizeof *q && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && nfds == 2 &&
-        q->magic == OFFICE_MAGIC && q->type == OFFICE_CONVERT)
+    if (n == (ssize_t)sizeof *q && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+        q->magic == OFFICE_MAGIC && q->type == OFFICE_CONVERT && (q->flags & ~OFFICE_SHEETS) == 0 &&
+        nfds == job_nfds(q->flags))
         return 0;
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < 3; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     return -1;
@@ -770,21 +888,22 @@ static int child_take(svc *s, spare *sp)
     return child_new(s, sp);
 }
 
-/* Hand the document of request q (fds: input, output) to a child, for ch. 0, or -1 with errno
- * (no child could take it). */
-static int job_hand(svc *s, chan *ch, const office_req *q, int fds[2])
+/* Hand the document of request q (fds: input, output, the sheets' when asked) to a child, for
+ * ch. 0, or -1 with errno (no child could take it). */
+static int job_hand(svc *s, chan *ch, const office_req *q, int fds[3])
 {
     office_job job;
     spare sp;
 
     memset(&job, 0, sizeof job);
+    job.flags = q->flags & OFFICE_SHEETS;
     memcpy(job.ext, q->ext, sizeof job.ext);
     job.ext[sizeof job.ext - 1] = '\0';
     /* A ready child that died meanwhile cannot take it: then a new one. */
     for (int tries = 0; tries < 2; tries++) {
         if (child_take(s, &sp) < 0)
             return -1;
-        if (fds_send(sp.ctl, &job, sizeof job, fds, 2) == 0) {
+        if (fds_send(sp.ctl, &job, sizeof job, fds, job_nfds(job.flags)) == 0) {
             close(sp.ctl);
             ch->pid = sp.pid;
             ch->pidfd = sp.pidfd;
@@ -796,18 +915,17 @@ static int job_hand(svc *s, chan *ch, const office_req *q, int fds[2])
 }
 
 /* Start the conversion of request q on ch with fds (the service's copies are closed). */
-static void job_start(svc *s, chan *ch, const office_req *q, int fds[2])
+static void job_start(svc *s, chan *ch, const office_req *q, int fds[3])
 {
     double limit_s = s->c->office_timeout;
 
     ch->seq = q->seq;
-    s->job_fds[0] = fds[0];
-    s->job_fds[1] = fds[1];
+    memcpy(s->job_fds, fds, sizeof s->job_fds);
     if (threads() != 1) {
         (void)rep_send(ch, OFFICE_SETUP, -1, 0, "the service runs threads; it restarts");
         mg_error("office: %zu threads in the service; exiting", threads());
         stopping = 1;
-    } else if (!fd_ok(fds[0], 0) || !fd_ok(fds[1], 1)) {
+    } else if (!fd_ok(fds[0], 0) || !fd_ok(fds[1], 1) || (fds[2] >= 0 && !fd_ok(fds[2], 1))) {
         (void)rep_send(ch, OFFICE_REFUSED, -1, 0, "the descriptors are not an input and an output");
     } else if (job_hand(s, ch, q, fds) < 0) {
         (void)rep_send(ch, OFFICE_SETUP, -1, 0, "cannot create the jail's namespaces: %s",
@@ -821,16 +939,17 @@ static void job_start(svc *s, chan *ch, const office_req *q, int fds[2])
         memcpy(ch->ext, q->ext, sizeof ch->ext);
         ch->ext[sizeof ch->ext - 1] = '\0';
     }
-    close(fds[0]);
-    close(fds[1]);
-    s->job_fds[0] = s->job_fds[1] = -1;
+    for (size_t i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    s->job_fds[0] = s->job_fds[1] = s->job_fds[2] = -1;
 }
 
 /* A request on ch: start its child, or drop ch when the message is malformed or ch is busy. */
 static void chan_request(svc *s, chan *ch)
 {
     office_req q;
-    int fds[2];
+    int fds[3];
     int rc = req_recv(ch, &q, fds);
 
     if (rc == 2)
@@ -838,8 +957,9 @@ static void chan_request(svc *s, chan *ch)
     if (rc != 0 || ch->pid > 0 || !ext_ok(q.ext, sizeof q.ext)) {
         if (rc < 0 || (rc == 0 && ch->pid > 0))
             mg_warn("office: a malformed request; the socket is closed");
-        if (rc == 0)
-            close(fds[0]), close(fds[1]);
+        for (size_t i = 0; rc == 0 && i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
         if (rc == 0 && ch->pid <= 0) {
             ch->seq = q.seq;
             if (rep_send(ch, OFFICE_REFUSED, -1, 0, "bad extension") == 0)
@@ -1227,7 +1347,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     s.c = c;
     s.listen_fd = -1;
-    s.job_fds[0] = s.job_fds[1] = -1;
+    s.job_fds[0] = s.job_fds[1] = s.job_fds[2] = -1;
     s.recycle_after = c->office_recycle_after;
     for (size_t i = 0; i < CHAN_MAX; i++)
         s.ch[i].fd = s.ch[i].pidfd = -1;

@@ -18,14 +18,19 @@ enum { OFFICE_CONVERT = 1, OFFICE_DONE = 2 };
 
 /* Convert the input (first descriptor) to PDF into the second: ext is the input's extension
  * (1 to 8 letters and digits), timeout_ms the time the job still gives it (the service takes
- * the lesser of that and [jail] office_timeout). */
+ * the lesser of that and [jail] office_timeout). With OFFICE_SHEETS in flags (a spreadsheet)
+ * a third descriptor follows: the file the sheets go to, as CSV, in the stream that
+ * jail_office_convert (sanitize/san_int.h) describes. */
 typedef struct office_req {
     uint32_t magic;
     uint32_t type;
     uint32_t seq;
     uint32_t timeout_ms;
+    uint32_t flags;
     char ext[12];
 } office_req;
+
+#define OFFICE_SHEETS 1u
 
 /* How a conversion ended. */
 typedef enum office_result {

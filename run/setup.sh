@@ -14,8 +14,8 @@ MUGAI_PACKAGES=(
   libcairo2-dev libarchive-dev libseccomp-dev libsqlite3-dev libxml2-dev
   libgdk-pixbuf-2.0-dev webp-pixbuf-loader libjson-glib-dev libcmocka-dev zlib1g-dev
   libjpeg62-turbo-dev libdeflate-dev
-  libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
-  libreoffice-impress-nogui libreofficekit-dev fonts-ipaexfont
+  libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress
+  libreofficekit-dev fonts-ipaexfont
   libcurl4-openssl-dev w3m libmilter-dev miltertest postfix
   poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
   libmicrohttpd-dev libargon2-dev libgnutls28-dev chromium chromium-driver python3-selenium
@@ -36,6 +36,13 @@ mugai_install_packages() {
     echo "run/setup: missing packages: ${missing[*]}; run as root to install them" >&2
     exit 2
   fi
+  # Debian's "nogui" builds of LibreOffice cannot load a spreadsheet through LibreOfficeKit
+  # (the warm Office service); the full ones take their place.
+  for p in libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui \
+      libreoffice-impress-nogui libreoffice-draw-nogui; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      && missing+=("$p-")
+  done
   echo "==> installing ${#missing[@]} packages: ${missing[*]}"
   apt-get update -qq
   # mugai runs its own private Postfix instances; the system one stays unconfigured.

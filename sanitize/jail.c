@@ -17,8 +17,8 @@
  * A pool worker, which confines itself (confine.c) and can then no longer make
  * namespaces or mounts, has its spawner (spawn.c) make the same child from a
  * jail_task: the program and mode, never an argument vector or a limit.
- * With [office] mode = warm, Office documents other than spreadsheets go to the Office
- * service (render/office.c) instead: the input and the PDF's file as descriptors over its
+ * With [office] mode = warm, Office documents go to the Office service (render/office.c)
+ * instead: the input, the PDF's file and a spreadsheet's sheets' file as descriptors over its
  * socket (a pool worker's, connected before it confined itself; sanitize-file starts its
  * own), with the job's deadline. When there is no service, or it could not load the
  * document, the document is converted cold as before.
@@ -63,9 +63,6 @@
 #define JAIL_OUTPUT_FD 4
 /* ... and a spreadsheet's sheets as CSV (jail_office_convert) on this one. */
 #define JAIL_SHEETS_FD 5
-/* The most sheets the init sends, and the longest LibreOffice report it reads. */
-#define SHEETS_INIT_MAX 1024
-#define SHEETS_LOG_MAX (1u << 20)
 /* The runs for the sheets end this long (at least) before the jail's deadline, so that the
  * PDF is never lost to them. */
 #define SHEETS_MARGIN_MIN 2.0
@@ -441,13 +438,6 @@ static int output_copy(const spec *s)
     return rc;
 }
 
-/* One CSV LibreOffice left in work/csv and the sheet it came from (-1: unknown). */
-typedef struct sheet_file {
-    char name[NAME_MAX + 1];
-    size_t len; /* strlen(name) */
-    long index;
-} sheet_file;
-
 /* In the jail's init, already the jail user: run LibreOffice with argv, its standard streams
  * /dev/null but its report (stdout) to the file log, a new file (whatever an earlier run left
  * there, a FIFO, a link, is removed first); wait for it until the time until (mg_now), then
@@ -479,234 +469,12 @@ static void init_pass(const spec *s, char **argv, const char *log, double until)
         ;
 }
 
-/* Add name (len bytes) to f (*n so far) as sheet index, when it is a real file "input-*.csv"
- * in the directory dir and not there yet. */
-static void sheet_add(int dir, const char *name, size_t len, long index, sheet_file *f, size_t *n)
-{
-    struct stat st;
-
-    if (*n >= SHEETS_INIT_MAX || len > NAME_MAX || len < 11 || memchr(name, '/', len) ||
-        memchr(name, '\0', len) || memcmp(name, "input-", 6) != 0 ||
-        memcmp(name + len - 4, ".csv", 4) != 0)
-        return;
-    for (size_t i = 0; i < *n; i++)
-        if (f[i].len == len && memcmp(f[i].name, name, len) == 0)
-            return;
-    memcpy(f[*n].name, name, len);
-    f[*n].name[len] = '\0';
-    f[*n].len = len;
-    if (fstatat(dir, f[*n].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-        f[(*n)++].index = index;
-}
-
-/* Add the files LibreOffice's report (work/csv.log) names, in its order: its line number k
- * "Writing sheet NAME -> DIR/FILE" is the k-th sheet (from 0). */
-static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
-{
-    struct stat st;
-    char *log = malloc(SHEETS_LOG_MAX);
-    int fd = openat(work, "csv.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    ssize_t len = fd < 0 || !log || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-                      ? -1
-                      : read(fd, log, SHEETS_LOG_MAX);
-    long index = 0;
-
-    for (const char *p = log, *end = log + (len > 0 ? len : 0); p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
-        if (eol - p > 14 && memcmp(p, "Writing sheet ", 14) == 0) {
-            const char *slash = memrchr(p, '/', (size_t)(eol - p));
-            if (slash)
-                sheet_add(dir, slash + 1, (size_t)(eol - slash - 1), index, f, n);
-            index++;
-        }
-        p = eol + 1;
-    }
-    if (fd >= 0)
-        close(fd);
-    free(log);
-}
-
-/* Add the files the report did not name, as of an unknown sheet. */
-static void sheets_from_dir(int dir, sheet_file *f, size_t *n)
-{
-    int fd = dup(dir);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
-    struct dirent *e;
-
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    while ((e = readdir(d)) != NULL)
-        sheet_add(dir, e->d_name, strlen(e->d_name), -1, f, n);
-    closedir(d);
-}
-
-/* Mark in vis (SHEETS_INIT_MAX entries) the anchors <A NAME="tableN"> that start in the
- * first scan of the have bytes at h; their count. */
-static size_t sheets_anchors(const char *h, size_t scan, size_t have, unsigned char *vis)
-{
-    static const char anchor[] = "<A NAME=\"table";
-    const char *end = h + have;
-    size_t anchors = 0;
-
-    for (const char *p = h;
-         (p = memmem(p, (size_t)(end - p), anchor, sizeof anchor - 1)) && p < h + scan;) {
-        unsigned long k = 0;
-        for (p += sizeof anchor - 1; p < end && *p >= '0' && *p <= '9' && k < SHEETS_INIT_MAX; p++)
-            k = k * 10 + (unsigned long)(*p - '0');
-        if (p < end && *p == '"' && k < SHEETS_INIT_MAX)
-            vis[k] = 1, anchors++;
-    }
-    return anchors;
-}
-
-/* Mark in vis (SHEETS_INIT_MAX entries) the sheets LibreOffice's HTML export (work/html/
- * input.html) shows: it leaves hidden sheets out, and empty ones, and when it shows more than
- * one it names each with an anchor <A NAME="tableN">, N its index; cell text is escaped, so
- * only the export itself writes one. The directory and the file must be real ones, and no
- * more than max bytes of it are read, a piece at a time. 0, or -1 when that tells nothing:
- * no export, or no anchor (one sheet shown or none, which one unknown). */
-static int sheets_visible(int work, unsigned char *vis, uint64_t max)
-{
-    enum { PIECE = 65536, KEEP = 32 }; /* KEEP: more than an anchor and its number */
-    struct stat st;
-    char *buf = malloc(PIECE + KEEP);
-    int dir = openat(work, "html", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int fd =
-        dir < 0 ? -1 : openat(dir, "input.html", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    size_t anchors = 0, kept = 0;
-
-    if (buf && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-        for (uint64_t off = 0;;) {
-            size_t want = max - off < PIECE ? (size_t)(max - off) : PIECE;
-            ssize_t k = want ? pread(fd, buf + kept, want, (off_t)off) : 0;
-            size_t have = kept + (size_t)(k > 0 ? k : 0);
-            /* An anchor that starts in the last KEEP bytes is looked at with the next piece. */
-            size_t scan = k <= 0 ? have : have > KEEP ? have - KEEP : 0;
-            anchors += sheets_anchors(buf, scan, have, vis);
-            if (k <= 0)
-                break;
-            memmove(buf, buf + scan, have - scan);
-            kept = have - scan;
-            off += (uint64_t)k;
-        }
-    if (fd >= 0)
-        close(fd);
-    if (dir >= 0)
-        close(dir);
-    free(buf);
-    return anchors > 0 ? 0 : -1;
-}
-
 /* Write v as 4 little-endian bytes to fd. 0 or -1. */
 static int put_u32(int fd, uint32_t v)
 {
     unsigned char b[4] = {v & 0xff, v >> 8 & 0xff, v >> 16 & 0xff, v >> 24 & 0xff};
 
     return mg_write_all(fd, b, 4);
-}
-
-/* Non-zero when the CSV on fd (size bytes) holds a value: anything but separators, quotes
- * and line ends. An empty sheet is one the HTML export leaves out although it is visible. */
-static int csv_has_data(int fd, size_t size)
-{
-    char buf[4096];
-    size_t off = 0;
-
-    while (off < size) {
-        ssize_t k = pread(fd, buf, sizeof buf, (off_t)off);
-        if (k <= 0)
-            return 1;
-        for (ssize_t i = 0; i < k; i++)
-            if (!strchr(",\"\r\n", buf[i]) || buf[i] == '\0')
-                return 1;
-        off += (size_t)k;
-    }
-    return 0;
-}
-
-/* Send one sheet's frame: flags (1: hidden), the file's name, its bytes. A sheet over max
- * bytes or over what is *left for all sheets goes no further than its size, which the trusted
- * side refuses: a file LibreOffice made (sparse, linked many times) never fills the worker's
- * disk. 0 or an errno. */
-static int sheet_send(int dir, const sheet_file *f, const unsigned char *vis, int vis_known,
-                      uint64_t max, uint64_t *left)
-{
-    struct stat st;
-    char buf[65536];
-    int rc = 0;
-    int fd = openat(dir, f->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > UINT32_MAX) {
-        rc = fd < 0 ? errno : EFBIG;
-        goto out;
-    }
-    uint32_t size = (uint32_t)st.st_size;
-    int over = size > max || size > *left;
-    int hidden = !over && vis_known && f->index >= 0 &&
-                 (f->index >= SHEETS_INIT_MAX || !vis[f->index]) && csv_has_data(fd, size);
-    if (put_u32(JAIL_SHEETS_FD, (uint32_t)hidden) < 0 ||
-        put_u32(JAIL_SHEETS_FD, (uint32_t)f->len) < 0 ||
-        mg_write_all(JAIL_SHEETS_FD, f->name, f->len) < 0 || put_u32(JAIL_SHEETS_FD, size) < 0) {
-        rc = errno ? errno : EIO;
-        goto out;
-    }
-    if (over) {
-        rc = EFBIG;
-        goto out;
-    }
-    *left -= size;
-    for (uint32_t off = 0; off < size && rc == 0;) {
-        size_t want = size - off < sizeof buf ? size - off : sizeof buf;
-        ssize_t k = pread(fd, buf, want, off);
-        if (k <= 0 || mg_write_all(JAIL_SHEETS_FD, buf, (size_t)k) < 0)
-            rc = k == 0 ? EIO : errno;
-        else
-            off += (uint32_t)k;
-    }
-out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-/* In the jail's init, once the CSV and HTML runs have ended: send the sheets on
- * JAIL_SHEETS_FD, in the workbook's order as far as LibreOffice's report tells it: "MGS1",
- * their count, then each sheet's frame (sheet_send). The trusted side checks all of it.
- * 0, or an errno value. */
-static int sheets_write(const spec *s)
-{
-    const conf *c = s->c;
-    uint64_t max = (uint64_t)c->max_text_mb << 20, left = (uint64_t)c->jail_file_size_mb << 20;
-    sheet_file *f = calloc(SHEETS_INIT_MAX, sizeof *f);
-    unsigned char *vis = calloc(SHEETS_INIT_MAX, 1);
-    int work = open(s->view.work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int dir = work < 0 ? -1 : openat(work, "csv", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    size_t n = 0;
-    int rc = 0;
-
-    if (!f || !vis || dir < 0) {
-        rc = !f || !vis ? ENOMEM : errno;
-    } else {
-        sheets_from_log(work, dir, f, &n);
-        sheets_from_dir(dir, f, &n);
-        int known = sheets_visible(work, vis, left) == 0;
-        if (mg_write_all(JAIL_SHEETS_FD, "MGS1", 4) < 0 || put_u32(JAIL_SHEETS_FD, (uint32_t)n) < 0)
-            rc = errno ? errno : EIO;
-        /* More than the trusted side takes: the count alone, which it refuses. */
-        for (size_t i = 0; i < n && n <= c->office_max_sheets && rc == 0; i++)
-            rc = sheet_send(dir, &f[i], vis, known, max, &left);
-    }
-    if (dir >= 0)
-        close(dir);
-    if (work >= 0)
-        close(work);
-    free(f);
-    free(vis);
-    return rc;
 }
 
 /* In the jail's init, after the PDF: a spreadsheet's sheets as CSV, one LibreOffice run, and
@@ -724,7 +492,7 @@ static void init_sheets(const spec *s)
         return;
     init_pass(s, s->argv_csv, log, until);
     init_pass(s, s->argv_html, NULL, until);
-    (void)sheets_write(s);
+    (void)jail_sheets_send(s->c, s->view.work, JAIL_SHEETS_FD);
 }
 
 /* In the jail's init (the jail user): run 7-Zip with argv, key and a line end on its standard
@@ -2223,31 +1991,22 @@ static int office_own_start(const conf *c)
     return 0;
 }
 
-/* Non-zero when ext names a spreadsheet: those are converted cold (their sheets come from
- * the same jail, and LibreOfficeKit cannot load them without Calc's user interface). */
-static int office_sheet_ext(const char *ext)
-{
-    static const char *const exts[] = {"xls",  "xlsx", "xlsm", "xlt",  "xltx",
-                                       "xltm", "ods",  "ots",  "fods", NULL};
-
-    for (size_t i = 0; exts[i]; i++)
-        if (g_ascii_strcasecmp(ext, exts[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* Send the service a request for in_fd to out_fd within timeout seconds. 0 or -1. */
-static int office_send(const char *ext, int in_fd, int out_fd, double timeout)
+/* Send the service a request for in_fd to out_fd (and a spreadsheet's sheets to sheets_fd,
+ * when not -1) within timeout seconds. 0 or -1. */
+static int office_send(const char *ext, int in_fd, int out_fd, int sheets_fd, double timeout)
 {
     office_req q;
-    int fds[2] = {in_fd, out_fd};
+    int fds[3] = {in_fd, out_fd, sheets_fd};
+    size_t nfds = sheets_fd >= 0 ? 3 : 2;
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof fds)];
     } u;
     struct iovec iov = {&q, sizeof q};
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = u.buf,
+                       .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
 
     memset(&q, 0, sizeof q);
     memset(&u, 0, sizeof u);
@@ -2255,11 +2014,12 @@ static int office_send(const char *ext, int in_fd, int out_fd, double timeout)
     q.type = OFFICE_CONVERT;
     q.seq = ++office_seq;
     q.timeout_ms = timeout <= 0 ? 1 : timeout > 86400 ? 86400000u : (uint32_t)(timeout * 1000);
+    q.flags = sheets_fd >= 0 ? OFFICE_SHEETS : 0;
     g_strlcpy(q.ext, ext, sizeof q.ext);
     u.h.cmsg_level = SOL_SOCKET;
     u.h.cmsg_type = SCM_RIGHTS;
-    u.h.cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(&u.h), fds, sizeof fds);
+    u.h.cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(&u.h), fds, nfds * sizeof(int));
     return sendmsg(office_fd, &m, MSG_NOSIGNAL) == (ssize_t)sizeof q ? 0 : -1;
 }
 
@@ -2326,17 +2086,18 @@ static jail_status office_answer(const conf *c, const office_rep *a, int out_fd,
     }
 }
 
-/* Convert in_fd (extension ext) to PDF into out_fd through the Office service. 0 with the
- * outcome in *st, or -1 when there is no service to ask (or it could not load the document,
- * which the cold path then gets): the caller converts cold. */
-static int office_warm(const conf *c, int in_fd, const char *ext, int out_fd, jail_status *st,
-                       char *why, size_t why_len)
+/* Convert in_fd (extension ext) to PDF into out_fd (a spreadsheet's sheets to sheets_fd, when
+ * not -1) through the Office service. 0 with the outcome in *st, or -1 when there is no
+ * service to ask (or it could not load the document, which the cold path then gets): the
+ * caller converts cold. */
+static int office_warm(const conf *c, int in_fd, const char *ext, int out_fd, int sheets_fd,
+                       jail_status *st, char *why, size_t why_len)
 {
     office_rep a;
     double timeout = c->office_timeout;
     int job_limited = 0;
 
-    if (!c->office_mode || strcmp(c->office_mode, "warm") != 0 || office_sheet_ext(ext))
+    if (!c->office_mode || strcmp(c->office_mode, "warm") != 0)
         return -1;
     if (office_fd < 0 &&
         (!office_auto || office_fails >= OFFICE_FAILS_MAX || office_own_start(c) < 0))
@@ -2345,7 +2106,7 @@ static int office_warm(const conf *c, int in_fd, const char *ext, int out_fd, ja
         timeout = job_deadline - mg_now();
         job_limited = 1;
     }
-    if (office_send(ext, in_fd, out_fd, timeout) < 0) {
+    if (office_send(ext, in_fd, out_fd, sheets_fd, timeout) < 0) {
         office_fails += office_pid > 0;
         return office_lost("is gone"), -1;
     }
@@ -2388,7 +2149,7 @@ jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int o
     int fd = input_fd(in_fd);
     if (fd < 0)
         return why_set(why, why_len, "cannot reopen the input: %s", strerror(errno)), JAIL_ERROR;
-    if (sheets_fd < 0 && office_warm(c, fd, ext, out_fd, &st, why, why_len) == 0) {
+    if (office_warm(c, fd, ext, out_fd, sheets_fd, &st, why, why_len) == 0) {
         if (st != JAIL_OK)
             mg_info("jail: office: warm: %s: %s", jail_status_name(st), why ? why : "");
         close(fd);

@@ -57,6 +57,12 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
  * endian. Unchecked: sheets_read checks it. A failure there fails nothing but the stream. */
 jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int out_fd,
                                 int sheets_fd, char *why, size_t why_len);
+
+/* In a jail's init, after LibreOffice exported a spreadsheet's sheets to work_dir/csv (and
+ * named them in work_dir/csv.log, "Writing sheet NAME -> PATH" a line; which are visible in
+ * work_dir/sheets.vis, else its HTML export in work_dir/html): write them to out as the
+ * stream jail_office_convert describes. 0, or an errno value. (sheetsout.c) */
+int jail_sheets_send(const conf *c, const char *work_dir, int out);
 /* Try the password candidates cands[0..ncands-1] in order on the encrypted in_fd, of type
  * "zip", "7z" or "pdf", in the jail (mugai-render unlock mode; for a 7z, 7-Zip run by the
  * jail's init: unlock7z.c; the candidates travel in a sealed anonymous file, never as

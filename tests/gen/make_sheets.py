@@ -7,6 +7,8 @@ OUTDIR/sheets.xlsx  an Excel workbook written here with zipfile: a visible sheet
                     that start with = + - @ as text and from a formula), a
                     hidden sheet 内訳, and sheets whose names are hostile (a
                     bidi override, a path, a very long name)
+OUTDIR/pair.xlsx    one visible sheet 表紙 and one hidden sheet 非公開: the hidden one
+                    must be told apart although a single sheet is shown
 OUTDIR/sheets.ods   the same workbook as OpenDocument, converted by LibreOffice
 OUTDIR/sheets.eml   a message with sheets.xlsx attached
 OUTDIR/sheets.zip   a zip with sheets.xlsx as book/sheets.xlsx
@@ -185,6 +187,9 @@ def main():
         f.write(eml_bytes(xlsx))
     with zipfile.ZipFile(os.path.join(out, "sheets.zip"), "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(zipfile.ZipInfo("book/sheets.xlsx", ZIP_DATE), xlsx)
+    with open(os.path.join(out, "pair.xlsx"), "wb") as f:
+        f.write(xlsx_bytes([("表紙", False, [["公開の値", (42, 0)]]),
+                            ("非公開", True, [["非公開の値", (7, 0)]])]))
     to_ods(os.path.join(out, "sheets.xlsx"), out)
     expect = {"bidi": BIDI_NAME, "path": PATH_NAME, "long": LONG_NAME}
     with open(os.path.join(out, "expect.json"), "w", encoding="utf-8") as f:

@@ -7,7 +7,8 @@ import subprocess
 
 MAGIC = 0x4F46474D
 CONVERT, DONE = 1, 2
-REQ = struct.Struct("<IIII12s")
+REQ = struct.Struct("<IIIII12s")
+SHEETS = 1
 REP = struct.Struct("<IIIIiI200s")
 RESULTS = ["ok", "load_failed", "save_failed", "timeout", "crashed", "setup", "refused"]
 
@@ -25,18 +26,22 @@ class Service:
         theirs.close()
         self.seq = 0
 
-    def convert(self, path, out_path, timeout=60.0, ext=None):
-        """Convert path to PDF into out_path; (result name, wait status, reason)."""
+    def convert(self, path, out_path, timeout=60.0, ext=None, sheets_path=None):
+        """Convert path to PDF into out_path (and, given sheets_path, its sheets' stream
+        there); (result name, wait status, reason)."""
         self.seq += 1
         ext = ext or os.path.splitext(path)[1].lstrip(".")
-        fin = os.open(path, os.O_RDONLY)
-        fout = os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        fds = [os.open(path, os.O_RDONLY),
+               os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)]
+        if sheets_path:
+            fds.append(os.open(sheets_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600))
         try:
-            req = REQ.pack(MAGIC, CONVERT, self.seq, int(timeout * 1000), ext.encode())
-            socket.send_fds(self.sock, [req], [fin, fout])
+            req = REQ.pack(MAGIC, CONVERT, self.seq, int(timeout * 1000),
+                           SHEETS if sheets_path else 0, ext.encode())
+            socket.send_fds(self.sock, [req], fds)
         finally:
-            os.close(fin)
-            os.close(fout)
+            for fd in fds:
+                os.close(fd)
         self.sock.settimeout(timeout + 120)
         data = self.sock.recv(REP.size + 16)
         if not data:

@@ -5,7 +5,8 @@ Usage: test_office.py --build BUILD_DIR --corpus CORPUS_DIR
 
 - Every Office type of the corpus converts with [office] mode = warm and gives what cold mode
   gives (pdftotext text and page count); sanitize-file starts its own service for the run
-  (once), and the service itself converts each non-spreadsheet type.
+  (once), a spreadsheet's sheets are the same CSV in both modes, and the service itself
+  converts each type (a spreadsheet's sheets too).
 - Isolation, warm and cold: a picture linked to a local HTTP server (no request reaches it),
   an INCLUDETEXT field and an ODT section naming a file on the gateway and a spreadsheet
   referring to one (no byte of it in the output), an ODT whose macro runs on opening (it
@@ -169,21 +170,42 @@ class WarmMatchesCold(unittest.TestCase):
                 self.assertEqual(pdf_text(warm), pdf_text(cold))
                 self.assertTrue(pdf_text(warm))
 
+    def test_every_sheet_matches_cold(self):
+        """A spreadsheet's sheets as CSV are the same, byte for byte, warm and cold."""
+        for path in self.inputs:
+            stem, ext = os.path.splitext(os.path.basename(path))
+            if ext[1:] not in SHEETS:
+                continue
+            names = {m: sorted(n for n in os.listdir(self.out[m])
+                               if n.startswith(stem + "-") and n.endswith(".csv"))
+                     for m in ("warm", "cold")}
+            with self.subTest(name=stem + ext):
+                self.assertTrue(names["warm"])
+                self.assertEqual(names["warm"], names["cold"])
+                for n in names["warm"]:
+                    with open(os.path.join(self.out["warm"], n), "rb") as w, \
+                            open(os.path.join(self.out["cold"], n), "rb") as c:
+                        self.assertEqual(w.read(), c.read(), n)
+
     def test_service_converts_each_type_itself(self):
         """The service's own PDF (before flattening) has the text of the cold result."""
         svc = Service(office())
         try:
             for path in self.inputs:
                 ext = os.path.splitext(path)[1][1:]
-                if ext in SHEETS:
-                    continue
                 out = os.path.join(self.tmp.name, "svc-" + os.path.basename(path) + ".pdf")
                 cold = os.path.join(self.out["cold"],
                                     os.path.splitext(os.path.basename(path))[0] + ".pdf")
+                sheets = out + ".sheets" if ext in SHEETS else None
                 with self.subTest(type=ext):
-                    self.assertEqual(svc.convert(path, out)[0], "ok")
+                    self.assertEqual(svc.convert(path, out, sheets_path=sheets)[0], "ok")
                     self.assertEqual(pdf_pages(out), pdf_pages(cold))
                     self.assertEqual(pdf_text(out), pdf_text(cold))
+                    if sheets:  # the stream sanitize/sheets.c reads: magic, count >= 1
+                        with open(sheets, "rb") as f:
+                            head = f.read(8)
+                        self.assertEqual(head[:4], b"MGS1")
+                        self.assertGreaterEqual(int.from_bytes(head[4:], "little"), 1)
         finally:
             svc.close()
 
@@ -251,10 +273,9 @@ class Isolation(unittest.TestCase):
         os.mkdir(cls.out["service"])
         try:
             for n in cls.names:
-                if not n.endswith(".xlsx"):
-                    res = svc.convert(os.path.join(inputs, n),
-                                      os.path.join(cls.out["service"], n[:n.rindex(".")] + ".pdf"))
-                    assert res[0] == "ok", (n, res)
+                res = svc.convert(os.path.join(inputs, n),
+                                  os.path.join(cls.out["service"], n[:n.rindex(".")] + ".pdf"))
+                assert res[0] == "ok", (n, res)
         finally:
             svc.close()
         cls.server.shutdown()
@@ -267,8 +288,7 @@ class Isolation(unittest.TestCase):
         for mode, out in self.out.items():
             for n in self.names:
                 path = os.path.join(out, n[:n.rindex(".")] + ".pdf")
-                if mode != "service" or not n.endswith(".xlsx"):
-                    yield mode, n, path
+                yield mode, n, path
 
     def test_every_document_converts(self):
         self.assertEqual(len(self.names), 5)
@@ -581,7 +601,7 @@ class ManySockets(unittest.TestCase):
                 null = os.open("/dev/null", os.O_RDONLY)
                 try:
                     for i in (0, 63, 64, 255):
-                        req = REQ.pack(MAGIC, CONVERT, i + 1, 1000, b"no-such")
+                        req = REQ.pack(MAGIC, CONVERT, i + 1, 1000, 0, b"no-such")
                         socket.send_fds(socks[i], [req], [null, null])
                         rep = socks[i].recv(REP.size + 16)
                         with self.subTest(socket=i):

@@ -35,7 +35,8 @@ INPUTS = None
 S = {}
 
 # The ods gives the same output names as the xlsx: it goes to a directory of its own.
-RUNS = {"out": ["sheets.xlsx", "sheets.eml", "sheets.zip"], "out-ods": ["sheets.ods"]}
+RUNS = {"out": ["sheets.xlsx", "sheets.eml", "sheets.zip", "pair.xlsx"],
+        "out-ods": ["sheets.ods"]}
 BOM = b"\xef\xbb\xbf"
 
 
@@ -140,6 +141,33 @@ class Sheets(unittest.TestCase):
 
     def test_exit_code(self):
         self.assertEqual(S["rc"], [0, 0], S["stderr"])
+
+    def test_hidden_beside_one_visible(self):
+        """One sheet shown and one hidden: the hidden one is still marked."""
+        r = self.result("pair.xlsx")
+        self.assertEqual([(s["name"], s["hidden"]) for s in r["sheets"]],
+                         [("表紙", False), ("非公開", True)])
+        with open(os.path.join(S["out"], "pair-非公開 (hidden).csv"), "rb") as f:
+            self.assertEqual(rows(f.read()), [["非公開の値", "7"]])
+        with open(os.path.join(S["out"], "pair-表紙.csv"), "rb") as f:
+            self.assertEqual(rows(f.read()), [["公開の値", "42"]])
+
+    def test_cold_gives_the_same_sheets(self):
+        """[office] mode = cold (LibreOffice run per export) gives the warm run's sheets."""
+        tmp = tempfile.mkdtemp(prefix="mugai-sheets-cold-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out, conf = os.path.join(tmp, "out"), os.path.join(tmp, "cold.conf")
+        with open(S["conf"], encoding="utf-8") as f, open(conf, "w", encoding="utf-8") as g:
+            g.write(f.read() + "[office]\nmode = cold\n")
+        rc, by, err = sanitize([os.path.join(S["inputs"], "sheets.xlsx")], out, conf)
+        self.assertEqual(rc, 0, err)
+        cold = by["sheets.xlsx"]["sheets"]
+        warm = S["by"]["sheets.xlsx"]["sheets"]
+        self.assertEqual([(s["name"], s["hidden"]) for s in cold],
+                         [(s["name"], s["hidden"]) for s in warm])
+        for c, w in zip(cold, warm):
+            with open(c["output"], "rb") as f, open(w["output"], "rb") as g:
+                self.assertEqual(f.read(), g.read(), c["name"])
 
     def test_xlsx(self):
         r = self.result("sheets.xlsx")
