@@ -167,7 +167,7 @@ def main():
         print("%-46s %8.2f %8.2f" % ("soffice --convert-to pdf, new process each", so_all,
                                      so_texts))
         print("(one sanitize-file run per column: the ClamAV load and, warm, the service's start "
-              "included; spreadsheets are converted cold in both modes)")
+              "included; a spreadsheet's sheets are exported as CSV too, in both modes)")
         print("target: warm / soffice cold <= 0.3: %.2f x all, %.2f x without sheets "
               "(cold mode: %.2f x, %.2f x)"
               % (res["warm", "all"][0] / len(docs) / so_all,
