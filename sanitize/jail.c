@@ -118,7 +118,7 @@ typedef struct spec {
     const jail_task *task; /* what the child runs, as the spawner is asked for it */
     int sheets_fd;         /* LibreOffice on a spreadsheet: its sheets go here; else -1 */
     char **argv_csv;       /* ... made by this run of LibreOffice (report to work/csv.log) */
-    char **argv_html;      /* ... whose visible ones this run names */
+    char **argv_fods;      /* ... whose hidden ones this run's flat ODS marks */
     int keys_fd;           /* mugai-render in unlock mode: its password candidates; else -1 */
     const char *out_file;  /* ... and the file in the work directory it writes its output to,
                               which the init copies to out_fd; else NULL */
@@ -491,7 +491,7 @@ static void init_sheets(const spec *s)
     if (mg_snprintf(log, sizeof log, "%s/csv.log", s->view.work) < 0)
         return;
     init_pass(s, s->argv_csv, log, until);
-    init_pass(s, s->argv_html, NULL, until);
+    init_pass(s, s->argv_fods, NULL, until);
     (void)jail_sheets_send(s->c, s->view.work, JAIL_SHEETS_FD);
 }
 
@@ -1361,7 +1361,7 @@ typedef struct office_args {
     char profile[PATH_MAX + 64];
     char outdir[PATH_MAX + 8];
     char csvdir[PATH_MAX + 8];
-    char htmldir[PATH_MAX + 8];
+    char fodsdir[PATH_MAX + 8];
 } office_args;
 
 /* LibreOffice's CSV export of every sheet to its own file, input-SHEET.csv: comma, double
@@ -1369,8 +1369,8 @@ typedef struct office_args {
  * as such, special numbers detected, cells as shown (dates, separators, percentages),
  * results rather than formulas, spaces kept, all sheets (-1). */
 #define OFFICE_CSV "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
-/* Its HTML export, which shows visible sheets only. */
-#define OFFICE_HTML "html:HTML (StarCalc)"
+/* Its flat ODS export, which says which sheets are hidden. */
+#define OFFICE_FODS "fods"
 
 /* Fill a for the work directory and ext. 0 or -1. */
 static int office_args_make(office_args *a, const char *work, const char *ext)
@@ -1381,7 +1381,7 @@ static int office_args_make(office_args *a, const char *work, const char *ext)
                     work) < 0 ||
         mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0 ||
         mg_snprintf(a->csvdir, sizeof a->csvdir, "%s/csv", work) < 0 ||
-        mg_snprintf(a->htmldir, sizeof a->htmldir, "%s/html", work) < 0)
+        mg_snprintf(a->fodsdir, sizeof a->fodsdir, "%s/fods", work) < 0)
         return -1;
     return 0;
 }
@@ -1412,7 +1412,7 @@ static void office_argv(const conf *c, office_args *a, const char *target, char 
 typedef struct spec_buf {
     char *argv[RENDER_ARGV_MAX];
     char *argv_csv[18];
-    char *argv_html[18];
+    char *argv_fods[18];
     char nums[6][32];
     office_args office;
     priv p;
@@ -1501,9 +1501,9 @@ static int task_spec(const conf *c, const jail_task *t, const jail_ids *ids, int
     office_argv(c, &b->office, "pdf", b->office.outdir, b->argv);
     if (t->sheets) {
         office_argv(c, &b->office, OFFICE_CSV, b->office.csvdir, b->argv_csv);
-        office_argv(c, &b->office, OFFICE_HTML, b->office.htmldir, b->argv_html);
+        office_argv(c, &b->office, OFFICE_FODS, b->office.fodsdir, b->argv_fods);
         s->argv_csv = b->argv_csv;
-        s->argv_html = b->argv_html;
+        s->argv_fods = b->argv_fods;
         s->sheets_fd = sheets_fd;
     }
     s->path = s->view.program = c->soffice_path;

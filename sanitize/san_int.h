@@ -50,7 +50,7 @@ jail_status jail_render_text(const conf *c, const char *mode, const char *label,
 jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int out_fd, char *why,
                                size_t why_len);
 /* As jail_office_to_pdf; with sheets_fd >= 0 (a spreadsheet), LibreOffice also exports every
- * sheet's displayed values as CSV, and its HTML export tells which sheets are visible, both
+ * sheet's displayed values as CSV, and which sheets are hidden (its flat ODS export), both
  * in the same jail after the PDF, and the jail's init writes them to sheets_fd (a file, at
  * its offset): "MGS1", a count, then per sheet flags (1: hidden), the length and bytes of
  * its file's name (input-SHEET.csv), the length and bytes of its CSV; all 32-bit little
@@ -60,7 +60,7 @@ jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int o
 
 /* In a jail's init, after LibreOffice exported a spreadsheet's sheets to work_dir/csv (and
  * named them in work_dir/csv.log, "Writing sheet NAME -> PATH" a line; which are visible in
- * work_dir/sheets.vis, else its HTML export in work_dir/html): write them to out as the
+ * work_dir/sheets.vis, else its flat ODS export in work_dir/fods): write them to out as the
  * stream jail_office_convert describes. 0, or an errno value. (sheetsout.c) */
 int jail_sheets_send(const conf *c, const char *work_dir, int out);
 /* Try the password candidates cands[0..ncands-1] in order on the encrypted in_fd, of type

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include "conf.h"
 #include "mg.h"
@@ -99,61 +100,160 @@ static void sheets_from_dir(int dir, sheet_file *f, size_t *n)
     closedir(d);
 }
 
-/* Mark in vis (SHEETS_INIT_MAX entries) the anchors <A NAME="tableN"> that start in the
- * first scan of the have bytes at h; their count. */
-static size_t sheets_anchors(const char *h, size_t scan, size_t have, unsigned char *vis)
-{
-    static const char anchor[] = "<A NAME=\"table";
-    const char *end = h + have;
-    size_t anchors = 0;
+/* The most hidden table styles and the longest style name the flat-ODS reader keeps, and the
+ * longest tag it reads whole. */
+#define FODS_STYLES_MAX 64
+#define FODS_NAME_MAX 64
+#define FODS_TAG_MAX 4096
 
-    for (const char *p = h;
-         (p = memmem(p, (size_t)(end - p), anchor, sizeof anchor - 1)) && p < h + scan;) {
-        unsigned long k = 0;
-        for (p += sizeof anchor - 1; p < end && *p >= '0' && *p <= '9' && k < SHEETS_INIT_MAX; p++)
-            k = k * 10 + (unsigned long)(*p - '0');
-        if (p < end && *p == '"' && k < SHEETS_INIT_MAX)
-            vis[k] = 1, anchors++;
-    }
-    return anchors;
+/* What the flat-ODS reader has learnt so far. */
+typedef struct fods_scan {
+    char hidden[FODS_STYLES_MAX][FODS_NAME_MAX + 1]; /* table styles with display false */
+    size_t nhidden;
+    char style[FODS_NAME_MAX + 1]; /* the table style being read, "" outside one */
+    size_t tables;                 /* the workbook's sheets seen */
+    int in_sheet;                  /* inside <office:spreadsheet> */
+    size_t objects;                /* depth of embedded objects (a chart's own tables) */
+    int broken;                    /* a tag too long or too many styles: tells nothing */
+} fods_scan;
+
+/* Non-zero when the tag at t (len bytes) is the element name (with its '<'), followed by a
+ * space, '/' or '>'. */
+static int fods_is(const char *t, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+
+    return len > n && memcmp(t, name, n) == 0 && t[n] != '\0' && strchr(" \t\r\n/>", t[n]);
 }
 
-/* Mark in vis (SHEETS_INIT_MAX entries) the sheets LibreOffice's HTML export (work/html/
- * input.html) shows: it leaves hidden sheets out, and empty ones, and when it shows more than
- * one it names each with an anchor <A NAME="tableN">, N its index; cell text is escaped, so
- * only the export itself writes one. The directory and the file must be real ones, and no
- * more than max bytes of it are read, a piece at a time. 0, or -1 when that tells nothing:
- * no export, or no anchor (one sheet shown or none, which one unknown). */
+/* The value of attribute name (with its =") in the tag at t (len bytes) into out (size bytes
+ * with its NUL). Its length, or -1 when it is absent or too long. */
+static ssize_t fods_attr(const char *t, size_t len, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    const char *end = t + len;
+
+    for (const char *p = t; (p = memmem(p, (size_t)(end - p), name, n)) != NULL; p += n) {
+        if (p == t || p[-1] == '\0' || !strchr(" \t\r\n", p[-1]))
+            continue;
+        const char *v = p + n, *q = memchr(v, '"', (size_t)(end - v));
+        if (!q || (size_t)(q - v) >= size)
+            return -1;
+        memcpy(out, v, (size_t)(q - v));
+        out[q - v] = '\0';
+        return q - v;
+    }
+    return -1;
+}
+
+/* Take in one tag of the flat ODS (t, len bytes, '<' to '>'), marking in vis each sheet that
+ * is not hidden. Names are compared as written (escaped alike on both sides). */
+static void fods_tag(fods_scan *f, const char *t, size_t len, unsigned char *vis)
+{
+    char v[FODS_NAME_MAX + 1];
+    int closing = len >= 2 && t[len - 2] == '/';
+
+    if (fods_is(t, len, "<office:spreadsheet"))
+        f->in_sheet = !closing;
+    else if (fods_is(t, len, "</office:spreadsheet"))
+        f->in_sheet = 0;
+    else if (fods_is(t, len, "<draw:object") && !closing)
+        f->objects++;
+    else if (fods_is(t, len, "</draw:object") && f->objects > 0)
+        f->objects--;
+    else if (f->objects > 0)
+        return;
+    else if (fods_is(t, len, "<style:style")) {
+        f->style[0] = '\0';
+        if (fods_attr(t, len, "style:family=\"", v, sizeof v) >= 0 && strcmp(v, "table") == 0 &&
+            fods_attr(t, len, "style:name=\"", f->style, sizeof f->style) < 0)
+            f->broken = 1, f->style[0] = '\0';
+    } else if (fods_is(t, len, "</style:style")) {
+        f->style[0] = '\0';
+    } else if (fods_is(t, len, "<style:table-properties") && f->style[0] &&
+               fods_attr(t, len, "table:display=\"", v, sizeof v) >= 0 && strcmp(v, "false") == 0) {
+        if (f->nhidden < FODS_STYLES_MAX)
+            memcpy(f->hidden[f->nhidden++], f->style, sizeof f->style);
+        else
+            f->broken = 1;
+    } else if (fods_is(t, len, "<table:table") && f->in_sheet) {
+        size_t k = f->tables++;
+        int hidden = 0;
+        ssize_t n = fods_attr(t, len, "table:style-name=\"", v, sizeof v);
+        for (size_t i = 0; n >= 0 && i < f->nhidden; i++)
+            hidden |= strcmp(v, f->hidden[i]) == 0;
+        if (n < 0 && memmem(t, len, "table:style-name=", 17))
+            f->broken = 1; /* named, but too long to tell */
+        if (k < SHEETS_INIT_MAX)
+            vis[k] = !hidden;
+    }
+}
+
+/* Take in the tags that end within the have bytes at buf, (final: the file's end). How many
+ * bytes were read whole; the rest (an unfinished tag, less than FODS_TAG_MAX) is for the next
+ * piece. */
+static size_t fods_piece(fods_scan *f, const char *buf, size_t have, int final, unsigned char *vis)
+{
+    const char *p = buf, *end = buf + have, *lt;
+
+    while ((lt = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        size_t rest = (size_t)(end - lt);
+        const char *gt = memchr(lt, '>', rest < FODS_TAG_MAX ? rest : FODS_TAG_MAX);
+        if (gt) {
+            fods_tag(f, lt, (size_t)(gt - lt + 1), vis);
+            p = gt + 1;
+            continue;
+        }
+        if (!final && rest < FODS_TAG_MAX)
+            return (size_t)(lt - buf);
+        /* Longer than any tag read whole: harmless unless it is one of those. */
+        if (fods_is(lt, rest, "<table:table") || fods_is(lt, rest, "<style:"))
+            f->broken = 1;
+        p = lt + 1;
+    }
+    return have;
+}
+
+/* Mark in vis (SHEETS_INIT_MAX entries) the sheets LibreOffice's flat-ODS export (work/fods/
+ * input.fods) does not show as hidden: each sheet is a <table:table> of <office:spreadsheet>,
+ * in the workbook's order, whose table style says table:display="false" when it is hidden;
+ * the tables of an embedded object (a chart's data) are not sheets. Cell text is escaped, so
+ * only the export itself writes a tag. The directory and the file must be real ones, and no
+ * more than max bytes of it are read, a piece at a time. 0, or -1 when that tells nothing: no
+ * export, no sheet, or a tag or a style it cannot read whole. */
 static int sheets_visible(int work, unsigned char *vis, uint64_t max)
 {
-    enum { PIECE = 65536, KEEP = 32 }; /* KEEP: more than an anchor and its number */
+    enum { PIECE = 65536 };
     struct stat st;
-    char *buf = malloc(PIECE + KEEP);
-    int dir = openat(work, "html", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    char *buf = malloc(PIECE + FODS_TAG_MAX);
+    fods_scan *f = calloc(1, sizeof *f);
+    int dir = openat(work, "fods", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int fd =
-        dir < 0 ? -1 : openat(dir, "input.html", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    size_t anchors = 0, kept = 0;
+        dir < 0 ? -1 : openat(dir, "input.fods", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    size_t kept = 0;
+    int rc = -1;
 
-    if (buf && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    if (buf && f && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         for (uint64_t off = 0;;) {
             size_t want = max - off < PIECE ? (size_t)(max - off) : PIECE;
             ssize_t k = want ? pread(fd, buf + kept, want, (off_t)off) : 0;
             size_t have = kept + (size_t)(k > 0 ? k : 0);
-            /* An anchor that starts in the last KEEP bytes is looked at with the next piece. */
-            size_t scan = k <= 0 ? have : have > KEEP ? have - KEEP : 0;
-            anchors += sheets_anchors(buf, scan, have, vis);
+            size_t used = fods_piece(f, buf, have, k <= 0, vis);
             if (k <= 0)
                 break;
-            memmove(buf, buf + scan, have - scan);
-            kept = have - scan;
+            memmove(buf, buf + used, have - used);
+            kept = have - used;
             off += (uint64_t)k;
         }
+        rc = f->tables > 0 && !f->broken ? 0 : -1;
+    }
     if (fd >= 0)
         close(fd);
     if (dir >= 0)
         close(dir);
     free(buf);
-    return anchors > 0 ? 0 : -1;
+    free(f);
+    return rc;
 }
 
 /* Mark in vis (SHEETS_INIT_MAX entries) the sheets work/sheets.vis says are visible: one byte
@@ -185,25 +285,6 @@ static int put_u32(int fd, uint32_t v)
     return mg_write_all(fd, b, 4);
 }
 
-/* Non-zero when the CSV on fd (size bytes) holds a value: anything but separators, quotes
- * and line ends. An empty sheet is one the HTML export leaves out although it is visible. */
-static int csv_has_data(int fd, size_t size)
-{
-    char buf[4096];
-    size_t off = 0;
-
-    while (off < size) {
-        ssize_t k = pread(fd, buf, sizeof buf, (off_t)off);
-        if (k <= 0)
-            return 1;
-        for (ssize_t i = 0; i < k; i++)
-            if (!strchr(",\"\r\n", buf[i]) || buf[i] == '\0')
-                return 1;
-        off += (size_t)k;
-    }
-    return 0;
-}
-
 /* Send one sheet's frame: flags (1: hidden), the file's name, its bytes. A sheet over max
  * bytes or over what is *left for all sheets goes no further than its size, which the trusted
  * side refuses: a file LibreOffice made (sparse, linked many times) never fills the worker's
@@ -222,8 +303,8 @@ static int sheet_send(int out, int dir, const sheet_file *f, const unsigned char
     }
     uint32_t size = (uint32_t)st.st_size;
     int over = size > max || size > *left;
-    int hidden = !over && vis_known && f->index >= 0 &&
-                 (f->index >= SHEETS_INIT_MAX || !vis[f->index]) && csv_has_data(fd, size);
+    int hidden =
+        !over && vis_known && f->index >= 0 && (f->index >= SHEETS_INIT_MAX || !vis[f->index]);
     if (put_u32(out, (uint32_t)hidden) < 0 || put_u32(out, (uint32_t)f->len) < 0 ||
         mg_write_all(out, f->name, f->len) < 0 || put_u32(out, size) < 0) {
         rc = errno ? errno : EIO;

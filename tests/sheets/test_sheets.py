@@ -153,21 +153,23 @@ class Sheets(unittest.TestCase):
             self.assertEqual(rows(f.read()), [["公開の値", "42"]])
 
     def test_cold_gives_the_same_sheets(self):
-        """[office] mode = cold (LibreOffice run per export) gives the warm run's sheets."""
+        """[office] mode = cold (LibreOffice run per export) gives the warm run's sheets, the
+        hidden one beside a single visible sheet marked too."""
         tmp = tempfile.mkdtemp(prefix="mugai-sheets-cold-")
         self.addCleanup(shutil.rmtree, tmp, True)
         out, conf = os.path.join(tmp, "out"), os.path.join(tmp, "cold.conf")
         with open(S["conf"], encoding="utf-8") as f, open(conf, "w", encoding="utf-8") as g:
             g.write(f.read() + "[office]\nmode = cold\n")
-        rc, by, err = sanitize([os.path.join(S["inputs"], "sheets.xlsx")], out, conf)
+        books = ["sheets.xlsx", "pair.xlsx"]
+        rc, by, err = sanitize([os.path.join(S["inputs"], n) for n in books], out, conf)
         self.assertEqual(rc, 0, err)
-        cold = by["sheets.xlsx"]["sheets"]
-        warm = S["by"]["sheets.xlsx"]["sheets"]
-        self.assertEqual([(s["name"], s["hidden"]) for s in cold],
-                         [(s["name"], s["hidden"]) for s in warm])
-        for c, w in zip(cold, warm):
-            with open(c["output"], "rb") as f, open(w["output"], "rb") as g:
-                self.assertEqual(f.read(), g.read(), c["name"])
+        for n in books:
+            cold, warm = by[n]["sheets"], S["by"][n]["sheets"]
+            self.assertEqual([(s["name"], s["hidden"]) for s in cold],
+                             [(s["name"], s["hidden"]) for s in warm])
+            for c, w in zip(cold, warm):
+                with open(c["output"], "rb") as f, open(w["output"], "rb") as g:
+                    self.assertEqual(f.read(), g.read(), c["name"])
 
     def test_xlsx(self):
         r = self.result("sheets.xlsx")

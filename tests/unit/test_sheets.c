@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -369,6 +370,22 @@ static const char soffice_script[] =
     "done\n"
     "work=${out%/*}\n"
     "mode=$(head -n 1 \"$in\")\n"
+    /* A flat ODS whose second sheet has a hidden table style; the same with a chart's own
+     * table before it (no sheet); one whose style-name is too long to read. */
+    "styles='<office:automatic-styles><style:style style:name=\"ta1\" style:family=\"table\">"
+    "<style:table-properties table:display=\"true\"/></style:style>"
+    "<style:style style:name=\"ta2\" style:family=\"table\">"
+    "<style:table-properties table:display=\"false\"/></style:style></office:automatic-styles>'\n"
+    "fods=\"$styles<office:body><office:spreadsheet><table:table table:name=\\\"a\\\" "
+    "table:style-name=\\\"ta1\\\"><table:table-row/></table:table><table:table "
+    "table:name=\\\"b\\\" table:style-name=\\\"ta2\\\"></table:table></office:spreadsheet>\"\n"
+    "chart=\"$styles<office:body><office:spreadsheet><table:table table:name=\\\"a\\\" "
+    "table:style-name=\\\"ta1\\\"><draw:object><office:document><office:body><office:chart>"
+    "<table:table table:name=\\\"local-table\\\" table:style-name=\\\"ta2\\\"></table:table>"
+    "</office:chart></office:body></office:document></draw:object></table:table><table:table "
+    "table:name=\\\"b\\\" table:style-name=\\\"ta2\\\"></table:table></office:spreadsheet>\"\n"
+    "long=\"$styles<office:spreadsheet><table:table table:style-name=\\\"$(printf '%0100d' 0)\\\">"
+    "</table:table><table:table table:style-name=\\\"ta2\\\"></table:table>\"\n"
     "mkdir -p \"$out\"\n"
     "case $target in\n"
     "pdf)\n"
@@ -380,16 +397,18 @@ static const char soffice_script[] =
     "  big) i=0; while [ $i -lt 40 ]; do truncate -s 3M \"$out/input-s$i.csv\";"
     " i=$((i + 1)); done ;;\n"
     "  slow) exec sleep 1000 ;;\n"
-    "  html*) echo 1 > \"$out/input-a.csv\"; echo 2 > \"$out/input-b.csv\";\n"
+    "  fods*) echo 1 > \"$out/input-a.csv\"; echo 2 > \"$out/input-b.csv\";\n"
     "    echo \"Writing sheet a -> $out/input-a.csv\"; echo \"Writing sheet b -> "
     "$out/input-b.csv\";\n"
     "    mkfifo \"$out/input-c.csv\"; ln -s /etc/passwd \"$out/input-d.csv\" ;;\n"
     "  esac ;;\n"
-    "html*)\n"
+    "fods*)\n"
     "  case $mode in\n"
-    "  htmllink) rmdir \"$out\"; mkdir \"$work/x\";\n"
-    "    echo '<A NAME=\"table0\">' > \"$work/x/input.html\"; ln -s x \"$out\" ;;\n"
-    "  htmldir) echo '<A NAME=\"table0\">' > \"$out/input.html\" ;;\n"
+    "  fodslink) rmdir \"$out\"; mkdir \"$work/x\"; echo \"$fods\" > \"$work/x/input.fods\";\n"
+    "    ln -s x \"$out\" ;;\n"
+    "  fodsdir) echo \"$fods\" > \"$out/input.fods\" ;;\n"
+    "  fodschart) echo \"$chart\" > \"$out/input.fods\" ;;\n"
+    "  fodslong) echo \"$long\" > \"$out/input.fods\" ;;\n"
     "  esac ;;\n"
     "esac\n";
 
@@ -500,31 +519,32 @@ static void test_init_slow(void **state)
     g_free(pdf);
 }
 
-/* The HTML export's directory is followed only when it is a real one: through a link, the
- * init learns nothing of which sheets are visible, and hides none. A FIFO and a link among
- * the CSVs are no sheets. */
-static void test_init_html_link(void **state)
+/* The flat ODS export tells the hidden sheet (a chart's own table is no sheet); its directory
+ * is followed only when it is a real one, and a style name too long to read tells nothing:
+ * then the init hides none. A FIFO and a link among the CSVs are no sheets. */
+static void test_init_fods(void **state)
 {
+    static const struct {
+        const char *mode;
+        bool hidden;
+    } rows[] = {{"fodsdir", true}, {"fodschart", true}, {"fodslink", false}, {"fodslong", false}};
     san_result r;
     off_t size;
     char *pdf;
     int rc;
 
     (void)state;
-    assert_int_equal(office_run("htmldir", &r, &size, &pdf, &rc), JAIL_OK);
-    assert_int_equal(rc, 0);
-    assert_int_equal(r.nsheets, 2);
-    assert_false(r.sheets[0].hidden);
-    assert_true(r.sheets[1].hidden); /* not shown by a real export: hidden */
-    g_free(pdf);
-    san_result_clear(&r);
-    assert_int_equal(office_run("htmllink", &r, &size, &pdf, &rc), JAIL_OK);
-    assert_int_equal(rc, 0);
-    assert_int_equal(r.nsheets, 2);
-    assert_false(r.sheets[0].hidden);
-    assert_false(r.sheets[1].hidden);
-    g_free(pdf);
-    san_result_clear(&r);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        assert_int_equal(office_run(rows[i].mode, &r, &size, &pdf, &rc), JAIL_OK);
+        assert_int_equal(rc, 0);
+        assert_int_equal(r.nsheets, 2);
+        assert_false(r.sheets[0].hidden);
+        if (r.sheets[1].hidden != rows[i].hidden)
+            fail_msg("%s: the second sheet is %shidden", rows[i].mode,
+                     r.sheets[1].hidden ? "" : "not ");
+        g_free(pdf);
+        san_result_clear(&r);
+    }
 }
 
 int main(void)
@@ -534,7 +554,7 @@ int main(void)
         cmocka_unit_test(test_too_large),     cmocka_unit_test(test_names_alike),
         cmocka_unit_test(test_names_compat),  cmocka_unit_test(test_formulas),
         cmocka_unit_test(test_init_fifo_log), cmocka_unit_test(test_init_bounded),
-        cmocka_unit_test(test_init_slow),     cmocka_unit_test(test_init_html_link),
+        cmocka_unit_test(test_init_slow),     cmocka_unit_test(test_init_fods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
