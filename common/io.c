@@ -5,6 +5,7 @@
  * Used by trusted and jailed processes alike; allocates only what callers
  * bound with an explicit maximum.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -59,6 +60,19 @@ int mg_read_u32le(int fd, uint32_t *v)
         return -1;
     *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     return 0;
+}
+
+DIR *mg_dir_dup(int dir)
+{
+    int fd = dup(dir);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+    if (!d && fd >= 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return d;
 }
 
 /* Grow *buf so that it holds at least need bytes. 0 or -1. */

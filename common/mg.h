@@ -5,6 +5,7 @@
 #ifndef MG_H
 #define MG_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -45,6 +46,9 @@ int mg_write_all(int fd, const void *buf, size_t len);
 int mg_read_full(int fd, void *buf, size_t len);
 /* Read one little-endian 32-bit integer (mg_read_full). 0 or -1. */
 int mg_read_u32le(int fd, uint32_t *v);
+/* A directory stream over its own copy of the descriptor dir (which stays the caller's);
+ * closedir() frees it. NULL with errno. */
+DIR *mg_dir_dup(int dir);
 /* Read up to max bytes until end of file; *out is NUL-terminated, caller frees with free().
  * Returns 0, or -1 on error or when the input exceeds max (errno EFBIG). */
 int mg_read_all(int fd, size_t max, char **out, size_t *len);

@@ -86,15 +86,11 @@ static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
 /* Add the files the report did not name, as of an unknown sheet. */
 static void sheets_from_dir(int dir, sheet_file *f, size_t *n)
 {
-    int fd = dup(dir);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    DIR *d = mg_dir_dup(dir);
     struct dirent *e;
 
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    if (!d)
         return;
-    }
     while ((e = readdir(d)) != NULL)
         sheet_add(dir, e->d_name, strlen(e->d_name), -1, f, n);
     closedir(d);

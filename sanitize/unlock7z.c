@@ -139,15 +139,11 @@ static void pack_file(pack *p, int dir, const char *name, const char *path)
  * down. Links and special files are left out. */
 static void pack_dir(pack *p, int dir, const char *prefix, unsigned depth)
 {
-    int fd = dup(dir);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    DIR *d = mg_dir_dup(dir);
     struct dirent *e;
 
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    if (!d)
         return;
-    }
     while (p->st == RND_OK && (e = readdir(d)) != NULL) {
         struct stat st;
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
