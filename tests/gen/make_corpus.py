@@ -274,9 +274,18 @@ def zip_bytes(members):
     return buf.getvalue()
 
 
-FAKE_VBA = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 24
-            + b"Attribute VB_Name = \"MugaiMacro\"\r\nSub AutoOpen()\r\n"
-            b"  Shell \"cmd /c MUGAI-MACRO-PAYLOAD\"\r\nEnd Sub\r\n" + b"\x00" * 400)
+def vba_bin():
+    """A real VBA project (an OLE compound file with compressed module source, as Office
+    writes it: tests/office/office_docs.py) whose module runs a command on opening."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "office"))
+    try:
+        import office_docs
+    finally:
+        sys.path.pop(0)
+    src = ('Attribute VB_Name = "MugaiMacro"\nSub AutoOpen()\n'
+           '  Shell "cmd /c MUGAI-MACRO-PAYLOAD"\nEnd Sub\n')
+    return office_docs.cfb(office_docs.vba_project([("MugaiMacro", src, False)]))
 
 RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 OFFDOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
@@ -306,7 +315,7 @@ def docm_bytes():
            % (JA, JA_EXT))
     return zip_bytes([("[Content_Types].xml", ct), ("_rels/.rels", rels),
                       ("word/document.xml", doc), ("word/_rels/document.xml.rels", docrels),
-                      ("word/vbaProject.bin", FAKE_VBA)])
+                      ("word/vbaProject.bin", vba_bin())])
 
 
 def xlsm_bytes():
@@ -339,7 +348,7 @@ def xlsm_bytes():
                        for i in range(1, 31)))
     return zip_bytes([("[Content_Types].xml", ct), ("_rels/.rels", rels),
                       ("xl/workbook.xml", wb), ("xl/_rels/workbook.xml.rels", wbrels),
-                      ("xl/worksheets/sheet1.xml", sheet), ("xl/vbaProject.bin", FAKE_VBA)])
+                      ("xl/worksheets/sheet1.xml", sheet), ("xl/vbaProject.bin", vba_bin())])
 
 
 AGILE_XML = (
