@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,17 +222,43 @@ static void child_die(const char *what, int code)
 {
     char msg[320];
 
-    if (mg_snprintf(msg, sizeof msg, "mugai-office: child: %s: %s\n", what, strerror(errno)) == 0)
+    if (mg_snprintf(msg, sizeof msg, "mugai-office: child: %s: %s\n", what, strerror(errno)) >= 0)
         (void)mg_write_all(STDERR_FILENO, msg, strlen(msg));
     _exit(code);
 }
 
+/* A line on stderr: what happened, with how the program ended (its wait status st). */
+static void child_note(const char *what, int st)
+{
+    char msg[320];
+    const char *sig = WIFSIGNALED(st) ? sigabbrev_np(WTERMSIG(st)) : NULL;
+
+    if ((WIFEXITED(st) ? mg_snprintf(msg, sizeof msg, "mugai-office: child: %s (exit status %d)\n",
+                                     what, WEXITSTATUS(st))
+                       : mg_snprintf(msg, sizeof msg, "mugai-office: child: %s (signal SIG%s)\n",
+                                     what, sig ? sig : "?")) >= 0)
+        (void)mg_write_all(STDERR_FILENO, msg, strlen(msg));
+}
+
 /* What a child's init is sent for its document, with the input and output descriptors (and
- * the sheets', with OFFICE_SHEETS); the program then gets the same without any. */
+ * the sheets', with OFFICE_SHEETS); the program then gets the same without any. The times are
+ * mg_now()'s (CLOCK_MONOTONIC: the jail has no time namespace of its own). */
 typedef struct office_job {
     uint32_t flags;
     char ext[12];
+    double deadline;     /* when the service ends the child */
+    double sheets_until; /* when the program stops waiting for the sheets' export */
 } office_job;
+
+/* The sheets' export ends this long (at least; a tenth of the conversion's time when more)
+ * before the deadline, as the cold path's, and the init stops sending them this long before
+ * it: the PDF is never lost to the sheets. */
+#define SHEETS_MARGIN_MIN 2.0
+#define SHEETS_CUT 0.5
+/* What a spreadsheet's program sends its init once the PDF is saved, and its exit when the
+ * sheets' export did not end in time. */
+#define PROGRAM_PDF_SAVED 'P'
+#define PROGRAM_EXIT_NO_SHEETS 12
 
 /* How many descriptors come with a request or job of these flags. */
 static size_t job_nfds(uint32_t flags)
@@ -426,26 +453,32 @@ static int sheets_list(const svc *s, LibreOfficeKitDocument *doc)
     return rc;
 }
 
-/* Export every sheet of doc as CSV into the work directory's csv/, and list them; wait for the
- * export at most half the conversion's time (the service's deadline ends it anyway), so that
- * the PDF already made is never lost to it. Nothing here fails the PDF. */
-static void program_sheets(const svc *s, LibreOfficeKitDocument *doc)
+/* Export every sheet of doc as CSV into the work directory's csv/, and list them, when the time
+ * until (mg_now) has not come, which leaves the init the time to send the PDF and the sheets
+ * before the deadline. LibreOffice exports within postUnoCommand, in this thread: the init ends
+ * the program at until when it is still there; after it, LibreOffice's word comes by
+ * sheets_callback. 0 when the export ended, else -1 (the sheets are not to be sent: some may
+ * be missing). */
+static int program_sheets(const svc *s, LibreOfficeKitDocument *doc, double until)
 {
     char args[PATH_MAX + 512];
     struct timespec tick = {0, SHEETS_POLL_NS};
-    double until = mg_now() + s->c->office_timeout / 2.0;
 
-    if (sheets_list(s, doc) < 0 || mg_snprintf(args, sizeof args, SHEETS_SAVE_ARGS, s->work) < 0)
-        return;
+    if (mg_now() >= until || sheets_list(s, doc) < 0 ||
+        mg_snprintf(args, sizeof args, SHEETS_SAVE_ARGS, s->work) < 0)
+        return -1;
     doc->pClass->registerCallback(doc, sheets_callback, NULL);
     doc->pClass->postUnoCommand(doc, ".uno:SaveAs", args, true);
     while (!__atomic_load_n(&sheets_saved, __ATOMIC_SEQ_CST) && mg_now() < until)
         (void)nanosleep(&tick, NULL);
+    return __atomic_load_n(&sheets_saved, __ATOMIC_SEQ_CST) ? 0 : -1;
 }
 
 /* In the jail, the jail user: take the filters and limits while single-threaded, start
  * LibreOffice, then wait on sock for the document (its extension) and convert the input the
- * init copied in to PDF in out/, for the init to take; never returns. */
+ * init copied in to PDF in out/, for the init to take; a spreadsheet's program then tells the
+ * init on sock that the PDF is saved (whatever the sheets' export does to it, a crash, a limit,
+ * costs the sheets alone) and exports the sheets. Never returns. */
 static void program_main(const svc *s, int sock)
 {
     char url[PATH_MAX + 8], input[PATH_MAX], pdf[PATH_MAX];
@@ -478,24 +511,34 @@ static void program_main(const svc *s, int sock)
     if (got != (ssize_t)sizeof job || !ext_ok(job.ext, sizeof job.ext) ||
         input_path(s, job.ext, input) < 0)
         _exit(OFFICE_EXIT_SETUP);
-    close(sock);
     LibreOfficeKitDocument *doc =
         kit->pClass->documentLoadWithOptions(kit, input, "Language=en-US,Batch=true");
     if (!doc)
         _exit(OFFICE_EXIT_LOAD);
     if (!doc->pClass->saveAs(doc, pdf, "pdf", NULL))
         _exit(OFFICE_EXIT_SAVE);
-    if (job.flags & OFFICE_SHEETS)
-        program_sheets(s, doc);
-    _exit(OFFICE_EXIT_OK);
+    if (!(job.flags & OFFICE_SHEETS))
+        _exit(OFFICE_EXIT_OK);
+    (void)send(sock, &(char){PROGRAM_PDF_SAVED}, 1, MSG_NOSIGNAL);
+    _exit(program_sheets(s, doc, job.sheets_until) == 0 ? OFFICE_EXIT_OK : PROGRAM_EXIT_NO_SHEETS);
 }
+
+/* What the init keeps of its document for the end: the output, the sheets' file (-1: not
+ * asked for) and the job's times. */
+typedef struct init_doc {
+    int out;
+    int sheets;
+    double deadline;
+    double sheets_until;
+} init_doc;
 
 /* In the jail's init, while the program starts: wait on ctl for the document (its
  * extension, the input and the output), become the jail user, copy the input in and hand the
- * program (on prog_sock) the extension alone: the output, the worker's file, is never the
- * program's. Puts the output and the sheets' file (-1: not asked for) in outs. Ends the child
- * when the service drops it unused (its socket closes) or the program dies first. */
-static void init_take(const svc *s, int ctl, int prog_sock, int outs[2])
+ * program (on prog_sock, which stays open for its word that the PDF is saved) the extension
+ * alone: the output, the worker's file, is never the program's. Puts what the end needs in d.
+ * Ends the child when the service drops it unused (its socket closes) or the program dies
+ * first. */
+static void init_take(const svc *s, int ctl, int prog_sock, init_doc *d)
 {
     char input[PATH_MAX];
     office_job job;
@@ -523,36 +566,104 @@ static void init_take(const svc *s, int ctl, int prog_sock, int outs[2])
     close(fds[0]);
     if (send(prog_sock, &job, sizeof job, MSG_NOSIGNAL) != (ssize_t)sizeof job)
         _exit(OFFICE_EXIT_SETUP);
-    close(prog_sock);
-    outs[0] = fds[1];
-    outs[1] = fds[2];
+    *d = (init_doc){fds[1], fds[2], job.deadline, job.sheets_until};
+}
+
+/* SIGALRM in the init while it sends the sheets: their time is up. The stream stops short,
+ * which the trusted side refuses; the PDF, already copied, stands. */
+static void init_cut(int sig)
+{
+    (void)sig;
+    _exit(OFFICE_EXIT_OK);
+}
+
+/* In the init, the PDF copied: send the sheets the program exported to d->sheets, stopping
+ * SHEETS_CUT before the deadline. */
+static void init_sheets(const svc *s, const init_doc *d)
+{
+    double left = d->deadline - SHEETS_CUT - mg_now();
+    struct itimerval t = {{0, 0}, {(time_t)left, (suseconds_t)((left - (time_t)left) * 1e6)}};
+
+    if (left <= 0 || signal(SIGALRM, init_cut) == SIG_ERR || setitimer(ITIMER_REAL, &t, NULL) < 0)
+        return;
+    (void)jail_sheets_send(s->c, s->work, d->sheets);
+}
+
+/* Non-zero when the program's first word on prog_sock (read now, without waiting) is that its
+ * PDF is saved; *heard is set once it said anything or hung up. */
+static int init_heard_saved(int prog_sock, int *heard)
+{
+    char said = 0;
+    ssize_t n = recv(prog_sock, &said, 1, MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    *heard = 1;
+    return n == 1 && said == PROGRAM_PDF_SAVED;
+}
+
+/* In the init: wait for the program to end, into *st. For a spreadsheet, *saved is set when the
+ * program said the PDF is saved, and a program still exporting the sheets at d->sheets_until
+ * is ended then (as the cold path ends its export): LibreOffice runs the export in the
+ * program's own thread, which cannot look at the time meanwhile. */
+static void init_wait_program(pid_t prog, int prog_sock, const init_doc *d, int *st, int *saved)
+{
+    int pidfd = d->sheets < 0 ? -1 : (int)syscall(SYS_pidfd_open, prog, 0);
+    int heard = 0, ended = 0;
+    pid_t w;
+
+    *saved = 0;
+    while (pidfd >= 0) {
+        struct pollfd p[2] = {{pidfd, POLLIN, 0}, {prog_sock, POLLIN, 0}};
+        double left = d->sheets_until - mg_now();
+        int ms = !*saved || ended ? -1 : left > 0 ? (int)(left * 1000) + 1 : 0;
+        int r = poll(p, heard ? 1 : 2, ms);
+        if (r < 0 && errno != EINTR)
+            _exit(OFFICE_EXIT_SETUP);
+        if (r > 0 && p[0].revents)
+            break;
+        if (r > 0 && !heard && p[1].revents)
+            *saved = init_heard_saved(prog_sock, &heard);
+        else if (r == 0)
+            ended = 1, (void)kill(prog, SIGKILL);
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    while ((w = waitpid(-1, st, 0)) != prog)
+        if (w < 0 && errno != EINTR)
+            _exit(OFFICE_EXIT_SETUP);
+    if (d->sheets >= 0 && !heard)
+        *saved = init_heard_saved(prog_sock, &heard);
 }
 
 /* The jail's init, once the document is the program's: wait for the program; when it
- * converted, end whatever else runs in the jail, then copy its PDF to out (and send the
- * sheets it exported to sheets, when that is not -1) and exit 0 (or OFFICE_EXIT_SAVE), else
+ * converted (or, for a spreadsheet, said on prog_sock that the PDF was saved before it ended
+ * otherwise), end whatever else runs in the jail, then copy its PDF to d->out (and, when the
+ * program ended well, send the sheets it exported) and exit 0 (or OFFICE_EXIT_SAVE), else
  * exit with its exit code, or OFFICE_EXIT_SIGNAL + the signal that killed it. Leaving ends the
  * PID namespace: the kernel kills whatever the program left. A failure with the sheets fails
  * nothing but their stream, which the trusted side then refuses. */
-static void init_wait(const svc *s, pid_t prog, int out, int sheets)
+static void init_wait(const svc *s, pid_t prog, int prog_sock, const init_doc *d)
 {
     char pdf[PATH_MAX];
-    int st = 0;
+    int st = 0, saved;
     pid_t w;
 
-    while ((w = waitpid(-1, &st, 0)) != prog)
-        if (w < 0 && errno != EINTR)
-            _exit(OFFICE_EXIT_SETUP);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != OFFICE_EXIT_OK)
+    init_wait_program(prog, prog_sock, d, &st, &saved);
+    int done = WIFEXITED(st) && WEXITSTATUS(st) == OFFICE_EXIT_OK;
+    if (!done && !saved)
         _exit(WIFEXITED(st) ? WEXITSTATUS(st) : OFFICE_EXIT_SIGNAL + WTERMSIG(st));
+    if (!done)
+        child_note("the sheets' export did not end; the PDF is kept", st);
     /* Nothing the document started may change the PDF while it is copied. */
     (void)kill(-1, SIGKILL);
     while ((w = waitpid(-1, NULL, 0)) > 0 || (w < 0 && errno == EINTR))
         ;
-    if (mg_snprintf(pdf, sizeof pdf, "%s/out/input.pdf", s->work) < 0 || output_copy(pdf, out) < 0)
+    if (mg_snprintf(pdf, sizeof pdf, "%s/out/input.pdf", s->work) < 0 ||
+        output_copy(pdf, d->out) < 0)
         _exit(OFFICE_EXIT_SAVE);
-    if (sheets >= 0)
-        (void)jail_sheets_send(s->c, s->work, sheets);
+    if (d->sheets >= 0 && done)
+        init_sheets(s, d);
     _exit(OFFICE_EXIT_OK);
 }
 
@@ -725,9 +836,9 @@ static void child_main(const svc *s, int ctl)
         program_main(s, pair[1]);
     }
     close(pair[1]);
-    int outs[2];
-    init_take(s, ctl, pair[0], outs);
-    init_wait(s, prog, outs[0], outs[1]);
+    init_doc d;
+    init_take(s, ctl, pair[0], &d);
+    init_wait(s, prog, pair[0], &d);
 }
 
 /* ---- the service ---- */
@@ -889,14 +1000,18 @@ static int child_take(svc *s, spare *sp)
 }
 
 /* Hand the document of request q (fds: input, output, the sheets' when asked) to a child, for
- * ch. 0, or -1 with errno (no child could take it). */
-static int job_hand(svc *s, chan *ch, const office_req *q, int fds[3])
+ * ch, which the service ends at deadline (mg_now) after limit_s seconds. 0, or -1 with errno (no
+ * child could take it). */
+static int job_hand(svc *s, chan *ch, const office_req *q, int fds[3], double deadline,
+                    double limit_s)
 {
     office_job job;
     spare sp;
 
     memset(&job, 0, sizeof job);
     job.flags = q->flags & OFFICE_SHEETS;
+    job.deadline = deadline;
+    job.sheets_until = deadline - MAX(SHEETS_MARGIN_MIN, limit_s / 10.0);
     memcpy(job.ext, q->ext, sizeof job.ext);
     job.ext[sizeof job.ext - 1] = '\0';
     /* A ready child that died meanwhile cannot take it: then a new one. */
@@ -920,6 +1035,9 @@ static void job_start(svc *s, chan *ch, const office_req *q, int fds[3])
     double limit_s = s->c->office_timeout;
 
     ch->seq = q->seq;
+    ch->started = mg_now();
+    if (q->timeout_ms / 1000.0 < limit_s)
+        limit_s = q->timeout_ms / 1000.0;
     memcpy(s->job_fds, fds, sizeof s->job_fds);
     if (threads() != 1) {
         (void)rep_send(ch, OFFICE_SETUP, -1, 0, "the service runs threads; it restarts");
@@ -927,14 +1045,11 @@ static void job_start(svc *s, chan *ch, const office_req *q, int fds[3])
         stopping = 1;
     } else if (!fd_ok(fds[0], 0) || !fd_ok(fds[1], 1) || (fds[2] >= 0 && !fd_ok(fds[2], 1))) {
         (void)rep_send(ch, OFFICE_REFUSED, -1, 0, "the descriptors are not an input and an output");
-    } else if (job_hand(s, ch, q, fds) < 0) {
+    } else if (job_hand(s, ch, q, fds, ch->started + limit_s, limit_s) < 0) {
         (void)rep_send(ch, OFFICE_SETUP, -1, 0, "cannot create the jail's namespaces: %s",
                        strerror(errno));
     } else {
         ch->timed_out = 0;
-        if (q->timeout_ms / 1000.0 < limit_s)
-            limit_s = q->timeout_ms / 1000.0;
-        ch->started = mg_now();
         ch->deadline = ch->started + limit_s;
         memcpy(ch->ext, q->ext, sizeof ch->ext);
         ch->ext[sizeof ch->ext - 1] = '\0';

@@ -35,13 +35,15 @@ typedef struct sheet_file {
     long index;
 } sheet_file;
 
-/* Add name (len bytes) to f (*n so far) as sheet index, when it is a real file "input-*.csv"
- * in the directory dir and not there yet. */
+/* Add name (len bytes) to f (*n so far, room for SHEETS_INIT_MAX + 1) as sheet index, when it
+ * is a real file "input-*.csv" in the directory dir and not there yet. One more than
+ * SHEETS_INIT_MAX (over any [office] max_sheets) stands for all those left out: the count
+ * alone is sent, which the trusted side refuses, rather than some of the sheets. */
 static void sheet_add(int dir, const char *name, size_t len, long index, sheet_file *f, size_t *n)
 {
     struct stat st;
 
-    if (*n >= SHEETS_INIT_MAX || len > NAME_MAX || len < 11 || memchr(name, '/', len) ||
+    if (*n > SHEETS_INIT_MAX || len > NAME_MAX || len < 11 || memchr(name, '/', len) ||
         memchr(name, '\0', len) || memcmp(name, "input-", 6) != 0 ||
         memcmp(name + len - 4, ".csv", 4) != 0)
         return;
@@ -327,8 +329,12 @@ out:
 
 int jail_sheets_send(const conf *c, const char *work_dir, int out)
 {
-    uint64_t max = (uint64_t)c->max_text_mb << 20, left = (uint64_t)c->jail_file_size_mb << 20;
-    sheet_file *f = calloc(SHEETS_INIT_MAX, sizeof *f);
+    uint64_t left = (uint64_t)c->jail_file_size_mb << 20;
+    /* A file of [jail] file_size_mb is one the limit cut short (LibreOffice was stopped at it):
+     * too large as well. */
+    uint64_t max =
+        (uint64_t)c->max_text_mb << 20 < left ? (uint64_t)c->max_text_mb << 20 : left - 1;
+    sheet_file *f = calloc(SHEETS_INIT_MAX + 1, sizeof *f);
     unsigned char *vis = calloc(SHEETS_INIT_MAX, 1);
     int work = open(work_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int dir = work < 0 ? -1 : openat(work, "csv", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -9,8 +9,11 @@ Usage: test_office.py --build BUILD_DIR --corpus CORPUS_DIR
   converts each type (a spreadsheet's sheets too).
 - Isolation, warm and cold: a picture linked to a local HTTP server (no request reaches it),
   an INCLUDETEXT field and an ODT section naming a file on the gateway and a spreadsheet
-  referring to one (no byte of it in the output), an ODT whose macro runs on opening (it
-  neither changes the text nor writes its file).
+  referring to one (no byte of it in the output), an ODT (Basic), a docm (VBA
+  Document_Open, AutoOpen) and an xlsm (VBA Workbook_Open) whose macros run on opening:
+  they neither change the text nor write their file, in warm and cold mode and in the
+  service itself. The control: a LibreOffice outside the jail that allows macros runs them
+  all.
 - A child killed with SIGSEGV, one past its deadline and one over its memory limit fail
   their document only: the next converts, and no process is left.
 - Two documents converted at the same time do not see each other's files.
@@ -32,6 +35,7 @@ import tempfile
 import threading
 import time
 import unittest
+from xml.sax.saxutils import escape
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -210,6 +214,15 @@ class WarmMatchesCold(unittest.TestCase):
             svc.close()
 
 
+# The documents whose macros run when they are opened, by name: each made for the path of
+# the mark file its macros write.
+MACRO_DOCS = {
+    "macro.odt": office_docs.odt_macro,
+    "vba.docm": office_docs.docm_macro,
+    "vba-sheet.xlsm": office_docs.xlsm_macro,
+}
+
+
 class Recorder(http.server.BaseHTTPRequestHandler):
     hits = []
 
@@ -244,8 +257,8 @@ class Isolation(unittest.TestCase):
             "picture.odt": office_docs.odt_linked_image("http://127.0.0.1:%d/pic.png" % port),
             "includetext.docx": office_docs.docx_includetext(secret_txt),
             "section.odt": office_docs.odt_section_link(secret_txt),
-            "macro.odt": office_docs.odt_macro(cls.mark),
         }
+        docs.update((n, make(cls.mark)) for n, make in MACRO_DOCS.items())
         for name, data in docs.items():
             with open(os.path.join(inputs, name), "wb") as f:
                 f.write(data)
@@ -291,7 +304,7 @@ class Isolation(unittest.TestCase):
                 yield mode, n, path
 
     def test_every_document_converts(self):
-        self.assertEqual(len(self.names), 5)
+        self.assertEqual(len(self.names), 7)
         for mode, n, path in self.outputs():
             with self.subTest(mode=mode, doc=n):
                 self.assertIn("ISOLATION", pdf_text(path))
@@ -310,10 +323,147 @@ class Isolation(unittest.TestCase):
                 self.assertNotIn(self.secret.encode(), f.read())
 
     def test_macro_neither_runs_nor_writes(self):
+        """The ODT's OnLoad, the docm's Document_Open and AutoOpen, the xlsm's Workbook_Open
+        (MacroControl shows they run where macros are allowed)."""
         self.assertFalse(os.path.exists(self.mark))
         for mode, n, path in self.outputs():
-            if n == "macro.odt":
-                self.assertNotIn("RAN", pdf_text(path), mode)
+            if n in MACRO_DOCS:
+                with self.subTest(mode=mode, doc=n):
+                    self.assertNotIn("RAN", pdf_text(path))
+        for n in os.listdir(self.out["warm"]):  # the sheets' CSV too
+            with open(os.path.join(self.out["warm"], n), "rb") as f:
+                self.assertNotIn(b"MACRO RAN", f.read())
+
+
+# The Basic of MacroControl's LibreOffice: each document of names (a comma list) in dir
+# loaded as a desktop opens one (macros as the profile's settings say), which runs the open
+# macros of an ODT (OnLoad) and of a workbook (Workbook_Open), then exported as dir/NAME.pdf.
+# LibreOffice 7.4 never raises the VBA open event of a text document (Writer asks for
+# com.sun.star.script.vba.VBATextEventProcessor, registered as ...document.vba...): for a
+# docm the opener raises it through that processor, which runs ThisDocument's Document_Open
+# and then AutoOpen as Word would. An error is written to dir/opener.log.
+OPENER = """Sub OpenEach(dir As String, names As String)
+  Dim load(0) As New com.sun.star.beans.PropertyValue
+  Dim pdf(0) As New com.sun.star.beans.PropertyValue
+  load(0).Name = "MacroExecutionMode"
+  load(0).Value = com.sun.star.document.MacroExecMode.USE_CONFIG
+  pdf(0).Name = "FilterName"
+  On Error Goto failed
+  For Each name In Split(names, ",")
+    doc = StarDesktop.loadComponentFromURL(ConvertToURL(dir & "/" & name), "_blank", 0, load())
+    Wait 300
+    pdf(0).Value = "writer_pdf_Export"
+    If doc.supportsService("com.sun.star.sheet.SpreadsheetDocument") Then
+      pdf(0).Value = "calc_pdf_Export"
+    ElseIf doc.BasicLibraries.VBACompatibilityMode Then
+      vba = CreateUnoServiceWithArguments("com.sun.star.document.vba.VBATextEventProcessor", _
+                                          Array(doc))
+      vba.processVbaEvent(com.sun.star.script.vba.VBAEventId.DOCUMENT_OPEN, Array())
+    End If
+    doc.storeToURL(ConvertToURL(dir & "/" & name & ".pdf"), pdf())
+    doc.close(True)
+  Next
+  StarDesktop.terminate()
+  Exit Sub
+failed:
+  log = FreeFile
+  Open dir & "/opener.log" For Output As #log
+  Print #log, name & ": " & Error$
+  Close #log
+  StarDesktop.terminate()
+End Sub
+"""
+
+# A profile's settings (registrymodifications.xcu) that let documents' macros run: security
+# level 0 (low: any macro), execution not disabled. The profile counts as installed, or
+# LibreOffice would copy its presets over the Basic library written beside.
+MACROS_ALLOWED = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+  xmlns:xs="http://www.w3.org/2001/XMLSchema"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Setup/Office"><prop oor:name="ooSetupInstCompleted"
+  oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Setup/Product"><prop oor:name="ooSetupLastVersion"
+  oor:op="fuse"><value>99.9</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop
+  oor:name="DisableMacrosExecution" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop
+  oor:name="MacroSecurityLevel" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+
+def desktop_profile(path):
+    """A LibreOffice profile at path whose settings allow macros and whose Basic library
+    Standard holds OPENER."""
+    basic = os.path.join(path, "user", "basic")
+    os.makedirs(os.path.join(basic, "Standard"))
+    lib_dtd = '<!DOCTYPE library:%s PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "%s">'
+    files = {
+        "registrymodifications.xcu": MACROS_ALLOWED,
+        "basic/Standard/script.xlb": '<?xml version="1.0" encoding="UTF-8"?>%s<library:library '
+        'xmlns:library="http://openoffice.org/2000/library" library:name="Standard" '
+        'library:readonly="false" library:passwordprotected="false"><library:element '
+        'library:name="Opener"/></library:library>' % (lib_dtd % ("library", "library.dtd")),
+        "basic/Standard/dialog.xlb": '<?xml version="1.0" encoding="UTF-8"?>%s<library:library '
+        'xmlns:library="http://openoffice.org/2000/library" library:name="Standard" '
+        'library:readonly="false" library:passwordprotected="false"/>'
+        % (lib_dtd % ("library", "library.dtd")),
+        "basic/Standard/Opener.xba": '<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE '
+        'script:module PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "module.dtd">'
+        '<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Opener" '
+        'script:language="StarBasic">%s</script:module>' % escape(OPENER),
+    }
+    for lib in ("script", "dialog"):
+        files["basic/%s.xlc" % lib] = (
+            '<?xml version="1.0" encoding="UTF-8"?>%s<library:libraries '
+            'xmlns:library="http://openoffice.org/2000/library" '
+            'xmlns:xlink="http://www.w3.org/1999/xlink"><library:library library:name="Standard" '
+            'library:link="false"/></library:libraries>' % (lib_dtd % ("libraries",
+                                                                        "libraries.dtd")))
+    for name, text in files.items():
+        with open(os.path.join(path, "user", name), "w") as f:
+            f.write(text)
+
+
+class MacroControl(unittest.TestCase):
+    """The macros of Isolation's documents are real: a LibreOffice outside the jail whose
+    settings allow macros (security level 0, execution not disabled) runs them when it opens
+    the documents as a desktop does (OPENER; a conversion, soffice --convert-to or
+    LibreOfficeKit as the service loads, never runs a document's macros). The ODT's OnLoad
+    macro and the xlsm's Workbook_Open run by themselves; the docm's Document_Open and
+    AutoOpen run when its VBA open event is raised, which LibreOffice 7.4 does not do itself.
+    Each writes its line to its mark file and MACRO RAN into the document. One soffice
+    run."""
+
+    def test_macros_run_where_macros_are_allowed(self):
+        with tempfile.TemporaryDirectory(prefix="mugai-office-macros-") as d:
+            profile = os.path.join(d, "profile")
+            desktop_profile(profile)
+            marks = {n: os.path.join(d, "mark-" + n) for n in MACRO_DOCS}
+            for n, make in MACRO_DOCS.items():
+                with open(os.path.join(d, n), "wb") as f:
+                    f.write(make(marks[n]))
+            p = subprocess.run(["soffice", "-env:UserInstallation=file://" + profile,
+                                "--headless", "--norestore",
+                                'macro:///Standard.Opener.OpenEach("%s","%s")'
+                                % (d, ",".join(MACRO_DOCS))], capture_output=True, timeout=300)
+            log = os.path.join(d, "opener.log")
+            if os.path.exists(log):
+                with open(log) as f:
+                    self.fail("the opener failed: " + f.read())
+            self.assertEqual(p.returncode, 0, p.stderr)
+            ran = {"macro.odt": ["macro"], "vba.docm": ["Document_Open", "AutoOpen"],
+                   "vba-sheet.xlsm": ["Workbook_Open"]}
+            for n in MACRO_DOCS:
+                with self.subTest(doc=n):
+                    self.assertTrue(os.path.exists(marks[n]), "its macros did not run")
+                    with open(marks[n]) as f:
+                        self.assertEqual(f.read().split(), ran[n])
+                    text = " ".join(pdf_text(os.path.join(d, n + ".pdf")))
+                    self.assertIn("ISOLATION", text)
+                    self.assertIn("MACRO RAN", text)
 
 
 class Failures(unittest.TestCase):
@@ -412,6 +562,88 @@ class Failures(unittest.TestCase):
             self.assertEqual(images.splitlines()[2:], [], "the picture was decoded")
         self.assert_recovers()
 
+
+def xlsx_hidden_sheet(rows):
+    """A workbook whose visible sheet shows "front page" and whose hidden second sheet holds
+    rows (sheetData XML): only the sheets' export reads it."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml."
+    return office_docs.zip_bytes([
+        ("[Content_Types].xml",
+         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+         'relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="%ssheet.main'
+         '+xml"/>' % ct + "".join('<Override PartName="/xl/s%d.xml" ContentType="%sworksheet'
+                                  '+xml"/>' % (i, ct) for i in (1, 2)) + "</Types>"),
+        ("_rels/.rels", '<Relationships xmlns="%s"><Relationship Id="r" Type="%s" '
+         'Target="xl/workbook.xml"/></Relationships>' % (office_docs.RELS_NS, office_docs.OFFDOC)),
+        ("xl/workbook.xml", '<workbook xmlns="%s" xmlns:r="%s"><sheets><sheet name="front" '
+         'sheetId="1" r:id="r1"/><sheet name="back" sheetId="2" state="hidden" r:id="r2"/>'
+         "</sheets></workbook>" % (main, rel)),
+        ("xl/_rels/workbook.xml.rels", '<Relationships xmlns="%s">' % office_docs.RELS_NS +
+         "".join('<Relationship Id="r%d" Type="%s/worksheet" Target="s%d.xml"/>' % (i, rel, i)
+                 for i in (1, 2)) + "</Relationships>"),
+        ("xl/s1.xml", '<worksheet xmlns="%s"><sheetData><row r="1"><c r="A1" t="inlineStr">'
+         "<is><t>front page</t></is></c></row></sheetData></worksheet>" % main),
+        ("xl/s2.xml", '<worksheet xmlns="%s"><sheetData>%s</sheetData></worksheet>'
+         % (main, rows))])
+
+
+class SheetsNeverCostThePdf(unittest.TestCase):
+    """A spreadsheet's sheets are exported after its PDF, in the same LibreOffice: an export
+    that outlasts the job's time, or that LibreOffice's limits end (CPU, file size), costs the
+    sheets (the service writes no stream, which the worker takes for none), never the PDF."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="mugai-office-sheets-")
+        # Formulas whose results the workbook does not hold: LibreOffice computes them for the
+        # CSV alone, most of a second of CPU each.
+        self.slow = self.doc("slow.xlsx", "".join(
+            '<row r="%d"><c r="A%d"><f>SUMPRODUCT(ROW(A1:A1000000)*%d)</f></c></row>'
+            % (r, r, r) for r in range(1, 2001)))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def doc(self, name, rows):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "wb") as f:
+            f.write(xlsx_hidden_sheet(rows))
+        return path
+
+    def convert(self, path, jail="", timeout=60.0):
+        """Convert path with its sheets through a service with the [jail] settings jail:
+        (result, seconds, the sheets stream's size)."""
+        conf = os.path.join(self.tmp.name, "office.conf")
+        write_conf(conf, "warm", "[jail]\n" + jail)
+        pdf, sheets = path + ".pdf", path + ".sheets"
+        svc = Service(office(), conf)
+        try:
+            t0 = time.monotonic()
+            res = svc.convert(path, pdf, timeout=timeout, sheets_path=sheets)
+            secs = time.monotonic() - t0
+        finally:
+            err = svc.close()
+        self.assertEqual(res[0], "ok", (res, err))
+        self.assertIn("front page", " ".join(pdf_text(pdf)))
+        return secs, os.path.getsize(sheets)
+
+    def test_export_past_the_job_time(self):
+        secs, size = self.convert(self.slow, timeout=8)
+        self.assertLess(secs, 8)
+        self.assertEqual(size, 0)
+
+    def test_export_over_the_cpu_limit(self):
+        self.assertEqual(self.convert(self.slow, "cpu = 5\n")[1], 0)
+
+    def test_sheet_over_the_file_size_limit(self):
+        """About 2 MiB of CSV against [jail] file_size_mb = 1."""
+        big = self.doc("big.xlsx", "".join(
+            '<row r="%d">%s</row>' % (r, "".join('<c r="%s%d"><v>%d</v></c>' % (c, r, r * 10 + i)
+                                                 for i, c in enumerate("ABCDEFGH")))
+            for r in range(1, 30001)))
+        self.assertEqual(self.convert(big, "file_size_mb = 1\n")[1], 0)
 
 def kernel_objects(pid, stdio=True):
     """The pipes, sockets and eventfds process pid holds (without stdio: from descriptor 3

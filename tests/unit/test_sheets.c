@@ -397,6 +397,9 @@ static const char soffice_script[] =
     "  big) i=0; while [ $i -lt 40 ]; do truncate -s 3M \"$out/input-s$i.csv\";"
     " i=$((i + 1)); done ;;\n"
     "  slow) exec sleep 1000 ;;\n"
+    "  cut) yes 1 | head -c 5M > \"$out/input-a.csv\" ;;\n"
+    "  many) i=0; while [ $i -le 1024 ]; do echo $i > \"$out/input-s$i.csv\"; i=$((i + 1));"
+    " done ;;\n"
     "  fods*) echo 1 > \"$out/input-a.csv\"; echo 2 > \"$out/input-b.csv\";\n"
     "    echo \"Writing sheet a -> $out/input-a.csv\"; echo \"Writing sheet b -> "
     "$out/input-b.csv\";\n"
@@ -411,6 +414,9 @@ static const char soffice_script[] =
     "  fodslong) echo \"$long\" > \"$out/input.fods\" ;;\n"
     "  esac ;;\n"
     "esac\n";
+
+/* [office] max_sheets for office_run when not 0. */
+static unsigned run_max_sheets;
 
 /* Run the stand-in on mode with small limits: the jail's status, the PDF and the sheets'
  * stream (its size in *stream_size, what sheets_read made of it in r). Skips where no jail
@@ -433,6 +439,8 @@ static jail_status office_run(const char *mode, san_result *r, off_t *stream_siz
     c->soffice_path = g_strdup(script);
     c->office_timeout = 8;
     c->jail_file_size_mb = 4;
+    if (run_max_sheets)
+        c->office_max_sheets = run_max_sheets;
     int in = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
     int out = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
     int sheets = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
@@ -501,6 +509,44 @@ static void test_init_bounded(void **state)
     g_free(pdf);
 }
 
+/* A sheet the file size limit cut short (LibreOffice stopped at [jail] file_size_mb, 4 MiB
+ * here, under [render] max_text_mb) is not sent as if whole: its frame's head alone, which
+ * the trusted side refuses; the PDF stays. */
+static void test_init_cut(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    assert_int_equal(office_run("cut", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_true(g_str_has_prefix(pdf, "%PDF-"));
+    assert_true(size < 4096);
+    assert_int_equal(rc, -1);
+    assert_int_equal(r.nsheets, 0);
+    g_free(pdf);
+}
+
+/* More sheets than the init lists (1025; [office] max_sheets at its most, 1024) give the
+ * count alone, which the trusted side refuses, never the first 1024 as if they were all. */
+static void test_init_many(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    run_max_sheets = 1024;
+    assert_int_equal(office_run("many", &r, &size, &pdf, &rc), JAIL_OK);
+    run_max_sheets = 0;
+    assert_true(g_str_has_prefix(pdf, "%PDF-"));
+    assert_int_equal(size, 8); /* "MGS1" and the count */
+    assert_int_equal(rc, -1);
+    g_free(pdf);
+}
+
 /* An export of the sheets that never ends costs the sheets, never the PDF: the init ends it
  * before the jail's deadline. */
 static void test_init_slow(void **state)
@@ -555,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_names_compat),  cmocka_unit_test(test_formulas),
         cmocka_unit_test(test_init_fifo_log), cmocka_unit_test(test_init_bounded),
         cmocka_unit_test(test_init_slow),     cmocka_unit_test(test_init_fods),
+        cmocka_unit_test(test_init_cut),      cmocka_unit_test(test_init_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
