@@ -2,11 +2,13 @@
  * bench/pdfout_bench.c - time the image-only PDF writer alone.
  *
  * Run by bench/run (compiled there with -DPDFW_ZLEVEL=1..9 to choose the
- * deflate level): reads pages, either binary PPM files (as `pdftoppm` writes
- * them) or one file holding mugai-render's output (rnd.h wire format: the
- * pixels the trusted side gets), then writes one PDF of all pages with pdfw_*
- * and prints wall seconds, CPU seconds and bytes. A benchmark tool only: it
- * prints figures and never asserts them.
+ * deflate level, with -DPDFW_BILEVEL_FLATE for bilevel text pages in 1-bit
+ * Flate instead of JBIG2): reads pages, either binary PPM files (as
+ * `pdftoppm` writes them) or one file holding mugai-render's output (rnd.h
+ * wire format: the pixels the trusted side gets), then writes one PDF of all
+ * pages with pdfw_* (pages of grey text bilevel, or in 4 grey levels with
+ * --grey, as [render] text_pages says) and prints wall seconds, CPU seconds
+ * and bytes. A benchmark tool only: it prints figures and never asserts them.
  */
 #include <endian.h>
 #include <fcntl.h>
@@ -133,8 +135,11 @@ static double cpu_now(void)
 
 int main(int argc, char **argv)
 {
+    int grey = argc > 1 && strcmp(argv[1], "--grey") == 0;
+    argv += grey;
+    argc -= grey;
     if (argc < 4) {
-        fprintf(stderr, "usage: pdfout_bench OUT.pdf DPI PAGES.{ppm,wire}...\n"
+        fprintf(stderr, "usage: pdfout_bench [--grey] OUT.pdf DPI PAGES.{ppm,wire}...\n"
                         "prints: wall-seconds cpu-seconds bytes pages\n");
         return 2;
     }
@@ -147,7 +152,7 @@ int main(int argc, char **argv)
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     double t0 = mg_now(), c0 = cpu_now();
     pdfw *w = fd >= 0 ? pdfw_new(fd, (unsigned)atoi(argv[2])) : NULL;
-    int rc = w ? 0 : -1;
+    int rc = w ? pdfw_grey_text(w, grey) : -1;
     for (size_t i = 0; rc == 0 && i < ps.n; i++)
         rc = pdfw_add_page(w, ps.v[i].w, ps.v[i].h, ps.v[i].rgb);
     if (rc == 0)

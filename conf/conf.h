@@ -24,8 +24,9 @@ typedef struct conf {
     char *image_output;         /* "png" or "auto" (JPEG for photographs) */
     unsigned jpeg_quality;
     size_t max_text_mb;
-    char *charsets; /* comma-separated fallback order for unlabeled text */
-    int text_layer; /* documents get an invisible layer of their original's text */
+    char *charsets;   /* comma-separated fallback order for unlabeled text */
+    int text_layer;   /* documents get an invisible layer of their original's text */
+    char *text_pages; /* "bilevel" (JBIG2) or "grey" (4 levels, Flate): pages of grey text */
     /* [jail] */
     unsigned jail_timeout;    /* wall-clock seconds per conversion */
     unsigned jail_cpu;        /* CPU seconds per conversion */

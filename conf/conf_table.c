@@ -58,6 +58,11 @@ const conf_param conf_params[] = {
     B("render", "text_layer", "true", text_layer,
       "Lay the original's own text, checked, over the pages of flattened PDF and Office "
       "documents as invisible text, so that they can be searched and copied from."),
+    S("render", "text_pages", "bilevel", "bilevel|grey", text_pages,
+      "How flattened pages of grey text are encoded: bilevel (black and white, thin strokes "
+      "kept, JBIG2: about 35 KB a page of text at 150 dpi; a page with areas of flat grey "
+      "keeps grey) or grey (4 grey levels, Flate: about 90 KB). Colour pages, pictures and "
+      "photographs are not affected."),
     U("jail", "timeout", 120, 1, 3600, jail_timeout,
       "Wall-clock seconds one conversion may take before its processes are killed."),
     U("jail", "cpu", 60, 1, 3600, jail_cpu, "CPU seconds one conversion may use."),

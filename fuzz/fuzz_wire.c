@@ -13,10 +13,11 @@
  * candidates for a zip and for a PDF (whose pages go into the same sink). A stream holding the tag
  * PTXT anywhere is read as pixels with the text layer on (a PTXT frame after every page), any other
  * with it off. The sink does what the engine's do: every page into a PDF (with its text checked and
- * grouped into words when the layer is on), the first one also as PNG or JPEG (what imgout_is_photo
- * says), into memory files. Small limits (4 pages, 1 megapixel, 1 MiB of
- * text) keep runs fast. Checked: an accepted pixel stream gave exactly the
- * pages it announced, a PDF that starts and ends as one, counts those pages
+ * grouped into words when the layer is on, then kept where the page's pixels show it), the first
+ * one also as PNG or JPEG (what imgout_is_photo says), into memory files. Small limits (4 pages,
+ * 1 megapixel, 1 MiB of text) keep runs fast. Checked: an accepted pixel stream gave exactly the
+ * pages it announced, the ink check counted every character of a page's layer as kept or left
+ * out, a PDF that starts and ends as one, counts those pages
  * and whose cross-reference table points at its objects, and an image whose
  * header carries the page's size; accepted text is valid UTF-8 of the length
  * read, and neutralizing it as CSV the way the engine does gives an answer;
@@ -110,10 +111,17 @@ static int sink_text(void *ctx, unsigned width, unsigned height, const san_text_
     return 0;
 }
 
-/* Sink: every page into the PDF, the first also as an image, as the engine does. */
+/* Sink: every page into the PDF with the characters of its text layer it shows, the first also
+ * as an image, as the engine does. */
 static int sink_page(void *ctx, unsigned width, unsigned height, const uint8_t *rgb)
 {
     sink_ctx *s = ctx;
+    size_t chars = san_text_page_chars(s->text);
+
+    if (san_text_page_ink(s->text, width, height, rgb) + san_text_page_chars(s->text) != chars)
+        fail("the ink check lost count of the page's characters");
+    if (s->text && san_text_page_chars(s->text) == 0)
+        san_text_page_free(s->text), s->text = NULL;
 
     if (s->pages++ == 0) {
         s->w0 = width, s->h0 = height;

@@ -17,7 +17,7 @@ MUGAI_PACKAGES=(
   libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress
   libreofficekit-dev fonts-ipaexfont
   libcurl4-openssl-dev w3m libmilter-dev miltertest postfix
-  poppler-data poppler-utils qpdf python3 python3-fitz python3-pil iproute2 time
+  poppler-data poppler-utils qpdf jbig2dec python3 python3-fitz python3-pil iproute2 time
   libmicrohttpd-dev libargon2-dev libgnutls28-dev chromium chromium-driver python3-selenium
   sqlite3 openssl 7zip libarchive-tools
 )

@@ -255,6 +255,7 @@ typedef struct pdf_sink_ctx {
     unsigned pages;
     san_text_page *text; /* the text layer of the page about to come */
     size_t text_chars;   /* characters in the document's text layers so far */
+    size_t undrawn;      /* characters left out of them: the pages do not show them */
 } pdf_sink_ctx;
 
 /* Jail sink: announce the page count (nothing to do). */
@@ -277,12 +278,16 @@ static int pdf_text(void *ctx, unsigned w, unsigned h, const san_text_raw *raw)
     return 0;
 }
 
-/* Jail sink: append one page of pixels, with its text layer, to the output PDF. */
+/* Jail sink: append one page of pixels, with its text layer (the characters it shows), to the
+ * output PDF. */
 static int pdf_page(void *ctx, unsigned w, unsigned h, const uint8_t *rgb)
 {
     pdf_sink_ctx *p = ctx;
 
     p->pages++;
+    p->undrawn += san_text_page_ink(p->text, w, h, rgb);
+    if (p->text && san_text_page_chars(p->text) == 0)
+        san_text_page_free(p->text), p->text = NULL;
     int rc = pdfw_add_page_text(p->w, w, h, rgb, p->text);
     san_text_page_free(p->text);
     p->text = NULL;
@@ -325,14 +330,15 @@ static int jail_verdict(san_result *r, jail_status st, const char *why)
 static int convert_pdf(san_engine *e, int in_fd, int out_fd, san_result *r)
 {
     char why[512] = "";
-    pdf_sink_ctx ctx = {pdfw_new(out_fd, e->c->pdf_dpi), 0, NULL, 0};
+    pdf_sink_ctx ctx = {pdfw_new(out_fd, e->c->pdf_dpi), 0, NULL, 0, 0};
     jail_sink sink = {pdf_begin, pdf_page, &ctx, e->c->text_layer ? pdf_text : NULL};
     jail_status st;
 
     san_pages_fn pages = e->pages; /* taken once: for the input san_file_fd was given */
 
     e->pages = NULL;
-    if (!ctx.w || (e->c->text_layer && pdfw_text_layer(ctx.w) < 0)) {
+    if (!ctx.w || (e->c->text_layer && pdfw_text_layer(ctx.w) < 0) ||
+        pdfw_grey_text(ctx.w, strcmp(e->c->text_pages, "grey") == 0) < 0) {
         pdfw_free(ctx.w);
         return jail_verdict(r, JAIL_ERROR, "cannot start the output PDF");
     }
@@ -344,6 +350,10 @@ static int convert_pdf(san_engine *e, int in_fd, int out_fd, san_result *r)
         st = JAIL_ERROR, g_strlcpy(why, "cannot write the output PDF", sizeof(why));
     pdfw_free(ctx.w);
     san_text_page_free(ctx.text);
+    if (ctx.undrawn > 0)
+        mg_info("document %s: %zu characters of text its pages do not show left out of the "
+                "text layer",
+                r->sha256, ctx.undrawn);
     r->pages = ctx.pages;
     return jail_verdict(r, st, why);
 }

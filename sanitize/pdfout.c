@@ -29,22 +29,29 @@
  *     pixels lie on a gentle slope (a neighbour differs by 1..PDFW_GENTLE_MAX):
  *     the benchmark's text pages peak at 34-36 per mille, its scanned photos at
  *     990, so a photograph wider than about a tenth of the page in any band
- *     keeps the page off this path. Grey text is reduced to 4 levels
- *     (DeviceGray, 2 bits), colour text to 16 levels per channel (/Indexed,
- *     when that leaves at most 256 colours). Measured on the benchmark's
- *     Japanese text pages (IPAex Mincho 10.5 pt at 150 dpi as mugai-render
- *     draws them; Flate size per page at PDFW_ZLEVEL, mean absolute error
- *     against the rendering; Dangerzone's output is 533 KB per page):
+ *     keeps the page off this path. Colour text is reduced to 16 levels per
+ *     channel (/Indexed, when that leaves at most 256 colours). Grey text is
+ *     made bilevel and coded as JBIG2 (jbig2.c), or, with [render] text_pages
+ *     = grey, reduced to 4 levels (DeviceGray, 2 bits). Measured on the
+ *     benchmark's Japanese text pages (IPAex Mincho 10.5 pt at 150 dpi as
+ *     mugai-render draws them; Flate size per page at PDFW_ZLEVEL, mean
+ *     absolute error against the rendering; Dangerzone's output is 533 KB
+ *     per page):
  *         256 levels 232 KB;  16 levels 157 KB (0.48);  8 levels 130 KB (1.0);
  *         4 levels 91 KB (2.4);  3 levels 79 KB (3.3);  2 levels 54 KB (7.0).
  *     Rounding to the nearest level keeps every pixel on its side of mid-grey,
  *     so down to 3 levels the strokes are those rendered, only their edges
  *     coarser; at 2 levels (1 bit) thin Mincho strokes break (the horizontals
  *     of 前 and 年 go), and CCITT G4 of those 1-bit pixels is no smaller
- *     (54 KB). 4 levels is used: edges within 42 of the rendering at 0.39 of
- *     the 8-bit size (92 KB per page as written). Under 50 KB a page
- *     would need a bilevel coder better than G4 (JBIG2), on top of the 1-bit
- *     loss, and JBIG2 decoders in readers have a poor security record;
+ *     (54 KB). The bilevel page keeps such strokes as ridges, one pixel
+ *     thick (pdfw_bilevel_row), and takes 57 KB with Flate, 32 KB as a JBIG2
+ *     generic region, against 92 KB in 4 levels, for about the same writer
+ *     CPU (bench/run pdfout). JBIG2 decoders in readers have a poor security
+ *     record, in parts never written here (FORCEDENTRY, 2021, went through
+ *     symbol dictionaries, text regions and refinement): a reader opening
+ *     these files runs only its generic-region decoder, the simplest and
+ *     best-tested part. A grey page with areas of flat grey or light lines
+ *     keeps 4 levels (see pdfw_bilevel_text);
  *   - anything else (photographs, scans, gradients, mixed pages) is encoded
  *     both ways on a sample of bands: lossless Flate (8-bit grey or RGB) and
  *     JPEG (libjpeg-turbo, quality PDFW_JPEG_QUALITY, 4:2:0). JPEG is used when
@@ -105,6 +112,16 @@
     120u                    /* per mille of gentle-slope pixels in a band under which it is text */
 #define PDFW_TEXT_LEVELS 4u /* grey levels kept on a page of grey text */
 #define PDFW_COLOUR_LEVELS 16u /* levels per channel kept on a page of colour text */
+#ifndef PDFW_INK_MID
+#define PDFW_INK_MID 128u /* a bilevel page's ink: grey levels under this... */
+#endif
+#ifndef PDFW_RIDGE_MAX
+#define PDFW_RIDGE_MAX 199u /* ...and ridges at or under this (a fifth ink and more) */
+#endif
+#define PDFW_FILL_MIN 48u     /* flat grey between these levels is a fill... */
+#define PDFW_FILL_MAX 240u    /* ...that bilevel would lose */
+#define PDFW_LIGHT_MAX 212u   /* a stroke lighter than a ridge, up to this, 4 levels keep */
+#define PDFW_FILL_PAGE 10000u /* one pixel of fill or light stroke in this many: page grey */
 #define PDFW_OBJ_CATALOG 1u
 #define PDFW_OBJ_PAGES 2u
 #define PDFW_OBJ_INFO 3u
@@ -116,7 +133,8 @@ typedef enum {
     PDFW_GRAY,    /* DeviceGray, samples = lut[grey level] */
     PDFW_INDEXED, /* /Indexed over pal; grey pages index through lut, colour ones by table */
     PDFW_RGB,     /* DeviceRGB, 8 bits */
-    PDFW_JPEG     /* DCTDecode, 1 or 3 components */
+    PDFW_JPEG,    /* DCTDecode, 1 or 3 components */
+    PDFW_JBIG2    /* JBIG2Decode of the page made bilevel (w->bw), DeviceGray 1 bit */
 } pdfw_kind;
 
 typedef struct pdfw_enc {
@@ -125,6 +143,7 @@ typedef struct pdfw_enc {
     int reduce;       /* colour text: channels go through lut before the colour table */
     int predict;      /* Flate with PNG predictors */
     int estimated;    /* predict was chosen by measuring */
+    int bilevel;      /* the samples are w->bw, the page made bilevel */
     unsigned bits;    /* bits per sample or index */
     unsigned ncomp;   /* samples per pixel in the stream: 1 or 3 */
     unsigned npal;    /* colours in pal */
@@ -144,6 +163,7 @@ struct pdfw {
     size_t cap;
     unsigned npages;
     int text_layer;            /* pages may carry text: the font's objects are reserved */
+    int grey_text;             /* grey text pages as 4 grey levels, not bilevel JBIG2 */
     san_text_font *font;       /* the text layer's font, from the first page with text */
     const san_text_page *text; /* the text of the page being added (borrowed), or NULL */
     uint8_t *rows;             /* 7 row buffers for the predictor: prev, cur, 5 candidates */
@@ -158,6 +178,10 @@ struct pdfw {
     size_t zin_cap;
     uint8_t *zdata; /* those rows compressed */
     size_t zdata_cap;
+    uint8_t *bw; /* a text page made bilevel: rows of (width + 7) / 8 bytes, 1 = ink */
+    size_t bw_cap;
+    uint8_t *jdata; /* its JBIG2 stream, grown by san_jbig2_encode */
+    size_t jdata_cap;
     uint8_t buf[PDFW_BUF];
     uint8_t zout[PDFW_BUF];
 };
@@ -498,6 +522,14 @@ static int pdfw_load_row(pdfw *w, uint8_t *out, uint8_t *tmp, const uint8_t *rgb
 {
     pdfw_enc *e = &w->enc;
     const uint8_t *src = rgb + (size_t)y * width * 3;
+    if (e->bilevel) {
+        /* DeviceGray at 1 bit has 0 for black, where the bilevel page has 1 for ink. */
+        size_t n = ((size_t)width + 7) / 8;
+        const uint8_t *b = w->bw + (size_t)y * n;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (uint8_t)~b[i];
+        return 0;
+    }
     if (e->ncomp == 3) {
         memcpy(out, src, (size_t)width * 3);
         return 0;
@@ -839,6 +871,101 @@ static int pdfw_jpeg(pdfw *w, const uint8_t *rgb, unsigned width, unsigned heigh
     return rc;
 }
 
+/* ---- text ---- */
+
+/* Grey text: DeviceGray at 2 bits, every level rounded to the nearest of 0, 85, 170, 255. */
+static void pdfw_gray_text(pdfw_enc *e)
+{
+    unsigned step = 255u / (PDFW_TEXT_LEVELS - 1);
+    e->kind = PDFW_GRAY;
+    e->bits = pdfw_bits(PDFW_TEXT_LEVELS);
+    for (unsigned v = 0; v < 256; v++)
+        e->lut[v] = (uint8_t)((v + step / 2) / step);
+}
+
+/* Row cur (grey RGB, width pixels, between rows up and down, NULL above the first and below
+ * the last) made bilevel into out, (width + 7) / 8 bytes, 1 = ink. Ink is what is darker
+ * than mid-grey, and also a ridge no lighter than PDFW_RIDGE_MAX: a pixel darker than the pixel
+ * on one side and no lighter than the one on the other, vertically or horizontally. At 150
+ * dpi the thin horizontals of Mincho fall across two rows at about half ink each, so that a
+ * threshold alone breaks them (the horizontals of 前 and 年 go); the ridge keeps one pixel of
+ * such a stroke (the upper or left one of two equal pixels) and leaves solid strokes, whose
+ * inner pixels are under mid-grey anyway, as thick as the threshold makes them. Returns the
+ * row's pixels of flat grey and of light strokes away from ink (see pdfw_bilevel_text). */
+static size_t pdfw_bilevel_row(uint8_t *out, const uint8_t *up, const uint8_t *cur,
+                               const uint8_t *down, unsigned width)
+{
+    static const uint8_t paper[24] = {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+                                      255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255};
+    size_t flat = 0;
+    memset(out, 0, ((size_t)width + 7) / 8);
+    for (size_t x = 0; x < width; x++) {
+        /* Eight white pixels, a byte of the row, at a time: most of a page. */
+        while ((x & 7) == 0 && x + 8 <= width && memcmp(cur + x * 3, paper, 24) == 0)
+            x += 8;
+        if (x == width)
+            break;
+        unsigned g = cur[x * 3];
+        if (g > PDFW_FILL_MAX)
+            continue;
+        unsigned u = up ? up[x * 3] : 255, d = down ? down[x * 3] : 255;
+        unsigned l = x > 0 ? cur[x * 3 - 3] : 255, r = x + 1 < width ? cur[x * 3 + 3] : 255;
+        int ridge = (g < u && g <= d) || (g < l && g <= r);
+        flat += g >= PDFW_FILL_MIN && u == g && d == g && l == g && r == g;
+        /* A ridge too light to be ink with no neighbour that could be: a light line or
+         * light type, not the faint edge of a dark stroke. */
+        flat += g > PDFW_RIDGE_MAX && g <= PDFW_LIGHT_MAX && ridge && u > PDFW_RIDGE_MAX &&
+                d > PDFW_RIDGE_MAX && l > PDFW_RIDGE_MAX && r > PDFW_RIDGE_MAX;
+        if (g < PDFW_INK_MID || (g <= PDFW_RIDGE_MAX && ridge))
+            out[x >> 3] |= (uint8_t)(0x80u >> (x & 7));
+    }
+    return flat;
+}
+
+/* Grey text made bilevel into w->bw (see pdfw_bilevel_row), coded as JBIG2 (or, built
+ * with PDFW_BILEVEL_FLATE for the benchmark, as 1-bit Flate). Bilevel has no grey: a flat
+ * area of mid or light grey (a shaded table cell, grey type larger than a stroke or two)
+ * would be lost or reduced to its upper and left edges, and light lines and light type (a
+ * table ruled in light grey, a grey footer) between PDFW_RIDGE_MAX and PDFW_LIGHT_MAX would
+ * be lost where 4 levels keep them (as 170), so a page with more than one pixel in
+ * PDFW_FILL_PAGE of either keeps 4 grey levels. Anti-aliased dark text has no flat grey (the
+ * benchmark's pages have none in 2.2 million) and few such light ridges clear of ink (its
+ * faint edges touch darker pixels): 27 to 63 a page, against the 217 that keep it grey; a
+ * page that crosses the line only takes more room. 0 or -1. */
+static int pdfw_bilevel_text(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb)
+{
+    pdfw_enc *e = &w->enc;
+    size_t n = ((size_t)width + 7) / 8, stride = (size_t)width * 3, flat = 0;
+    if (pdfw_grow(&w->bw, &w->bw_cap, n * height) < 0)
+        return -1;
+    for (unsigned y = 0; y < height; y++) {
+        const uint8_t *row = rgb + y * stride;
+        flat += pdfw_bilevel_row(w->bw + y * n, y > 0 ? row - stride : NULL, row,
+                                 y + 1 < height ? row + stride : NULL, width);
+    }
+    if (flat > (size_t)width * height / PDFW_FILL_PAGE) {
+        pdfw_gray_text(e);
+        return 0;
+    }
+    e->bilevel = 1;
+    e->bits = 1;
+#ifdef PDFW_BILEVEL_FLATE
+    e->kind = PDFW_GRAY;
+#else
+    e->kind = PDFW_JBIG2;
+#endif
+    return 0;
+}
+
+/* Code the bilevel page as JBIG2 and write it; *len gets its size. 0 or -1. */
+static int pdfw_jbig2(pdfw *w, unsigned width, unsigned height, size_t *len)
+{
+    if (san_jbig2_encode(w->bw, ((size_t)width + 7) / 8, width, height, w->dpi, &w->jdata,
+                         &w->jdata_cap, len) < 0)
+        return -1;
+    return pdfw_put(w, w->jdata, *len);
+}
+
 /* ---- choosing the encoding ---- */
 
 /* Set a DeviceGray encoding of bits bits when every grey level in the palette is one that
@@ -877,16 +1004,6 @@ static void pdfw_gray_indexed(pdfw_enc *e)
     }
     e->kind = PDFW_INDEXED;
     e->bits = pdfw_bits(e->npal);
-}
-
-/* Grey text: DeviceGray at 2 bits, every level rounded to the nearest of 0, 85, 170, 255. */
-static void pdfw_gray_text(pdfw_enc *e)
-{
-    unsigned step = 255u / (PDFW_TEXT_LEVELS - 1);
-    e->kind = PDFW_GRAY;
-    e->bits = pdfw_bits(PDFW_TEXT_LEVELS);
-    for (unsigned v = 0; v < 256; v++)
-        e->lut[v] = (uint8_t)((v + step / 2) / step);
 }
 
 /* Colour text: each channel rounded to PDFW_COLOUR_LEVELS levels, then a palette when that
@@ -950,6 +1067,8 @@ static int pdfw_choose(pdfw *w, unsigned width, unsigned height, const uint8_t *
         return 0;
     }
     if (pdfw_text_like(width, height, rgb)) {
+        if (e->gray && !w->grey_text)
+            return pdfw_bilevel_text(w, width, height, rgb);
         if (e->gray) {
             pdfw_gray_text(e);
             return 0;
@@ -1015,9 +1134,11 @@ static int pdfw_image_dict(pdfw *w, size_t img, unsigned width, unsigned height)
                     height) < 0 ||
         pdfw_colour_space(w) < 0 ||
         pdfw_printf(w, " /BitsPerComponent %u /Length %zu 0 R /Filter /%s", e->bits, img + 1,
-                    e->kind == PDFW_JPEG ? "DCTDecode" : "FlateDecode") < 0)
+                    e->kind == PDFW_JPEG    ? "DCTDecode"
+                    : e->kind == PDFW_JBIG2 ? "JBIG2Decode"
+                                            : "FlateDecode") < 0)
         return -1;
-    if (e->predict && e->kind != PDFW_JPEG &&
+    if (e->predict && e->kind != PDFW_JPEG && e->kind != PDFW_JBIG2 &&
         pdfw_printf(w,
                     " /DecodeParms << /Predictor 15 /Colors %u /BitsPerComponent %u "
                     "/Columns %u >>",
@@ -1032,13 +1153,14 @@ static int pdfw_image(pdfw *w, size_t img, unsigned width, unsigned height, cons
     size_t len = 0;
     if (pdfw_rows(w, (size_t)width * 3) < 0 || pdfw_choose(w, width, height, rgb) < 0)
         return -1;
-    if (w->enc.kind != PDFW_JPEG && !w->enc.estimated &&
+    if (w->enc.kind != PDFW_JPEG && w->enc.kind != PDFW_JBIG2 && !w->enc.estimated &&
         pdfw_flate_estimate(w, rgb, width, height) == 0)
         return -1;
     if (pdfw_image_dict(w, img, width, height) < 0)
         return -1;
-    int rc = w->enc.kind == PDFW_JPEG
-                 ? pdfw_jpeg(w, rgb, width, height, 0, &len)
+    int rc = w->enc.kind == PDFW_JPEG ? pdfw_jpeg(w, rgb, width, height, 0, &len)
+             : w->enc.kind == PDFW_JBIG2
+                 ? pdfw_jbig2(w, width, height, &len)
                  : pdfw_compress(w, rgb, width, height, PDFW_ZLEVEL, w->enc.predict, 0, &len);
     if (rc < 0) {
         w->failed = 1;
@@ -1134,6 +1256,14 @@ int pdfw_add_page(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb)
         return -1;
     }
     w->npages++;
+    return 0;
+}
+
+int pdfw_grey_text(pdfw *w, int grey)
+{
+    if (w == NULL || w->failed)
+        return -1;
+    w->grey_text = grey != 0;
     return 0;
 }
 
@@ -1242,6 +1372,8 @@ void pdfw_free(pdfw *w)
     free(w->rows);
     free(w->zin);
     free(w->zdata);
+    free(w->bw);
+    free(w->jdata);
     for (int i = 0; i < PDFW_ZLEVELS; i++)
         if (w->zc[i])
             libdeflate_free_compressor(w->zc[i]);

@@ -228,6 +228,9 @@ san_text_page *san_text_page_new(const san_text_raw *raw, unsigned width, unsign
 void san_text_page_free(san_text_page *t);
 /* Characters in t's words. */
 size_t san_text_page_chars(const san_text_page *t);
+/* Leave out t's characters whose box is one colour in the width x height RGB page, splitting
+ * their words there; returns the code points left out. */
+size_t san_text_page_ink(san_text_page *t, unsigned width, unsigned height, const uint8_t *rgb);
 /* Append to out the content-stream fragment drawing t invisibly (BT 3 Tr ... ET) in font f
  * (resource SAN_TEXT_FONT_RES) over a page image drawn at dpi. Characters beyond the BMP get
  * codes from f; those f has no room for are left out. */
@@ -250,6 +253,9 @@ int pdfw_add_page(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb);
 /* Let pages carry a text layer (the font's objects are numbered before the pages): call
  * before the first page. 0 or -1. */
 int pdfw_text_layer(pdfw *w);
+/* Pages of grey text from now on: grey non-zero, 4 grey levels with Flate ([render]
+ * text_pages = grey); 0 (the default), made bilevel and coded as JBIG2. 0 or -1. */
+int pdfw_grey_text(pdfw *w, int grey);
 /* As pdfw_add_page, with t (borrowed; NULL for none) laid over the image as invisible text
  * in the writer's own font; t needs pdfw_text_layer. 0 or -1. */
 int pdfw_add_page_text(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb,
@@ -257,6 +263,16 @@ int pdfw_add_page_text(pdfw *w, unsigned width, unsigned height, const uint8_t *
 /* Write xref and trailer. 0 or -1. */
 int pdfw_finish(pdfw *w);
 void pdfw_free(pdfw *w);
+
+/* ---- jbig2.c: bilevel images as JBIG2 generic regions, for PDF's JBIG2Decode ---- */
+
+/* Encode a width x height bilevel image (rows of stride bytes, most significant bit first,
+ * 1 = black) drawn at dpi as an embedded JBIG2 stream (a page information segment and one
+ * lossless generic region). The stream goes to *buf, a buffer of *cap bytes that is grown
+ * with realloc as needed and stays the caller's (it frees *buf with free(), also after an
+ * error); *len gets the stream's size. 0 or -1. */
+int san_jbig2_encode(const uint8_t *bits, size_t stride, unsigned width, unsigned height,
+                     unsigned dpi, uint8_t **buf, size_t *cap, size_t *len);
 
 /* ---- imgout.c: re-encode pixels as PNG or JPEG with no metadata ---- */
 

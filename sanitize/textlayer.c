@@ -13,7 +13,12 @@
  * page whose characters and boxes differ in number gets no layer. Words are
  * drawn in text render mode 3 (invisible) with a matrix and horizontal scaling
  * that make each one cover its box, in its own direction (right, down, left or
- * up), so that selections follow the image.
+ * up), so that selections follow the image. A character whose box shows no ink
+ * on the page's pixels (all of it one colour: render mode 3, white on white,
+ * covered, off the page) is left out, and its word is split there, each part
+ * drawn over its own characters: readers make links of URL-like text, and text
+ * nobody sees, even glued to text that is seen, must not become something to
+ * click, find or copy.
  *
  * The font is the writer's own: a Type0 font (Identity-H) over a TrueType
  * program built here with two empty glyphs, every CID drawn with glyph 1, and
@@ -46,11 +51,29 @@
 #define TL_DESCENT 0.2
 #define TL_TZ_MIN 1.0 /* horizontal scaling bounds, percent */
 #define TL_TZ_MAX 1000.0
+#define TL_INK_MIN 24u /* a range of any channel from which a box shows something, of 255 */
+#define TL_INK_GROW 1  /* pixels a character's box grows by on each side before it is looked at */
+/* Most pixels read for one character: a larger box is sampled on a grid (its glyph is large). */
+#define TL_INK_BOX_READS (1u << 20)
+#define TL_INK_PAGE_READS 4u /* most pixels read for one page, in pages, plus one box's worth */
 
-/* One word: characters first..first+n-1 of the page, drawn from one box. */
+/* A box in pixels. */
+typedef struct tl_box {
+    double x0, y0, x1, y1;
+} tl_box;
+
+/* One character as drawn: its box, clamped to the page, and the code points it became. */
+typedef struct tl_char {
+    tl_box box;
+    size_t n;
+} tl_char;
+
+/* One word: code points first..first+n-1 of the page, made of characters chr..chr+units-1,
+ * drawn from one box. */
 typedef struct tl_word {
     size_t first, n;
-    unsigned units;        /* boxes it was made of */
+    size_t chr;
+    unsigned units;        /* characters (boxes) it was made of */
     double x0, y0, x1, y1; /* pixels, y down */
     int dir;               /* 0 right, 1 down, 2 left, 3 up */
 } tl_word;
@@ -58,6 +81,7 @@ typedef struct tl_word {
 struct san_text_page {
     double width, height; /* pixels */
     GArray *cp;           /* uint32_t code points of all words */
+    GArray *chars;        /* tl_char: the characters of all words, in the same order */
     GArray *words;        /* tl_word */
 };
 
@@ -67,11 +91,6 @@ struct san_text_font {
     size_t ncodes;
     size_t words; /* drawn in the document so far */
 };
-
-/* A box in pixels. */
-typedef struct tl_box {
-    double x0, y0, x1, y1;
-} tl_box;
 
 /* ---- characters ---- */
 
@@ -190,12 +209,30 @@ static int tl_joins(tl_word *w, const tl_box *prev, const tl_box *b)
     return 1;
 }
 
-/* Close word w: keep it when it holds characters. */
-static void tl_close(san_text_page *t, tl_word *w)
+/* Close word w: append it to words when it holds characters. */
+static void tl_close(GArray *words, tl_word *w)
 {
     if (w->n > 0)
-        g_array_append_val(t->words, *w);
+        g_array_append_val(words, *w);
     memset(w, 0, sizeof *w);
+}
+
+/* Reverse word w's code points and, so that each still has its own, its characters. */
+static void tl_reverse(san_text_page *t, const tl_word *w)
+{
+    uint32_t *cp = (uint32_t *)(void *)t->cp->data;
+    tl_char *ch = (tl_char *)(void *)t->chars->data;
+
+    for (size_t a = w->first, b = w->first + w->n - 1; a < b; a++, b--) {
+        uint32_t x = cp[a];
+        cp[a] = cp[b];
+        cp[b] = x;
+    }
+    for (size_t a = w->chr, b = w->chr + w->units - 1; a < b; a++, b--) {
+        tl_char x = ch[a];
+        ch[a] = ch[b];
+        ch[b] = x;
+    }
 }
 
 /* Give every one-box word the direction of the nearest word before it that has one (or of
@@ -218,26 +255,32 @@ static void tl_settle_dirs(san_text_page *t)
             w->dir = dir;
         if (w->dir == 2 && tl_rtl(cp[w->first])) {
             w->dir = 0;
-            for (size_t a = w->first, b = w->first + w->n - 1; a < b; a++, b--) {
-                uint32_t x = cp[a];
-                cp[a] = cp[b];
-                cp[b] = x;
-            }
+            tl_reverse(t, w);
         }
+    }
+}
+
+/* Make word w's box cover box b too (be b, when w has no character yet). */
+static void tl_cover(tl_word *w, const tl_box *b)
+{
+    if (w->units == 0) {
+        w->x0 = b->x0, w->y0 = b->y0, w->x1 = b->x1, w->y1 = b->y1;
+    } else {
+        w->x0 = fmin(w->x0, b->x0), w->y0 = fmin(w->y0, b->y0);
+        w->x1 = fmax(w->x1, b->x1), w->y1 = fmax(w->y1, b->y1);
     }
 }
 
 /* Add the code points of one character, in box b, to the open word w. */
 static void tl_add(san_text_page *t, tl_word *w, const tl_box *b, const uint32_t *cp, size_t n)
 {
-    if (w->n == 0) {
-        w->first = t->cp->len;
-        w->x0 = b->x0, w->y0 = b->y0, w->x1 = b->x1, w->y1 = b->y1;
-    } else {
-        w->x0 = fmin(w->x0, b->x0), w->y0 = fmin(w->y0, b->y0);
-        w->x1 = fmax(w->x1, b->x1), w->y1 = fmax(w->y1, b->y1);
-    }
+    tl_char c = {*b, n};
+
+    if (w->n == 0)
+        w->first = t->cp->len, w->chr = t->chars->len;
+    tl_cover(w, b);
     g_array_append_vals(t->cp, cp, (guint)n);
+    g_array_append_val(t->chars, c);
     w->n += n;
     w->units++;
 }
@@ -260,10 +303,11 @@ san_text_page *san_text_page_new(const san_text_raw *raw, unsigned width, unsign
     san_text_page *t = g_new0(san_text_page, 1);
     t->width = width, t->height = height;
     t->cp = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    t->chars = g_array_new(FALSE, FALSE, sizeof(tl_char));
     t->words = g_array_new(FALSE, FALSE, sizeof(tl_word));
     for (size_t i = 0; i < raw->ncp; i++) {
         if (g_unichar_isspace(raw->cp[i])) {
-            tl_close(t, &w);
+            tl_close(t->words, &w);
             continue;
         }
         size_t n = tl_expand(raw->cp[i], seq);
@@ -273,7 +317,7 @@ san_text_page *san_text_page_new(const san_text_raw *raw, unsigned width, unsign
             break;
         tl_box b = tl_box_at(raw, i, width, height);
         if (w.n > 0 && !tl_joins(&w, &prev, &b))
-            tl_close(t, &w);
+            tl_close(t->words, &w);
         if (w.n == 0 && t->words->len >= TL_PAGE_WORDS) {
             mg_info("text layer: the page has more than %u words: the rest is left out",
                     TL_PAGE_WORDS);
@@ -282,7 +326,7 @@ san_text_page *san_text_page_new(const san_text_raw *raw, unsigned width, unsign
         tl_add(t, &w, &b, seq, n);
         prev = b;
     }
-    tl_close(t, &w);
+    tl_close(t->words, &w);
     if (t->words->len == 0) {
         san_text_page_free(t);
         return NULL;
@@ -296,6 +340,7 @@ void san_text_page_free(san_text_page *t)
     if (!t)
         return;
     g_array_free(t->cp, TRUE);
+    g_array_free(t->chars, TRUE);
     g_array_free(t->words, TRUE);
     g_free(t);
 }
@@ -303,6 +348,179 @@ void san_text_page_free(san_text_page *t)
 size_t san_text_page_chars(const san_text_page *t)
 {
     return t ? t->cp->len : 0;
+}
+
+/* ---- ink: the characters the page shows ---- */
+
+/* A page's pixels, the reads left on it and the range of the box being looked at. */
+typedef struct tl_ink {
+    unsigned width, height;
+    const uint8_t *rgb;
+    uint64_t left;
+    uint8_t lo[3], hi[3];
+} tl_ink;
+
+/* v, a pixel coordinate, as an integer within 0..max. */
+static unsigned tl_pixel(double v, unsigned max)
+{
+    return v <= 0 ? 0 : v >= max ? max : (unsigned)v;
+}
+
+/* Take pixel (x, y) into k's range; non-zero once some channel's range shows ink. */
+static int tl_ink_read(tl_ink *k, unsigned x, unsigned y)
+{
+    const uint8_t *p = k->rgb + ((size_t)y * k->width + x) * 3;
+    int ink = 0;
+
+    k->left--;
+    for (int c = 0; c < 3; c++) {
+        if (p[c] < k->lo[c])
+            k->lo[c] = p[c];
+        if (p[c] > k->hi[c])
+            k->hi[c] = p[c];
+        ink |= k->hi[c] - k->lo[c] >= (int)TL_INK_MIN;
+    }
+    return ink;
+}
+
+/* Read the grid of step s over box r (x0 y0 x1 y1, pixels, ends excluded), but for the points
+ * of the grid of step 2s, read before, unless this is the first grid. 1 once ink is seen, -1
+ * when the page's reads run out, else 0. */
+static int tl_ink_grid(tl_ink *k, const unsigned r[4], unsigned s, int first)
+{
+    unsigned j = 0;
+
+    for (unsigned y = r[1]; y < r[3]; y += s, j++) {
+        int all = first || j % 2;
+        for (unsigned x = all ? r[0] : r[0] + s; x < r[2]; x += all ? s : 2 * s) {
+            if (k->left == 0)
+                return -1;
+            if (tl_ink_read(k, x, y))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Non-zero when box b shows ink in k's pixels: grown by TL_INK_GROW and clamped to the page,
+ * it is not all one colour. Read coarse to fine, so that ink is found in a few reads; a box
+ * of more than TL_INK_BOX_READS pixels is read on the finest grid within that. 0 for a box of
+ * no area (off the page), and when the page's reads run out before ink is seen. */
+static int tl_ink_box(tl_ink *k, const tl_box *b)
+{
+    if (!(b->x1 > b->x0 && b->y1 > b->y0))
+        return 0;
+    unsigned r[4] = {tl_pixel(floor(b->x0) - TL_INK_GROW, k->width),
+                     tl_pixel(floor(b->y0) - TL_INK_GROW, k->height),
+                     tl_pixel(ceil(b->x1) + TL_INK_GROW, k->width),
+                     tl_pixel(ceil(b->y1) + TL_INK_GROW, k->height)};
+    if (r[2] <= r[0] || r[3] <= r[1])
+        return 0;
+    unsigned bw = r[2] - r[0], bh = r[3] - r[1], fine = 1, s = 1;
+    while ((uint64_t)((bw + fine - 1) / fine) * ((bh + fine - 1) / fine) > TL_INK_BOX_READS)
+        fine *= 2;
+    while (s * 2 < bw || s * 2 < bh)
+        s *= 2;
+    s = s > fine ? s : fine;
+    memset(k->lo, 0xff, sizeof k->lo);
+    memset(k->hi, 0, sizeof k->hi);
+    for (int first = 1; s >= fine; s /= 2, first = 0) {
+        int rc = tl_ink_grid(k, r, s, first);
+        if (rc != 0)
+            return rc > 0;
+    }
+    return 0;
+}
+
+/* Where the glyph of a character with box b, in a word in direction dir, may be drawn: in b,
+ * and for a word running down or up also in the next box's length along it. poppler gives a
+ * character of vertical writing the box of a horizontal glyph at its text position: one
+ * character before (and half of one beside) where the default vertical metrics draw it. */
+static tl_box tl_glyph_box(const tl_box *b, int dir)
+{
+    tl_box g = *b;
+
+    if (dir == 1)
+        g.y1 += b->y1 - b->y0;
+    else if (dir == 3)
+        g.y0 -= b->y1 - b->y0;
+    return g;
+}
+
+/* What the ink check keeps of a page: code points and characters, moved down in place (what
+ * is kept never lies after what is still to be read), and the words they now form. */
+typedef struct tl_kept {
+    size_t cp, chars; /* kept so far */
+    GArray *words;    /* tl_word, at most TL_PAGE_WORDS */
+    tl_word part;     /* the word being formed: kept characters in a row of one word */
+    int full;         /* a character was left out for want of room for its word */
+} tl_kept;
+
+/* Keep character c of a word in direction dir, its code points at from, in kp's open part. */
+static void tl_keep(san_text_page *t, tl_kept *kp, const tl_char *c, size_t from, int dir)
+{
+    uint32_t *cp = (uint32_t *)(void *)t->cp->data;
+    tl_word *p = &kp->part;
+
+    if (p->n == 0)
+        p->first = kp->cp, p->chr = kp->chars, p->dir = dir;
+    tl_cover(p, &c->box);
+    memmove(cp + kp->cp, cp + from, c->n * sizeof *cp);
+    g_array_index(t->chars, tl_char, kp->chars) = *c;
+    kp->cp += c->n, kp->chars++;
+    p->n += c->n;
+    p->units++;
+}
+
+/* Keep of word w the characters whose box shows ink in k, a part of w for each run of them
+ * (in w's direction, each over its own characters), while the page has room for words.
+ * Returns the code points left out. */
+static size_t tl_ink_word(san_text_page *t, tl_ink *k, tl_kept *kp, const tl_word *w)
+{
+    size_t from = w->first, dropped = 0;
+
+    for (unsigned u = 0; u < w->units; u++) {
+        tl_char c = g_array_index(t->chars, tl_char, w->chr + u);
+        tl_box g = tl_glyph_box(&c.box, w->dir);
+        int room = kp->part.n > 0 || kp->words->len < TL_PAGE_WORDS;
+        if (room && tl_ink_box(k, &g)) {
+            tl_keep(t, kp, &c, from, w->dir);
+        } else {
+            kp->full |= !room;
+            dropped += c.n;
+            tl_close(kp->words, &kp->part);
+        }
+        from += c.n;
+    }
+    tl_close(kp->words, &kp->part);
+    return dropped;
+}
+
+size_t san_text_page_ink(san_text_page *t, unsigned width, unsigned height, const uint8_t *rgb)
+{
+    tl_ink k = {rgb ? width : 0, rgb ? height : 0, rgb, 0, {0}, {0}}; /* no pixels: no ink */
+    tl_kept kp = {0};
+    size_t dropped = 0;
+
+    if (!t)
+        return 0;
+    k.left = TL_INK_PAGE_READS * (uint64_t)k.width * k.height + TL_INK_BOX_READS;
+    kp.words = g_array_sized_new(FALSE, FALSE, sizeof(tl_word), t->words->len);
+    for (guint i = 0; i < t->words->len; i++)
+        dropped += tl_ink_word(t, &k, &kp, &g_array_index(t->words, tl_word, i));
+    if (k.left == 0)
+        mg_info("text layer: looking for the page's characters in its pixels took %u times its "
+                "pixels: the characters left unchecked are left out",
+                TL_INK_PAGE_READS);
+    if (kp.full)
+        mg_info("text layer: the page has more than %u words once split where it shows no ink: "
+                "the rest is left out",
+                TL_PAGE_WORDS);
+    g_array_set_size(t->cp, (guint)kp.cp);
+    g_array_set_size(t->chars, (guint)kp.chars);
+    g_array_free(t->words, TRUE);
+    t->words = kp.words;
+    return dropped;
 }
 
 /* ---- the content stream ---- */

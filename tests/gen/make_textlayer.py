@@ -14,6 +14,11 @@ OUTDIR/files/ja_vertical.pdf    vertical writing (an Identity-V font), columns r
 OUTDIR/files/ja_rotated.pdf     pages with /Rotate 90, 180 and 270
 OUTDIR/files/ja_kangxi.pdf      text whose ideographs are Kangxi radicals (⾒ for 見)
 OUTDIR/files/ja_nonbmp.pdf      characters beyond the BMP (𠮷, 𩸽)
+OUTDIR/files/ja_hidden.pdf      Japanese text, light grey text and a lone ー, with text on the
+                                same page that is not drawn (HIDDEN: render mode 3, white on
+                                white, blue on blue, covered by a white rectangle), and twice
+                                見積書 with a URL glued to it that is not drawn (GLUED: render
+                                mode 3, white on white)
 OUTDIR/files/hostile.pdf        bidi overrides, controls, tags, noncharacters in the text;
                                 a second page of 100,000 tiny characters
 OUTDIR/files/office.docx, office.xlsx  Office files
@@ -36,6 +41,9 @@ JA = ("本日は晴天なり。無害化通信の試験です。情報セキュ�
 JA2 = ("住民票の写しの交付、税務証明書の発行、①㈱Ⅲの機種依存文字、"
        "ＡＢＣ全角英字とｶﾀｶﾅ半角、Version 2.5 (2024年4月1日) 以降。")
 LATIN = "The quick brown fox jumps over the lazy dog, 1234567890 times."
+GREY = "薄い灰色の注記、読めます。"
+HIDDEN = ["https://evil.example/hidden", "WHITEHIDDEN", "BLUEHIDDEN", "COVEREDHIDDEN"]
+GLUED = ["https://glued.example/x", "https://glued.example/white"]
 
 
 def tounicode(mapping):
@@ -152,6 +160,34 @@ def nonbmp(path):
     doc.save(path, garbage=3, deflate=True)
 
 
+def hidden(path):
+    """Text a reader sees, and on the same page, away from it, text no reader sees: the
+    strings of HIDDEN, in that order; then two lines of 見積書, each with a string of GLUED
+    right after it (same line, font and size, no space) that no reader sees."""
+    doc = fitz.open()
+    page = new_page(doc)
+    textbox(page, (72, 60, 523, 260), JA + JA2)
+    page.insert_text((72, 300), GREY, fontname="ipa", fontfile=FONT, fontsize=10.5,
+                     color=(0.75, 0.75, 0.75))
+    page.insert_text((72, 330), "項目 ー 備考", fontname="ipa", fontfile=FONT, fontsize=10.5)
+    url, white, blue, covered = HIDDEN
+    page.insert_text((72, 420), url, fontname="ipa", fontfile=FONT, fontsize=12, render_mode=3)
+    page.draw_rect(fitz.Rect(60, 480, 400, 520), color=None, fill=(1, 1, 1))
+    page.insert_text((72, 500), white, fontname="ipa", fontfile=FONT, fontsize=12,
+                     color=(1, 1, 1))
+    page.draw_rect(fitz.Rect(60, 560, 400, 600), color=None, fill=(0.2, 0.4, 0.8))
+    page.insert_text((72, 580), blue, fontname="ipa", fontfile=FONT, fontsize=12,
+                     color=(0.2, 0.4, 0.8))
+    page.insert_text((72, 660), covered, fontname="ipa", fontfile=FONT, fontsize=12)
+    page.draw_rect(fitz.Rect(60, 640, 400, 680), color=None, fill=(1, 1, 1))
+    x = 72 + fitz.Font(fontfile=FONT).text_length("見積書", fontsize=12)
+    styles = [{"render_mode": 3}, {"color": (1, 1, 1)}]
+    for y, glued, style in zip((730, 760), GLUED, styles):
+        page.insert_text((72, y), "見積書", fontname="ipa", fontfile=FONT, fontsize=12)
+        page.insert_text((x, y), glued, fontname="ipa", fontfile=FONT, fontsize=12, **style)
+    doc.save(path, garbage=3, deflate=True)
+
+
 def hostile(path):
     """Text that carries what the layer must drop, and a page of 100,000 tiny characters."""
     doc = fitz.open()
@@ -246,6 +282,7 @@ def main():
     rotated(os.path.join(out, "ja_rotated.pdf"))
     kangxi(os.path.join(out, "ja_kangxi.pdf"))
     nonbmp(os.path.join(out, "ja_nonbmp.pdf"))
+    hidden(os.path.join(out, "ja_hidden.pdf"))
     hostile(os.path.join(out, "hostile.pdf"))
     office(out, ref)
 

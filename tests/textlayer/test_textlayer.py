@@ -7,9 +7,10 @@ qpdf what a reader would: the text of the original can be found and copied
 from the flat PDF (pdftotext recovers at least 95% of the characters it
 recovers from the original, NFKC, whitespace removed, compared as multisets),
 words sit where they are drawn (pdftotext -bbox boxes overlap the original's,
-in the same direction), the only font is the writer's own, nothing active is
-added, hostile text comes out clean and bounded, and [render] text_layer =
-false turns the layer off.
+in the same direction), text the page does not show (render mode 3, white on
+white, covered), even glued to text it shows, is left out while light grey text
+and thin marks are kept, the only font is the writer's own, nothing active is added, hostile text comes out
+clean and bounded, and [render] text_layer = false turns the layer off.
 
 Usage: test_textlayer.py --build DIR [--inputs DIR] [unittest args]
 Without an inputs directory they are generated into a temporary one.
@@ -37,7 +38,12 @@ FORBIDDEN = {"/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/URI", "/Su
              "/EmbeddedFiles", "/EmbeddedFile", "/AcroForm", "/Annots", "/Metadata", "/XFA"}
 # Inputs compared with the original, and the PDF that stands for the original.
 JAPANESE = ["ja_horizontal.pdf", "ja_vertical.pdf", "ja_rotated.pdf", "ja_kangxi.pdf",
-            "ja_nonbmp.pdf"]
+            "ja_nonbmp.pdf", "ja_hidden.pdf"]
+# Text an input carries but does not draw (make_textlayer.py HIDDEN and GLUED): the original
+# gives it back, the output must not, and the comparisons leave it out.
+GLUED = ["https://glued.example/x", "https://glued.example/white"]
+HIDDEN = {"ja_hidden.pdf": ["https://evil.example/hidden", "WHITEHIDDEN", "BLUEHIDDEN",
+                            "COVEREDHIDDEN"] + GLUED}
 OFFICE = ["office.docx", "office.xlsx"]
 
 S = {}
@@ -118,9 +124,17 @@ def bare(s):
     return "".join(c for c in s if not c.isspace())
 
 
+def shown(name, s):
+    """s, text of input name without whitespace, less the text name does not draw."""
+    for h in HIDDEN.get(name, []):
+        s = s.replace(bare(h), "")
+    return s
+
+
 def recovery(name):
-    """Share of the original's characters that the output gives back, as multisets."""
-    want = collections.Counter(bare(text(original(name))))
+    """Share of the original's characters that the output gives back, as multisets (those
+    it shows)."""
+    want = collections.Counter(shown(name, bare(text(original(name)))))
     got = collections.Counter(bare(text(output(name))))
     total = sum(want.values())
     return sum(min(n, got[c]) for c, n in want.items()) / total if total else 1.0
@@ -174,8 +188,9 @@ class Recovery(unittest.TestCase):
                 src, out = words(original(name)), words(output(name))
                 self.assertEqual(len(src), len(out))
                 total = hit = 0
+                hidden = HIDDEN.get(name, [])
                 for ws, os_ in zip(src, out):
-                    for w in ws:
+                    for w in [w for w in ws if not any(h in w[4] for h in hidden)]:
                         total += 1
                         area = (w[2] - w[0]) * (w[3] - w[1])
                         hit += best_match(w, os_)[1] >= 0.5 * area
@@ -219,6 +234,38 @@ class Recovery(unittest.TestCase):
             self.assertEqual(out.count(c), src.count(c), c)
         self.assertIn("\U00020BB7野家で\U00029E3Dの定食", out)
         self.assertEqual([c for c in out if 0xD800 <= ord(c) <= 0xDFFF], [])
+
+
+class Undrawn(unittest.TestCase):
+    """Text the original carries but does not draw stays out of the layer, so that a reader
+    neither finds, copies nor follows (as a link) what the page does not show."""
+
+    def test_hidden_left_out(self):
+        src, out = text(original("ja_hidden.pdf")), text(output("ja_hidden.pdf"))
+        for h in HIDDEN["ja_hidden.pdf"]:
+            with self.subTest(hidden=h):
+                self.assertIn(h, src)  # poppler reads it from the original
+                self.assertNotIn(h, out)
+        self.assertNotIn("evil", out)
+        self.assertNotIn("HIDDEN", out)
+
+    def test_glued_left_out(self):
+        """A URL glued to 見積書 (one word to poppler) but not drawn, in render mode 3 or white
+        on white: 見積書 is kept, and nothing of the URL."""
+        src, out = text(original("ja_hidden.pdf")), text(output("ja_hidden.pdf"))
+        for url in GLUED:
+            self.assertIn("見積書" + url, src.split())  # one word in the original
+        self.assertEqual([w for w in out.split() if w.startswith("見積")], ["見積書"] * 2)
+        self.assertNotIn("glued", out)
+        self.assertNotIn("https", out)
+
+    def test_faint_and_thin_kept(self):
+        """Light grey text, every 、 and 。 and a lone ー (a thin line in its box) are kept."""
+        src, out = text(original("ja_hidden.pdf")), text(output("ja_hidden.pdf"))
+        self.assertIn("薄い灰色の注記、読めます。", bare(out))
+        self.assertIn("ー", out.split())
+        for mark in "、。":
+            self.assertEqual(out.count(mark), src.count(mark), mark)
 
 
 class Safety(unittest.TestCase):

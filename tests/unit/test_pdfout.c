@@ -9,8 +9,11 @@
  * `pdfimages -list` for the colour space, bits and encoding chosen, `pdftoppm`
  * at the same dpi for the pixels (exact for lossless encodings, within a stated
  * tolerance for JPEG and reduced text), poppler-glib for page count and size,
- * and `qpdf --check`. Files go to a private temporary directory that is removed
- * at the end.
+ * and `qpdf --check`. Pages of grey text are made bilevel and coded as JBIG2
+ * (jbig2.c): they must render back as exactly the bilevel pixels the rule in
+ * bilevel_ref makes, through poppler and through jbig2dec on the raw stream;
+ * the coder alone is driven with edge widths, blank, black and noise images.
+ * Files go to a private temporary directory that is removed at the end.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,8 +49,19 @@ typedef enum {
     PIX_PALETTE_256,    /* exactly 256 colours, the last on one pixel only */
     PIX_PALETTE_257,    /* 257 colours, the last on one pixel only */
     PIX_AA_TEXT,        /* Japanese text drawn by cairo, anti-aliased, black on white */
-    PIX_AA_COLOUR_TEXT  /* the same in black, red and blue */
+    PIX_AA_COLOUR_TEXT, /* the same in black, red and blue */
+    PIX_THIN_LINES,     /* 0.5-px lines at eighths of a pixel apart over grey text */
+    PIX_TEXT_FILL,      /* grey text beside a flat grey box (a shaded cell) */
+    PIX_TEXT_LIGHT      /* grey text beside a table ruled in 1-px lines of light grey */
 } pix_kind;
+
+/* The thin lines of PIX_THIN_LINES: horizontal line k at y = THIN_Y + k * THIN_STEP + k / 8,
+ * from x = THIN_FROM to THIN_TO, vertical ones likewise across. */
+#define THIN_Y 20
+#define THIN_STEP 10
+#define THIN_FROM 20
+#define THIN_TO 380
+#define THIN_TEXT_Y 440 /* where the text under the lines starts */
 
 static char tmpdir[64];
 
@@ -168,9 +182,26 @@ static void kind_px(pix_kind kind, unsigned w, unsigned h, unsigned x, unsigned 
     }
 }
 
+/* Draw 0.5-px lines, 8 horizontal and 8 vertical, each an eighth of a pixel further off the
+ * pixel grid than the one before (PIX_THIN_LINES). */
+static void draw_thin_lines(cairo_t *cr)
+{
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 0.5);
+    for (int k = 0; k < 8; k++) {
+        double off = THIN_Y + k * THIN_STEP + k / 8.0;
+        cairo_move_to(cr, THIN_FROM, off);
+        cairo_line_to(cr, THIN_TO, off);
+        cairo_move_to(cr, off, THIN_Y + 8 * THIN_STEP + 20);
+        cairo_line_to(cr, off, THIN_TO);
+    }
+    cairo_stroke(cr);
+}
+
 /* Draw lines of Japanese text with cairo (anti-aliased, grey) into an RGB buffer of w x h;
- * in colour, lines alternate black, red and blue. */
-static void draw_text(uint8_t *p, unsigned w, unsigned h, int colour)
+ * in colour, lines alternate black, red and blue. PIX_THIN_LINES has its lines above the
+ * text, PIX_TEXT_FILL a flat grey box beside it, PIX_TEXT_LIGHT a table of light grey lines. */
+static void draw_text(uint8_t *p, unsigned w, unsigned h, pix_kind kind)
 {
     static const double inks[3][3] = {{0, 0, 0}, {0.8, 0.1, 0.1}, {0.1, 0.2, 0.7}};
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)w, (int)h);
@@ -182,11 +213,31 @@ static void draw_text(uint8_t *p, unsigned w, unsigned h, int colour)
     cairo_paint(cr);
     cairo_select_font_face(cr, "IPAexMincho", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, 22);
-    for (unsigned line = 0; 60 + line * 34 < h; line++) {
-        const double *c = inks[colour ? line % 3 : 0];
+    unsigned top = kind == PIX_THIN_LINES ? THIN_TEXT_Y : 60;
+    for (unsigned line = 0; top + line * 34 < h; line++) {
+        const double *c = inks[kind == PIX_AA_COLOUR_TEXT ? line % 3 : 0];
         cairo_set_source_rgb(cr, c[0], c[1], c[2]);
-        cairo_move_to(cr, 40, 60 + line * 34);
+        cairo_move_to(cr, 40, top + line * 34);
         cairo_show_text(cr, "情報政策課は、電子メールの無害化について検討を行いました。");
+    }
+    if (kind == PIX_THIN_LINES)
+        draw_thin_lines(cr);
+    if (kind == PIX_TEXT_LIGHT) {
+        /* Light grey 204, on whole pixels: lighter than a ridge can be and be ink. */
+        cairo_set_source_rgb(cr, 0.8, 0.8, 0.8);
+        cairo_set_line_width(cr, 1);
+        for (int k = 0; k < 4; k++) {
+            cairo_move_to(cr, w / 2.0, 10.5 + k * 10);
+            cairo_line_to(cr, w * 3 / 4.0, 10.5 + k * 10);
+            cairo_move_to(cr, w / 2.0 + 0.5 + k * w / 12.0, 10);
+            cairo_line_to(cr, w / 2.0 + 0.5 + k * w / 12.0, 41);
+        }
+        cairo_stroke(cr);
+    }
+    if (kind == PIX_TEXT_FILL) {
+        cairo_set_source_rgb(cr, 0.8, 0.8, 0.8);
+        cairo_rectangle(cr, w / 2.0, 10, w / 4.0, 30);
+        cairo_fill(cr);
     }
     cairo_surface_flush(s);
     const unsigned char *data = cairo_image_surface_get_data(s);
@@ -206,8 +257,9 @@ static uint8_t *make_pixels(pix_kind kind, unsigned w, unsigned h)
 {
     uint8_t *p = malloc((size_t)w * h * 3);
     assert_non_null(p);
-    if (kind == PIX_AA_TEXT || kind == PIX_AA_COLOUR_TEXT) {
-        draw_text(p, w, h, kind == PIX_AA_COLOUR_TEXT);
+    if (kind == PIX_AA_TEXT || kind == PIX_AA_COLOUR_TEXT || kind == PIX_THIN_LINES ||
+        kind == PIX_TEXT_FILL || kind == PIX_TEXT_LIGHT) {
+        draw_text(p, w, h, kind);
         return p;
     }
     unsigned seed = 42;
@@ -250,13 +302,16 @@ typedef struct {
     unsigned w, h;
 } page_spec;
 
-/* Write a PDF of the given pages at dpi to path. */
-static void write_pdf(const char *path, const page_spec *pages, size_t n, unsigned dpi)
+/* Write a PDF of the given pages at dpi to path, grey text pages in 4 grey levels when grey
+ * is set ([render] text_pages = grey), else bilevel. */
+static void write_pdf_text(const char *path, const page_spec *pages, size_t n, unsigned dpi,
+                           int grey)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     pdfw *w = pdfw_new(fd, dpi);
     assert_non_null(w);
+    assert_int_equal(pdfw_grey_text(w, grey), 0);
     for (size_t i = 0; i < n; i++) {
         uint8_t *px = make_pixels(pages[i].kind, pages[i].w, pages[i].h);
         assert_int_equal(pdfw_add_page(w, pages[i].w, pages[i].h, px), 0);
@@ -265,6 +320,12 @@ static void write_pdf(const char *path, const page_spec *pages, size_t n, unsign
     assert_int_equal(pdfw_finish(w), 0);
     pdfw_free(w);
     assert_int_equal(close(fd), 0);
+}
+
+/* Write a PDF of the given pages at dpi to path, as the writer does by default. */
+static void write_pdf(const char *path, const page_spec *pages, size_t n, unsigned dpi)
+{
+    write_pdf_text(path, pages, n, dpi, 0);
 }
 
 /* Run a shell command; its exit status. */
@@ -426,6 +487,40 @@ static void check_no_active(const char *path)
     g_free(data);
 }
 
+/* The bilevel pixels (1 = ink, one byte each; caller frees) the writer makes of a w x h page
+ * of grey text px, by its rule: ink is darker than mid-grey (128), or a ridge no lighter
+ * than 199 (darker than the neighbour on one side and no lighter than the one on the other,
+ * across or along; outside the page is white). */
+static uint8_t *bilevel_ref(const uint8_t *px, unsigned w, unsigned h)
+{
+    uint8_t *out = calloc((size_t)w * h, 1);
+    assert_non_null(out);
+    for (unsigned y = 0; y < h; y++)
+        for (unsigned x = 0; x < w; x++) {
+            int g = px[((size_t)y * w + x) * 3];
+            int u = y > 0 ? px[((size_t)(y - 1) * w + x) * 3] : 255;
+            int d = y + 1 < h ? px[((size_t)(y + 1) * w + x) * 3] : 255;
+            int l = x > 0 ? px[((size_t)y * w + x - 1) * 3] : 255;
+            int r = x + 1 < w ? px[((size_t)y * w + x + 1) * 3] : 255;
+            out[(size_t)y * w + x] =
+                g < 128 || (g <= 199 && ((g < u && g <= d) || (g < l && g <= r)));
+        }
+    return out;
+}
+
+/* Pixels of the rendering back (RGB) that are not black where bilevel_ref(px) has ink and
+ * white elsewhere. */
+static size_t bilevel_diff(const uint8_t *px, const uint8_t *back, unsigned w, unsigned h)
+{
+    uint8_t *ref = bilevel_ref(px, w, h);
+    size_t bad = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        for (int k = 0; k < 3; k++)
+            bad += back[i * 3 + k] != (ref[i] ? 0 : 255);
+    free(ref);
+    return bad;
+}
+
 /* What each page kind must come out as, and how close to the source it must render. */
 typedef struct {
     pix_kind kind;
@@ -436,7 +531,8 @@ typedef struct {
     int max_diff;     /* largest channel difference allowed once rendered back; 0: exact */
     double mean_diff; /* mean channel difference allowed */
     int ink_kept;     /* pixels stay on their side of mid-grey (strokes keep their shape): 1 on the
-                       * whole page, 2 on its lower half (the text of the mixed page) */
+                       * whole page, 2 on its lower half (the text of the mixed page); 3: the
+                       * page renders as exactly the bilevel pixels bilevel_ref makes of it */
 } enc_case;
 
 static const enc_case enc_cases[] = {
@@ -451,9 +547,14 @@ static const enc_case enc_cases[] = {
     {PIX_PALETTE_256, 640, 480, "index", 8, "image", 0, 0, 1},
     /* A smooth gradient: lossless 8-bit grey (predictors make it small). */
     {PIX_GRADIENT, 640, 480, "gray", 8, "image", 0, 0, 1},
-    /* Anti-aliased text: grey reduced to 4 levels (within 42), colour to 16 per channel
-     * (within 8); no stroke changes side of mid-grey. */
-    {PIX_AA_TEXT, 800, 600, "gray", 2, "image", 42, 3.0, 1},
+    /* Anti-aliased grey text: bilevel, JBIG2, exactly as bilevel_ref says (thin lines too);
+     * beside a flat grey box or a table ruled in light grey, which bilevel would lose, 4 grey
+     * levels (within 42: the light lines stay), no stroke changing side of mid-grey. Colour
+     * text: 16 levels per channel (within 8). */
+    {PIX_AA_TEXT, 800, 600, "gray", 1, "jbig2", 255, 12.0, 3},
+    {PIX_THIN_LINES, 640, 600, "gray", 1, "jbig2", 255, 12.0, 3},
+    {PIX_TEXT_FILL, 800, 600, "gray", 2, "image", 42, 3.0, 1},
+    {PIX_TEXT_LIGHT, 800, 600, "gray", 2, "image", 42, 3.0, 1},
     {PIX_AA_COLOUR_TEXT, 800, 600, "index", 8, "image", 8, 1.0, 0},
     /* One colour more than a palette holds: flat colours, so rounded like colour text. */
     {PIX_PALETTE_257, 640, 480, "index", 8, "image", 8, 4.5, 0},
@@ -498,6 +599,8 @@ static void test_pdf_encodings(void **state)
         assert_true(d.mean <= c->mean_diff);
         if (c->ink_kept == 1)
             assert_int_equal(d.ink_changed, 0);
+        if (c->ink_kept == 3)
+            assert_int_equal(bilevel_diff(px, back, w, h), 0);
         size_t half = (size_t)w * (h / 2) * 3;
         if (c->ink_kept == 2)
             assert_int_equal(compare(px + half, back + half, (size_t)w * (h - h / 2)).ink_changed,
@@ -508,23 +611,285 @@ static void test_pdf_encodings(void **state)
     g_free(path);
 }
 
-/* A page of grey text at 150 dpi: A4 in points, 2-bit grey, a fraction of 8-bit's size. */
+/* A page of grey text at 150 dpi: A4 in points; bilevel JBIG2 under the 50 KB a text page
+ * may take, or, with [render] text_pages = grey, 2-bit grey at a fraction of 8-bit's size. */
 static void test_pdf_text_a4(void **state)
 {
     (void)state;
+    const struct {
+        int grey;
+        const char *dict;
+        size_t max;
+    } rows[] = {
+        {0, "/ColorSpace /DeviceGray /BitsPerComponent 1 /Length 5 0 R /Filter /JBIG2Decode >>",
+         50 * 1024},
+        /* The same pixels as 8-bit grey with Flate take about 1.7 bytes per 100 pixels. */
+        {1, "/ColorSpace /DeviceGray /BitsPerComponent 2 /Length 5 0 R /Filter /FlateDecode",
+         (size_t)1240 * 1754 / 100},
+    };
     const page_spec pages[] = {{PIX_AA_TEXT, 1240, 1754}};
-    const char *path = tmp_path("text.pdf");
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        const char *path = tmp_path("text.pdf");
+        write_pdf_text(path, pages, 1, 150, rows[i].grey);
+        check_with_poppler(path, pages, 1, 150);
+        qpdf_check(path);
+        assert_true(fabs(1240 * 72.0 / 150 - 595.276) < 1 && fabs(1754 * 72.0 / 150 - 841.89) < 1);
+        size_t len;
+        char *data = slurp(path, &len);
+        print_message("text page, %s: %zu bytes\n", rows[i].grey ? "grey" : "bilevel", len);
+        assert_true(contains(data, len, rows[i].dict));
+        assert_true(len < rows[i].max);
+        g_free(data);
+    }
+}
+
+/* Ink pixels (darker than mid-grey) of the rendering back (RGB, w wide) across a line at
+ * offset off, at position t along it: within two pixels of the line, rows of column t for
+ * a horizontal line, columns of row t for a vertical one. */
+static unsigned ink_across(const uint8_t *back, unsigned w, double off, unsigned t, int vertical)
+{
+    unsigned c = (unsigned)off, n = 0;
+    for (unsigned j = c - 2; j <= c + 2; j++)
+        n += back[((size_t)(vertical ? t : j) * w + (vertical ? j : t)) * 3] < 128;
+    return n;
+}
+
+/* 0.5-px lines come out one pixel thick and unbroken wherever they fall on the pixel grid:
+ * a threshold at mid-grey alone loses those that fall on one row at half ink and those that
+ * fall on two at a quarter each. */
+static void test_pdf_thin_lines(void **state)
+{
+    (void)state;
+    const page_spec pages[] = {{PIX_THIN_LINES, 640, 600}};
+    const char *path = tmp_path("thin.pdf");
     write_pdf(path, pages, 1, 150);
-    check_with_poppler(path, pages, 1, 150);
-    qpdf_check(path);
-    assert_true(fabs(1240 * 72.0 / 150 - 595.276) < 1 && fabs(1754 * 72.0 / 150 - 841.89) < 1);
+    img_row rows[2];
+    assert_int_equal(list_images(path, rows, 2), 1);
+    assert_string_equal(rows[0].enc, "jbig2");
+    unsigned w = 0, h = 0;
+    uint8_t *back = render_page(path, 1, 150, &w, &h);
+    assert_int_equal(w, 640);
+    for (int k = 0; k < 8; k++) {
+        double off = THIN_Y + k * THIN_STEP + k / 8.0;
+        for (unsigned t = THIN_FROM + 2; t + 2 < THIN_TO; t++)
+            assert_int_equal(ink_across(back, w, off, t, 0), 1);
+        for (unsigned t = THIN_Y + 8 * THIN_STEP + 22; t + 2 < THIN_TO; t++)
+            assert_int_equal(ink_across(back, w, off, t, 1), 1);
+    }
+    free(back);
+}
+
+/* A binary PBM (P4) file's rows, (w + 7) / 8 bytes each, 1 = black; caller frees. */
+static uint8_t *read_pbm(const char *path, unsigned *w, unsigned *h)
+{
     size_t len;
     char *data = slurp(path, &len);
-    assert_true(contains(data, len, "/ColorSpace /DeviceGray /BitsPerComponent 2"));
-    /* The same pixels as 8-bit grey with Flate take about 1.7 bytes per 100 pixels. */
-    print_message("text page: %zu bytes\n", len);
-    assert_true(len < (size_t)1240 * 1754 / 100);
+    int off = 0;
+    assert_int_equal(sscanf(data, "P4 %u %u%n", w, h, &off), 2);
+    size_t n = (size_t)(*w + 7) / 8 * *h;
+    assert_true((size_t)off + 1 + n == len);
+    uint8_t *bits = malloc(n);
+    assert_non_null(bits);
+    memcpy(bits, data + off + 1, n);
     g_free(data);
+    return bits;
+}
+
+/* Bit x of packed row (most significant first). */
+static int bit_at(const uint8_t *row, unsigned x)
+{
+    return row[x / 8] >> (7 - x % 8) & 1;
+}
+
+/* jbig2dec decodes the embedded stream stream (as PDF holds it) to bilevel pixels: the
+ * pixels (rows of (w + 7) / 8 bytes, 1 = black; caller frees). */
+static uint8_t *jbig2dec(const char *stream, unsigned *w, unsigned *h)
+{
+    gchar *in = g_strdup(stream); /* it may be tmp_path's buffer */
+    assert_int_equal(run("jbig2dec -q -e -t pbm -o '%s' '%s'", tmp_path("dec.pbm"), in), 0);
+    g_free(in);
+    uint8_t *bits = read_pbm(tmp_path("dec.pbm"), w, h);
+    unlink(tmp_path("dec.pbm"));
+    return bits;
+}
+
+/* The JBIG2 stream of a page of text, taken out of the PDF as it is, decodes in jbig2dec to
+ * exactly the bilevel pixels bilevel_ref makes of the page. */
+static void test_pdf_text_jbig2dec(void **state)
+{
+    (void)state;
+    const page_spec pages[] = {{PIX_AA_TEXT, 800, 600}};
+    gchar *path = g_strdup(tmp_path("dec.pdf"));
+    write_pdf(path, pages, 1, 150);
+    assert_int_equal(run("pdfimages -all '%s' '%s/raw'", path, tmpdir), 0);
+    unsigned w = 0, h = 0;
+    uint8_t *bits = jbig2dec(tmp_path("raw-000.jb2e"), &w, &h);
+    unlink(tmp_path("raw-000.jb2e"));
+    assert_int_equal(w, 800);
+    assert_int_equal(h, 600);
+    uint8_t *px = make_pixels(PIX_AA_TEXT, w, h), *ref = bilevel_ref(px, w, h);
+    size_t bad = 0;
+    for (unsigned y = 0; y < h; y++)
+        for (unsigned x = 0; x < w; x++)
+            bad += bit_at(bits + (size_t)y * ((w + 7) / 8), x) != ref[(size_t)y * w + x];
+    assert_int_equal(bad, 0);
+    free(ref);
+    free(px);
+    free(bits);
+    g_free(path);
+}
+
+typedef enum { BW_WHITE, BW_BLACK, BW_NOISE, BW_STROKES } bw_kind;
+
+/* Random bits with no pattern the coder could learn (xorshift32; lcg's low bits repeat). */
+static uint32_t xorshift(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* A w x h bilevel image of the given kind, rows of *stride = (w + 7) / 8 + 2 bytes, 1 =
+ * black, with random bits past w (the coder must ignore them). Caller frees. */
+static uint8_t *make_bits(bw_kind kind, unsigned w, unsigned h, size_t *stride)
+{
+    uint32_t seed = 2463534242u;
+    *stride = (size_t)(w + 7) / 8 + 2;
+    uint8_t *bits = malloc(*stride * h);
+    assert_non_null(bits);
+    for (size_t i = 0; i < *stride * h; i++)
+        bits[i] = (uint8_t)xorshift(&seed);
+    for (unsigned y = 0; y < h; y++)
+        for (unsigned x = 0; x < w; x++) {
+            int v = kind == BW_BLACK || (kind == BW_NOISE && xorshift(&seed) >> 31) ||
+                    (kind == BW_STROKES && stroke_ink(w, x, y));
+            uint8_t *b = bits + (size_t)y * *stride + x / 8, m = (uint8_t)(0x80u >> (x % 8));
+            *b = (uint8_t)(v ? *b | m : *b & ~m);
+        }
+    return bits;
+}
+
+/* Write path: a one-page PDF showing the JBIG2 stream data (len bytes) as its w x h image at
+ * 150 dpi, as the writer would. */
+static void write_jbig2_pdf(const char *path, const uint8_t *data, size_t len, unsigned w,
+                            unsigned h)
+{
+    double pw = w * 72.0 / 150, ph = h * 72.0 / 150;
+    GString *s = g_string_new("%PDF-1.4\n");
+    size_t off[6];
+    char content[128];
+    int n = snprintf(content, sizeof content, "q %.4f 0 0 %.4f 0 0 cm /Im0 Do Q\n", pw, ph);
+    assert_true(n > 0 && (size_t)n < sizeof content);
+    off[1] = s->len;
+    g_string_append(s, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    off[2] = s->len;
+    g_string_append(s, "2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n");
+    off[3] = s->len;
+    g_string_append_printf(s,
+                           "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.4f %.4f] "
+                           "/Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>\n"
+                           "endobj\n",
+                           pw, ph);
+    off[4] = s->len;
+    g_string_append_printf(s, "4 0 obj\n<< /Length %d >>\nstream\n%sendstream\nendobj\n", n,
+                           content);
+    off[5] = s->len;
+    g_string_append_printf(s,
+                           "5 0 obj\n<< /Type /XObject /Subtype /Image /Width %u /Height %u "
+                           "/ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /JBIG2Decode "
+                           "/Length %zu >>\nstream\n",
+                           w, h, len);
+    g_string_append_len(s, (const char *)data, (gssize)len);
+    size_t xref = s->len + 18;
+    g_string_append(s, "\nendstream\nendobj\nxref\n0 6\n0000000000 65535 f \n");
+    for (int i = 1; i < 6; i++)
+        g_string_append_printf(s, "%010zu 00000 n \n", off[i]);
+    g_string_append_printf(s, "trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n",
+                           xref);
+    assert_true(g_file_set_contents(path, s->str, (gssize)s->len, NULL));
+    g_string_free(s, TRUE);
+}
+
+/* The coder alone on images at its edges: widths around a byte, one row, blank and black
+ * pages, and random noise, its worst case. Each stream stays within its bound (noise: its
+ * bits and a quarter, the price of 65536 contexts learning that there is nothing to learn:
+ * 12% on 640 x 480, 6% on a page; blank and black pages: a few dozen bytes), and poppler
+ * and jbig2dec decode it to exactly the image. One output buffer serves them all, grown as
+ * needed. */
+static void test_jbig2_images(void **state)
+{
+    (void)state;
+    const struct {
+        unsigned w, h;
+        bw_kind kind;
+    } rows[] = {
+        {1, 1, BW_NOISE},       {1, 40, BW_NOISE},      {7, 40, BW_NOISE},
+        {8, 40, BW_NOISE},      {9, 40, BW_NOISE},      {65, 40, BW_NOISE},
+        {65, 1, BW_NOISE},      {1240, 1, BW_NOISE},    {65, 96, BW_STROKES},
+        {640, 480, BW_NOISE},   {640, 480, BW_STROKES}, {1240, 1754, BW_WHITE},
+        {1240, 1754, BW_BLACK}, {1240, 1754, BW_NOISE},
+    };
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        unsigned w = rows[i].w, h = rows[i].h;
+        size_t stride, len = 0;
+        uint8_t *bits = make_bits(rows[i].kind, w, h, &stride);
+        assert_int_equal(san_jbig2_encode(bits, stride, w, h, 150, &buf, &cap, &len), 0);
+        size_t bound = rows[i].kind == BW_NOISE ? (size_t)w * h / 8 * 5 / 4 + 128 : 128;
+        print_message("%ux%u kind %d: %zu bytes (bound %zu)\n", w, h, (int)rows[i].kind, len,
+                      bound);
+        if (rows[i].kind != BW_STROKES)
+            assert_true(len <= bound);
+        assert_true(g_file_set_contents(tmp_path("raw.jb2"), (const char *)buf, (gssize)len, NULL));
+        unsigned dw = 0, dh = 0;
+        uint8_t *dec = jbig2dec(tmp_path("raw.jb2"), &dw, &dh);
+        assert_int_equal(dw, w);
+        assert_int_equal(dh, h);
+        gchar *pdf = g_strdup(tmp_path("raw.pdf"));
+        write_jbig2_pdf(pdf, buf, len, w, h);
+        uint8_t *back = render_page(pdf, 1, 150, &dw, &dh);
+        assert_int_equal(dw, w);
+        assert_int_equal(dh, h);
+        size_t bad_dec = 0, bad_back = 0;
+        for (unsigned y = 0; y < h; y++)
+            for (unsigned x = 0; x < w; x++) {
+                int b = bit_at(bits + (size_t)y * stride, x);
+                bad_dec += bit_at(dec + (size_t)y * ((w + 7) / 8), x) != b;
+                bad_back += back[((size_t)y * w + x) * 3] != (b ? 0 : 255);
+            }
+        assert_int_equal(bad_dec, 0);
+        assert_int_equal(bad_back, 0);
+        free(back);
+        free(dec);
+        g_free(pdf);
+        free(bits);
+    }
+    free(buf);
+}
+
+/* Bad images are refused, and the caller's buffer is left alone. */
+static void test_jbig2_bad_arguments(void **state)
+{
+    (void)state;
+    uint8_t bits[32] = {0};
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 1;
+    const struct {
+        unsigned w, h;
+        size_t stride;
+        unsigned dpi;
+    } rows[] = {{0, 1, 1, 150},     {1, 0, 1, 150},  {10001, 1, 1251, 150},
+                {1, 10001, 1, 150}, {17, 1, 2, 150}, {8, 1, 1, 0}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        assert_int_equal(san_jbig2_encode(bits, rows[i].stride, rows[i].w, rows[i].h, rows[i].dpi,
+                                          &buf, &cap, &len),
+                         -1);
+    assert_int_equal(san_jbig2_encode(NULL, 1, 8, 1, 150, &buf, &cap, &len), -1);
+    assert_int_equal(san_jbig2_encode(bits, 1, 8, 1, 150, NULL, &cap, &len), -1);
+    assert_null(buf);
+    assert_int_equal(cap, 0);
 }
 
 /* A gradient gets PNG predictors; a page of strokes, where they do not help, gets none. */
@@ -739,6 +1104,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pdf_encodings),     cmocka_unit_test(test_pdf_text_a4),
+        cmocka_unit_test(test_pdf_thin_lines),    cmocka_unit_test(test_pdf_text_jbig2dec),
+        cmocka_unit_test(test_jbig2_images),      cmocka_unit_test(test_jbig2_bad_arguments),
         cmocka_unit_test(test_pdf_predictors),    cmocka_unit_test(test_pdf_many_pages),
         cmocka_unit_test(test_pdf_bad_arguments), cmocka_unit_test(test_pdf_write_error),
         cmocka_unit_test(test_imgout_png_jpeg),   cmocka_unit_test(test_imgout_bad_arguments),

@@ -7,7 +7,9 @@
  * pdfw_add_page_text and read back with poppler-glib (text, one rectangle per
  * character) and checked with `qpdf --check`: what comes back is what a
  * reader searching or copying from the flat PDF gets. Table-driven: one row
- * per case.
+ * per case. Which characters the layer keeps is checked on pages of pixels
+ * drawn here: only the characters the page shows, their words split where
+ * characters are left out.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -297,6 +299,30 @@ static size_t count_words(const san_text_page *t)
     return n;
 }
 
+/* The words the content t draws (one per Tj), space-separated, as UTF-8 (characters within
+ * the BMP); caller g_free()s. */
+static char *drawn_words(const san_text_page *t)
+{
+    san_text_font *f = san_text_font_new();
+    GString *s = g_string_new(NULL), *out = g_string_new(NULL);
+
+    san_text_page_content(t, f, DPI, s);
+    for (const char *p = s->str; (p = strchr(p, '<')) != NULL;) {
+        const char *end = strchr(p, '>');
+        assert_non_null(end);
+        if (out->len)
+            g_string_append_c(out, ' ');
+        for (p++; p + 4 <= end; p += 4) {
+            char hex[5] = {p[0], p[1], p[2], p[3], 0};
+            g_string_append_unichar(out, (gunichar)strtoul(hex, NULL, 16));
+        }
+        p = end + 1;
+    }
+    g_string_free(s, TRUE);
+    san_text_font_free(f);
+    return g_string_free(out, FALSE);
+}
+
 /* A page of words scattered over each other, which readers' text extraction takes seconds
  * over, keeps a bounded number of them; a dense page of real text keeps all of its words. */
 static void test_word_bound(void **state)
@@ -491,6 +517,394 @@ static void test_word_width(void **state)
     g_object_unref(doc);
     g_free(path);
     g_free(r);
+}
+
+/* ---- only characters the page shows ---- */
+
+#define INK_W 400u /* pixels of the pages the ink cases are drawn on */
+#define INK_H 300u
+
+/* A rectangle of one colour (0xRRGGBB) painted on a page (w == 0: none). */
+typedef struct ink_rect {
+    unsigned x, y, w, h;
+    uint32_t rgb;
+} ink_rect;
+
+#define BLACK 0x000000u
+#define WHITE 0xFFFFFFu
+#define DARK 0x202840u
+#define PHOTO 0x1000000u /* a page of noise around mid grey */
+
+typedef struct ink_case {
+    const char *what;
+    const char *kept;  /* the words the layer draws of "word", space-separated */
+    uint32_t bg;       /* the page's colour, or PHOTO */
+    unsigned x, y;     /* where the word's four 24-pixel characters start */
+    ink_rect paint[2]; /* painted over the page in order */
+} ink_case;
+
+static const ink_case ink_cases[] = {
+    {"over white, nothing drawn (render mode 3)", "", WHITE, 100, 100, {{0}}},
+    {"strokes", "word", WHITE, 100, 100, {{110, 104, 2, 16, BLACK}, {128, 110, 64, 2, BLACK}}},
+    {"white on dark", "word", WHITE, 100, 100, {{90, 90, 120, 44, DARK}, {104, 112, 88, 2, WHITE}}},
+    {"a dark band and nothing on it", "", WHITE, 100, 100, {{90, 90, 120, 44, DARK}}},
+    {"white on white over a coloured page", "", 0xC8E6FFu, 100, 100, {{90, 90, 120, 44, WHITE}}},
+    {"ink up to the middle, white beyond", "wo", WHITE, 100, 100, {{40, 100, 107, 24, BLACK}}},
+    {"light grey text", "word", WHITE, 100, 100, {{104, 112, 88, 1, 0xC0C0C0u}}},
+    {"text a shade off the background", "", WHITE, 100, 100, {{104, 104, 88, 16, 0xF0F0F0u}}},
+    {"as light as the background", "word", 0x808080u, 100, 100, {{104, 104, 88, 16, 0x648CAAu}}},
+    {"a thin line (ーー)", "word", WHITE, 100, 100, {{104, 112, 88, 1, BLACK}}},
+    {"a thin line in the row under the box", "word", WHITE, 100, 100, {{104, 124, 88, 1, BLACK}}},
+    {"a thin line two rows under the box", "", WHITE, 100, 100, {{104, 126, 88, 1, BLACK}}},
+    {"a small mark in a corner (、)", "w", WHITE, 100, 100, {{102, 120, 3, 3, BLACK}}},
+    {"text over a photograph", "word", PHOTO, 100, 100, {{0}}},
+    {"off the page, beside ink at its edge", "", WHITE, 500, 100, {{396, 110, 4, 4, BLACK}}},
+    {"at the page's corner, over ink", "w", WHITE, 380, 290, {{396, 296, 4, 4, BLACK}}},
+    /* Glyphs under some characters only: the others are hidden text glued to them. */
+    {"glued after", "wo", WHITE, 100, 100, {{106, 106, 12, 12, BLACK}, {130, 106, 12, 12, BLACK}}},
+    {"glued before", "rd", WHITE, 100, 100, {{154, 106, 12, 12, BLACK}, {178, 106, 12, 12, BLACK}}},
+    {"split", "w d", WHITE, 100, 100, {{106, 106, 12, 12, BLACK}, {178, 106, 12, 12, BLACK}}},
+};
+
+/* Paint rect p on px, a page of w x h pixels. */
+static void ink_paint(uint8_t *px, unsigned w, unsigned h, const ink_rect *p)
+{
+    for (unsigned y = p->y; y < p->y + p->h && y < h; y++)
+        for (unsigned x = p->x; x < p->x + p->w && x < w; x++) {
+            uint8_t *q = px + ((size_t)y * w + x) * 3;
+            q[0] = (uint8_t)(p->rgb >> 16), q[1] = (uint8_t)(p->rgb >> 8), q[2] = (uint8_t)p->rgb;
+        }
+}
+
+/* A page of INK_W x INK_H pixels of colour bg with paint on it; caller g_free()s. */
+static uint8_t *ink_page(uint32_t bg, const ink_rect *paint, size_t npaint)
+{
+    uint8_t *px = g_malloc((size_t)INK_W * INK_H * 3);
+    uint32_t seed = 3;
+    ink_rect all = {0, 0, INK_W, INK_H, bg};
+
+    ink_paint(px, INK_W, INK_H, &all);
+    for (size_t i = 0; bg == PHOTO && i < (size_t)INK_W * INK_H * 3; i++) {
+        seed = seed * 1103515245u + 12345u;
+        px[i] = (uint8_t)(98 + (seed >> 16) % 60);
+    }
+    for (size_t k = 0; k < npaint; k++)
+        ink_paint(px, INK_W, INK_H, &paint[k]);
+    return px;
+}
+
+static void test_ink(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof ink_cases / sizeof ink_cases[0]; i++) {
+        const ink_case *c = &ink_cases[i];
+        uint8_t *px = ink_page(c->bg, c->paint, 2);
+        raw_page *r = g_new0(raw_page, 1);
+        raw_run(r, "word", 0, c->x, c->y);
+        san_text_raw v = raw_view(r);
+        san_text_page *t = san_text_page_new(&v, INK_W, INK_H, SAN_TEXT_PAGE_MAX);
+        assert_int_equal(san_text_page_chars(t), 4);
+        size_t dropped = san_text_page_ink(t, INK_W, INK_H, px);
+        char *words = drawn_words(t);
+        size_t kept = 0;
+        for (const char *p = c->kept; *p; p++)
+            kept += *p != ' ';
+        if (strcmp(words, c->kept) != 0 || dropped != 4 - kept || san_text_page_chars(t) != kept)
+            fail_msg("%s: drawn \"%s\" (want \"%s\"), %zu characters dropped, %zu kept", c->what,
+                     words, c->kept, dropped, san_text_page_chars(t));
+        g_free(words);
+        san_text_page_free(t);
+        g_free(r);
+        g_free(px);
+    }
+    assert_int_equal(san_text_page_ink(NULL, INK_W, INK_H, NULL), 0);
+    raw_page *r = g_new0(raw_page, 1); /* a page without pixels shows nothing */
+    raw_run(r, "word", 0, 100, 100);
+    san_text_raw v = raw_view(r);
+    san_text_page *t = san_text_page_new(&v, INK_W, INK_H, SAN_TEXT_PAGE_MAX);
+    assert_int_equal(san_text_page_ink(t, INK_W, INK_H, NULL), 4);
+    assert_int_equal(san_text_page_chars(t), 0);
+    san_text_page_free(t);
+    g_free(r);
+}
+
+/* Words over ink keep their text and order when words between them are dropped: a reader
+ * finds only what the page shows. */
+static void test_ink_keeps_the_rest(void **state)
+{
+    static const ink_rect marks[] = {{104, 112, 64, 2, BLACK}, {104, 212, 64, 2, BLACK}};
+    uint8_t *px = ink_page(WHITE, marks, 2);
+    raw_page *r = g_new0(raw_page, 1);
+    char *path = tmp_path("ink.pdf");
+
+    (void)state;
+    raw_run(r, "見積書", 0, 100, 100);
+    raw_add(r, ' ', 172, 100, 8, CELL);
+    raw_run(r, "https://evil.example/hidden", 0, 100, 150);
+    raw_add(r, ' ', 100 + 27 * CELL, 150, 8, CELL);
+    raw_run(r, "\U00020BB7野家", 0, 100, 200);
+    san_text_raw v = raw_view(r);
+    san_text_page *t = san_text_page_new(&v, INK_W, INK_H, SAN_TEXT_PAGE_MAX);
+    assert_int_equal(san_text_page_ink(t, INK_W, INK_H, px), 27);
+    assert_int_equal(san_text_page_chars(t), 6);
+    write_pdf(path, &t, 1);
+    san_text_page_free(t);
+    PopplerDocument *doc = open_pdf(path);
+    char *text = page_text(doc, 0);
+    assert_string_equal(text, "見積書\U00020BB7野家");
+    g_free(text);
+    g_object_unref(doc);
+    g_free(path);
+    g_free(r);
+    g_free(px);
+}
+
+/* ---- text glued to text the page shows ---- */
+
+typedef struct glue_case {
+    const char *what;
+    const char *before, *hidden, *after; /* one run; nothing is drawn under the hidden part */
+    int dir;
+    unsigned x, y;     /* where the run starts */
+    const char *words; /* what the layer draws */
+} glue_case;
+
+static const glue_case glue_cases[] = {
+    {"a URL in render mode 3 right after the text", "見積書", "https://glued.example/x", "", 0, 100,
+     300, "見積書"},
+    {"hidden text right before the text", "", "evil.example/", "見積書", 0, 100, 300, "見積書"},
+    {"hidden text inside a word", "見積", "HIDDEN", "書です", 0, 100, 300, "見積 書です"},
+    {"vertical writing, a URL at the foot of the column", "見積書", "https://glued.example/x", "",
+     1, 600, 100, "見積書"},
+    {"right to left, hidden text glued to its end", "שלום", "evil", "", 2, 1000, 300, "םולש"},
+};
+
+/* Non-zero when point (x, y), in points, lies in one of the boxes of r that show[] marks. */
+static int in_shown_box(const raw_page *r, const int *show, double x, double y)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const uint32_t *b = r->box + i * 4;
+        double k = 72.0 / DPI / U;
+        if (show[i] && x > b[0] * k && x < b[2] * k && y > b[1] * k && y < b[3] * k)
+            return 1;
+    }
+    return 0;
+}
+
+/* Hidden text glued to text the page shows (no space between: one word as the renderer sends
+ * it) is left out, and what is shown is drawn over its own characters: the word is split
+ * where characters are left out, each part where it lies, in its direction. */
+static void test_ink_glued(void **state)
+{
+    uint8_t *px = g_malloc((size_t)PAGE_W * PAGE_H * 3);
+    char *path = tmp_path("glued.pdf");
+
+    (void)state;
+    for (size_t i = 0; i < sizeof glue_cases / sizeof glue_cases[0]; i++) {
+        const glue_case *c = &glue_cases[i];
+        raw_page *r = g_new0(raw_page, 1);
+        char *all = g_strconcat(c->before, c->hidden, c->after, NULL);
+        size_t nb = (size_t)g_utf8_strlen(c->before, -1), nh = (size_t)g_utf8_strlen(c->hidden, -1);
+        int show[4096];
+        raw_run(r, all, c->dir, c->x, c->y);
+        memset(px, 0xff, (size_t)PAGE_W * PAGE_H * 3);
+        for (size_t k = 0; k < r->n; k++) { /* a glyph in the middle of each shown box */
+            show[k] = k < nb || k >= nb + nh;
+            ink_rect g = {r->box[k * 4] / U + 6, r->box[k * 4 + 1] / U + 6, 12, 12, BLACK};
+            if (show[k])
+                ink_paint(px, PAGE_W, PAGE_H, &g);
+        }
+        san_text_raw v = raw_view(r);
+        san_text_page *t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+        assert_int_equal(san_text_page_ink(t, PAGE_W, PAGE_H, px), nh);
+        char *words = drawn_words(t);
+        if (strcmp(words, c->words) != 0)
+            fail_msg("%s: drawn \"%s\", want \"%s\"", c->what, words, c->words);
+        write_pdf(path, &t, 1);
+        san_text_page_free(t);
+        /* What a reader gets back: as many characters, each over a box the page shows. */
+        PopplerDocument *doc = open_pdf(path);
+        PopplerPage *page = poppler_document_get_page(doc, 0);
+        PopplerRectangle *rects = NULL;
+        guint nr = 0, got = 0;
+        char *text = poppler_page_get_text(page);
+        assert_true(poppler_page_get_text_layout(page, &rects, &nr));
+        guint k = 0; /* the rectangle of the character at p: poppler's embedding marks have none */
+        for (const char *p = text; *p && k < nr; p = g_utf8_next_char(p)) {
+            gunichar u = g_utf8_get_char(p);
+            if (u >= 0x202A && u <= 0x202C)
+                continue;
+            const PopplerRectangle *q = &rects[k++];
+            if (g_unichar_isspace(u))
+                continue;
+            got++;
+            double cx = (q->x1 + q->x2) / 2, cy = (q->y1 + q->y2) / 2;
+            if (!in_shown_box(r, show, cx, cy))
+                fail_msg("%s: character %u drawn at (%.1f, %.1f), over no box shown", c->what, got,
+                         cx, cy);
+        }
+        assert_int_equal(got, r->n - nh);
+        g_free(text);
+        g_free(rects);
+        g_object_unref(page);
+        g_object_unref(doc);
+        g_free(words);
+        g_free(all);
+        g_free(r);
+    }
+    g_free(path);
+    g_free(px);
+}
+
+/* Vertical writing as poppler sends it: each character's box one character before its glyph
+ * and half of one beside it (poppler boxes the glyph as if it were horizontal). Every shown
+ * character is kept, 。 too (drawn wholly outside its box, in a corner), and of hidden text
+ * glued to the column's end at most the first character (its box lies over the last glyph). */
+static void test_ink_vertical(void **state)
+{
+    static const struct {
+        const char *what;
+        int dir;
+        unsigned x, y;
+    } rows[] = {{"down", 1, 600, 100}, {"up (the page turned over)", 3, 600, 1400}};
+    const char *shown = "試験です。以上", *url = "https://glued.example/x";
+    char *all = g_strconcat(shown, url, NULL);
+    const size_t ns = (size_t)g_utf8_strlen(shown, -1), stop = 4; /* 。 */
+    uint8_t *px = g_malloc((size_t)PAGE_W * PAGE_H * 3);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        raw_page *r = g_new0(raw_page, 1);
+        int down = rows[i].dir == 1;
+        raw_run(r, all, rows[i].dir, rows[i].x, rows[i].y);
+        memset(px, 0xff, (size_t)PAGE_W * PAGE_H * 3);
+        for (size_t k = 0; k < ns; k++) {
+            unsigned bx = r->box[k * 4] / U, by = r->box[k * 4 + 1] / U;
+            unsigned cx = down ? bx : bx + CELL, cy = down ? by + CELL * 3 / 2 : by - CELL / 2;
+            ink_rect g = {cx - 8, cy - 8, 16, 16, BLACK}; /* around the glyph's centre */
+            if (k == stop)
+                g = down ? (ink_rect){cx - 10, cy + 4, 6, 6, BLACK}
+                         : (ink_rect){cx + 4, cy - 10, 6, 6, BLACK};
+            ink_paint(px, PAGE_W, PAGE_H, &g);
+        }
+        san_text_raw v = raw_view(r);
+        san_text_page *t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+        san_text_page_ink(t, PAGE_W, PAGE_H, px);
+        char *words = drawn_words(t);
+        if (!g_str_has_prefix(words, shown) || (size_t)g_utf8_strlen(words, -1) > ns + 1)
+            fail_msg("%s: drawn \"%s\", want \"%s\" and at most one more character", rows[i].what,
+                     words, shown);
+        g_free(words);
+        san_text_page_free(t);
+        g_free(r);
+    }
+    g_free(px);
+    g_free(all);
+}
+
+/* Words split where characters are left out stay within the page's word bound: 8,192 words
+ * of three characters, the middle one over white, make 16,384 parts, of which the first
+ * 8,192 are drawn. */
+static void test_ink_split_bound(void **state)
+{
+    const size_t n = 8192 * 4; /* three characters and a space, 200 to a row */
+    uint32_t *cp = g_new(uint32_t, n), *box = g_new(uint32_t, n * 4);
+    uint8_t *px = g_malloc((size_t)PAGE_W * PAGE_H * 3);
+
+    (void)state;
+    memset(px, 0xff, (size_t)PAGE_W * PAGE_H * 3);
+    for (size_t i = 0; i < n; i++) {
+        unsigned x = (unsigned)(i % 200) * 6, y = (unsigned)(i / 200) * 9;
+        cp[i] = i % 4 == 3 ? ' ' : 'a' + (uint32_t)(i % 4);
+        box[i * 4] = x * U, box[i * 4 + 1] = y * U;
+        box[i * 4 + 2] = (x + 6) * U, box[i * 4 + 3] = (y + 6) * U;
+        ink_rect g = {x + 3, y + 1, 1, 4, BLACK};
+        if (i % 4 == 0 || i % 4 == 2)
+            ink_paint(px, PAGE_W, PAGE_H, &g);
+    }
+    san_text_raw v = {cp, n, box, n};
+    san_text_page *t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+    assert_int_equal(count_words(t), 8192);
+    assert_int_equal(san_text_page_ink(t, PAGE_W, PAGE_H, px), 8192 * 3 - 8192);
+    assert_int_equal(count_words(t), 8192);
+    assert_int_equal(san_text_page_chars(t), 8192);
+    char *words = drawn_words(t);
+    assert_true(g_str_has_prefix(words, "a c a c a c "));
+    g_free(words);
+    san_text_page_free(t);
+    g_free(px);
+    g_free(cp);
+    g_free(box);
+}
+
+/* A box larger than one character's reads is sampled, finely enough for a glyph its size: a
+ * character over a whole page of a large glyph is kept, over a blank page dropped. */
+static void test_ink_large_box(void **state)
+{
+    const unsigned w = 3000, h = 4000;
+    uint8_t *px = g_malloc((size_t)w * h * 3);
+    raw_page *r = g_new0(raw_page, 1);
+
+    (void)state;
+    raw_add(r, 'A', 0, 0, w, h);
+    san_text_raw v = raw_view(r);
+    for (int mark = 0; mark < 2; mark++) {
+        memset(px, 0xff, (size_t)w * h * 3);
+        for (unsigned y = 2001; mark && y < 2013; y++)
+            memset(px + ((size_t)y * w + 1501) * 3, 0, 12 * 3); /* 12 x 12 at odd pixels */
+        san_text_page *t = san_text_page_new(&v, w, h, SAN_TEXT_PAGE_MAX);
+        assert_int_equal(san_text_page_ink(t, w, h, px), mark ? 0 : 1);
+        san_text_page_free(t);
+    }
+    g_free(r);
+    g_free(px);
+}
+
+/* 50,000 page-sized boxes (25,000 words, 8,192 kept by the word bound) are checked within a
+ * bounded number of reads: over a blank page all are dropped, over a page whose ink a coarse
+ * look finds all are kept, and over a page with one small mark the words left when the reads
+ * run out are dropped. */
+static void test_ink_hostile(void **state)
+{
+    static const struct {
+        const char *what;
+        ink_rect paint;
+        size_t kept_min, kept_max;
+    } rows[] = {
+        {"a blank page", {0}, 0, 0},
+        {"a page half black", {0, 0, PAGE_W / 2, PAGE_H, BLACK}, 8192, 8192},
+        {"a page with one small mark", {601, 801, 6, 6, BLACK}, 1, 8191},
+    };
+    uint32_t *cp = g_new(uint32_t, SAN_TEXT_PAGE_MAX),
+             *box = g_new(uint32_t, SAN_TEXT_PAGE_MAX * 4);
+    uint8_t *px = g_malloc((size_t)PAGE_W * PAGE_H * 3);
+
+    (void)state;
+    for (size_t i = 0; i < SAN_TEXT_PAGE_MAX; i++) {
+        cp[i] = i % 2 ? ' ' : 0x4E00 + (uint32_t)(i % 5000);
+        box[i * 4] = 0, box[i * 4 + 1] = 0;
+        box[i * 4 + 2] = PAGE_W * U, box[i * 4 + 3] = PAGE_H * U;
+    }
+    san_text_raw v = {cp, SAN_TEXT_PAGE_MAX, box, SAN_TEXT_PAGE_MAX};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        memset(px, 0xff, (size_t)PAGE_W * PAGE_H * 3);
+        ink_paint(px, PAGE_W, PAGE_H, &rows[i].paint);
+        san_text_page *t = san_text_page_new(&v, PAGE_W, PAGE_H, SAN_TEXT_PAGE_MAX);
+        assert_int_equal(san_text_page_chars(t), 8192);
+        double t0 = mg_now();
+        size_t dropped = san_text_page_ink(t, PAGE_W, PAGE_H, px);
+        size_t kept = san_text_page_chars(t);
+        printf("ink check, 8,192 page-sized words over %s: %zu kept, %.3f s\n", rows[i].what, kept,
+               mg_now() - t0);
+        assert_int_equal(kept + dropped, 8192);
+        if (kept < rows[i].kept_min || kept > rows[i].kept_max)
+            fail_msg("%s: %zu words kept", rows[i].what, kept);
+        assert_int_equal(count_words(t), kept);
+        san_text_page_free(t);
+    }
+    g_free(px);
+    g_free(cp);
+    g_free(box);
 }
 
 /* ---- the font ---- */
@@ -1033,6 +1447,13 @@ int main(void)
         cmocka_unit_test(test_hostile_content),
         cmocka_unit_test(test_document_word_bound),
         cmocka_unit_test(test_text_only_when_configured),
+        cmocka_unit_test(test_ink),
+        cmocka_unit_test(test_ink_keeps_the_rest),
+        cmocka_unit_test(test_ink_glued),
+        cmocka_unit_test(test_ink_vertical),
+        cmocka_unit_test(test_ink_split_bound),
+        cmocka_unit_test(test_ink_large_box),
+        cmocka_unit_test(test_ink_hostile),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
