@@ -275,6 +275,13 @@ static int ll_rules(int ruleset, const conf *c, uint64_t handled)
     if (c->milter_spool_dir && c->milter_spool_dir[0] &&
         ll_allow(ruleset, c->milter_spool_dir, LL_READ, handled) < 0)
         return -1;
+    /* The gateway's own mails (PPAP follow-ups) are queued by the workers in SPOOL/outbox,
+     * which the front end sends (milter/outbox.c). */
+    char outbox[PATH_MAX];
+    if (c->milter_spool_dir && c->milter_spool_dir[0] &&
+        (mg_snprintf(outbox, sizeof outbox, "%s/outbox", c->milter_spool_dir) < 0 ||
+         ll_allow(ruleset, outbox, LL_WRITE, handled) < 0))
+        return -1;
     for (size_t i = 0; i < sizeof rw / sizeof rw[0]; i++)
         if (rw[i] && rw[i][0] && ll_allow(ruleset, rw[i], LL_WRITE, handled) < 0)
             return -1;

@@ -152,6 +152,15 @@ static long create_in_spool(void)
     return open_in(spool, "msg-2", O_WRONLY | O_CREAT | O_EXCL);
 }
 
+/* The gateway's own mails (PPAP follow-ups) are queued by workers in SPOOL/outbox. */
+static long create_in_outbox(void)
+{
+    char dir[128];
+
+    snprintf(dir, sizeof dir, "%s/outbox", spool);
+    return open_in(dir, "tmp-1", O_WRONLY | O_CREAT | O_EXCL);
+}
+
 /* Without the pool's socket, no message reaches any worker. */
 static long remove_pool_socket(void)
 {
@@ -438,6 +447,7 @@ static const row rows[] = {
     {"the audit log", append_audit, 1, 0, 0, 0, NULL},
     {"a signal to itself", signal_self, 1, 0, 0, 0, NULL},
     {"a new file in the quarantine", create_in_quarantine, 1, 0, 0, 0, NULL},
+    {"a new file in the spool's outbox", create_in_outbox, 1, 0, 0, 0, NULL},
     {"a new file in TMPDIR", create_in_tmp, 1, 0, 0, 0, NULL},
     {"an anonymous file in TMPDIR", tmpfile_in_tmp, 1, 0, 0, 0, NULL},
     {"a library", read_library, 1, 0, 0, 0, NULL},
@@ -1162,6 +1172,9 @@ static int setup(void **state)
     snprintf(outside, sizeof outside, "%s/outside", base);
     if (mkdir(spool, 0700) < 0 || mkdir(quar, 0700) < 0 || mkdir(tmp, 0700) < 0 ||
         mkdir(outside, 0700) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/outbox", spool);
+    if (mkdir(path, 0700) < 0)
         return -1;
     snprintf(path, sizeof path, "%s/msg-1", spool);
     write_file(path, "From: a@b\r\n\r\nhello\r\n");
