@@ -110,9 +110,9 @@ typedef struct fods_scan {
     size_t nhidden;
     char style[FODS_NAME_MAX + 1]; /* the table style being read, "" outside one */
     size_t tables;                 /* the workbook's sheets seen */
-    int in_sheet;                  /* inside <office:spreadsheet> */
-    size_t objects;                /* depth of embedded objects (a chart's own tables) */
-    int broken;                    /* a tag too long or too many styles: tells nothing */
+    int in_sheet;                  /* inside the workbook's <office:spreadsheet> */
+    size_t objects; /* depth of embedded objects (a chart's own tables, a spreadsheet's) */
+    int broken;     /* a tag too long or too many styles: tells nothing */
 } fods_scan;
 
 /* Non-zero when the tag at t (len bytes) is the element name (with its '<'), followed by a
@@ -145,25 +145,28 @@ static ssize_t fods_attr(const char *t, size_t len, const char *name, char *out,
 }
 
 /* Take in one tag of the flat ODS (t, len bytes, '<' to '>'), marking in vis each sheet that
- * is not hidden. Names are compared as written (escaped alike on both sides). */
+ * is not hidden. Names are compared as written (escaped alike on both sides). An embedded
+ * object is a document of its own, written inline: an embedded spreadsheet has its own
+ * <office:spreadsheet>, tables and styles, none of them the workbook's. */
 static void fods_tag(fods_scan *f, const char *t, size_t len, unsigned char *vis)
 {
     char v[FODS_NAME_MAX + 1];
     int closing = len >= 2 && t[len - 2] == '/';
 
-    if (fods_is(t, len, "<office:spreadsheet"))
-        f->in_sheet = !closing;
-    else if (fods_is(t, len, "</office:spreadsheet"))
-        f->in_sheet = 0;
-    else if (fods_is(t, len, "<draw:object") && !closing)
+    if (fods_is(t, len, "<draw:object") && !closing)
         f->objects++;
     else if (fods_is(t, len, "</draw:object") && f->objects > 0)
         f->objects--;
     else if (f->objects > 0)
         return;
+    else if (fods_is(t, len, "<office:spreadsheet"))
+        f->in_sheet = !closing;
+    else if (fods_is(t, len, "</office:spreadsheet"))
+        f->in_sheet = 0;
     else if (fods_is(t, len, "<style:style")) {
-        f->style[0] = '\0';
-        if (fods_attr(t, len, "style:family=\"", v, sizeof v) >= 0 && strcmp(v, "table") == 0 &&
+        f->style[0] = '\0'; /* an empty element has no table properties */
+        if (!closing && fods_attr(t, len, "style:family=\"", v, sizeof v) >= 0 &&
+            strcmp(v, "table") == 0 &&
             fods_attr(t, len, "style:name=\"", f->style, sizeof f->style) < 0)
             f->broken = 1, f->style[0] = '\0';
     } else if (fods_is(t, len, "</style:style")) {
@@ -189,15 +192,19 @@ static void fods_tag(fods_scan *f, const char *t, size_t len, unsigned char *vis
 
 /* Take in the tags that end within the have bytes at buf, (final: the file's end). How many
  * bytes were read whole; the rest (an unfinished tag, less than FODS_TAG_MAX) is for the next
- * piece. */
+ * piece. The first '>' after a '<' is looked for once for all the '<' before it, so that a
+ * piece of '<' alone costs a pass, not FODS_TAG_MAX bytes each. At the file's end the
+ * workbook's <office:spreadsheet> must be closed: an export cut short (at [jail]
+ * file_size_mb) or an object left open would leave its last sheets unseen. */
 static size_t fods_piece(fods_scan *f, const char *buf, size_t have, int final, unsigned char *vis)
 {
-    const char *p = buf, *end = buf + have, *lt;
+    const char *p = buf, *end = buf + have, *lt, *gt = buf;
 
     while ((lt = memchr(p, '<', (size_t)(end - p))) != NULL) {
         size_t rest = (size_t)(end - lt);
-        const char *gt = memchr(lt, '>', rest < FODS_TAG_MAX ? rest : FODS_TAG_MAX);
-        if (gt) {
+        if (gt && gt <= lt)             /* passed (or buf, not looked for yet) */
+            gt = memchr(lt, '>', rest); /* NULL: none in the piece, for any '<' left either */
+        if (gt && (size_t)(gt - lt) < FODS_TAG_MAX) {
             fods_tag(f, lt, (size_t)(gt - lt + 1), vis);
             p = gt + 1;
             continue;
@@ -205,10 +212,13 @@ static size_t fods_piece(fods_scan *f, const char *buf, size_t have, int final, 
         if (!final && rest < FODS_TAG_MAX)
             return (size_t)(lt - buf);
         /* Longer than any tag read whole: harmless unless it is one of those. */
-        if (fods_is(lt, rest, "<table:table") || fods_is(lt, rest, "<style:"))
+        if (rest > 1 && (lt[1] == 't' || lt[1] == 's') &&
+            (fods_is(lt, rest, "<table:table") || fods_is(lt, rest, "<style:")))
             f->broken = 1;
         p = lt + 1;
     }
+    if (final && (f->in_sheet || f->objects > 0))
+        f->broken = 1;
     return have;
 }
 

@@ -371,7 +371,9 @@ static const char soffice_script[] =
     "work=${out%/*}\n"
     "mode=$(head -n 1 \"$in\")\n"
     /* A flat ODS whose second sheet has a hidden table style; the same with a chart's own
-     * table before it (no sheet); one whose style-name is too long to read. */
+     * table before it (no sheet); one whose style-name is too long to read. A first sheet
+     * holding an embedded spreadsheet (its own <office:spreadsheet>, written inline), then
+     * the second, shown or hidden; an export cut short after the first sheet. */
     "styles='<office:automatic-styles><style:style style:name=\"ta1\" style:family=\"table\">"
     "<style:table-properties table:display=\"true\"/></style:style>"
     "<style:style style:name=\"ta2\" style:family=\"table\">"
@@ -386,6 +388,13 @@ static const char soffice_script[] =
     "table:name=\\\"b\\\" table:style-name=\\\"ta2\\\"></table:table></office:spreadsheet>\"\n"
     "long=\"$styles<office:spreadsheet><table:table table:style-name=\\\"$(printf '%0100d' 0)\\\">"
     "</table:table><table:table table:style-name=\\\"ta2\\\"></table:table>\"\n"
+    "embed=\"$styles<office:body><office:spreadsheet><table:table table:name=\\\"a\\\" "
+    "table:style-name=\\\"ta1\\\"><table:shapes><draw:frame><draw:object><office:document>"
+    "<office:body><office:spreadsheet><table:table table:name=\\\"inner\\\" "
+    "table:style-name=\\\"ta1\\\"></table:table></office:spreadsheet></office:body>"
+    "</office:document></draw:object></draw:frame></table:shapes></table:table>\"\n"
+    "cut=\"$styles<office:body><office:spreadsheet><table:table table:name=\\\"a\\\" "
+    "table:style-name=\\\"ta1\\\"><table:table-row/></table:table>\"\n"
     "mkdir -p \"$out\"\n"
     "case $target in\n"
     "pdf)\n"
@@ -412,6 +421,10 @@ static const char soffice_script[] =
     "  fodsdir) echo \"$fods\" > \"$out/input.fods\" ;;\n"
     "  fodschart) echo \"$chart\" > \"$out/input.fods\" ;;\n"
     "  fodslong) echo \"$long\" > \"$out/input.fods\" ;;\n"
+    "  fodsembed*) [ $mode = fodsembed ] && b=ta1 || b=ta2\n"
+    "    echo \"$embed<table:table table:name=\\\"b\\\" table:style-name=\\\"$b\\\">"
+    "</table:table></office:spreadsheet>\" > \"$out/input.fods\" ;;\n"
+    "  fodscut) echo \"$cut\" > \"$out/input.fods\" ;;\n"
     "  esac ;;\n"
     "esac\n";
 
@@ -565,15 +578,19 @@ static void test_init_slow(void **state)
     g_free(pdf);
 }
 
-/* The flat ODS export tells the hidden sheet (a chart's own table is no sheet); its directory
- * is followed only when it is a real one, and a style name too long to read tells nothing:
- * then the init hides none. A FIFO and a link among the CSVs are no sheets. */
+/* The flat ODS export tells the hidden sheet (a chart's own table is no sheet, nor are an
+ * embedded spreadsheet's, whose end is not the workbook's); its directory is followed only
+ * when it is a real one, and a style name too long to read or an export cut short (the
+ * sheets after the cut unseen) tells nothing: then the init hides none. A FIFO and a link
+ * among the CSVs are no sheets. */
 static void test_init_fods(void **state)
 {
     static const struct {
         const char *mode;
         bool hidden;
-    } rows[] = {{"fodsdir", true}, {"fodschart", true}, {"fodslink", false}, {"fodslong", false}};
+    } rows[] = {{"fodsdir", true},   {"fodschart", true},  {"fodslink", false},
+                {"fodslong", false}, {"fodsembed", false}, {"fodsembedhidden", true},
+                {"fodscut", false}};
     san_result r;
     off_t size;
     char *pdf;
