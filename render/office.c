@@ -443,7 +443,7 @@ static int sheets_list(const svc *s, LibreOfficeKitDocument *doc)
             g_string_append_printf(log, "Writing sheet %s -> %s/csv/input-%s.csv\n", name, s->work,
                                    name);
         else
-            g_string_append(log, "Writing sheet ?\n");
+            g_string_append_printf(log, "Writing sheet ? -> %s/csv/input-\n", s->work);
         free(name);
         free(info);
     }

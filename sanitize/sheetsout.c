@@ -57,8 +57,8 @@ static void sheet_add(int dir, const char *name, size_t len, long index, sheet_f
         f[(*n)++].index = index;
 }
 
-/* Add the files LibreOffice's report (work/csv.log) names, in its order: its line number k
- * "Writing sheet NAME -> DIR/FILE" is the k-th sheet (from 0). */
+/* Add the files LibreOffice's report (work/csv.log) names, in its order: its k-th line
+ * "Writing sheet NAME -> DIR/input-NAME.csv" is the k-th sheet (from 0). */
 static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
 {
     struct stat st;
@@ -72,10 +72,12 @@ static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
     for (const char *p = log, *end = log + (len > 0 ? len : 0); p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl ? nl : end;
-        if (eol - p > 14 && memcmp(p, "Writing sheet ", 14) == 0) {
-            const char *slash = memrchr(p, '/', (size_t)(eol - p));
-            if (slash)
-                sheet_add(dir, slash + 1, (size_t)(eol - slash - 1), index, f, n);
+        const char *arrow = memmem(p, (size_t)(eol - p), " -> /", 5);
+        const char *slash = arrow ? memrchr(arrow, '/', (size_t)(eol - arrow)) : NULL;
+        /* A sheet's name may hold line ends but never a '/': of its lines, only the one with
+         * the arrow to its file counts it, whatever the name made of the others. */
+        if (slash && eol - slash > 6 && memcmp(slash + 1, "input-", 6) == 0) {
+            sheet_add(dir, slash + 1, (size_t)(eol - slash - 1), index, f, n);
             index++;
         }
         p = eol + 1;
@@ -227,9 +229,9 @@ static size_t fods_piece(fods_scan *f, const char *buf, size_t have, int final, 
  * in the workbook's order, whose table style says table:display="false" when it is hidden;
  * the tables of an embedded object (a chart's data) are not sheets. Cell text is escaped, so
  * only the export itself writes a tag. The directory and the file must be real ones, and no
- * more than max bytes of it are read, a piece at a time. 0, or -1 when that tells nothing: no
- * export, no sheet, or a tag or a style it cannot read whole. */
-static int sheets_visible(int work, unsigned char *vis, uint64_t max)
+ * more than max bytes of it are read, a piece at a time. How many sheets it tells of, or -1
+ * when that tells nothing: no export, no sheet, or a tag or a style it cannot read whole. */
+static long sheets_visible(int work, unsigned char *vis, uint64_t max)
 {
     enum { PIECE = 65536 };
     struct stat st;
@@ -239,7 +241,7 @@ static int sheets_visible(int work, unsigned char *vis, uint64_t max)
     int fd =
         dir < 0 ? -1 : openat(dir, "input.fods", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     size_t kept = 0;
-    int rc = -1;
+    long rc = -1;
 
     if (buf && f && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         for (uint64_t off = 0;;) {
@@ -253,7 +255,9 @@ static int sheets_visible(int work, unsigned char *vis, uint64_t max)
             kept = have - used;
             off += (uint64_t)k;
         }
-        rc = f->tables > 0 && !f->broken ? 0 : -1;
+        rc = f->tables > 0 && !f->broken
+                 ? (long)(f->tables < SHEETS_INIT_MAX ? f->tables : SHEETS_INIT_MAX)
+                 : -1;
     }
     if (fd >= 0)
         close(fd);
@@ -267,8 +271,8 @@ static int sheets_visible(int work, unsigned char *vis, uint64_t max)
 /* Mark in vis (SHEETS_INIT_MAX entries) the sheets work/sheets.vis says are visible: one byte
  * a sheet in the workbook's order, '1' visible, anything else hidden; the Office service's
  * program writes it from LibreOffice's own answer. Only a real file is read, no more than
- * SHEETS_INIT_MAX bytes of it. 0, or -1 when there is none. */
-static int sheets_listed(int work, unsigned char *vis)
+ * SHEETS_INIT_MAX bytes of it. How many sheets it tells of, or -1 when there is none. */
+static long sheets_listed(int work, unsigned char *vis)
 {
     struct stat st;
     unsigned char *buf = malloc(SHEETS_INIT_MAX);
@@ -282,7 +286,7 @@ static int sheets_listed(int work, unsigned char *vis)
     if (fd >= 0)
         close(fd);
     free(buf);
-    return len > 0 ? 0 : -1;
+    return len > 0 ? (long)len : -1;
 }
 
 /* Write v as 4 little-endian bytes to fd. 0 or -1. */
@@ -293,12 +297,13 @@ static int put_u32(int fd, uint32_t v)
     return mg_write_all(fd, b, 4);
 }
 
-/* Send one sheet's frame: flags (1: hidden), the file's name, its bytes. A sheet over max
+/* Send one sheet's frame: flags (1: hidden, when it is one of the known first sheets that vis
+ * does not show), the file's name, its bytes. A sheet over max
  * bytes or over what is *left for all sheets goes no further than its size, which the trusted
  * side refuses: a file LibreOffice made (sparse, linked many times) never fills the worker's
  * disk. 0 or an errno. */
-static int sheet_send(int out, int dir, const sheet_file *f, const unsigned char *vis,
-                      int vis_known, uint64_t max, uint64_t *left)
+static int sheet_send(int out, int dir, const sheet_file *f, const unsigned char *vis, long known,
+                      uint64_t max, uint64_t *left)
 {
     struct stat st;
     char buf[65536];
@@ -311,8 +316,7 @@ static int sheet_send(int out, int dir, const sheet_file *f, const unsigned char
     }
     uint32_t size = (uint32_t)st.st_size;
     int over = size > max || size > *left;
-    int hidden =
-        !over && vis_known && f->index >= 0 && (f->index >= SHEETS_INIT_MAX || !vis[f->index]);
+    int hidden = !over && f->index >= 0 && f->index < known && !vis[f->index];
     if (put_u32(out, (uint32_t)hidden) < 0 || put_u32(out, (uint32_t)f->len) < 0 ||
         mg_write_all(out, f->name, f->len) < 0 || put_u32(out, size) < 0) {
         rc = errno ? errno : EIO;
@@ -356,7 +360,9 @@ int jail_sheets_send(const conf *c, const char *work_dir, int out)
     } else {
         sheets_from_log(work, dir, f, &n);
         sheets_from_dir(dir, f, &n);
-        int known = sheets_listed(work, vis) == 0 || sheets_visible(work, vis, left) == 0;
+        long known = sheets_listed(work, vis);
+        if (known < 0)
+            known = sheets_visible(work, vis, left);
         if (mg_write_all(out, "MGS1", 4) < 0 || put_u32(out, (uint32_t)n) < 0)
             rc = errno ? errno : EIO;
         /* More than the trusted side takes: the count alone, which it refuses. */

@@ -409,6 +409,13 @@ static const char soffice_script[] =
     "  cut) yes 1 | head -c 5M > \"$out/input-a.csv\" ;;\n"
     "  many) i=0; while [ $i -le 1024 ]; do echo $i > \"$out/input-s$i.csv\"; i=$((i + 1));"
     " done ;;\n"
+    /* A sheet name with a line end in it, as LibreOffice reports it. */
+    "  lognl) nl=$(printf '\\nx'); nl=${nl%x}; b=\"b${nl}Writing sheet zz\";\n"
+    "    echo 1 > \"$out/input-a.csv\"; echo 2 > \"$out/input-$b.csv\"; echo 3 > "
+    "\"$out/input-c.csv\";\n"
+    "    echo \"Writing sheet a -> $out/input-a.csv\"; echo \"Writing sheet $b -> "
+    "$out/input-$b.csv\";\n"
+    "    echo \"Writing sheet c -> $out/input-c.csv\" ;;\n"
     "  fods*) echo 1 > \"$out/input-a.csv\"; echo 2 > \"$out/input-b.csv\";\n"
     "    echo \"Writing sheet a -> $out/input-a.csv\"; echo \"Writing sheet b -> "
     "$out/input-b.csv\";\n"
@@ -419,6 +426,9 @@ static const char soffice_script[] =
     "  fodslink) rmdir \"$out\"; mkdir \"$work/x\"; echo \"$fods\" > \"$work/x/input.fods\";\n"
     "    ln -s x \"$out\" ;;\n"
     "  fodsdir) echo \"$fods\" > \"$out/input.fods\" ;;\n"
+    "  lognl) echo \"$styles<office:spreadsheet><table:table table:style-name=\\\"ta1\\\">"
+    "</table:table><table:table table:style-name=\\\"ta2\\\"></table:table><table:table "
+    "table:style-name=\\\"ta1\\\"></table:table></office:spreadsheet>\" > \"$out/input.fods\" ;;\n"
     "  fodschart) echo \"$chart\" > \"$out/input.fods\" ;;\n"
     "  fodslong) echo \"$long\" > \"$out/input.fods\" ;;\n"
     "  fodsembed*) [ $mode = fodsembed ] && b=ta1 || b=ta2\n"
@@ -610,15 +620,42 @@ static void test_init_fods(void **state)
     }
 }
 
+/* A sheet whose name holds a line end (which LibreOffice allows, and prints as is in its
+ * report) does not shift which sheet is which: the one after it is still not hidden. */
+static void test_init_log_newline(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    assert_int_equal(office_run("lognl", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.nsheets, 3);
+    for (size_t i = 0; i < r.nsheets; i++)
+        if (strcmp(r.sheets[i].name, "a") == 0 || strcmp(r.sheets[i].name, "c") == 0)
+            assert_false(r.sheets[i].hidden);
+    g_free(pdf);
+    san_result_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),         cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_names_alike),
-        cmocka_unit_test(test_names_compat),  cmocka_unit_test(test_formulas),
-        cmocka_unit_test(test_init_fifo_log), cmocka_unit_test(test_init_bounded),
-        cmocka_unit_test(test_init_slow),     cmocka_unit_test(test_init_fods),
-        cmocka_unit_test(test_init_cut),      cmocka_unit_test(test_init_many),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_names_alike),
+        cmocka_unit_test(test_names_compat),
+        cmocka_unit_test(test_formulas),
+        cmocka_unit_test(test_init_fifo_log),
+        cmocka_unit_test(test_init_bounded),
+        cmocka_unit_test(test_init_slow),
+        cmocka_unit_test(test_init_fods),
+        cmocka_unit_test(test_init_log_newline),
+        cmocka_unit_test(test_init_cut),
+        cmocka_unit_test(test_init_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
