@@ -15,10 +15,11 @@
  * that make each one cover its box, in its own direction (right, down, left or
  * up), so that selections follow the image. A character whose box shows no ink
  * on the page's pixels (all of it one colour: render mode 3, white on white,
- * covered, off the page) is left out, and its word is split there, each part
- * drawn over its own characters: readers make links of URL-like text, and text
- * nobody sees, even glued to text that is seen, must not become something to
- * click, find or copy.
+ * covered, off the page; on a page all of grey, also one grey or one black in
+ * the grey levels or the black and white the page may be written in) is left
+ * out, and its word is split there, each part drawn over its own characters:
+ * readers make links of URL-like text, and text nobody sees, even glued to
+ * text that is seen, must not become something to click, find or copy.
  *
  * The font is the writer's own: a Type0 font (Identity-H) over a TrueType
  * program built here with two empty glyphs, every CID drawn with glyph 1, and
@@ -53,9 +54,16 @@
 #define TL_TZ_MAX 1000.0
 #define TL_INK_MIN 24u /* a range of any channel from which a box shows something, of 255 */
 #define TL_INK_GROW 1  /* pixels a character's box grows by on each side before it is looked at */
+/* A page all of grey may be written with 4 grey levels, or in black and white: black under
+ * mid-grey, and strokes no lighter than TL_GREY_STROKE (pdfout.c PDFW_TEXT_LEVELS,
+ * PDFW_INK_MID, PDFW_RIDGE_MAX). */
+#define TL_GREY_LEVELS 4u
+#define TL_GREY_MID 128u
+#define TL_GREY_STROKE 199u
 /* Most pixels read for one character: a larger box is sampled on a grid (its glyph is large). */
 #define TL_INK_BOX_READS (1u << 20)
 #define TL_INK_PAGE_READS 4u /* most pixels read for one page, in pages, plus one box's worth */
+#define TL_INK_ROW 32u       /* pixels a row costs to start: a cache miss (rows lie far apart) */
 
 /* A box in pixels. */
 typedef struct tl_box {
@@ -352,12 +360,21 @@ size_t san_text_page_chars(const san_text_page *t)
 
 /* ---- ink: the characters the page shows ---- */
 
-/* A page's pixels, the reads left on it and the range of the box being looked at. */
+/* The range of each channel over the pixels of a box read so far. */
+typedef struct tl_range {
+    unsigned lo[3], hi[3];
+} tl_range;
+
+/* A page's pixels and what looking at them may still cost, counted in pixels fetched: a read
+ * costs a pixel, or s in a box sampled on a grid of step s (the pixels it steps over along
+ * the row are fetched with it), and starting a row TL_INK_ROW more, so that a box read down a
+ * column (a cache miss a read) costs about the time it takes. */
 typedef struct tl_ink {
     unsigned width, height;
     const uint8_t *rgb;
-    uint64_t left;
-    uint8_t lo[3], hi[3];
+    int grey;      /* every pixel is grey: the page may be written with 4 levels or 2 */
+    uint64_t left; /* pixels left to fetch */
+    int out;       /* they ran out */
 } tl_ink;
 
 /* v, a pixel coordinate, as an integer within 0..max. */
@@ -366,38 +383,82 @@ static unsigned tl_pixel(double v, unsigned max)
     return v <= 0 ? 0 : v >= max ? max : (unsigned)v;
 }
 
-/* Take pixel (x, y) into k's range; non-zero once some channel's range shows ink. */
-static int tl_ink_read(tl_ink *k, unsigned x, unsigned y)
+/* Non-zero when all w x h pixels of rgb are grey (their three channels equal). */
+static int tl_page_grey(const uint8_t *rgb, unsigned w, unsigned h)
 {
-    const uint8_t *p = k->rgb + ((size_t)y * k->width + x) * 3;
-    int ink = 0;
+    size_t n = (size_t)w * h;
 
-    k->left--;
-    for (int c = 0; c < 3; c++) {
-        if (p[c] < k->lo[c])
-            k->lo[c] = p[c];
-        if (p[c] > k->hi[c])
-            k->hi[c] = p[c];
-        ink |= k->hi[c] - k->lo[c] >= (int)TL_INK_MIN;
-    }
-    return ink;
+    for (size_t i = 0; i < n; i++, rgb += 3)
+        if (rgb[0] != rgb[1] || rgb[1] != rgb[2])
+            return 0;
+    return 1;
 }
 
-/* Read the grid of step s over box r (x0 y0 x1 y1, pixels, ends excluded), but for the points
- * of the grid of step 2s, read before, unless this is the first grid. 1 once ink is seen, -1
- * when the page's reads run out, else 0. */
-static int tl_ink_grid(tl_ink *k, const unsigned r[4], unsigned s, int first)
+/* Non-zero when grey levels lo..hi of a box (lo <= hi) still differ once the page is written
+ * with 4 levels, and once it is written in black and white: a difference a reader sees on the
+ * original, such as very light grey type on white or a grey a little lighter on a dark grey
+ * band, can be one grey or one black there, and its text would lie over nothing. Which of
+ * the two the page gets is decided after, so both must keep it: light grey type between 200
+ * and 212, and dark type on a fill darker than mid-grey, are left out even where 4 levels
+ * would show them. */
+static int tl_grey_shows(unsigned lo, unsigned hi)
+{
+    const unsigned step = 255u / (TL_GREY_LEVELS - 1); /* each level rounded to the nearest */
+
+    return (lo + step / 2) / step != (hi + step / 2) / step && lo <= TL_GREY_STROKE &&
+           hi >= TL_GREY_MID;
+}
+
+/* Non-zero when range g shows ink: a range of some channel of TL_INK_MIN or more, which on a
+ * grey page (grey non-zero) the grey levels written keep. */
+static int tl_shows(const tl_range *g, int grey)
+{
+    int ink = 0;
+
+    for (int c = 0; c < 3; c++)
+        ink |= g->hi[c] >= g->lo[c] + TL_INK_MIN;
+    return ink && (!grey || tl_grey_shows(g->lo[0], g->hi[0]));
+}
+
+/* Take the n pixels of row, step pixels apart, into range g (the channels one by one, so that
+ * the compiler keeps them in registers). */
+static void tl_take(tl_range *g, const uint8_t *row, unsigned n, unsigned step)
+{
+    unsigned lr = g->lo[0], lg = g->lo[1], lb = g->lo[2];
+    unsigned hr = g->hi[0], hg = g->hi[1], hb = g->hi[2];
+    size_t d = (size_t)step * 3;
+
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *p = row + i * d;
+        lr = MIN(lr, p[0]), hr = MAX(hr, p[0]);
+        lg = MIN(lg, p[1]), hg = MAX(hg, p[1]);
+        lb = MIN(lb, p[2]), hb = MAX(hb, p[2]);
+    }
+    *g = (tl_range){{lr, lg, lb}, {hr, hg, hb}};
+}
+
+/* Read into g the grid of step s over box r (x0 y0 x1 y1, pixels, ends excluded), but for the
+ * points of the grid of step 2s, read before, unless this is the first grid; a read costs
+ * cost pixels. 1 once ink is seen (looked for after each row), -1 when the page's reads run
+ * out first, else 0. */
+static int tl_ink_grid(tl_ink *k, tl_range *g, const unsigned r[4], unsigned s, int first,
+                       unsigned cost)
 {
     unsigned j = 0;
 
     for (unsigned y = r[1]; y < r[3]; y += s, j++) {
         int all = first || j % 2;
-        for (unsigned x = all ? r[0] : r[0] + s; x < r[2]; x += all ? s : 2 * s) {
-            if (k->left == 0)
-                return -1;
-            if (tl_ink_read(k, x, y))
-                return 1;
-        }
+        unsigned x = all ? r[0] : r[0] + s, step = all ? s : 2 * s;
+        if (x >= r[2])
+            continue;
+        unsigned n = (r[2] - 1 - x) / step + 1;
+        uint64_t need = (uint64_t)n * cost + TL_INK_ROW;
+        if (k->left < need)
+            return k->out = 1, -1;
+        k->left -= need;
+        tl_take(g, k->rgb + ((size_t)y * k->width + x) * 3, n, step);
+        if (tl_shows(g, k->grey))
+            return 1;
     }
     return 0;
 }
@@ -422,10 +483,9 @@ static int tl_ink_box(tl_ink *k, const tl_box *b)
     while (s * 2 < bw || s * 2 < bh)
         s *= 2;
     s = s > fine ? s : fine;
-    memset(k->lo, 0xff, sizeof k->lo);
-    memset(k->hi, 0, sizeof k->hi);
+    tl_range g = {{255, 255, 255}, {0, 0, 0}};
     for (int first = 1; s >= fine; s /= 2, first = 0) {
-        int rc = tl_ink_grid(k, r, s, first);
+        int rc = tl_ink_grid(k, &g, r, s, first, fine);
         if (rc != 0)
             return rc > 0;
     }
@@ -498,17 +558,19 @@ static size_t tl_ink_word(san_text_page *t, tl_ink *k, tl_kept *kp, const tl_wor
 
 size_t san_text_page_ink(san_text_page *t, unsigned width, unsigned height, const uint8_t *rgb)
 {
-    tl_ink k = {rgb ? width : 0, rgb ? height : 0, rgb, 0, {0}, {0}}; /* no pixels: no ink */
+    /* No pixels: no ink. */
+    tl_ink k = {.width = rgb ? width : 0, .height = rgb ? height : 0, .rgb = rgb};
     tl_kept kp = {0};
     size_t dropped = 0;
 
     if (!t)
         return 0;
+    k.grey = tl_page_grey(rgb, k.width, k.height);
     k.left = TL_INK_PAGE_READS * (uint64_t)k.width * k.height + TL_INK_BOX_READS;
     kp.words = g_array_sized_new(FALSE, FALSE, sizeof(tl_word), t->words->len);
     for (guint i = 0; i < t->words->len; i++)
         dropped += tl_ink_word(t, &k, &kp, &g_array_index(t->words, tl_word, i));
-    if (k.left == 0)
+    if (k.out)
         mg_info("text layer: looking for the page's characters in its pixels took %u times its "
                 "pixels: the characters left unchecked are left out",
                 TL_INK_PAGE_READS);

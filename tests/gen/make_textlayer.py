@@ -18,7 +18,9 @@ OUTDIR/files/ja_hidden.pdf      Japanese text, light grey text and a lone ー, w
                                 same page that is not drawn (HIDDEN: render mode 3, white on
                                 white, blue on blue, covered by a white rectangle), and twice
                                 見積書 with a URL glued to it that is not drawn (GLUED: render
-                                mode 3, white on white)
+                                mode 3, white on white); a second page all of grey with text
+                                in greys that the page's grey levels make one (FAINT: a very
+                                light grey on white, a grey on a darker grey band)
 OUTDIR/files/hostile.pdf        bidi overrides, controls, tags, noncharacters in the text;
                                 a second page of 100,000 tiny characters
 OUTDIR/files/office.docx, office.xlsx  Office files
@@ -44,6 +46,7 @@ LATIN = "The quick brown fox jumps over the lazy dog, 1234567890 times."
 GREY = "薄い灰色の注記、読めます。"
 HIDDEN = ["https://evil.example/hidden", "WHITEHIDDEN", "BLUEHIDDEN", "COVEREDHIDDEN"]
 GLUED = ["https://glued.example/x", "https://glued.example/white"]
+FAINT = ["https://faint.example/lightgrey", "https://faint.example/onband"]
 
 
 def tounicode(mapping):
@@ -163,7 +166,9 @@ def nonbmp(path):
 def hidden(path):
     """Text a reader sees, and on the same page, away from it, text no reader sees: the
     strings of HIDDEN, in that order; then two lines of 見積書, each with a string of GLUED
-    right after it (same line, font and size, no space) that no reader sees."""
+    right after it (same line, font and size, no space) that no reader sees. A second page
+    all of grey: text, and the strings of FAINT, which a reader of the original can make
+    out but which the page's grey levels make one grey."""
     doc = fitz.open()
     page = new_page(doc)
     textbox(page, (72, 60, 523, 260), JA + JA2)
@@ -185,6 +190,15 @@ def hidden(path):
     for y, glued, style in zip((730, 760), GLUED, styles):
         page.insert_text((72, y), "見積書", fontname="ipa", fontfile=FONT, fontsize=12)
         page.insert_text((x, y), glued, fontname="ipa", fontfile=FONT, fontsize=12, **style)
+    # A page all of grey, which may be written with 4 grey levels or in black and white.
+    page = new_page(doc)
+    textbox(page, (72, 60, 523, 260), JA2 + JA)
+    light, onband = FAINT
+    page.insert_text((72, 400), light, fontname="ipa", fontfile=FONT, fontsize=12,
+                     color=(0.86, 0.86, 0.86))
+    page.draw_rect(fitz.Rect(60, 460, 400, 500), color=None, fill=(0.25, 0.25, 0.25))
+    page.insert_text((72, 485), onband, fontname="ipa", fontfile=FONT, fontsize=12,
+                     color=(0.42, 0.42, 0.42))
     doc.save(path, garbage=3, deflate=True)
 
 

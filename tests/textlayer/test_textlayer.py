@@ -8,8 +8,9 @@ from the flat PDF (pdftotext recovers at least 95% of the characters it
 recovers from the original, NFKC, whitespace removed, compared as multisets),
 words sit where they are drawn (pdftotext -bbox boxes overlap the original's,
 in the same direction), text the page does not show (render mode 3, white on
-white, covered), even glued to text it shows, is left out while light grey text
-and thin marks are kept, the only font is the writer's own, nothing active is added, hostile text comes out
+white, covered, or on a page all of grey in greys its grey levels make one),
+even glued to text it shows, is left out while light grey text and thin marks
+are kept, the only font is the writer's own, nothing active is added, hostile text comes out
 clean and bounded, and [render] text_layer = false turns the layer off.
 
 Usage: test_textlayer.py --build DIR [--inputs DIR] [unittest args]
@@ -39,11 +40,13 @@ FORBIDDEN = {"/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/URI", "/Su
 # Inputs compared with the original, and the PDF that stands for the original.
 JAPANESE = ["ja_horizontal.pdf", "ja_vertical.pdf", "ja_rotated.pdf", "ja_kangxi.pdf",
             "ja_nonbmp.pdf", "ja_hidden.pdf"]
-# Text an input carries but does not draw (make_textlayer.py HIDDEN and GLUED): the original
-# gives it back, the output must not, and the comparisons leave it out.
+# Text an input carries but does not draw, or draws in greys its page's grey levels make one
+# (make_textlayer.py HIDDEN, GLUED and FAINT): the original gives it back, the output must not,
+# and the comparisons leave it out.
 GLUED = ["https://glued.example/x", "https://glued.example/white"]
+FAINT = ["https://faint.example/lightgrey", "https://faint.example/onband"]
 HIDDEN = {"ja_hidden.pdf": ["https://evil.example/hidden", "WHITEHIDDEN", "BLUEHIDDEN",
-                            "COVEREDHIDDEN"] + GLUED}
+                            "COVEREDHIDDEN"] + GLUED + FAINT}
 OFFICE = ["office.docx", "office.xlsx"]
 
 S = {}
@@ -248,6 +251,7 @@ class Undrawn(unittest.TestCase):
                 self.assertNotIn(h, out)
         self.assertNotIn("evil", out)
         self.assertNotIn("HIDDEN", out)
+        self.assertNotIn("faint", out)
 
     def test_glued_left_out(self):
         """A URL glued to 見積書 (one word to poppler) but not drawn, in render mode 3 or white

@@ -534,6 +534,11 @@ typedef struct ink_rect {
 #define WHITE 0xFFFFFFu
 #define DARK 0x202840u
 #define PHOTO 0x1000000u /* a page of noise around mid grey */
+#define GREY 0x808080u
+#define LIGHT 0xDBDBDBu /* a light grey: 36 levels under white, 4 levels make it white */
+#define RED 0xFF0000u
+#define BAND 90, 90, 120, 44    /* a rectangle under the word */
+#define GLYPHS 104, 104, 88, 16 /* the word's glyphs, as one rectangle */
 
 typedef struct ink_case {
     const char *what;
@@ -564,6 +569,15 @@ static const ink_case ink_cases[] = {
     {"glued after", "wo", WHITE, 100, 100, {{106, 106, 12, 12, BLACK}, {130, 106, 12, 12, BLACK}}},
     {"glued before", "rd", WHITE, 100, 100, {{154, 106, 12, 12, BLACK}, {178, 106, 12, 12, BLACK}}},
     {"split", "w d", WHITE, 100, 100, {{106, 106, 12, 12, BLACK}, {178, 106, 12, 12, BLACK}}},
+    /* A page all of grey may be written with 4 grey levels or in black and white: what those
+     * make one grey (or one black) shows nothing there, though the original shows it. */
+    {"grey type on white", "word", WHITE, 100, 100, {{GLYPHS, GREY}}},
+    {"light grey 4 levels make white", "", WHITE, 100, 100, {{GLYPHS, LIGHT}}},
+    {"light grey black and white drops", "", WHITE, 100, 100, {{GLYPHS, 0xCDCDCDu}}},
+    {"light grey, a colour page", "word", WHITE, 100, 100, {{0, 0, 8, 8, RED}, {GLYPHS, LIGHT}}},
+    {"lighter on a grey band", "", WHITE, 100, 100, {{BAND, 0x404040u}, {GLYPHS, 0x6B6B6Bu}}},
+    {"black on near-black", "", WHITE, 100, 100, {{BAND, 0x2F2F2Fu}, {GLYPHS, BLACK}}},
+    {"white on a dark grey band", "word", WHITE, 100, 100, {{BAND, 0x303030u}, {GLYPHS, WHITE}}},
 };
 
 /* Paint rect p on px, a page of w x h pixels. */
@@ -900,6 +914,47 @@ static void test_ink_hostile(void **state)
         if (kept < rows[i].kept_min || kept > rows[i].kept_max)
             fail_msg("%s: %zu words kept", rows[i].what, kept);
         assert_int_equal(count_words(t), kept);
+        san_text_page_free(t);
+    }
+    g_free(px);
+    g_free(cp);
+    g_free(box);
+}
+
+/* 8,192 words of each shape over a blank page of 36 megapixels (a poster) are all dropped,
+ * boxes down a column too, where every pixel read is a cache miss; the time each shape took
+ * is printed (about 0.2 s here; the page's reads, charged by pixels fetched, bound it). */
+static void test_ink_hostile_shapes(void **state)
+{
+    static const struct {
+        const char *what;
+        unsigned w, h; /* of each box, pixels */
+    } rows[] = {{"the page", 6000, 6000},
+                {"columns", 1, 6000},
+                {"rows", 6000, 1},
+                {"megapixels", 1000, 1000}};
+    const unsigned side = 6000, n = SAN_TEXT_PAGE_MAX;
+    uint32_t *cp = g_new(uint32_t, n), *box = g_new(uint32_t, (size_t)n * 4);
+    uint8_t *px = g_malloc((size_t)side * side * 3);
+
+    (void)state;
+    memset(px, 0xff, (size_t)side * side * 3);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        for (unsigned k = 0; k < n; k++) { /* scattered, so that no box is in the cache */
+            unsigned x = (unsigned)((uint64_t)k * 7919 % (side - rows[i].w + 1));
+            unsigned y = (unsigned)((uint64_t)k * 104729 % (side - rows[i].h + 1));
+            cp[k] = k % 2 ? ' ' : 0x4E00 + k % 5000;
+            box[k * 4] = x * U, box[k * 4 + 1] = y * U;
+            box[k * 4 + 2] = (x + rows[i].w) * U, box[k * 4 + 3] = (y + rows[i].h) * U;
+        }
+        san_text_raw v = {cp, n, box, n};
+        san_text_page *t = san_text_page_new(&v, side, side, SAN_TEXT_PAGE_MAX);
+        assert_int_equal(san_text_page_chars(t), 8192);
+        double t0 = mg_now();
+        assert_int_equal(san_text_page_ink(t, side, side, px), 8192);
+        double dt = mg_now() - t0;
+        printf("ink check, 8,192 words as %s over a blank page of 36 megapixels: %.3f s\n",
+               rows[i].what, dt);
         san_text_page_free(t);
     }
     g_free(px);
@@ -1454,6 +1509,7 @@ int main(void)
         cmocka_unit_test(test_ink_split_bound),
         cmocka_unit_test(test_ink_large_box),
         cmocka_unit_test(test_ink_hostile),
+        cmocka_unit_test(test_ink_hostile_shapes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
