@@ -379,9 +379,7 @@ static void child_env(const svc *s)
         child_die("environment", OFFICE_EXIT_SETUP);
 }
 
-/* The most sheets whose names and visibility the program writes down (as jail_sheets_send
- * reads), and how often it looks whether LibreOffice has ended the sheets' export. */
-#define SHEETS_LISTED_MAX 1024
+/* How often the program looks whether LibreOffice has ended the sheets' export. */
 #define SHEETS_POLL_NS (10 * 1000 * 1000)
 
 /* LibreOffice's export of every sheet as CSV (ScDocShell's "all sheets", -1, one file
@@ -430,7 +428,7 @@ static int work_file(const svc *s, const char *name, const char *data, size_t le
 static int sheets_list(const svc *s, LibreOfficeKitDocument *doc)
 {
     int parts = doc->pClass->getParts(doc);
-    size_t n = parts < 0 ? 0 : parts > SHEETS_LISTED_MAX ? SHEETS_LISTED_MAX : (size_t)parts;
+    size_t n = parts < 0 ? 0 : parts > JAIL_SHEETS_MAX ? JAIL_SHEETS_MAX : (size_t)parts;
     GString *log = g_string_new(NULL);
     char *vis = g_malloc0(n + 1);
 

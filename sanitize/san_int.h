@@ -63,6 +63,8 @@ jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int o
  * work_dir/sheets.vis, else its flat ODS export in work_dir/fods): write them to out as the
  * stream jail_office_convert describes. 0, or an errno value. (sheetsout.c) */
 int jail_sheets_send(const conf *c, const char *work_dir, int out);
+/* The most sheets a jail's init sends, and the Office service's program lists. */
+#define JAIL_SHEETS_MAX 1024
 /* Try the password candidates cands[0..ncands-1] in order on the encrypted in_fd, of type
  * "zip", "7z" or "pdf", in the jail (mugai-render unlock mode; for a 7z, 7-Zip run by the
  * jail's init: unlock7z.c; the candidates travel in a sealed anonymous file, never as

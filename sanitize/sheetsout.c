@@ -24,9 +24,24 @@
 #include "mg.h"
 #include "san_int.h"
 
-/* The most sheets sent, and the longest LibreOffice report read. */
-#define SHEETS_INIT_MAX 1024
+/* The most sheets sent (JAIL_SHEETS_MAX, which the Office service's program also writes down
+ * at most), and the longest LibreOffice report read. */
+#define SHEETS_INIT_MAX JAIL_SHEETS_MAX
 #define SHEETS_LOG_MAX (1u << 20)
+
+/* Read at most max bytes of the file name in the directory work into buf: only a real file,
+ * never through a link or blocking on a FIFO. How many bytes, or -1. */
+static ssize_t work_read(int work, const char *name, void *buf, size_t max)
+{
+    struct stat st;
+    int fd = openat(work, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    ssize_t len =
+        !buf || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ? -1 : read(fd, buf, max);
+
+    if (fd >= 0)
+        close(fd);
+    return len;
+}
 
 /* One CSV LibreOffice left in work/csv and the sheet it came from (-1: unknown). */
 typedef struct sheet_file {
@@ -61,12 +76,8 @@ static void sheet_add(int dir, const char *name, size_t len, long index, sheet_f
  * "Writing sheet NAME -> DIR/input-NAME.csv" is the k-th sheet (from 0). */
 static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
 {
-    struct stat st;
     char *log = malloc(SHEETS_LOG_MAX);
-    int fd = openat(work, "csv.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    ssize_t len = fd < 0 || !log || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-                      ? -1
-                      : read(fd, log, SHEETS_LOG_MAX);
+    ssize_t len = work_read(work, "csv.log", log, SHEETS_LOG_MAX);
     long index = 0;
 
     for (const char *p = log, *end = log + (len > 0 ? len : 0); p < end;) {
@@ -82,8 +93,6 @@ static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
         }
         p = eol + 1;
     }
-    if (fd >= 0)
-        close(fd);
     free(log);
 }
 
@@ -274,17 +283,11 @@ static long sheets_visible(int work, unsigned char *vis, uint64_t max)
  * SHEETS_INIT_MAX bytes of it. How many sheets it tells of, or -1 when there is none. */
 static long sheets_listed(int work, unsigned char *vis)
 {
-    struct stat st;
     unsigned char *buf = malloc(SHEETS_INIT_MAX);
-    int fd = openat(work, "sheets.vis", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    ssize_t len = !buf || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-                      ? -1
-                      : read(fd, buf, SHEETS_INIT_MAX);
+    ssize_t len = work_read(work, "sheets.vis", buf, SHEETS_INIT_MAX);
 
     for (ssize_t i = 0; i < len; i++)
         vis[i] = buf[i] == '1';
-    if (fd >= 0)
-        close(fd);
     free(buf);
     return len > 0 ? (long)len : -1;
 }
