@@ -391,6 +391,68 @@ static int pdfw_count(pdfw *w, pdfw_enc *e, unsigned width, unsigned height, con
     return over;
 }
 
+/* Whether the n pixels of row p are grey, marking levels[v] for each grey level v seen. */
+static int pdfw_grey_row(const uint8_t *p, size_t n, uint8_t levels[256])
+{
+    size_t x = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight pixels (three words) at a time: each byte but a pixel's last must equal the byte
+     * after it, which the masks keep; eight pixels of the last level seen cost three
+     * comparisons, and most of a page is such runs of paper. */
+    static const uint64_t same[3] = {0xffff00ffff00ffffull, 0xff00ffff00ffff00ull,
+                                     0x00ffff00ffff00ffull};
+    uint64_t run = 0;
+    int have = 0;
+    for (; x + 9 <= n; x += 8, p += 24) { /* the byte after the eighth pixel is in the row */
+        uint64_t a, b, c, a1, b1, c1;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, 8);
+        memcpy(&c, p + 16, 8);
+        if (have && a == run && b == run && c == run)
+            continue;
+        memcpy(&a1, p + 1, 8);
+        memcpy(&b1, p + 9, 8);
+        memcpy(&c1, p + 17, 8);
+        if ((((a ^ a1) & same[0]) | ((b ^ b1) & same[1]) | ((c ^ c1) & same[2])) != 0)
+            return 0;
+        for (size_t k = 0; k < 24; k += 3)
+            levels[p[k]] = 1;
+        run = p[21] * 0x0101010101010101ull;
+        have = 1;
+    }
+#endif
+    for (; x < n; x++, p += 3) {
+        if (p[0] != p[1] || p[1] != p[2])
+            return 0;
+        levels[p[0]] = 1;
+    }
+    return 1;
+}
+
+int san_rgb_grey(const uint8_t *rgb, unsigned width, unsigned height, uint8_t levels[256])
+{
+    uint8_t own[256];
+    uint8_t *lv = levels ? levels : own;
+    size_t stride = (size_t)width * 3;
+    memset(lv, 0, 256);
+    for (unsigned y = 0; y < height; y++)
+        if (!pdfw_grey_row(rgb + y * stride, width, lv))
+            return 0;
+    return 1;
+}
+
+/* The palette of a grey page from its levels, in order. */
+static void pdfw_grey_palette(pdfw_enc *e, const uint8_t levels[256])
+{
+    e->npal = 0;
+    e->gray = 1;
+    for (unsigned v = 0; v < 256; v++)
+        if (levels[v]) {
+            memset(e->pal + e->npal * 3, (int)v, 3);
+            e->npal++;
+        }
+}
+
 /* Largest difference between the channels of two pixels. */
 static unsigned pdfw_diff(const uint8_t *a, const uint8_t *b)
 {
@@ -1051,9 +1113,15 @@ static int pdfw_flate_or_jpeg(pdfw *w, unsigned width, unsigned height, const ui
 static int pdfw_choose(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb)
 {
     pdfw_enc *e = &w->enc;
+    uint8_t levels[256];
     memset(e, 0, sizeof *e);
     e->ncomp = 1;
-    int over = pdfw_count(w, e, width, height, rgb, NULL);
+    /* A grey page has at most 256 colours, its levels: counting them is one fast pass. */
+    int over = 0;
+    if (san_rgb_grey(rgb, width, height, levels))
+        pdfw_grey_palette(e, levels);
+    else
+        over = pdfw_count(w, e, width, height, rgb, NULL);
     if (!over && e->gray) {
         if (pdfw_gray_exact(e, 1) || pdfw_gray_exact(e, 2) || pdfw_gray_exact(e, 4))
             return 0;

@@ -248,6 +248,9 @@ void san_text_font_objects(const san_text_font *f, size_t first, GString *objs[S
 /* ---- pdfout.c: image-only PDF built on the trusted side, page by page ---- */
 
 typedef struct pdfw pdfw;
+/* Non-zero when every pixel of the width x height RGB page is grey (r == g == b); levels
+ * (NULL for none), 256 bytes, then marks the grey levels the page holds. */
+int san_rgb_grey(const uint8_t *rgb, unsigned width, unsigned height, uint8_t levels[256]);
 /* Start a PDF on fd (borrowed); dpi sets the page size from pixel dimensions. */
 pdfw *pdfw_new(int fd, unsigned dpi);
 /* Append one page of RGB pixels (stride = width*3). 0 or -1. */

@@ -383,17 +383,6 @@ static unsigned tl_pixel(double v, unsigned max)
     return v <= 0 ? 0 : v >= max ? max : (unsigned)v;
 }
 
-/* Non-zero when all w x h pixels of rgb are grey (their three channels equal). */
-static int tl_page_grey(const uint8_t *rgb, unsigned w, unsigned h)
-{
-    size_t n = (size_t)w * h;
-
-    for (size_t i = 0; i < n; i++, rgb += 3)
-        if (rgb[0] != rgb[1] || rgb[1] != rgb[2])
-            return 0;
-    return 1;
-}
-
 /* Non-zero when grey levels lo..hi of a box (lo <= hi) still differ once the page is written
  * with 4 levels, and once it is written in black and white: a difference a reader sees on the
  * original, such as very light grey type on white or a grey a little lighter on a dark grey
@@ -565,7 +554,7 @@ size_t san_text_page_ink(san_text_page *t, unsigned width, unsigned height, cons
 
     if (!t)
         return 0;
-    k.grey = tl_page_grey(rgb, k.width, k.height);
+    k.grey = san_rgb_grey(rgb, k.width, k.height, NULL);
     k.left = TL_INK_PAGE_READS * (uint64_t)k.width * k.height + TL_INK_BOX_READS;
     kp.words = g_array_sized_new(FALSE, FALSE, sizeof(tl_word), t->words->len);
     for (guint i = 0; i < t->words->len; i++)

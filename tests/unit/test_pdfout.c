@@ -1100,6 +1100,43 @@ static int teardown(void **state)
     return rmdir(tmpdir);
 }
 
+/* san_rgb_grey against the rule pixel by pixel: pages of odd and even widths, of paper, of
+ * every level, with one channel of one pixel off by one at each place in a row (each byte
+ * of the eight-pixel blocks the check takes at once, and the row's tail). */
+static void test_rgb_grey(void **state)
+{
+    (void)state;
+    static const unsigned widths[] = {1, 2, 7, 8, 9, 15, 16, 17, 24, 25, 33};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        unsigned w = widths[wi], h = 3;
+        uint8_t *rgb = malloc((size_t)w * h * 3), lv[256];
+        assert_non_null(rgb);
+        /* Paper, with a run of level 0 (a black block that must still be marked) and a
+         * gradient in the last row. */
+        memset(rgb, 255, (size_t)w * h * 3);
+        memset(rgb + (size_t)w * 3, 0, (size_t)w * 3);
+        for (unsigned x = 0; x < w; x++)
+            memset(rgb + ((size_t)2 * w + x) * 3, (int)(x * 7 % 256), 3);
+        assert_int_equal(san_rgb_grey(rgb, w, h, lv), 1);
+        for (unsigned v = 0; v < 256; v++) {
+            int want = v == 255 || v == 0;
+            for (unsigned x = 0; x < w; x++)
+                want |= v == x * 7 % 256;
+            assert_int_equal(lv[v] != 0, want);
+        }
+        assert_int_equal(san_rgb_grey(rgb, w, h, NULL), 1);
+        for (unsigned y = 0; y < h; y++)
+            for (size_t i = 0; i < (size_t)w * 3; i++) {
+                uint8_t *b = rgb + (size_t)y * w * 3 + i, keep = *b;
+                *b = (uint8_t)(keep ^ 1);
+                assert_int_equal(san_rgb_grey(rgb, w, h, lv), 0);
+                *b = keep;
+            }
+        assert_int_equal(san_rgb_grey(rgb, w, h, lv), 1);
+        free(rgb);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1109,7 +1146,7 @@ int main(void)
         cmocka_unit_test(test_pdf_predictors),    cmocka_unit_test(test_pdf_many_pages),
         cmocka_unit_test(test_pdf_bad_arguments), cmocka_unit_test(test_pdf_write_error),
         cmocka_unit_test(test_imgout_png_jpeg),   cmocka_unit_test(test_imgout_bad_arguments),
-        cmocka_unit_test(test_imgout_is_photo),
+        cmocka_unit_test(test_imgout_is_photo),   cmocka_unit_test(test_rgb_grey),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
