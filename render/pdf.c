@@ -43,14 +43,18 @@ static void hide_annots(PopplerPage *page)
     poppler_page_free_annot_mapping(map);
 }
 
-/* Convert cairo RGB24 (native-endian xRGB words) to packed RGB in place, row by row. */
+/* Convert cairo RGB24 (native-endian xRGB words, rows stride bytes apart) to packed RGB in
+ * place, the rows made contiguous (w * 3 bytes apart), so that the page goes out in one
+ * write: row by row, it was a wake-up of the worker for every 4 KB. Each pixel is written at
+ * or before where it was read, behind every pixel still to be read. */
 static void to_packed_rgb(unsigned char *data, unsigned w, unsigned h, size_t stride)
 {
     for (unsigned y = 0; y < h; y++) {
-        unsigned char *row = data + (size_t)y * stride;
-        const uint32_t *src = (const uint32_t *)row;
+        const unsigned char *src = data + (size_t)y * stride;
+        unsigned char *row = data + (size_t)y * w * 3;
         for (unsigned x = 0; x < w; x++) {
-            uint32_t px = src[x];
+            uint32_t px;
+            memcpy(&px, src + (size_t)x * 4, sizeof px);
             row[x * 3] = (unsigned char)((px >> 16) & 0xff);
             row[x * 3 + 1] = (unsigned char)((px >> 8) & 0xff);
             row[x * 3 + 2] = (unsigned char)(px & 0xff);
@@ -81,7 +85,7 @@ static rnd_status render_page(PopplerPage *page, unsigned w, unsigned h, const r
     unsigned char *data = cairo_image_surface_get_data(s);
     size_t stride = (size_t)cairo_image_surface_get_stride(s);
     to_packed_rgb(data, w, h, stride);
-    if (out->page(out->ctx, w, h, data, stride) < 0) {
+    if (out->page(out->ctx, w, h, data, (size_t)w * 3) < 0) {
         snprintf(msg, msg_len, "cannot write the page");
         st = RND_ERR_INTERNAL;
     }
