@@ -72,7 +72,9 @@
  * It must never write anything but images and that layer: no other fonts,
  * annotations, actions, JavaScript, forms or metadata streams.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,24 @@ typedef struct pdfw_enc {
     uint8_t pal[PDFW_PAL_MAX * 3];
 } pdfw_enc;
 
+/* A page made bilevel, coded as JBIG2 by a thread of its own while the caller goes on to the
+ * next page (reading it, checking its text, making it bilevel); its image object is written
+ * when the coding is over, before the next such page is handed over or the file ends. */
+typedef struct pdfw_job {
+    pthread_t thread;
+    int pending;  /* a page was handed over and its object is not yet written */
+    int threaded; /* ...and a thread codes it, not yet joined */
+    size_t img;   /* the page's image object (its length is the next) */
+    unsigned width, height, dpi;
+    pdfw_enc enc;  /* the page's encoding, for its image dictionary */
+    uint8_t *bits; /* the page, as w->bw holds it (the two are swapped at each hand-over) */
+    size_t bits_cap;
+    uint8_t *data; /* its JBIG2 stream, grown by san_jbig2_encode */
+    size_t data_cap;
+    size_t len;
+    int rc;
+} pdfw_job;
+
 struct pdfw {
     int fd;
     unsigned dpi;
@@ -180,8 +200,7 @@ struct pdfw {
     size_t zdata_cap;
     uint8_t *bw; /* a text page made bilevel: rows of (width + 7) / 8 bytes, 1 = ink */
     size_t bw_cap;
-    uint8_t *jdata; /* its JBIG2 stream, grown by san_jbig2_encode */
-    size_t jdata_cap;
+    pdfw_job job; /* the last such page, being coded */
     uint8_t buf[PDFW_BUF];
     uint8_t zout[PDFW_BUF];
 };
@@ -945,6 +964,16 @@ static void pdfw_gray_text(pdfw_enc *e)
         e->lut[v] = (uint8_t)((v + step / 2) / step);
 }
 
+/* Non-zero when the eight pixels at p are white. */
+static inline int pdfw_paper8(const uint8_t *p)
+{
+    uint64_t a, b, c;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    memcpy(&c, p + 16, 8);
+    return (a & b & c) == UINT64_MAX;
+}
+
 /* Row cur (grey RGB, width pixels, between rows up and down, NULL above the first and below
  * the last) made bilevel into out, (width + 7) / 8 bytes, 1 = ink. Ink is what is darker
  * than mid-grey, and also a ridge no lighter than PDFW_RIDGE_MAX: a pixel darker than the pixel
@@ -957,13 +986,11 @@ static void pdfw_gray_text(pdfw_enc *e)
 static size_t pdfw_bilevel_row(uint8_t *out, const uint8_t *up, const uint8_t *cur,
                                const uint8_t *down, unsigned width)
 {
-    static const uint8_t paper[24] = {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-                                      255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255};
     size_t flat = 0;
     memset(out, 0, ((size_t)width + 7) / 8);
     for (size_t x = 0; x < width; x++) {
         /* Eight white pixels, a byte of the row, at a time: most of a page. */
-        while ((x & 7) == 0 && x + 8 <= width && memcmp(cur + x * 3, paper, 24) == 0)
+        while ((x & 7) == 0 && x + 8 <= width && pdfw_paper8(cur + x * 3))
             x += 8;
         if (x == width)
             break;
@@ -1017,15 +1044,6 @@ static int pdfw_bilevel_text(pdfw *w, unsigned width, unsigned height, const uin
     e->kind = PDFW_JBIG2;
 #endif
     return 0;
-}
-
-/* Code the bilevel page as JBIG2 and write it; *len gets its size. 0 or -1. */
-static int pdfw_jbig2(pdfw *w, unsigned width, unsigned height, size_t *len)
-{
-    if (san_jbig2_encode(w->bw, ((size_t)width + 7) / 8, width, height, w->dpi, &w->jdata,
-                         &w->jdata_cap, len) < 0)
-        return -1;
-    return pdfw_put(w, w->jdata, *len);
 }
 
 /* ---- choosing the encoding ---- */
@@ -1168,10 +1186,9 @@ static int pdfw_hex(pdfw *w, const uint8_t *data, size_t len)
     return 0;
 }
 
-/* Write the colour space of the page's encoding. */
-static int pdfw_colour_space(pdfw *w)
+/* Write the colour space of encoding e. */
+static int pdfw_colour_space(pdfw *w, const pdfw_enc *e)
 {
-    const pdfw_enc *e = &w->enc;
     if (e->kind != PDFW_INDEXED)
         return pdfw_printf(w, "/%s", e->ncomp == 3 ? "DeviceRGB" : "DeviceGray");
     if (e->gray) {
@@ -1193,14 +1210,14 @@ static int pdfw_colour_space(pdfw *w)
                : 0;
 }
 
-/* Write the image dictionary (object img, length in object img + 1) up to "stream". */
-static int pdfw_image_dict(pdfw *w, size_t img, unsigned width, unsigned height)
+/* Write the image dictionary of encoding e (object img, length in object img + 1) up to
+ * "stream". */
+static int pdfw_image_dict(pdfw *w, const pdfw_enc *e, size_t img, unsigned width, unsigned height)
 {
-    const pdfw_enc *e = &w->enc;
     if (pdfw_begin_obj(w, img) < 0 ||
         pdfw_printf(w, "<< /Type /XObject /Subtype /Image /Width %u /Height %u /ColorSpace ", width,
                     height) < 0 ||
-        pdfw_colour_space(w) < 0 ||
+        pdfw_colour_space(w, e) < 0 ||
         pdfw_printf(w, " /BitsPerComponent %u /Length %zu 0 R /Filter /%s", e->bits, img + 1,
                     e->kind == PDFW_JPEG    ? "DCTDecode"
                     : e->kind == PDFW_JBIG2 ? "JBIG2Decode"
@@ -1215,29 +1232,93 @@ static int pdfw_image_dict(pdfw *w, size_t img, unsigned width, unsigned height)
     return pdfw_printf(w, " >>\nstream\n");
 }
 
-/* Write the image XObject (object img) and its length (object img + 1). */
+/* End image object img after its stream of len bytes, and write its length (object img + 1). */
+static int pdfw_image_end(pdfw *w, size_t img, size_t len)
+{
+    if (pdfw_printf(w, "\nendstream\nendobj\n") < 0 || pdfw_begin_obj(w, img + 1) < 0 ||
+        pdfw_printf(w, "%zu\nendobj\n", len) < 0)
+        return -1;
+    return 0;
+}
+
+/* The JBIG2 job's thread: code the page. */
+static void *pdfw_job_code(void *arg)
+{
+    pdfw_job *j = arg;
+    j->rc = san_jbig2_encode(j->bits, ((size_t)j->width + 7) / 8, j->width, j->height, j->dpi,
+                             &j->data, &j->data_cap, &j->len);
+    return NULL;
+}
+
+/* Wait for the JBIG2 job, if one is running, and write its image object. 0 or -1. */
+static int pdfw_job_end(pdfw *w)
+{
+    pdfw_job *j = &w->job;
+    if (!j->pending)
+        return 0;
+    if (j->threaded)
+        pthread_join(j->thread, NULL);
+    j->pending = j->threaded = 0;
+    if (j->rc < 0 || pdfw_image_dict(w, &j->enc, j->img, j->width, j->height) < 0 ||
+        pdfw_put(w, j->data, j->len) < 0 || pdfw_image_end(w, j->img, j->len) < 0) {
+        w->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Hand the page just made bilevel (w->bw), image object img, to the JBIG2 job, once the last
+ * one is written. The thread takes no signal. Where no thread can be started, the page is
+ * coded here. 0 or -1. */
+static int pdfw_job_start(pdfw *w, size_t img, unsigned width, unsigned height)
+{
+    pdfw_job *j = &w->job;
+    if (pdfw_job_end(w) < 0)
+        return -1;
+    uint8_t *bits = j->bits;
+    size_t cap = j->bits_cap;
+    j->bits = w->bw;
+    j->bits_cap = w->bw_cap;
+    w->bw = bits;
+    w->bw_cap = cap;
+    j->img = img;
+    j->width = width;
+    j->height = height;
+    j->dpi = w->dpi;
+    j->enc = w->enc;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    j->threaded = pthread_create(&j->thread, NULL, pdfw_job_code, j) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    j->pending = 1;
+    if (!j->threaded)
+        pdfw_job_code(j);
+    return 0;
+}
+
+/* Write the image XObject (object img) and its length (object img + 1); a bilevel page's are
+ * written once its JBIG2 job is over (pdfw_job_end). */
 static int pdfw_image(pdfw *w, size_t img, unsigned width, unsigned height, const uint8_t *rgb)
 {
     size_t len = 0;
     if (pdfw_rows(w, (size_t)width * 3) < 0 || pdfw_choose(w, width, height, rgb) < 0)
         return -1;
-    if (w->enc.kind != PDFW_JPEG && w->enc.kind != PDFW_JBIG2 && !w->enc.estimated &&
+    if (w->enc.kind == PDFW_JBIG2)
+        return pdfw_job_start(w, img, width, height);
+    if (w->enc.kind != PDFW_JPEG && !w->enc.estimated &&
         pdfw_flate_estimate(w, rgb, width, height) == 0)
         return -1;
-    if (pdfw_image_dict(w, img, width, height) < 0)
+    if (pdfw_image_dict(w, &w->enc, img, width, height) < 0)
         return -1;
-    int rc = w->enc.kind == PDFW_JPEG ? pdfw_jpeg(w, rgb, width, height, 0, &len)
-             : w->enc.kind == PDFW_JBIG2
-                 ? pdfw_jbig2(w, width, height, &len)
+    int rc = w->enc.kind == PDFW_JPEG
+                 ? pdfw_jpeg(w, rgb, width, height, 0, &len)
                  : pdfw_compress(w, rgb, width, height, PDFW_ZLEVEL, w->enc.predict, 0, &len);
     if (rc < 0) {
         w->failed = 1;
         return -1;
     }
-    if (pdfw_printf(w, "\nendstream\nendobj\n") < 0 || pdfw_begin_obj(w, img + 1) < 0 ||
-        pdfw_printf(w, "%zu\nendobj\n", len) < 0)
-        return -1;
-    return 0;
+    return pdfw_image_end(w, img, len);
 }
 
 /* Write content stream n: draw (len bytes), then the page's text layer, compressed, when it
@@ -1419,6 +1500,8 @@ int pdfw_finish(pdfw *w)
 {
     if (w == NULL || w->failed)
         return -1;
+    if (pdfw_job_end(w) < 0)
+        return -1;
     if (w->npages == 0) {
         mg_error("pdfout: no pages");
         w->failed = 1;
@@ -1436,12 +1519,15 @@ void pdfw_free(pdfw *w)
 {
     if (w == NULL)
         return;
+    if (w->job.threaded)
+        pthread_join(w->job.thread, NULL);
+    free(w->job.bits);
+    free(w->job.data);
     free(w->offsets);
     free(w->rows);
     free(w->zin);
     free(w->zdata);
     free(w->bw);
-    free(w->jdata);
     for (int i = 0; i < PDFW_ZLEVELS; i++)
         if (w->zc[i])
             libdeflate_free_compressor(w->zc[i]);
