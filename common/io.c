@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,21 @@
 #include <glib.h>
 
 #include "mg.h"
+
+int mg_tmp_file(const char *dir)
+{
+    char path[4096];
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd;
+    if (mg_snprintf(path, sizeof(path), "%s/mugai-XXXXXX", dir) < 0)
+        return errno = ENAMETOOLONG, -1;
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
 
 int mg_write_all(int fd, const void *buf, size_t len)
 {

@@ -49,6 +49,9 @@ int mg_read_u32le(int fd, uint32_t *v);
 /* A directory stream over its own copy of the descriptor dir (which stays the caller's);
  * closedir() frees it. NULL with errno. */
 DIR *mg_dir_dup(int dir);
+/* A new anonymous 0600 read-write file in dir, close-on-exec: O_TMPFILE, or where the file
+ * system has none, a named file removed at once. -1 with errno on error. */
+int mg_tmp_file(const char *dir);
 /* Read up to max bytes until end of file; *out is NUL-terminated, caller frees with free().
  * Returns 0, or -1 on error or when the input exceeds max (errno EFBIG). */
 int mg_read_all(int fd, size_t max, char **out, size_t *len);

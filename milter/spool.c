@@ -28,23 +28,6 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static milter_spool *g_idle;
 static unsigned g_nidle;
 
-/* An anonymous 0600 file in dir (a named one unlinked at once when O_TMPFILE is not
- * supported there). */
-static int anon_file(const char *dir)
-{
-    char path[4096];
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-        return fd;
-    if (mg_snprintf(path, sizeof(path), "%s/clean-XXXXXX", dir) < 0)
-        return -1;
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(path);
-    return fd;
-}
-
 /* Close and remove a pair. */
 static void spool_destroy(milter_spool *sp)
 {
@@ -85,7 +68,7 @@ static milter_spool *spool_create(const char *dir)
         errno = saved;
         return NULL;
     }
-    sp->out = anon_file(dir);
+    sp->out = mg_tmp_file(dir);
     if (sp->out < 0) {
         saved = errno;
         spool_destroy(sp);

@@ -628,7 +628,7 @@ static arch_step member_convert(arch *x, san_member *m, int fd, time_t mtime)
 /* A regular member: copy it out within the bounds, then sanitize it. */
 static arch_step entry_regular(arch *x, struct archive_entry *ent, san_member *m)
 {
-    int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    int fd = mg_tmp_file(g_get_tmp_dir());
     time_t mtime = archive_entry_mtime_is_set(ent) ? archive_entry_mtime(ent) : time(NULL);
     arch_step st;
 

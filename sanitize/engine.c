@@ -385,13 +385,13 @@ static void office_sheets(san_engine *e, int sheets_fd, san_result *r)
 static int convert_office(san_engine *e, int in_fd, const char *ext, int out_fd, san_result *r)
 {
     char why[512] = "";
-    int pdf_fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    int pdf_fd = mg_tmp_file(g_get_tmp_dir());
     int sheets_fd = -1;
     jail_status st;
     int rc;
 
     if (pdf_fd >= 0 && e->c->office_sheet_csv && is_spreadsheet(ext, r->detected_type) &&
-        (sheets_fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        (sheets_fd = mg_tmp_file(g_get_tmp_dir())) < 0)
         close(pdf_fd), pdf_fd = -1;
     if (pdf_fd < 0)
         return jail_verdict(r, JAIL_ERROR, "cannot create a temporary file");
@@ -792,7 +792,7 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, sa
     *out_ext = NULL;
     rc = identify(e, in_fd, name, r, &cls);
     if (rc == 0) {
-        int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+        int fd = mg_tmp_file(g_get_tmp_dir());
         if (fd < 0) {
             san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
                            g_strerror(errno));

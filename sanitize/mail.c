@@ -80,7 +80,7 @@ static int temp_fd(gint64 hint)
         if (fd >= 0)
             return fd;
     }
-    return open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    return mg_tmp_file(g_get_tmp_dir());
 }
 
 /* The raw value of the first header called name on obj, or NULL. */

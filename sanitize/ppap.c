@@ -33,12 +33,6 @@
 
 /* ---- small helpers ---- */
 
-/* An anonymous read-write file in $TMPDIR (O_TMPFILE), or -1. */
-static int anon_file(void)
-{
-    return open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-}
-
 /* "YYYY-MM-DD HH:MM" local time of t. */
 static void when_text(int64_t t, char out[32])
 {
@@ -155,7 +149,7 @@ static void trail(san_ppap *x, const char *id, const char *action, const char *d
  * with *why when the mail could not be written (nothing was handed on). */
 static int send_mail(san_ppap *x, const ppap_mail *mail, char *const *rcpts, char **why)
 {
-    int fd = anon_file(), rc = -1;
+    int fd = mg_tmp_file(g_get_tmp_dir()), rc = -1;
     char *err = NULL;
 
     *why = NULL;
@@ -358,7 +352,7 @@ static int part_bytes(san_ppap *x, const quar_held *h, char **why)
         free(err);
         return -1;
     }
-    out = anon_file();
+    out = mg_tmp_file(g_get_tmp_dir());
     rc = out < 0 ? -1 : san_part_write(in, out, h->part);
     close(in);
     if (rc != 0 || lseek(out, 0, SEEK_SET) < 0) {

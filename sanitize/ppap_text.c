@@ -831,7 +831,7 @@ static int put_headers(GString *out, const ppap_mail *m, size_t *nto, char **sub
 /* An anonymous temporary file, or -1. */
 static int temp_file(void)
 {
-    int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    int fd = mg_tmp_file(g_get_tmp_dir());
 
     return fd >= 0 ? fd : memfd_create("mugai-ppap-mail", MFD_CLOEXEC);
 }

@@ -145,7 +145,7 @@ static int csv_file(const char *text, size_t len, size_t *out_size, char *why, s
     if (!csv)
         return mg_snprintf(why, why_len, "a sheet's CSV could not be rebuilt"), -1;
     size_t n = strlen(csv);
-    int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    int fd = mg_tmp_file(g_get_tmp_dir());
     if (fd < 0 || mg_write_all(fd, "\xEF\xBB\xBF", 3) < 0 || mg_write_all(fd, csv, n) < 0 ||
         (n > 0 && csv[n - 1] != '\n' && mg_write_all(fd, "\n", 1) < 0) ||
         lseek(fd, 0, SEEK_SET) < 0) {

@@ -139,7 +139,7 @@ static jail_status pdf_pages(void *arg, int in_fd, const jail_sink *sink, char *
 /* A new anonymous temporary file, or -1 with the reason in r. */
 static int temp_file(san_result *r)
 {
-    int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    int fd = mg_tmp_file(g_get_tmp_dir());
 
     if (fd < 0)
         san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
