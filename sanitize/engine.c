@@ -376,8 +376,27 @@ static void office_sheets(san_engine *e, int sheets_fd, san_result *r)
 {
     char why[256] = "";
 
-    if (sheets_read(e->c, sheets_fd, r, why, sizeof(why)) < 0)
+    if (sheets_read(e->c, sheets_fd, r, why, sizeof(why)) < 0) {
         mg_warn("spreadsheet %s: no CSV of its sheets: %s", r->sha256, why);
+        r->sheets_failed = 1;
+    } else if (r->sheets_lost > 0) {
+        mg_warn("spreadsheet %s: %u of its %zu sheets could not be exported as CSV", r->sha256,
+                r->sheets_lost, r->nsheets + r->sheets_lost);
+    }
+}
+
+/* What became of a converted input, its sheets' CSV included. Caller g_free()s. */
+static char *converted_reason(const san_result *r)
+{
+    if (r->nsheets && r->sheets_lost)
+        return g_strdup_printf("converted; its sheets' data as CSV, but for %u sheet%s that could "
+                               "not be exported",
+                               r->sheets_lost, r->sheets_lost == 1 ? "" : "s");
+    if (r->nsheets)
+        return g_strdup("converted; its sheets' data as CSV");
+    if (r->sheets_failed || r->sheets_lost)
+        return g_strdup("converted; its sheets' data could not be exported as CSV");
+    return g_strdup("converted");
 }
 
 /* Turn the Office document on in_fd into PDF in the jail, then flatten it; a spreadsheet's
@@ -719,11 +738,11 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
             san_result_set(r, SAN_FAILED, NULL, "cannot write output %s/%s: %s", out_dir, name,
                            g_strerror(errno)),
                 rc = -1;
-        else if (sheets_commit(e, out_dir, out_stem, overwrite, r) == 0)
-            reason_renamed(r, name, out_stem,
-                           cls->reason[0] ? cls->reason
-                           : r->nsheets   ? "converted; its sheets' data as CSV"
-                                          : "converted");
+        else if (sheets_commit(e, out_dir, out_stem, overwrite, r) == 0) {
+            char *done = converted_reason(r);
+            reason_renamed(r, name, out_stem, cls->reason[0] ? cls->reason : done);
+            g_free(done);
+        }
     }
     outfile_discard(&o);
     g_free(name);
@@ -800,11 +819,11 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, sa
         } else if ((rc = convert(e, &cls, in_fd, b, fd, r, out_ext)) == 0 &&
                    r->verdict == SAN_SANITIZED) {
             struct stat st;
-            if (!r->reason)
-                san_result_set(r, SAN_SANITIZED, NULL, "%s",
-                               cls.reason[0] ? cls.reason
-                               : r->nsheets  ? "converted; its sheets' data as CSV"
-                                             : "converted");
+            if (!r->reason) {
+                char *done = converted_reason(r);
+                san_result_set(r, SAN_SANITIZED, NULL, "%s", cls.reason[0] ? cls.reason : done);
+                g_free(done);
+            }
             r->out_size = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
             lseek(fd, 0, SEEK_SET);
             *out_fd = fd;

@@ -353,8 +353,10 @@ static void attach_sheets(mail_ctx *m, san_result *r, const char *out, GPtrArray
 }
 
 /* List the CSVs of a spreadsheet's sheets (names) under its attachment's line, then those
- * the input's budget left out (refused, "NAME: why"). */
-static void sheet_fates(mail_ctx *m, const char *orig, GPtrArray *names, GPtrArray *refused)
+ * the input's budget left out (refused, "NAME: why"), then those r says could not be
+ * exported. */
+static void sheet_fates(mail_ctx *m, const char *orig, const san_result *r, GPtrArray *names,
+                        GPtrArray *refused)
 {
     for (guint i = 0; i < names->len; i++) {
         char *name = mg_utf8_safe(names->pdata[i], -1);
@@ -370,6 +372,21 @@ static void sheet_fates(mail_ctx *m, const char *orig, GPtrArray *names, GPtrArr
         g_string_append_printf(m->fates_en, "     - %s (a sheet's data as CSV) removed: %s\n", orig,
                                line);
         g_free(line);
+    }
+    if (r->sheets_lost && names->len + refused->len > 0) {
+        g_string_append_printf(m->fates_ja,
+                               "     - %s のシートのうち %u 件はデータを取り出せませんでした"
+                               "（CSVはありません）\n",
+                               orig, r->sheets_lost);
+        g_string_append_printf(m->fates_en,
+                               "     - %s: %u of its sheets could not be exported (no CSV)\n", orig,
+                               r->sheets_lost);
+    } else if (r->sheets_failed || r->sheets_lost) {
+        g_string_append_printf(
+            m->fates_ja, "     - %s のシートのデータは取り出せませんでした（CSVはありません）\n",
+            orig);
+        g_string_append_printf(
+            m->fates_en, "     - %s: its sheets' data could not be exported (no CSV)\n", orig);
     }
 }
 
@@ -416,7 +433,7 @@ static void held_note(mail_ctx *m)
  * for displayed text (mg_utf8_safe): they come from the sender. sheets: the names of the
  * CSVs of a spreadsheet's sheets attached after out. */
 static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *ext,
-                 GPtrArray *sheets, GPtrArray *refused)
+                 const san_result *r, GPtrArray *sheets, GPtrArray *refused)
 {
     char *shown = mg_utf8_safe(p->filename ? p->filename : p->declared_type, -1);
     char *type = mg_utf8_safe(p->declared_type, -1);
@@ -434,12 +451,12 @@ static void fate(mail_ctx *m, const quar_part *p, const char *out, const char *e
                                "  %u. %s (%s): %s; the data of its sheets came as CSV with "
                                "formulas disarmed (%u files) -> %s\n",
                                n, shown, type, en, sheets->len, out);
-        sheet_fates(m, shown, sheets, refused);
+        sheet_fates(m, shown, r, sheets, refused);
     } else if (out) {
         describe_output(ext, &ja, &en);
         g_string_append_printf(m->fates_ja, "  %u. %s: %s → %s\n", n, shown, ja, out);
         g_string_append_printf(m->fates_en, "  %u. %s (%s): %s -> %s\n", n, shown, type, en, out);
-        sheet_fates(m, shown, sheets, refused);
+        sheet_fates(m, shown, r, sheets, refused);
     } else {
         int held = strcmp(p->action, "held") == 0;
         ja = held ? "保留しました（検査できません）" : "削除しました";
@@ -522,7 +539,7 @@ static void attachment(mail_ctx *m, GMimePart *part, const char *path, const cha
         attach(m, out_fd, out, ext);
         attach_sheets(m, &r, out, sheets, refused);
     }
-    fate(m, p, out, ext, sheets, refused);
+    fate(m, p, out, ext, &r, sheets, refused);
     g_ptr_array_free(sheets, TRUE);
     g_ptr_array_free(refused, TRUE);
     member_fates(m, &r, 1);

@@ -122,6 +122,12 @@ static void add_result(JsonBuilder *b, const char *input, const san_result *r)
     json_builder_add_double_value(b, (double)(gint64)(r->seconds * 1000.0 + 0.5) / 1000.0);
     if (r->nsheets)
         add_sheets(b, r);
+    if (r->sheets_lost)
+        san_json_int(b, "sheets_lost", (gint64)r->sheets_lost);
+    if (r->sheets_failed) {
+        json_builder_set_member_name(b, "sheets_failed");
+        json_builder_add_boolean_value(b, TRUE);
+    }
     if (r->nmembers)
         add_members(b, r);
     if (r->mail)

@@ -46,6 +46,9 @@ typedef struct san_result {
     double seconds;
     san_sheet *sheets; /* a spreadsheet's sheets as CSV, in the workbook's order */
     size_t nsheets;
+    unsigned sheets_lost;       /* sheets the workbook has that came without CSV (a name too long
+                                 * for a file, an export cut short) */
+    int sheets_failed;          /* the sheets were to come as CSV and none could */
     struct san_member *members; /* archive members, in archive order */
     size_t nmembers;
     struct quar_msg *mail; /* a message: its quarantine record with every part's fate */

@@ -52,9 +52,11 @@ jail_status jail_office_to_pdf(const conf *c, int in_fd, const char *ext, int ou
 /* As jail_office_to_pdf; with sheets_fd >= 0 (a spreadsheet), LibreOffice also exports every
  * sheet's displayed values as CSV, and which sheets are hidden (its flat ODS export), both
  * in the same jail after the PDF, and the jail's init writes them to sheets_fd (a file, at
- * its offset): "MGS1", a count, then per sheet flags (1: hidden), the length and bytes of
- * its file's name (input-SHEET.csv), the length and bytes of its CSV; all 32-bit little
- * endian. Unchecked: sheets_read checks it. A failure there fails nothing but the stream. */
+ * its offset): "MGS2", a count, the sheets the workbook has as far as the jail can tell
+ * (some may have no CSV: a name too long for a file), then per sheet flags (1: hidden), the
+ * length and bytes of its file's name (input-SHEET.csv), the length and bytes of its CSV;
+ * all 32-bit little endian. Unchecked: sheets_read checks it. A failure there fails nothing but the
+ * stream. */
 jail_status jail_office_convert(const conf *c, int in_fd, const char *ext, int out_fd,
                                 int sheets_fd, char *why, size_t why_len);
 
@@ -363,7 +365,8 @@ const conf *san_engine_conf(const san_engine *e);
 /* Read the sheets jail_office_convert wrote to fd (from offset 0; hostile) within [office]
  * max_sheets, [render] max_text_mb per sheet and [jail] file_size_mb in all, each name made
  * safe and unique, each CSV rebuilt by mg_csv_neutralize into an anonymous file, into
- * r->sheets. 0, or -1 with the reason in why and nothing added. */
+ * r->sheets, and the workbook's sheets that did not come into r->sheets_lost. 0, or -1 with
+ * the reason in why and nothing added. */
 int sheets_read(const conf *c, int fd, san_result *r, char *why, size_t why_len);
 
 /* ---- archive.c: archives, member by member ---- */

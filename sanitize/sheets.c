@@ -198,17 +198,26 @@ int sheets_read(const conf *c, int fd, san_result *r, char *why, size_t why_len)
 {
     struct stat st;
     char magic[4];
-    uint32_t n = 0;
+    uint32_t n = 0, total = 0;
     uint64_t left = (uint64_t)c->jail_file_size_mb << 20;
 
     if (fstat(fd, &st) < 0)
         return mg_snprintf(why, why_len, "cannot read the sheets: %s", g_strerror(errno)), -1;
     sheet_rd rd = {fd, 0, st.st_size};
-    if (rd_bytes(&rd, magic, 4) < 0 || memcmp(magic, "MGS1", 4) != 0 || rd_u32(&rd, &n) < 0)
+    if (rd_bytes(&rd, magic, 4) < 0 || memcmp(magic, "MGS2", 4) != 0 || rd_u32(&rd, &n) < 0 ||
+        rd_u32(&rd, &total) < 0)
         return mg_snprintf(why, why_len, "LibreOffice exported no sheets"), -1;
     if (n > c->office_max_sheets)
         return mg_snprintf(why, why_len, "%u sheets, over the limit of %u", n,
                            c->office_max_sheets),
+               -1;
+    /* The workbook's sheets, which the reader is told of when some did not come: no fewer
+     * than came, no more than a jail's init tells of. */
+    if (total < n || total > JAIL_SHEETS_MAX + 1)
+        return mg_snprintf(why, why_len,
+                           "the sheets' stream counts %u sheets in the workbook and "
+                           "%u sent",
+                           total, n),
                -1;
     san_sheet *sheets = g_new0(san_sheet, n ? n : 1);
     GHashTable *taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -226,6 +235,7 @@ int sheets_read(const conf *c, int fd, san_result *r, char *why, size_t why_len)
     if (rc == 0) {
         r->sheets = sheets;
         r->nsheets = n;
+        r->sheets_lost = total - n;
         return 0;
     }
     for (size_t i = 0; i <= got && i < n; i++) {

@@ -73,8 +73,9 @@ static void sheet_add(int dir, const char *name, size_t len, long index, sheet_f
 }
 
 /* Add the files LibreOffice's report (work/csv.log) names, in its order: its k-th line
- * "Writing sheet NAME -> DIR/input-NAME.csv" is the k-th sheet (from 0). */
-static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
+ * "Writing sheet NAME -> DIR/input-NAME.csv" is the k-th sheet (from 0). How many sheets it
+ * names, their files made or not (a name too long for one is named, and no file made). */
+static long sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
 {
     char *log = malloc(SHEETS_LOG_MAX);
     ssize_t len = work_read(work, "csv.log", log, SHEETS_LOG_MAX);
@@ -94,6 +95,7 @@ static void sheets_from_log(int work, int dir, sheet_file *f, size_t *n)
         p = eol + 1;
     }
     free(log);
+    return index;
 }
 
 /* Add the files the report did not name, as of an unknown sheet. */
@@ -361,12 +363,20 @@ int jail_sheets_send(const conf *c, const char *work_dir, int out)
     if (!f || !vis || dir < 0) {
         rc = !f || !vis ? ENOMEM : errno;
     } else {
-        sheets_from_log(work, dir, f, &n);
+        long logged = sheets_from_log(work, dir, f, &n);
         sheets_from_dir(dir, f, &n);
         long known = sheets_listed(work, vis);
         if (known < 0)
             known = sheets_visible(work, vis, left);
-        if (mg_write_all(out, "MGS1", 4) < 0 || put_u32(out, (uint32_t)n) < 0)
+        /* The sheets the workbook has, as far as any source tells: more than were sent is
+         * sheets lost, of which the trusted side tells the reader. */
+        long total = logged > known ? logged : known;
+        if (total < (long)n)
+            total = (long)n;
+        if (total > (long)SHEETS_INIT_MAX + 1)
+            total = (long)SHEETS_INIT_MAX + 1;
+        if (mg_write_all(out, "MGS2", 4) < 0 || put_u32(out, (uint32_t)n) < 0 ||
+            put_u32(out, (uint32_t)total) < 0)
             rc = errno ? errno : EIO;
         /* More than the trusted side takes: the count alone, which it refuses. */
         for (size_t i = 0; i < n && n <= c->office_max_sheets && rc == 0; i++)

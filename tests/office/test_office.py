@@ -205,11 +205,13 @@ class WarmMatchesCold(unittest.TestCase):
                     self.assertEqual(svc.convert(path, out, sheets_path=sheets)[0], "ok")
                     self.assertEqual(pdf_pages(out), pdf_pages(cold))
                     self.assertEqual(pdf_text(out), pdf_text(cold))
-                    if sheets:  # the stream sanitize/sheets.c reads: magic, count >= 1
+                    if sheets:  # the stream sanitize/sheets.c reads: magic, count >= 1,
+                        # the workbook's sheets, as many
                         with open(sheets, "rb") as f:
-                            head = f.read(8)
-                        self.assertEqual(head[:4], b"MGS1")
-                        self.assertGreaterEqual(int.from_bytes(head[4:], "little"), 1)
+                            head = f.read(12)
+                        self.assertEqual(head[:4], b"MGS2")
+                        self.assertGreaterEqual(int.from_bytes(head[4:8], "little"), 1)
+                        self.assertEqual(head[8:12], head[4:8])
         finally:
             svc.close()
 

@@ -274,6 +274,37 @@ class Limits(unittest.TestCase):
         with open(path, "wb") as f:
             f.write(self.make.xlsx_bytes([(n, False, [["data of " + n]]) for n in names]))
 
+    def test_sheet_without_a_file_is_told(self):
+        """A sheet whose name is too long for a file name (270 bytes with input- and .csv)
+        gets no CSV from LibreOffice: the others still come, and the report, warm and cold,
+        and the mail's notice say that one sheet could not be exported."""
+        book = os.path.join(self.dir, "lost.xlsx")
+        self.workbook(book, ["表紙", "長" * 90, "末尾"])
+        eml = os.path.join(self.dir, "lost.eml")
+        with open(book, "rb") as f, open(eml, "wb") as g:
+            g.write(self.make.eml_bytes(f.read()))
+        cold = os.path.join(self.dir, "cold.conf")
+        with open(S["conf"], encoding="utf-8") as f, open(cold, "w", encoding="utf-8") as g:
+            g.write(f.read() + "[office]\nmode = cold\n")
+        for mode, conf in (("warm", None), ("cold", cold)):
+            with self.subTest(mode=mode):
+                out = os.path.join(self.dir, "out-" + mode)
+                rc, by, err = sanitize([book, eml], out, conf)
+                self.assertEqual(rc, 0, err)
+                r = by["lost.xlsx"]
+                self.assertEqual([s["name"] for s in r["sheets"]], ["表紙", "末尾"])
+                self.assertEqual(r.get("sheets_lost"), 1, r)
+                self.assertIn("but for 1 sheet that could not be exported", r["reason"])
+                with open(by["lost.eml"]["output"], "rb") as f:
+                    msg = email.message_from_binary_file(f, policy=email.policy.default)
+                names = [p.get_filename() for p in msg.iter_attachments()]
+                self.assertEqual(names, ["sheets.pdf", "sheets-表紙.csv", "sheets-末尾.csv"])
+                body = msg.get_body(preferencelist=("plain",)).get_content()
+                self.assertIn("- sheets.xlsx: 1 of its sheets could not be exported (no CSV)",
+                              body)
+                self.assertIn("- sheets.xlsx のシートのうち 1 件はデータを取り出せませんでした",
+                              body)
+
     def test_archive_of_many_sheets_within_open_files(self):
         """Four workbooks of twelve sheets in one zip under a soft limit of 40 open files: a
         sheet's CSV is closed once in the zip, so every member keeps all its sheets."""

@@ -34,13 +34,15 @@ static void put_u32(GString *g, uint32_t v)
         g_string_append_c(g, (char)(v >> (8 * i) & 0xff));
 }
 
-/* A stream of the n frames (count announced as count), then extra bytes. */
-static int stream(const frame *f, size_t n, uint32_t count, const char *extra)
+/* A stream of the n frames (count announced as count, the workbook's sheets as total; 0: as
+ * count), then extra bytes. */
+static int stream_of(const frame *f, size_t n, uint32_t count, uint32_t total, const char *extra)
 {
-    GString *g = g_string_new("MGS1");
+    GString *g = g_string_new("MGS2");
     int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
 
     put_u32(g, count);
+    put_u32(g, total ? total : count);
     for (size_t i = 0; i < n; i++) {
         put_u32(g, f[i].flags);
         put_u32(g, (uint32_t)strlen(f[i].file));
@@ -53,6 +55,12 @@ static int stream(const frame *f, size_t n, uint32_t count, const char *extra)
     assert_int_equal(mg_write_all(fd, g->str, g->len), 0);
     g_string_free(g, TRUE);
     return fd;
+}
+
+/* As stream_of, the workbook holding the sheets sent. */
+static int stream(const frame *f, size_t n, uint32_t count, const char *extra)
+{
+    return stream_of(f, n, count, 0, extra);
 }
 
 /* The content of a sheet's rebuilt CSV. Caller g_free()s. */
@@ -93,6 +101,7 @@ static void test_names(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(sheets_read(c, fd, &r, why, sizeof why), 0);
     assert_int_equal(r.nsheets, G_N_ELEMENTS(f));
+    assert_int_equal(r.sheets_lost, 0);
     assert_string_equal(r.sheets[0].name, "_x");   /* "../x": separator, leading dots */
     assert_string_equal(r.sheets[1].name, "aexe"); /* the bidi override dropped */
     assert_true(strlen(r.sheets[2].name) <= SAN_SHEET_NAME_MAX);
@@ -126,25 +135,41 @@ typedef struct bad_case {
     uint32_t count;
     const char *extra;
     unsigned max_sheets;
+    uint32_t total; /* the workbook's sheets announced; 0: as count */
 } bad_case;
 
 /* Streams that break a rule give no sheets at all. */
 static void test_refused(void **state)
 {
     static const bad_case cases[] = {
-        {"more sheets than announced", {{0, "input-a.csv", "x"}}, 1, 1, "junk", 0},
-        {"fewer sheets than announced", {{0, "input-a.csv", "x"}}, 1, 2, "", 0},
+        {"more sheets than announced", {{0, "input-a.csv", "x"}}, 1, 1, "junk", 0, 0},
+        {"fewer sheets than announced", {{0, "input-a.csv", "x"}}, 1, 2, "", 0, 0},
         {"over [office] max_sheets",
          {{0, "input-a.csv", "x"}, {0, "input-b.csv", "y"}},
          2,
          2,
          "",
+         1,
+         0},
+        {"a name not input-*.csv", {{0, "evil.csv", "x"}}, 1, 1, "", 0, 0},
+        {"a name not ending .csv", {{0, "input-a.txt", "x"}}, 1, 1, "", 0, 0},
+        {"unknown flags", {{2, "input-a.csv", "x"}}, 1, 1, "", 0, 0},
+        {"not UTF-8", {{0, "input-a.csv", "\xff\xfe"}}, 1, 1, "", 0, 0},
+        {"a NUL byte", {{0, "input-a.csv", ""}}, 1, 1, "", 0, 0},
+        {"a workbook of fewer sheets than sent",
+         {{0, "input-a.csv", "x"}, {0, "input-b.csv", "y"}},
+         2,
+         2,
+         "",
+         0,
          1},
-        {"a name not input-*.csv", {{0, "evil.csv", "x"}}, 1, 1, "", 0},
-        {"a name not ending .csv", {{0, "input-a.txt", "x"}}, 1, 1, "", 0},
-        {"unknown flags", {{2, "input-a.csv", "x"}}, 1, 1, "", 0},
-        {"not UTF-8", {{0, "input-a.csv", "\xff\xfe"}}, 1, 1, "", 0},
-        {"a NUL byte", {{0, "input-a.csv", ""}}, 1, 1, "", 0},
+        {"a workbook of more sheets than a jail tells of",
+         {{0, "input-a.csv", "x"}},
+         1,
+         1,
+         "",
+         0,
+         JAIL_SHEETS_MAX + 2},
     };
     char why[256];
 
@@ -155,11 +180,11 @@ static void test_refused(void **state)
         san_result r;
         if (k->max_sheets)
             c->office_max_sheets = k->max_sheets;
-        int fd = stream(k->f, k->n, k->count, k->extra);
+        int fd = stream_of(k->f, k->n, k->count, k->total, k->extra);
         if (strcmp(k->what, "a NUL byte") == 0) { /* "x\0y" as the CSV */
             close(fd);
-            GString *g = g_string_new("MGS1");
-            put_u32(g, 1), put_u32(g, 0), put_u32(g, 11);
+            GString *g = g_string_new("MGS2");
+            put_u32(g, 1), put_u32(g, 1), put_u32(g, 0), put_u32(g, 11);
             g_string_append(g, "input-a.csv");
             put_u32(g, 3);
             g_string_append_len(g, "x\0y", 3);
@@ -179,12 +204,12 @@ static void test_refused(void **state)
 static void test_too_large(void **state)
 {
     conf *c = conf_new_defaults();
-    GString *g = g_string_new("MGS1");
+    GString *g = g_string_new("MGS2");
     san_result r;
     char why[256];
 
     (void)state;
-    put_u32(g, 1), put_u32(g, 0), put_u32(g, 11);
+    put_u32(g, 1), put_u32(g, 1), put_u32(g, 0), put_u32(g, 11);
     g_string_append(g, "input-a.csv");
     put_u32(g, (uint32_t)(c->max_text_mb << 20) + 1);
     int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
@@ -201,9 +226,10 @@ static void test_too_large(void **state)
  * all made the same name "a"; flags 1 for every other one. */
 static int stream_alike(size_t n)
 {
-    GString *g = g_string_new("MGS1");
+    GString *g = g_string_new("MGS2");
     int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_EXCL, 0600);
 
+    put_u32(g, (uint32_t)n);
     put_u32(g, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         GString *name = g_string_new("input-a");
@@ -409,6 +435,12 @@ static const char soffice_script[] =
     "  cut) yes 1 | head -c 5M > \"$out/input-a.csv\" ;;\n"
     "  many) i=0; while [ $i -le 1024 ]; do echo $i > \"$out/input-s$i.csv\"; i=$((i + 1));"
     " done ;;\n"
+    /* A sheet whose name is too long for a file: named in the report, no file made. */
+    "  lost) b=$(printf '%0260d' 0); echo 1 > \"$out/input-a.csv\"; echo 3 > "
+    "\"$out/input-c.csv\";\n"
+    "    echo \"Writing sheet a -> $out/input-a.csv\"; echo \"Writing sheet $b -> "
+    "$out/input-$b.csv\";\n"
+    "    echo \"Writing sheet c -> $out/input-c.csv\" ;;\n"
     /* A sheet name with a line end in it, as LibreOffice reports it. */
     "  lognl) nl=$(printf '\\nx'); nl=${nl%x}; b=\"b${nl}Writing sheet zz\";\n"
     "    echo 1 > \"$out/input-a.csv\"; echo 2 > \"$out/input-$b.csv\"; echo 3 > "
@@ -565,7 +597,7 @@ static void test_init_many(void **state)
     assert_int_equal(office_run("many", &r, &size, &pdf, &rc), JAIL_OK);
     run_max_sheets = 0;
     assert_true(g_str_has_prefix(pdf, "%PDF-"));
-    assert_int_equal(size, 8); /* "MGS1" and the count */
+    assert_int_equal(size, 12); /* "MGS2", the count and the workbook's */
     assert_int_equal(rc, -1);
     g_free(pdf);
 }
@@ -620,6 +652,45 @@ static void test_init_fods(void **state)
     }
 }
 
+/* A sheet LibreOffice names in its report but made no file for (its name too long for one)
+ * is counted: the others come, and the reader is told one is missing. */
+static void test_init_lost(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    assert_int_equal(office_run("lost", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.nsheets, 2);
+    assert_string_equal(r.sheets[0].name, "a");
+    assert_string_equal(r.sheets[1].name, "c");
+    assert_int_equal(r.sheets_lost, 1);
+    g_free(pdf);
+    san_result_clear(&r);
+}
+
+/* The workbook's sheets the jail counts, beyond those sent, are sheets lost. */
+static void test_lost_count(void **state)
+{
+    static const frame f[] = {{0, "input-a.csv", "x\n"}};
+    conf *c = conf_new_defaults();
+    san_result r;
+    char why[256];
+    int fd = stream_of(f, 1, 1, 3, "");
+
+    (void)state;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sheets_read(c, fd, &r, why, sizeof why), 0);
+    assert_int_equal(r.nsheets, 1);
+    assert_int_equal(r.sheets_lost, 2);
+    san_result_clear(&r);
+    close(fd);
+    conf_free(c);
+}
+
 /* A sheet whose name holds a line end (which LibreOffice allows, and prints as is in its
  * report) does not shift which sheet is which: the one after it is still not hidden. */
 static void test_init_log_newline(void **state)
@@ -654,6 +725,8 @@ int main(void)
         cmocka_unit_test(test_init_slow),
         cmocka_unit_test(test_init_fods),
         cmocka_unit_test(test_init_log_newline),
+        cmocka_unit_test(test_init_lost),
+        cmocka_unit_test(test_lost_count),
         cmocka_unit_test(test_init_cut),
         cmocka_unit_test(test_init_many),
     };
