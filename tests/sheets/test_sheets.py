@@ -305,6 +305,22 @@ class Limits(unittest.TestCase):
                 self.assertIn("- sheets.xlsx のシートのうち 1 件はデータを取り出せませんでした",
                               body)
 
+    def test_no_sheet_at_all_is_told(self):
+        """A workbook over [office] max_sheets gets its PDF and no CSV, and the report says the
+        sheets' data could not be exported."""
+        conf = os.path.join(self.dir, "one.conf")
+        with open(S["conf"], encoding="utf-8") as f, open(conf, "w", encoding="utf-8") as g:
+            g.write(f.read() + "[office]\nmax_sheets = 1\n")
+        rc, by, err = sanitize([os.path.join(S["inputs"], "pair.xlsx")],
+                               os.path.join(self.dir, "out"), conf)
+        self.assertEqual(rc, 0, err)
+        r = by["pair.xlsx"]
+        self.assertEqual(r["verdict"], "sanitized", r["reason"])
+        self.assertTrue(r["output"].endswith("pair.pdf"))
+        self.assertNotIn("sheets", r)
+        self.assertIs(r.get("sheets_failed"), True, r)
+        self.assertIn("its sheets' data could not be exported as CSV", r["reason"])
+
     def test_archive_of_many_sheets_within_open_files(self):
         """Four workbooks of twelve sheets in one zip under a soft limit of 40 open files: a
         sheet's CSV is closed once in the zip, so every member keeps all its sheets."""
