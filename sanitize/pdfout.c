@@ -51,7 +51,8 @@
  *     symbol dictionaries, text regions and refinement): a reader opening
  *     these files runs only its generic-region decoder, the simplest and
  *     best-tested part. A grey page with areas of flat grey or light lines
- *     keeps 4 levels (see pdfw_bilevel_text);
+ *     keeps 4 levels, one with flat grey too light for 4 levels (a pale shaded
+ *     cell or watermark) 16 (see pdfw_grey_text_page);
  *   - anything else (photographs, scans, gradients, mixed pages) is encoded
  *     both ways on a sample of bands: lossless Flate (8-bit grey or RGB) and
  *     JPEG (libjpeg-turbo, quality PDFW_JPEG_QUALITY, 4:2:0). JPEG is used when
@@ -111,8 +112,9 @@
 #define PDFW_GENTLE_MAX 16u /* largest neighbour difference that is a gentle slope */
 #endif
 #define PDFW_TEXT_GENTLE                                                                           \
-    120u                    /* per mille of gentle-slope pixels in a band under which it is text */
-#define PDFW_TEXT_LEVELS 4u /* grey levels kept on a page of grey text */
+    120u                     /* per mille of gentle-slope pixels in a band under which it is text */
+#define PDFW_TEXT_LEVELS 4u  /* grey levels kept on a page of grey text */
+#define PDFW_PALE_LEVELS 16u /* ...and on one with flat grey lighter than PDFW_LIGHT_MAX */
 #define PDFW_COLOUR_LEVELS 16u /* levels per channel kept on a page of colour text */
 #ifndef PDFW_INK_MID
 #define PDFW_INK_MID 128u /* a bilevel page's ink: grey levels under this... */
@@ -954,12 +956,13 @@ static int pdfw_jpeg(pdfw *w, const uint8_t *rgb, unsigned width, unsigned heigh
 
 /* ---- text ---- */
 
-/* Grey text: DeviceGray at 2 bits, every level rounded to the nearest of 0, 85, 170, 255. */
-static void pdfw_gray_text(pdfw_enc *e)
+/* Grey text: DeviceGray with levels evenly spaced grey levels (4: 2 bits, every level rounded
+ * to the nearest of 0, 85, 170, 255; 16: 4 bits). */
+static void pdfw_gray_text(pdfw_enc *e, unsigned levels)
 {
-    unsigned step = 255u / (PDFW_TEXT_LEVELS - 1);
+    unsigned step = 255u / (levels - 1);
     e->kind = PDFW_GRAY;
-    e->bits = pdfw_bits(PDFW_TEXT_LEVELS);
+    e->bits = pdfw_bits(levels);
     for (unsigned v = 0; v < 256; v++)
         e->lut[v] = (uint8_t)((v + step / 2) / step);
 }
@@ -974,6 +977,12 @@ static inline int pdfw_paper8(const uint8_t *p)
     return (a & b & c) == UINT64_MAX;
 }
 
+/* Pixels of a page of grey text that decide how it is kept (see pdfw_grey_text_page). */
+typedef struct pdfw_greys {
+    size_t flat; /* flat grey, and light strokes clear of ink */
+    size_t pale; /* flat grey lighter than PDFW_LIGHT_MAX, which 4 levels make white */
+} pdfw_greys;
+
 /* Row cur (grey RGB, width pixels, between rows up and down, NULL above the first and below
  * the last) made bilevel into out, (width + 7) / 8 bytes, 1 = ink. Ink is what is darker
  * than mid-grey, and also a ridge no lighter than PDFW_RIDGE_MAX: a pixel darker than the pixel
@@ -981,12 +990,13 @@ static inline int pdfw_paper8(const uint8_t *p)
  * dpi the thin horizontals of Mincho fall across two rows at about half ink each, so that a
  * threshold alone breaks them (the horizontals of 前 and 年 go); the ridge keeps one pixel of
  * such a stroke (the upper or left one of two equal pixels) and leaves solid strokes, whose
- * inner pixels are under mid-grey anyway, as thick as the threshold makes them. Returns the
- * row's pixels of flat grey and of light strokes away from ink (see pdfw_bilevel_text). */
-static size_t pdfw_bilevel_row(uint8_t *out, const uint8_t *up, const uint8_t *cur,
-                               const uint8_t *down, unsigned width)
+ * inner pixels are under mid-grey anyway, as thick as the threshold makes them. Adds the
+ * row's pixels of flat grey and of light strokes away from ink to *k (see
+ * pdfw_grey_text_page). */
+static void pdfw_bilevel_row(uint8_t *out, const uint8_t *up, const uint8_t *cur,
+                             const uint8_t *down, unsigned width, pdfw_greys *k)
 {
-    size_t flat = 0;
+    size_t flat = 0, pale = 0;
     memset(out, 0, ((size_t)width + 7) / 8);
     for (size_t x = 0; x < width; x++) {
         /* Eight white pixels, a byte of the row, at a time: most of a page. */
@@ -1000,7 +1010,9 @@ static size_t pdfw_bilevel_row(uint8_t *out, const uint8_t *up, const uint8_t *c
         unsigned u = up ? up[x * 3] : 255, d = down ? down[x * 3] : 255;
         unsigned l = x > 0 ? cur[x * 3 - 3] : 255, r = x + 1 < width ? cur[x * 3 + 3] : 255;
         int ridge = (g < u && g <= d) || (g < l && g <= r);
-        flat += g >= PDFW_FILL_MIN && u == g && d == g && l == g && r == g;
+        int even = u == g && d == g && l == g && r == g;
+        flat += g >= PDFW_FILL_MIN && even;
+        pale += g > PDFW_LIGHT_MAX && even;
         /* A ridge too light to be ink with no neighbour that could be: a light line or
          * light type, not the faint edge of a dark stroke. */
         flat += g > PDFW_RIDGE_MAX && g <= PDFW_LIGHT_MAX && ridge && u > PDFW_RIDGE_MAX &&
@@ -1008,32 +1020,42 @@ static size_t pdfw_bilevel_row(uint8_t *out, const uint8_t *up, const uint8_t *c
         if (g < PDFW_INK_MID || (g <= PDFW_RIDGE_MAX && ridge))
             out[x >> 3] |= (uint8_t)(0x80u >> (x & 7));
     }
-    return flat;
+    k->flat += flat;
+    k->pale += pale;
 }
 
-/* Grey text made bilevel into w->bw (see pdfw_bilevel_row), coded as JBIG2 (or, built
- * with PDFW_BILEVEL_FLATE for the benchmark, as 1-bit Flate). Bilevel has no grey: a flat
- * area of mid or light grey (a shaded table cell, grey type larger than a stroke or two)
- * would be lost or reduced to its upper and left edges, and light lines and light type (a
- * table ruled in light grey, a grey footer) between PDFW_RIDGE_MAX and PDFW_LIGHT_MAX would
- * be lost where 4 levels keep them (as 170), so a page with more than one pixel in
- * PDFW_FILL_PAGE of either keeps 4 grey levels. Anti-aliased dark text has no flat grey (the
+/* A page of grey text, made bilevel into w->bw (see pdfw_bilevel_row) and coded as JBIG2
+ * (or, built with PDFW_BILEVEL_FLATE for the benchmark, as 1-bit Flate), unless it is to keep
+ * grey levels. Bilevel has no grey: a flat area of mid or light grey (a shaded table cell,
+ * grey type larger than a stroke or two) would be lost or reduced to its upper and left
+ * edges, and light lines and light type (a table ruled in light grey, a grey footer) between
+ * PDFW_RIDGE_MAX and PDFW_LIGHT_MAX would be lost where 4 levels keep them (as 170), so a
+ * page with more than one pixel in PDFW_FILL_PAGE of either keeps 4 grey levels, as every
+ * page does with [render] text_pages = grey. Flat grey lighter than PDFW_LIGHT_MAX (a pale
+ * shaded cell, a pale watermark or stamp, up to PDFW_FILL_MAX) 4 levels would make white
+ * too: a page with as much of it keeps 16. Anti-aliased dark text has no flat grey (the
  * benchmark's pages have none in 2.2 million) and few such light ridges clear of ink (its
  * faint edges touch darker pixels): 27 to 63 a page, against the 217 that keep it grey; a
  * page that crosses the line only takes more room. 0 or -1. */
-static int pdfw_bilevel_text(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb)
+static int pdfw_grey_text_page(pdfw *w, unsigned width, unsigned height, const uint8_t *rgb)
 {
     pdfw_enc *e = &w->enc;
-    size_t n = ((size_t)width + 7) / 8, stride = (size_t)width * 3, flat = 0;
+    size_t n = ((size_t)width + 7) / 8, stride = (size_t)width * 3;
+    size_t line = (size_t)width * height / PDFW_FILL_PAGE;
+    pdfw_greys k = {0, 0};
     if (pdfw_grow(&w->bw, &w->bw_cap, n * height) < 0)
         return -1;
     for (unsigned y = 0; y < height; y++) {
         const uint8_t *row = rgb + y * stride;
-        flat += pdfw_bilevel_row(w->bw + y * n, y > 0 ? row - stride : NULL, row,
-                                 y + 1 < height ? row + stride : NULL, width);
+        pdfw_bilevel_row(w->bw + y * n, y > 0 ? row - stride : NULL, row,
+                         y + 1 < height ? row + stride : NULL, width, &k);
     }
-    if (flat > (size_t)width * height / PDFW_FILL_PAGE) {
-        pdfw_gray_text(e);
+    if (k.pale > line) {
+        pdfw_gray_text(e, PDFW_PALE_LEVELS);
+        return 0;
+    }
+    if (k.flat > line || w->grey_text) {
+        pdfw_gray_text(e, PDFW_TEXT_LEVELS);
         return 0;
     }
     e->bilevel = 1;
@@ -1153,12 +1175,8 @@ static int pdfw_choose(pdfw *w, unsigned width, unsigned height, const uint8_t *
         return 0;
     }
     if (pdfw_text_like(width, height, rgb)) {
-        if (e->gray && !w->grey_text)
-            return pdfw_bilevel_text(w, width, height, rgb);
-        if (e->gray) {
-            pdfw_gray_text(e);
-            return 0;
-        }
+        if (e->gray)
+            return pdfw_grey_text_page(w, width, height, rgb);
         if (pdfw_colour_text(w, width, height, rgb))
             return 0;
         e->gray = 0;

@@ -52,7 +52,8 @@ typedef enum {
     PIX_AA_COLOUR_TEXT, /* the same in black, red and blue */
     PIX_THIN_LINES,     /* 0.5-px lines at eighths of a pixel apart over grey text */
     PIX_TEXT_FILL,      /* grey text beside a flat grey box (a shaded cell) */
-    PIX_TEXT_LIGHT      /* grey text beside a table ruled in 1-px lines of light grey */
+    PIX_TEXT_LIGHT,     /* grey text beside a table ruled in 1-px lines of light grey */
+    PIX_TEXT_PALE       /* grey text beside a pale grey box (a watermark, 4 levels' white) */
 } pix_kind;
 
 /* The thin lines of PIX_THIN_LINES: horizontal line k at y = THIN_Y + k * THIN_STEP + k / 8,
@@ -234,8 +235,10 @@ static void draw_text(uint8_t *p, unsigned w, unsigned h, pix_kind kind)
         }
         cairo_stroke(cr);
     }
-    if (kind == PIX_TEXT_FILL) {
-        cairo_set_source_rgb(cr, 0.8, 0.8, 0.8);
+    if (kind == PIX_TEXT_FILL || kind == PIX_TEXT_PALE) {
+        /* 204, or 225 (a pale shade that 4 grey levels round to white) */
+        double v = kind == PIX_TEXT_FILL ? 0.8 : 225 / 255.0;
+        cairo_set_source_rgb(cr, v, v, v);
         cairo_rectangle(cr, w / 2.0, 10, w / 4.0, 30);
         cairo_fill(cr);
     }
@@ -258,7 +261,7 @@ static uint8_t *make_pixels(pix_kind kind, unsigned w, unsigned h)
     uint8_t *p = malloc((size_t)w * h * 3);
     assert_non_null(p);
     if (kind == PIX_AA_TEXT || kind == PIX_AA_COLOUR_TEXT || kind == PIX_THIN_LINES ||
-        kind == PIX_TEXT_FILL || kind == PIX_TEXT_LIGHT) {
+        kind == PIX_TEXT_FILL || kind == PIX_TEXT_LIGHT || kind == PIX_TEXT_PALE) {
         draw_text(p, w, h, kind);
         return p;
     }
@@ -555,6 +558,8 @@ static const enc_case enc_cases[] = {
     {PIX_THIN_LINES, 640, 600, "gray", 1, "jbig2", 255, 12.0, 3},
     {PIX_TEXT_FILL, 800, 600, "gray", 2, "image", 42, 3.0, 1},
     {PIX_TEXT_LIGHT, 800, 600, "gray", 2, "image", 42, 3.0, 1},
+    /* Beside a pale box that 4 levels would make white: 16 levels (within 8: it stays). */
+    {PIX_TEXT_PALE, 800, 600, "gray", 4, "image", 8, 1.0, 1},
     {PIX_AA_COLOUR_TEXT, 800, 600, "index", 8, "image", 8, 1.0, 0},
     /* One colour more than a palette holds: flat colours, so rounded like colour text. */
     {PIX_PALETTE_257, 640, 480, "index", 8, "image", 8, 4.5, 0},
