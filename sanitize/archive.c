@@ -633,8 +633,8 @@ static arch_step entry_regular(arch *x, struct archive_entry *ent, san_member *m
     arch_step st;
 
     if (fd < 0) {
-        san_result_set(x->r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
-                       g_strerror(errno));
+        san_result_set(x->r, SAN_FAILED, NULL, "cannot create a temporary file in %s: %s",
+                       g_get_tmp_dir(), g_strerror(errno));
         return STEP_ERROR;
     }
     st = copy_data(x, m, fd);

@@ -412,8 +412,11 @@ static int convert_office(san_engine *e, int in_fd, const char *ext, int out_fd,
     if (pdf_fd >= 0 && e->c->office_sheet_csv && is_spreadsheet(ext, r->detected_type) &&
         (sheets_fd = mg_tmp_file(g_get_tmp_dir())) < 0)
         close(pdf_fd), pdf_fd = -1;
-    if (pdf_fd < 0)
-        return jail_verdict(r, JAIL_ERROR, "cannot create a temporary file");
+    if (pdf_fd < 0) {
+        mg_snprintf(why, sizeof why, "cannot create a temporary file in %s: %s", g_get_tmp_dir(),
+                    g_strerror(errno));
+        return jail_verdict(r, JAIL_ERROR, why);
+    }
     st = jail_office_convert(e->c, in_fd, ext, pdf_fd, sheets_fd, why, sizeof(why));
     if (st != JAIL_OK) {
         close(pdf_fd);
@@ -813,8 +816,8 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, sa
     if (rc == 0) {
         int fd = mg_tmp_file(g_get_tmp_dir());
         if (fd < 0) {
-            san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
-                           g_strerror(errno));
+            san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file in %s: %s",
+                           g_get_tmp_dir(), g_strerror(errno));
             rc = -1;
         } else if ((rc = convert(e, &cls, in_fd, b, fd, r, out_ext)) == 0 &&
                    r->verdict == SAN_SANITIZED) {

@@ -142,8 +142,8 @@ static int temp_file(san_result *r)
     int fd = mg_tmp_file(g_get_tmp_dir());
 
     if (fd < 0)
-        san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file: %s",
-                       g_strerror(errno));
+        san_result_set(r, SAN_FAILED, NULL, "cannot create a temporary file in %s: %s",
+                       g_get_tmp_dir(), g_strerror(errno));
     return fd;
 }
 
