@@ -201,3 +201,29 @@ void mg_remove_tree(const char *dir)
     if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
         mg_warn("cannot remove %s: %s", dir, strerror(errno));
 }
+
+int mg_file_url(char *out, size_t size, const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+
+    if (size < 8)
+        return errno = ENAMETOOLONG, -1;
+    memcpy(out, "file://", 7);
+    n = 7;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || strchr("/-._~", *p) != NULL;
+        if (n + (plain ? 1 : 3) >= size)
+            return errno = ENAMETOOLONG, -1;
+        if (plain) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    out[n] = '\0';
+    return 0;
+}

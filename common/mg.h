@@ -49,6 +49,9 @@ int mg_read_u32le(int fd, uint32_t *v);
 /* A directory stream over its own copy of the descriptor dir (which stays the caller's);
  * closedir() frees it. NULL with errno. */
 DIR *mg_dir_dup(int dir);
+/* The file URL of the absolute path (bytes other than letters, digits and "/-._~" as %XX),
+ * as LibreOffice takes a location, into out (size bytes). 0, or -1 (errno ENAMETOOLONG). */
+int mg_file_url(char *out, size_t size, const char *path);
 /* A new anonymous 0600 read-write file in dir, close-on-exec: O_TMPFILE, or where the file
  * system has none, a named file removed at once. -1 with errno on error. */
 int mg_tmp_file(const char *dir);

@@ -379,6 +379,17 @@ static void child_env(const svc *s)
         child_die("environment", OFFICE_EXIT_SETUP);
 }
 
+/* The URL of dir's LibreOffice profile, dir/profile, into url (size bytes). 0 or -1. */
+static int profile_url(char *url, size_t size, const char *dir)
+{
+    size_t n;
+
+    if (mg_file_url(url, size, dir) < 0 || (n = strlen(url)) + sizeof "/profile" > size)
+        return -1;
+    memcpy(url + n, "/profile", sizeof "/profile");
+    return 0;
+}
+
 /* How often the program looks whether LibreOffice has ended the sheets' export. */
 #define SHEETS_POLL_NS (10 * 1000 * 1000)
 
@@ -388,7 +399,7 @@ static void child_env(const svc *s)
  * the arguments of .uno:SaveAs: LibreOfficeKit's saveAs would rejoin the options with ", ",
  * which the CSV filter reads as other values. */
 #define SHEETS_SAVE_ARGS                                                                           \
-    "{\"URL\":{\"type\":\"string\",\"value\":\"file://%s/csv/input.csv\"},"                        \
+    "{\"URL\":{\"type\":\"string\",\"value\":\"%s/csv/input.csv\"},"                               \
     "\"FilterName\":{\"type\":\"string\",\"value\":\"Text - txt - csv (StarCalc)\"},"              \
     "\"FilterOptions\":{\"type\":\"string\","                                                      \
     "\"value\":\"44,34,76,1,,0,false,true,true,false,false,-1\"}}"
@@ -459,11 +470,12 @@ static int sheets_list(const svc *s, LibreOfficeKitDocument *doc)
  * be missing). */
 static int program_sheets(const svc *s, LibreOfficeKitDocument *doc, double until)
 {
-    char args[PATH_MAX + 512];
+    char url[3 * PATH_MAX + 8], args[3 * PATH_MAX + 512];
     struct timespec tick = {0, SHEETS_POLL_NS};
 
-    if (mg_now() >= until || sheets_list(s, doc) < 0 ||
-        mg_snprintf(args, sizeof args, SHEETS_SAVE_ARGS, s->work) < 0)
+    /* The URL has no character JSON would need escaped: mg_file_url encodes all others. */
+    if (mg_now() >= until || sheets_list(s, doc) < 0 || mg_file_url(url, sizeof url, s->work) < 0 ||
+        mg_snprintf(args, sizeof args, SHEETS_SAVE_ARGS, url) < 0)
         return -1;
     doc->pClass->registerCallback(doc, sheets_callback, NULL);
     doc->pClass->postUnoCommand(doc, ".uno:SaveAs", args, true);
@@ -479,7 +491,7 @@ static int program_sheets(const svc *s, LibreOfficeKitDocument *doc, double unti
  * costs the sheets alone) and exports the sheets. Never returns. */
 static void program_main(const svc *s, int sock)
 {
-    char url[PATH_MAX + 8], input[PATH_MAX], pdf[PATH_MAX];
+    char url[3 * PATH_MAX + 16], input[PATH_MAX], pdf[PATH_MAX];
     office_job job;
 
     if (jailns_drop(&s->ids) < 0)
@@ -496,7 +508,7 @@ static void program_main(const svc *s, int sock)
     close(null);
     LibreOfficeKit *(*hook)(const char *, const char *) =
         (LibreOfficeKit * (*)(const char *, const char *)) dlsym(s->lok, "libreofficekit_hook_2");
-    if (!hook || mg_snprintf(url, sizeof url, "file://%s/profile", s->work) < 0 ||
+    if (!hook || profile_url(url, sizeof url, s->work) < 0 ||
         mg_snprintf(pdf, sizeof pdf, "%s/out/input.pdf", s->work) < 0)
         _exit(OFFICE_EXIT_SETUP);
     LibreOfficeKit *kit = hook(s->program, url);
@@ -1335,11 +1347,11 @@ static int private_dir(svc *s)
  * thread left but this one. 0, or -1 with the reason logged. */
 static int preinit(svc *s)
 {
-    char lib[PATH_MAX + 32], url[PATH_MAX + 32];
+    char lib[PATH_MAX + 32], url[3 * PATH_MAX + 16];
     double t0 = mg_now();
 
     if (mg_snprintf(lib, sizeof lib, "%s/libmergedlo.so", s->program) < 0 ||
-        mg_snprintf(url, sizeof url, "file://%s/profile", s->dir) < 0)
+        profile_url(url, sizeof url, s->dir) < 0)
         return -1;
     s->lok = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
     int (*pre)(const char *, const char *) =

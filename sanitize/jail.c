@@ -1363,7 +1363,7 @@ static jail_status jail_prepare(const conf *c, priv *p, jail_ids *ids, char *why
 typedef struct office_args {
     char name[32];
     char input[PATH_MAX + 40];
-    char profile[PATH_MAX + 64];
+    char profile[3 * PATH_MAX + 64];
     char outdir[PATH_MAX + 8];
     char csvdir[PATH_MAX + 8];
     char fodsdir[PATH_MAX + 8];
@@ -1380,10 +1380,14 @@ typedef struct office_args {
 /* Fill a for the work directory and ext. 0 or -1. */
 static int office_args_make(office_args *a, const char *work, const char *ext)
 {
+    char url[3 * PATH_MAX + 8];
+
+    /* A location, not a path: the work directory's URL, encoded (TMPDIR may hold a space, a
+     * '%' or a '#'). */
     if (mg_snprintf(a->name, sizeof a->name, "input.%s", ext) < 0 ||
         mg_snprintf(a->input, sizeof a->input, "%s/%s", work, a->name) < 0 ||
-        mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=file://%s/profile",
-                    work) < 0 ||
+        mg_file_url(url, sizeof url, work) < 0 ||
+        mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=%s/profile", url) < 0 ||
         mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0 ||
         mg_snprintf(a->csvdir, sizeof a->csvdir, "%s/csv", work) < 0 ||
         mg_snprintf(a->fodsdir, sizeof a->fodsdir, "%s/fods", work) < 0)

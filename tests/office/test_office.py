@@ -592,6 +592,36 @@ def xlsx_hidden_sheet(rows):
          % (main, rows))])
 
 
+class OddTmpdir(unittest.TestCase):
+    """A TMPDIR holding characters a URL must encode (a space, '#', '%'): LibreOffice's
+    profile and the sheets' export are given as URLs, the rest as paths. Warm and cold, a
+    docx and a workbook convert, the workbook with its sheets' CSVs."""
+
+    def test_space_hash_percent(self):
+        tmp = tempfile.TemporaryDirectory(prefix="mugai-office-tmpdir-")
+        self.addCleanup(tmp.cleanup)
+        odd = os.path.join(tmp.name, "a b#%c")
+        os.mkdir(odd)
+        book = os.path.join(tmp.name, "book.xlsx")
+        with open(book, "wb") as f:
+            f.write(xlsx_hidden_sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>back page'
+                                      "</t></is></c></row>"))
+        docx = os.path.join(CORPUS, "files", "office_docx.docx")
+        for mode in ("warm", "cold"):
+            with self.subTest(mode=mode):
+                conf = os.path.join(tmp.name, mode + ".conf")
+                write_conf(conf, mode)
+                out = os.path.join(tmp.name, "out-" + mode)
+                p = subprocess.run([os.path.join(BUILD, "tools", "sanitize-file"), "-q", "-c",
+                                    conf, "-o", out, docx, book], capture_output=True,
+                                   timeout=900, env=dict(os.environ, TMPDIR=odd))
+                self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+                self.assertGreaterEqual(pdf_pages(os.path.join(out, "office_docx.pdf")), 1)
+                self.assertIn("front page", " ".join(pdf_text(os.path.join(out, "book.pdf"))))
+                with open(os.path.join(out, "book-back (hidden).csv"), encoding="utf-8-sig") as f:
+                    self.assertEqual(f.read().strip(), "back page")
+
+
 class SheetsNeverCostThePdf(unittest.TestCase):
     """A spreadsheet's sheets are exported after its PDF, in the same LibreOffice: an export
     that outlasts the job's time, or that LibreOffice's limits end (CPU, file size), costs the

@@ -1,6 +1,8 @@
 /*
  * tests/unit/test_conf.c - the configuration table and parser: defaults,
- * accepted values and every kind of rejected file, one row per case.
+ * accepted values and every kind of rejected file, one row per case; and the
+ * file URL a configured directory (TMPDIR, the Office profile) is given to
+ * LibreOffice as (common/io.c mg_file_url).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "mg.h"
 
 /* Write text to a temporary file; returns its path (caller frees). */
 static char *write_temp(const char *text)
@@ -138,12 +141,32 @@ static void test_missing_file(void **state)
     free(err);
 }
 
+/* A path becomes a file URL with every byte but letters, digits and "/-._~" as %XX, within
+ * the buffer or not at all. */
+static void test_file_url(void **state)
+{
+    char url[64];
+
+    (void)state;
+    assert_int_equal(mg_file_url(url, sizeof url, "/tmp/a b#%c/\xe4\xb8\x80?x"), 0);
+    assert_string_equal(url, "file:///tmp/a%20b%23%25c/%E4%B8%80%3Fx");
+    assert_int_equal(mg_file_url(url, sizeof url, "/var/tmp/mugai-1.x_~"), 0);
+    assert_string_equal(url, "file:///var/tmp/mugai-1.x_~");
+    /* "file:///ab" is 10 bytes and its NUL: 11 fits, 10 does not; an encoded byte whole. */
+    assert_int_equal(mg_file_url(url, 11, "/ab"), 0);
+    assert_int_equal(mg_file_url(url, 10, "/ab"), -1);
+    assert_int_equal(mg_file_url(url, 10, "/a "), -1);
+    assert_int_equal(mg_file_url(url, 12, "/a "), -1);
+    assert_int_equal(mg_file_url(url, 13, "/a "), 0);
+    assert_string_equal(url, "file:///a%20");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values_applied),
         cmocka_unit_test(test_bad_files),    cmocka_unit_test(test_program_paths),
-        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_missing_file), cmocka_unit_test(test_file_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
