@@ -365,7 +365,7 @@ static void child_enter(const svc *s)
     if (mg_snprintf(out, PATH_MAX, "%s/csv", s->work) < 0 || mkdir(out, 0700) < 0 ||
         (s->ids.sw && chown(out, s->ids.uid, s->ids.gid) < 0))
         child_die("csv", OFFICE_EXIT_SETUP);
-    if (jailns_office_profile(profile, &s->ids) < 0)
+    if (jailns_office_profile(profile, s->c->soffice_path, &s->ids) < 0)
         child_die("LibreOffice's profile", OFFICE_EXIT_SETUP);
 }
 
@@ -1286,20 +1286,6 @@ static size_t threads(void)
     return n;
 }
 
-/* LibreOffice's program directory from soffice_path (its real path's directory). 0 or -1. */
-static int program_dir(const conf *c, char *out, size_t size)
-{
-    char real[PATH_MAX];
-
-    if (!realpath(c->soffice_path, real))
-        return -1;
-    char *slash = strrchr(real, '/');
-    if (!slash || slash == real)
-        return errno = ENOENT, -1;
-    *slash = '\0';
-    return mg_snprintf(out, size, "%s", real);
-}
-
 /* Remove the private directories that services no longer running left in tmp (killed
  * before they could): $TMPDIR/mugai-office-PID-*, this user's, PID gone. */
 static void private_dirs_sweep(const char *tmp)
@@ -1340,7 +1326,7 @@ static int private_dir(svc *s)
         mg_snprintf(s->work, sizeof s->work, "%s/work", s->dir) < 0 ||
         mg_snprintf(profile, sizeof profile, "%s/profile", s->dir) < 0 || mkdir(s->root, 0700) < 0)
         return -1;
-    return jailns_office_profile(profile, &mine);
+    return jailns_office_profile(profile, s->c->soffice_path, &mine);
 }
 
 /* Load LibreOffice once (lok_preinit) from the private profile, and wait until it has no
@@ -1485,7 +1471,7 @@ int main(int argc, char **argv)
         san_jail_ids_set((uid_t)juid, (gid_t)jgid);
     if (jailns_ids(c, &s.ids, why, sizeof why) < 0)
         mg_fatal("office: %s", why);
-    if (program_dir(c, s.program, sizeof s.program) < 0)
+    if (jailns_office_program(c->soffice_path, s.program, sizeof s.program) < 0)
         mg_fatal("office: %s: %s", c->soffice_path, strerror(errno));
     if (private_dir(&s) < 0)
         mg_fatal("office: cannot make a private directory: %s", strerror(errno));

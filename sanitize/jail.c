@@ -372,7 +372,7 @@ static int office_profile(const spec *s)
 
     if (mg_snprintf(dir, sizeof dir, "%s/profile", s->view.work) < 0)
         return errno = ENAMETOOLONG, -1;
-    return jailns_office_profile(dir, &s->ids);
+    return jailns_office_profile(dir, s->c->soffice_path, &s->ids);
 }
 
 /* In the jailed program (pid 2 of the jail, or a later one the init starts as the jail user

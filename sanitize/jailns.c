@@ -635,20 +635,75 @@ static int office_dir(const char *path, const jail_ids *ids)
     return ids->sw && chown(path, ids->uid, ids->gid) < 0 ? -1 : 0;
 }
 
-int jailns_office_profile(const char *dir, const jail_ids *ids)
+/* Write len bytes of data to the new file path, the jail user's. 0 or -1. */
+static int office_file(const char *path, const char *data, size_t len, const jail_ids *ids)
 {
-    char user[PATH_MAX], xcu[PATH_MAX + 32];
-
-    if (mg_snprintf(user, sizeof user, "%s/user", dir) < 0 ||
-        mg_snprintf(xcu, sizeof xcu, "%s/registrymodifications.xcu", user) < 0)
-        return errno = ENAMETOOLONG, -1;
-    if (office_dir(dir, ids) < 0 || office_dir(user, ids) < 0)
-        return -1;
-    int fd = open(xcu, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    int rc = mg_write_all(fd, jailns_office_settings, sizeof jailns_office_settings - 1);
+    int rc = mg_write_all(fd, data, len);
     if (rc == 0 && ids->sw && fchown(fd, ids->uid, ids->gid) < 0)
         rc = -1;
     return close(fd) < 0 ? -1 : rc;
+}
+
+int jailns_office_program(const char *soffice, char *out, size_t size)
+{
+    char real[PATH_MAX];
+
+    if (!realpath(soffice, real))
+        return -1;
+    char *slash = strrchr(real, '/');
+    if (!slash || slash == real)
+        return errno = ENOENT, -1;
+    *slash = '\0';
+    return mg_snprintf(out, size, "%s", real) < 0 ? (errno = ENAMETOOLONG, -1) : 0;
+}
+
+/* The installation's build id (the "buildid=" line of program/versionrc, printable, at most
+ * 64 bytes) into id. Its length, or 0 when there is none to read. */
+static size_t office_buildid(const char *soffice, char id[65])
+{
+    char program[PATH_MAX], rc[PATH_MAX + 16], buf[16384];
+    size_t n = 0;
+
+    if (!soffice || jailns_office_program(soffice, program, sizeof program) < 0 ||
+        mg_snprintf(rc, sizeof rc, "%s/versionrc", program) < 0)
+        return 0;
+    int fd = open(rc, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (len <= 0)
+        return 0;
+    buf[len] = '\0';
+    for (char *line = buf; line && !n; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, "buildid=", 8) != 0)
+            continue;
+        const char *v = line + 8;
+        while (n < 65 && v[n] >= 0x20 && v[n] < 0x7f)
+            n++;
+        if (n > 64 || (v[n] != '\n' && v[n] != '\r' && v[n] != '\0'))
+            return 0;
+        memcpy(id, v, n);
+    }
+    return n;
+}
+
+int jailns_office_profile(const char *dir, const char *soffice, const jail_ids *ids)
+{
+    char user[PATH_MAX], xcu[PATH_MAX + 32], ext[PATH_MAX + 16], bid[PATH_MAX + 32], id[65];
+
+    if (mg_snprintf(user, sizeof user, "%s/user", dir) < 0 ||
+        mg_snprintf(xcu, sizeof xcu, "%s/registrymodifications.xcu", user) < 0 ||
+        mg_snprintf(ext, sizeof ext, "%s/extensions", user) < 0 ||
+        mg_snprintf(bid, sizeof bid, "%s/buildid", ext) < 0)
+        return errno = ENAMETOOLONG, -1;
+    if (office_dir(dir, ids) < 0 || office_dir(user, ids) < 0 ||
+        office_file(xcu, jailns_office_settings, sizeof jailns_office_settings - 1, ids) < 0)
+        return -1;
+    size_t n = office_buildid(soffice, id);
+    if (n > 0 && (office_dir(ext, ids) < 0 || office_file(bid, id, n, ids) < 0))
+        return -1;
+    return 0;
 }

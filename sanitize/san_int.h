@@ -143,8 +143,16 @@ int jailns_proc_write(const char *path, const char *text);
 const char *jailns_step(void);
 /* In the jail, before LibreOffice starts: make its profile dir (the -env:UserInstallation
  * directory, which must not exist yet) holding only the read-only settings every conversion
- * gets (jailns_office_settings), the jail user's. 0 or -1 with errno. */
-int jailns_office_profile(const char *dir, const jail_ids *ids);
+ * gets (jailns_office_settings), the jail user's; and, when soffice (the configured soffice,
+ * NULL for none) leads to the installation's versionrc, the installation's build id where
+ * LibreOffice looks for the last one this profile ran (user/extensions/buildid), so that it
+ * does not take the start for the first of a new build and synchronize its extensions (a
+ * sixth of a second a start). 0 or -1 with errno (a build id that cannot be read is left
+ * out). */
+int jailns_office_profile(const char *dir, const char *soffice, const jail_ids *ids);
+/* LibreOffice's program directory from soffice (its real path's directory) into out. 0 or
+ * -1 with errno. */
+int jailns_office_program(const char *soffice, char *out, size_t size);
 /* Those settings, as LibreOffice's registrymodifications.xcu: macros never run, links and
  * fields never updated, no remote content, no locking, and a later version already run here
  * (so that no start counts as the first after an upgrade, which draws LibreOffice's graphics

@@ -32,6 +32,7 @@
 #include <cairo-pdf.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib.h>
+#include "mg.h"
 #include "san_int.h"
 
 /* Pages received by a sink. */
@@ -909,6 +910,84 @@ static void test_office(void **state)
     close(out);
 }
 
+/* Make LibreOffice's profile under base with soffice (a file beside which versionrc holds
+ * rc, none when rc is NULL); the build id the profile got, "" for none. Caller g_free()s. */
+static char *profile_buildid(const char *base, const char *name, const char *rc)
+{
+    char *prog = g_build_filename(base, name, NULL);
+    char *soffice = g_build_filename(prog, "soffice", NULL);
+    char *vrc = g_build_filename(prog, "versionrc", NULL);
+    char *profile = g_build_filename(base, name, "profile", NULL);
+    char *bid = g_build_filename(profile, "user", "extensions", "buildid", NULL);
+    char *got = NULL;
+    jail_ids ids = {0, geteuid(), getegid()};
+
+    assert_int_equal(g_mkdir_with_parents(prog, 0700), 0);
+    assert_true(g_file_set_contents(soffice, "", 0, NULL));
+    if (rc)
+        assert_true(g_file_set_contents(vrc, rc, -1, NULL));
+    assert_int_equal(jailns_office_profile(profile, soffice, &ids), 0);
+    if (!g_file_get_contents(bid, &got, NULL, NULL))
+        got = g_strdup("");
+    g_free(prog);
+    g_free(soffice);
+    g_free(vrc);
+    g_free(profile);
+    g_free(bid);
+    return got;
+}
+
+/* The profile carries the installation's build id, read from versionrc beside the real
+ * soffice, so that LibreOffice does not synchronize its extensions at every start; a build
+ * id that is missing, too long or not printable is left out, the profile made all the same. */
+static void test_office_profile_buildid(void **state)
+{
+    static const struct {
+        const char *rc, *want;
+    } cases[] = {
+        {"[Version]\nAllLanguages=en\nbuildid=40(Build:2)\nProductMajor=704\n", "40(Build:2)"},
+        {"buildid=7.4.7.2 30(Build:2)\r\n", "7.4.7.2 30(Build:2)"},
+        {NULL, ""},
+        {"[Version]\nProductMajor=704\n", ""},
+        {"buildid=ab\x01"
+         "cd\n",
+         ""},
+        {"buildid=0123456789012345678901234567890123456789012345678901234567890123456789\n", ""},
+    };
+    char *base = g_dir_make_tmp("mugai-profile-XXXXXX", NULL);
+
+    (void)state;
+    assert_non_null(base);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char name[16];
+        g_snprintf(name, sizeof name, "p%zu", i);
+        char *got = profile_buildid(base, name, cases[i].rc);
+        assert_string_equal(got, cases[i].want);
+        g_free(got);
+    }
+    /* The real installation's, when there is one: what its versionrc says. */
+    char prog[PATH_MAX], *rc = NULL;
+    if (jailns_office_program("/usr/bin/soffice", prog, sizeof prog) == 0) {
+        char *path = g_build_filename(prog, "versionrc", NULL);
+        char *profile = g_build_filename(base, "real", NULL), *bid = NULL;
+        jail_ids ids = {0, geteuid(), getegid()};
+        assert_true(g_file_get_contents(path, &rc, NULL, NULL));
+        assert_int_equal(jailns_office_profile(profile, "/usr/bin/soffice", &ids), 0);
+        char *file = g_build_filename(profile, "user", "extensions", "buildid", NULL);
+        assert_true(g_file_get_contents(file, &bid, NULL, NULL));
+        char *line = g_strdup_printf("\nbuildid=%s\n", bid);
+        assert_non_null(strstr(rc, line));
+        g_free(line);
+        g_free(file);
+        g_free(bid);
+        g_free(path);
+        g_free(profile);
+        g_free(rc);
+    }
+    mg_remove_tree(base);
+    g_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_render_image_limit),
         cmocka_unit_test(test_render_text),
         cmocka_unit_test(test_office),
+        cmocka_unit_test(test_office_profile_buildid),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
