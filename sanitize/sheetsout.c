@@ -124,6 +124,7 @@ typedef struct fods_scan {
     char style[FODS_NAME_MAX + 1]; /* the table style being read, "" outside one */
     size_t tables;                 /* the workbook's sheets seen */
     int in_sheet;                  /* inside the workbook's <office:spreadsheet> */
+    int past;                      /* its sheets are over: tables that are no sheets follow */
     size_t objects; /* depth of embedded objects (a chart's own tables, a spreadsheet's) */
     int broken;     /* a tag too long or too many styles: tells nothing */
 } fods_scan;
@@ -137,9 +138,9 @@ static int fods_is(const char *t, size_t len, const char *name)
     return len > n && memcmp(t, name, n) == 0 && t[n] != '\0' && strchr(" \t\r\n/>", t[n]);
 }
 
-/* The value of attribute name (with its =") in the tag at t (len bytes) into out (size bytes
- * with its NUL). Its length, or -1 when it is absent or too long. */
-static ssize_t fods_attr(const char *t, size_t len, const char *name, char *out, size_t size)
+/* The value of attribute name (with its =") in the tag at t (len bytes): where it starts,
+ * its length in *vlen; NULL when it is absent or unended. */
+static const char *fods_value(const char *t, size_t len, const char *name, size_t *vlen)
 {
     size_t n = strlen(name);
     const char *end = t + len;
@@ -148,19 +149,47 @@ static ssize_t fods_attr(const char *t, size_t len, const char *name, char *out,
         if (p == t || p[-1] == '\0' || !strchr(" \t\r\n", p[-1]))
             continue;
         const char *v = p + n, *q = memchr(v, '"', (size_t)(end - v));
-        if (!q || (size_t)(q - v) >= size)
-            return -1;
-        memcpy(out, v, (size_t)(q - v));
-        out[q - v] = '\0';
-        return q - v;
+        if (!q)
+            return NULL;
+        *vlen = (size_t)(q - v);
+        return v;
     }
-    return -1;
+    return NULL;
+}
+
+/* The value of attribute name (with its =") in the tag at t (len bytes) into out (size bytes
+ * with its NUL). Its length, or -1 when it is absent or too long. */
+static ssize_t fods_attr(const char *t, size_t len, const char *name, char *out, size_t size)
+{
+    size_t n = 0;
+    const char *v = fods_value(t, len, name, &n);
+
+    if (!v || n >= size)
+        return -1;
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* Non-zero when the <table:table> tag at t (len bytes) is no sheet of the workbook but
+ * LibreOffice's copy of another document's sheet that a formula refers to (named
+ * "'URL'#SHEET", which no sheet's name can be: none begins with an apostrophe). */
+static int fods_external(const char *t, size_t len)
+{
+    size_t n = 0;
+    const char *v = fods_value(t, len, "table:name=\"", &n);
+
+    return v && ((n >= 1 && v[0] == '\'') || (n >= 6 && memcmp(v, "&apos;", 6) == 0) ||
+                 (n >= 5 && memcmp(v, "&#39;", 5) == 0));
 }
 
 /* Take in one tag of the flat ODS (t, len bytes, '<' to '>'), marking in vis each sheet that
  * is not hidden. Names are compared as written (escaped alike on both sides). An embedded
  * object is a document of its own, written inline: an embedded spreadsheet has its own
- * <office:spreadsheet>, tables and styles, none of them the workbook's. */
+ * <office:spreadsheet>, tables and styles, none of them the workbook's. After the workbook's
+ * sheets LibreOffice writes tables that are none: the copies of other documents' sheets that
+ * formulas refer to, and each DDE link's data in <table:dde-links>; the first of them ends
+ * the sheets, so that they are neither counted nor shift which sheet is which. */
 static void fods_tag(fods_scan *f, const char *t, size_t len, unsigned char *vis)
 {
     char v[FODS_NAME_MAX + 1];
@@ -190,7 +219,12 @@ static void fods_tag(fods_scan *f, const char *t, size_t len, unsigned char *vis
             memcpy(f->hidden[f->nhidden++], f->style, sizeof f->style);
         else
             f->broken = 1;
-    } else if (fods_is(t, len, "<table:table") && f->in_sheet) {
+    } else if (fods_is(t, len, "<table:dde-links") && f->in_sheet) {
+        f->past = 1;
+    } else if (fods_is(t, len, "<table:table") && f->in_sheet && !f->past &&
+               fods_external(t, len)) {
+        f->past = 1;
+    } else if (fods_is(t, len, "<table:table") && f->in_sheet && !f->past) {
         size_t k = f->tables++;
         int hidden = 0;
         ssize_t n = fods_attr(t, len, "table:style-name=\"", v, sizeof v);

@@ -421,6 +421,15 @@ static const char soffice_script[] =
     "</office:document></draw:object></draw:frame></table:shapes></table:table>\"\n"
     "cut=\"$styles<office:body><office:spreadsheet><table:table table:name=\\\"a\\\" "
     "table:style-name=\\\"ta1\\\"><table:table-row/></table:table>\"\n"
+    /* The two sheets, then what LibreOffice writes after them that is no sheet: its copy of
+     * another document's sheet a formula refers to, and a DDE link's data. */
+    "two=\"$styles<office:body><office:spreadsheet><table:table table:name=\\\"a\\\" "
+    "table:style-name=\\\"ta1\\\"></table:table><table:table table:name=\\\"b\\\" "
+    "table:style-name=\\\"ta2\\\"></table:table>\"\n"
+    "extref=\"$two<table:table table:name=\\\"&apos;file:///x.ods&apos;#S\\\" "
+    "table:style-name=\\\"ta1\\\"><table:table-source/></table:table>\"\n"
+    "dde=\"$two<table:dde-links><table:dde-link><office:dde-source/><table:table>"
+    "<table:table-row/></table:table></table:dde-link></table:dde-links>\"\n"
     "mkdir -p \"$out\"\n"
     "case $target in\n"
     "pdf)\n"
@@ -467,6 +476,8 @@ static const char soffice_script[] =
     "    echo \"$embed<table:table table:name=\\\"b\\\" table:style-name=\\\"$b\\\">"
     "</table:table></office:spreadsheet>\" > \"$out/input.fods\" ;;\n"
     "  fodscut) echo \"$cut\" > \"$out/input.fods\" ;;\n"
+    "  fodsextref) echo \"$extref</office:spreadsheet>\" > \"$out/input.fods\" ;;\n"
+    "  fodsdde) echo \"$dde</office:spreadsheet>\" > \"$out/input.fods\" ;;\n"
     "  esac ;;\n"
     "esac\n";
 
@@ -618,13 +629,15 @@ static void test_init_slow(void **state)
     assert_true(g_str_has_prefix(pdf, "%PDF-"));
     assert_int_equal(r.nsheets, 0);
     g_free(pdf);
+    san_result_clear(&r);
 }
 
 /* The flat ODS export tells the hidden sheet (a chart's own table is no sheet, nor are an
- * embedded spreadsheet's, whose end is not the workbook's); its directory is followed only
- * when it is a real one, and a style name too long to read or an export cut short (the
- * sheets after the cut unseen) tells nothing: then the init hides none. A FIFO and a link
- * among the CSVs are no sheets. */
+ * embedded spreadsheet's, whose end is not the workbook's, another document's sheet that a
+ * formula refers to, or a DDE link's data); its directory is followed only when it is a real
+ * one, and a style name too long to read or an export cut short (the sheets after the cut
+ * unseen) tells nothing: then the init hides none. A FIFO and a link among the CSVs are no
+ * sheets. No sheet is counted lost. */
 static void test_init_fods(void **state)
 {
     static const struct {
@@ -632,7 +645,7 @@ static void test_init_fods(void **state)
         bool hidden;
     } rows[] = {{"fodsdir", true},   {"fodschart", true},  {"fodslink", false},
                 {"fodslong", false}, {"fodsembed", false}, {"fodsembedhidden", true},
-                {"fodscut", false}};
+                {"fodscut", false},  {"fodsextref", true}, {"fodsdde", true}};
     san_result r;
     off_t size;
     char *pdf;
@@ -647,6 +660,8 @@ static void test_init_fods(void **state)
         if (r.sheets[1].hidden != rows[i].hidden)
             fail_msg("%s: the second sheet is %shidden", rows[i].mode,
                      r.sheets[1].hidden ? "" : "not ");
+        if (r.sheets_lost != 0)
+            fail_msg("%s: %u sheets lost", rows[i].mode, r.sheets_lost);
         g_free(pdf);
         san_result_clear(&r);
     }
