@@ -443,11 +443,13 @@ static int output_copy(const spec *s)
 /* In the jail's init, already the jail user: run LibreOffice with argv, its standard streams
  * /dev/null but its report (stdout) to the file log, a new file (whatever an earlier run left
  * there, a FIFO, a link, is removed first); wait for it until the time until (mg_now), then
- * end whatever it left. */
-static void init_pass(const spec *s, char **argv, const char *log, double until)
+ * end whatever it left. Non-zero when it ended by itself (exited, whatever its status), 0
+ * when it was ended: at until, or by a limit's signal (CPU, file size). */
+static int init_pass(const spec *s, char **argv, const char *log, double until)
 {
     struct timespec tick = {0, 20 * 1000 * 1000};
-    pid_t pid = fork();
+    int status = 0;
+    pid_t pid = fork(), w = 0;
 
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -461,14 +463,15 @@ static void init_pass(const spec *s, char **argv, const char *log, double until)
             _exit(JAIL_EXIT_EXEC);
         program_exec(s, argv, 1);
     }
-    for (pid_t w = 0; pid > 0 && w == 0 && mg_now() < until;) {
-        w = waitpid(pid, NULL, WNOHANG);
+    while (pid > 0 && w == 0 && mg_now() < until) {
+        w = waitpid(pid, &status, WNOHANG);
         if (w == 0 || (w < 0 && errno == EINTR))
             w = 0, (void)nanosleep(&tick, NULL);
     }
     (void)kill(-1, SIGKILL);
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
         ;
+    return pid > 0 && w == pid && WIFEXITED(status);
 }
 
 /* Write v as 4 little-endian bytes to fd. 0 or -1. */
@@ -483,7 +486,9 @@ static int put_u32(int fd, uint32_t v)
  * which of them are visible, a second, then the sheets sent. Nothing that fails here fails
  * the PDF: the trusted side finds a short or empty stream and goes without the sheets, and
  * both runs end a tenth of the jail's time (at least SHEETS_MARGIN_MIN) before its deadline,
- * so that the init still sends the PDF's status in time. */
+ * so that the init still sends the PDF's status in time. A run that had to be ended sends
+ * nothing, as the Office service does: its last CSV may be cut in the middle of a row, the
+ * sheets after it never written, and which are hidden unknown. */
 static void init_sheets(const spec *s)
 {
     char log[PATH_MAX + 16];
@@ -492,9 +497,8 @@ static void init_sheets(const spec *s)
 
     if (mg_snprintf(log, sizeof log, "%s/csv.log", s->view.work) < 0)
         return;
-    init_pass(s, s->argv_csv, log, until);
-    init_pass(s, s->argv_fods, NULL, until);
-    (void)jail_sheets_send(s->c, s->view.work, JAIL_SHEETS_FD);
+    if (init_pass(s, s->argv_csv, log, until) && init_pass(s, s->argv_fods, NULL, until))
+        (void)jail_sheets_send(s->c, s->view.work, JAIL_SHEETS_FD);
 }
 
 /* In the jail's init (the jail user): run 7-Zip with argv, key and a line end on its standard

@@ -441,6 +441,9 @@ static const char soffice_script[] =
     "  big) i=0; while [ $i -lt 40 ]; do truncate -s 3M \"$out/input-s$i.csv\";"
     " i=$((i + 1)); done ;;\n"
     "  slow) exec sleep 1000 ;;\n"
+    /* A sheet written whole, the next cut in the middle of a row, then no end. */
+    "  slowpart) echo 1 > \"$out/input-a.csv\"; printf '1,2\\n3,' > \"$out/input-b.csv\";\n"
+    "    echo \"Writing sheet a -> $out/input-a.csv\"; exec sleep 1000 ;;\n"
     "  cut) yes 1 | head -c 5M > \"$out/input-a.csv\" ;;\n"
     "  many) i=0; while [ $i -le 1024 ]; do echo $i > \"$out/input-s$i.csv\"; i=$((i + 1));"
     " done ;;\n"
@@ -632,6 +635,25 @@ static void test_init_slow(void **state)
     san_result_clear(&r);
 }
 
+/* An export ended at its time, after a sheet and in the middle of the next, sends nothing
+ * (the trusted side goes without the sheets) rather than a cut sheet as if it were whole. */
+static void test_init_slow_part(void **state)
+{
+    san_result r;
+    off_t size;
+    char *pdf;
+    int rc;
+
+    (void)state;
+    assert_int_equal(office_run("slowpart", &r, &size, &pdf, &rc), JAIL_OK);
+    assert_true(g_str_has_prefix(pdf, "%PDF-"));
+    assert_int_equal(size, 0);
+    assert_int_equal(rc, -1);
+    assert_int_equal(r.nsheets, 0);
+    g_free(pdf);
+    san_result_clear(&r);
+}
+
 /* The flat ODS export tells the hidden sheet (a chart's own table is no sheet, nor are an
  * embedded spreadsheet's, whose end is not the workbook's, another document's sheet that a
  * formula refers to, or a DDE link's data); its directory is followed only when it is a real
@@ -729,21 +751,14 @@ static void test_init_log_newline(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_too_large),
-        cmocka_unit_test(test_names_alike),
-        cmocka_unit_test(test_names_compat),
-        cmocka_unit_test(test_formulas),
-        cmocka_unit_test(test_init_fifo_log),
-        cmocka_unit_test(test_init_bounded),
-        cmocka_unit_test(test_init_slow),
-        cmocka_unit_test(test_init_fods),
-        cmocka_unit_test(test_init_log_newline),
-        cmocka_unit_test(test_init_lost),
-        cmocka_unit_test(test_lost_count),
-        cmocka_unit_test(test_init_cut),
-        cmocka_unit_test(test_init_many),
+        cmocka_unit_test(test_names),         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_names_alike),
+        cmocka_unit_test(test_names_compat),  cmocka_unit_test(test_formulas),
+        cmocka_unit_test(test_init_fifo_log), cmocka_unit_test(test_init_bounded),
+        cmocka_unit_test(test_init_slow),     cmocka_unit_test(test_init_slow_part),
+        cmocka_unit_test(test_init_fods),     cmocka_unit_test(test_init_log_newline),
+        cmocka_unit_test(test_init_lost),     cmocka_unit_test(test_lost_count),
+        cmocka_unit_test(test_init_cut),      cmocka_unit_test(test_init_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
