@@ -385,18 +385,21 @@ static void office_sheets(san_engine *e, int sheets_fd, san_result *r)
     }
 }
 
-/* What became of a converted input, its sheets' CSV included. Caller g_free()s. */
-static char *converted_reason(const san_result *r)
+/* What became of a converted input: base (the classifier's note, "" for none: "converted"),
+ * then what became of its sheets. Caller g_free()s. */
+static char *converted_reason(const san_result *r, const char *base)
 {
+    const char *b = base[0] ? base : "converted";
+
     if (r->nsheets && r->sheets_lost)
-        return g_strdup_printf("converted; its sheets' data as CSV, but for %u sheet%s that could "
-                               "not be exported",
-                               r->sheets_lost, r->sheets_lost == 1 ? "" : "s");
+        return g_strdup_printf("%s; its sheets' data as CSV, but for %u sheet%s that could not "
+                               "be exported",
+                               b, r->sheets_lost, r->sheets_lost == 1 ? "" : "s");
     if (r->nsheets)
-        return g_strdup("converted; its sheets' data as CSV");
+        return g_strdup_printf("%s; its sheets' data as CSV", b);
     if (r->sheets_failed || r->sheets_lost)
-        return g_strdup("converted; its sheets' data could not be exported as CSV");
-    return g_strdup("converted");
+        return g_strdup_printf("%s; its sheets' data could not be exported as CSV", b);
+    return g_strdup(b);
 }
 
 /* Turn the Office document on in_fd into PDF in the jail, then flatten it; a spreadsheet's
@@ -742,8 +745,8 @@ static int produce(san_engine *e, int fd, const san_class *cls, const char *out_
                            g_strerror(errno)),
                 rc = -1;
         else if (sheets_commit(e, out_dir, out_stem, overwrite, r) == 0) {
-            char *done = converted_reason(r);
-            reason_renamed(r, name, out_stem, cls->reason[0] ? cls->reason : done);
+            char *done = converted_reason(r, cls->reason);
+            reason_renamed(r, name, out_stem, done);
             g_free(done);
         }
     }
@@ -823,8 +826,8 @@ int san_convert_fd(san_engine *e, int in_fd, const char *name, san_budget *b, sa
                    r->verdict == SAN_SANITIZED) {
             struct stat st;
             if (!r->reason) {
-                char *done = converted_reason(r);
-                san_result_set(r, SAN_SANITIZED, NULL, "%s", cls.reason[0] ? cls.reason : done);
+                char *done = converted_reason(r, cls.reason);
+                san_result_set(r, SAN_SANITIZED, NULL, "%s", done);
                 g_free(done);
             }
             r->out_size = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
