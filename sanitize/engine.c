@@ -370,6 +370,43 @@ static int is_spreadsheet(const char *ext, const char *mime)
     return mime && (strstr(mime, "spreadsheet") || strstr(mime, "ms-excel"));
 }
 
+/* The extension an Office document is given to LibreOffice under: its own when it names an
+ * Office format, else one its content type names (LibreOffice takes a workbook named .txt
+ * for text, and makes no PDF of it); "docx" when neither tells. */
+static const char *office_ext(const char *ext, const char *mime)
+{
+    static const char *const own[] = {"doc",  "docx", "docm", "dot",  "dotx", "dotm", "xls",
+                                      "xlsx", "xlsm", "xlt",  "xltx", "xltm", "ppt",  "pptx",
+                                      "pptm", "pps",  "ppsx", "pot",  "potx", "odt",  "ods",
+                                      "odp",  "ott",  "ots",  "otp",  "rtf",  NULL};
+    static const struct {
+        const char *mime, *ext;
+    } by_type[] = {
+        {"application/vnd.openxmlformats-officedocument.wordprocessingml", "docx"},
+        {"application/vnd.openxmlformats-officedocument.spreadsheetml", "xlsx"},
+        {"application/vnd.openxmlformats-officedocument.presentationml", "pptx"},
+        {"application/vnd.ms-word", "docm"},
+        {"application/vnd.ms-excel.", "xlsm"},
+        {"application/vnd.ms-powerpoint.", "pptm"},
+        {"application/vnd.ms-excel", "xls"},
+        {"application/vnd.ms-powerpoint", "ppt"},
+        {"application/msword", "doc"},
+        {"application/vnd.oasis.opendocument.text", "odt"},
+        {"application/vnd.oasis.opendocument.spreadsheet", "ods"},
+        {"application/vnd.oasis.opendocument.presentation", "odp"},
+        {"text/rtf", "rtf"},
+        {"application/rtf", "rtf"},
+    };
+
+    for (size_t i = 0; ext && own[i]; i++)
+        if (strcmp(ext, own[i]) == 0)
+            return ext;
+    for (size_t i = 0; mime && i < G_N_ELEMENTS(by_type); i++)
+        if (g_str_has_prefix(mime, by_type[i].mime))
+            return by_type[i].ext;
+    return "docx";
+}
+
 /* Take the sheets the jail wrote to sheets_fd into r; without them the document keeps its
  * PDF, and the log says why. */
 static void office_sheets(san_engine *e, int sheets_fd, san_result *r)
@@ -592,7 +629,7 @@ static int convert(san_engine *e, const san_class *cls, int in_fd, san_budget *b
     if (strcmp(cls->kind, "pdf") == 0)
         return convert_pdf(e, in_fd, out_fd, r);
     if (strcmp(cls->kind, "office") == 0)
-        return convert_office(e, in_fd, cls->ext[0] ? cls->ext : "docx", out_fd, r);
+        return convert_office(e, in_fd, office_ext(cls->ext, r->detected_type), out_fd, r);
     if (strcmp(cls->kind, "image") == 0)
         return convert_image(e, in_fd, cls->img_type, out_fd, r, ext);
     if (strcmp(cls->kind, "html") == 0)

@@ -305,6 +305,20 @@ class Limits(unittest.TestCase):
                 self.assertIn("- sheets.xlsx のシートのうち 1 件はデータを取り出せませんでした",
                               body)
 
+    def test_workbook_named_txt(self):
+        """A workbook named .txt is converted by its content, as a workbook (LibreOffice took
+        it for text and made no PDF when given the name's extension), with its sheets."""
+        txt = os.path.join(self.dir, "pair.txt")
+        shutil.copy(os.path.join(S["inputs"], "pair.xlsx"), txt)
+        rc, by, err = sanitize([txt], os.path.join(self.dir, "out"))
+        self.assertEqual(rc, 0, err)
+        r = by["pair.txt"]
+        self.assertEqual(r["verdict"], "sanitized", r["reason"])
+        self.assertTrue(r["output"].endswith("pair.pdf"))
+        self.assertEqual([(s["name"], s["hidden"]) for s in r["sheets"]],
+                         [("表紙", False), ("非公開", True)])
+        self.assertIn("converted by content; its sheets' data as CSV", r["reason"])
+
     def test_no_sheet_at_all_is_told(self):
         """A workbook over [office] max_sheets gets its PDF and no CSV, and the report says the
         sheets' data could not be exported."""
