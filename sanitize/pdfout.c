@@ -1310,8 +1310,12 @@ static int pdfw_job_start(pdfw *w, size_t img, unsigned width, unsigned height)
     j->threaded = pthread_create(&j->thread, NULL, pdfw_job_code, j) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     j->pending = 1;
-    if (!j->threaded)
+    if (!j->threaded) {
+        static int told;
+        if (!told++)
+            mg_info("pdfout: no thread for coding pages: they are coded in turn");
         pdfw_job_code(j);
+    }
     return 0;
 }
 
