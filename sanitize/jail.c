@@ -443,8 +443,10 @@ static int output_copy(const spec *s)
 /* In the jail's init, already the jail user: run LibreOffice with argv, its standard streams
  * /dev/null but its report (stdout) to the file log, a new file (whatever an earlier run left
  * there, a FIFO, a link, is removed first); wait for it until the time until (mg_now), then
- * end whatever it left. Non-zero when it ended by itself (exited, whatever its status), 0
- * when it was ended: at until, or by a limit's signal (CPU, file size). */
+ * end whatever it left. Non-zero when it ended by itself (exited, with a status under 128), 0
+ * when it was ended: at until, or by a signal (a limit's: CPU, file size). soffice is a script
+ * that execs LibreOffice's launcher (oosplash), which runs soffice.bin and exits with 128 + the
+ * signal's number when a signal ended it, as a shell does. */
 static int init_pass(const spec *s, char **argv, const char *log, double until)
 {
     struct timespec tick = {0, 20 * 1000 * 1000};
@@ -471,7 +473,7 @@ static int init_pass(const spec *s, char **argv, const char *log, double until)
     (void)kill(-1, SIGKILL);
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
         ;
-    return pid > 0 && w == pid && WIFEXITED(status);
+    return pid > 0 && w == pid && WIFEXITED(status) && WEXITSTATUS(status) < 128;
 }
 
 /* Write v as 4 little-endian bytes to fd. 0 or -1. */
