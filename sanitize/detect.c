@@ -168,6 +168,11 @@ static const char *ext_kind(const ext_rule *rules, size_t n, const char *ext)
     return NULL;
 }
 
+int san_ext_names(const char *ext, const char *kind)
+{
+    return ext && g_strcmp0(ext_kind(honest_ext, G_N_ELEMENTS(honest_ext), ext), kind) == 0;
+}
+
 /* Lower-case extension of name's last component into buf ("" when none). */
 static const char *extension(const char *name, char *buf, size_t len)
 {

@@ -375,10 +375,6 @@ static int is_spreadsheet(const char *ext, const char *mime)
  * for text, and makes no PDF of it); "docx" when neither tells. */
 static const char *office_ext(const char *ext, const char *mime)
 {
-    static const char *const own[] = {"doc",  "docx", "docm", "dot",  "dotx", "dotm", "xls",
-                                      "xlsx", "xlsm", "xlt",  "xltx", "xltm", "ppt",  "pptx",
-                                      "pptm", "pps",  "ppsx", "pot",  "potx", "odt",  "ods",
-                                      "odp",  "ott",  "ots",  "otp",  "rtf",  NULL};
     static const struct {
         const char *mime, *ext;
     } by_type[] = {
@@ -398,9 +394,8 @@ static const char *office_ext(const char *ext, const char *mime)
         {"application/rtf", "rtf"},
     };
 
-    for (size_t i = 0; ext && own[i]; i++)
-        if (strcmp(ext, own[i]) == 0)
-            return ext;
+    if (san_ext_names(ext, "office"))
+        return ext;
     for (size_t i = 0; mime && i < G_N_ELEMENTS(by_type); i++)
         if (g_str_has_prefix(mime, by_type[i].mime))
             return by_type[i].ext;
