@@ -379,17 +379,6 @@ static void child_env(const svc *s)
         child_die("environment", OFFICE_EXIT_SETUP);
 }
 
-/* The URL of dir's LibreOffice profile, dir/profile, into url (size bytes). 0 or -1. */
-static int profile_url(char *url, size_t size, const char *dir)
-{
-    size_t n;
-
-    if (mg_file_url(url, size, dir) < 0 || (n = strlen(url)) + sizeof "/profile" > size)
-        return -1;
-    memcpy(url + n, "/profile", sizeof "/profile");
-    return 0;
-}
-
 /* How often the program looks whether LibreOffice has ended the sheets' export. */
 #define SHEETS_POLL_NS (10 * 1000 * 1000)
 
@@ -508,7 +497,7 @@ static void program_main(const svc *s, int sock)
     close(null);
     LibreOfficeKit *(*hook)(const char *, const char *) =
         (LibreOfficeKit * (*)(const char *, const char *)) dlsym(s->lok, "libreofficekit_hook_2");
-    if (!hook || profile_url(url, sizeof url, s->work) < 0 ||
+    if (!hook || jailns_office_profile_url(s->work, url, sizeof url) < 0 ||
         mg_snprintf(pdf, sizeof pdf, "%s/out/input.pdf", s->work) < 0)
         _exit(OFFICE_EXIT_SETUP);
     LibreOfficeKit *kit = hook(s->program, url);
@@ -1337,7 +1326,7 @@ static int preinit(svc *s)
     double t0 = mg_now();
 
     if (mg_snprintf(lib, sizeof lib, "%s/libmergedlo.so", s->program) < 0 ||
-        profile_url(url, sizeof url, s->dir) < 0)
+        jailns_office_profile_url(s->dir, url, sizeof url) < 0)
         return -1;
     s->lok = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
     int (*pre)(const char *, const char *) =

@@ -1386,14 +1386,12 @@ typedef struct office_args {
 /* Fill a for the work directory and ext. 0 or -1. */
 static int office_args_make(office_args *a, const char *work, const char *ext)
 {
-    char url[3 * PATH_MAX + 8];
+    char url[3 * PATH_MAX + 16];
 
-    /* A location, not a path: the work directory's URL, encoded (TMPDIR may hold a space, a
-     * '%' or a '#'). */
     if (mg_snprintf(a->name, sizeof a->name, "input.%s", ext) < 0 ||
         mg_snprintf(a->input, sizeof a->input, "%s/%s", work, a->name) < 0 ||
-        mg_file_url(url, sizeof url, work) < 0 ||
-        mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=%s/profile", url) < 0 ||
+        jailns_office_profile_url(work, url, sizeof url) < 0 ||
+        mg_snprintf(a->profile, sizeof a->profile, "-env:UserInstallation=%s", url) < 0 ||
         mg_snprintf(a->outdir, sizeof a->outdir, "%s/out", work) < 0 ||
         mg_snprintf(a->csvdir, sizeof a->csvdir, "%s/csv", work) < 0 ||
         mg_snprintf(a->fodsdir, sizeof a->fodsdir, "%s/fods", work) < 0)

@@ -647,6 +647,16 @@ static int office_file(const char *path, const char *data, size_t len, const jai
     return close(fd) < 0 ? -1 : rc;
 }
 
+int jailns_office_profile_url(const char *dir, char *url, size_t size)
+{
+    size_t n;
+
+    if (mg_file_url(url, size, dir) < 0 || (n = strlen(url)) + sizeof "/profile" > size)
+        return errno = ENAMETOOLONG, -1;
+    memcpy(url + n, "/profile", sizeof "/profile");
+    return 0;
+}
+
 int jailns_office_program(const char *soffice, char *out, size_t size)
 {
     char real[PATH_MAX];

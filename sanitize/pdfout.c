@@ -112,15 +112,15 @@
 #define PDFW_GENTLE_MAX 16u /* largest neighbour difference that is a gentle slope */
 #endif
 #define PDFW_TEXT_GENTLE                                                                           \
-    120u                     /* per mille of gentle-slope pixels in a band under which it is text */
-#define PDFW_TEXT_LEVELS 4u  /* grey levels kept on a page of grey text */
-#define PDFW_PALE_LEVELS 16u /* ...and on one with flat grey lighter than PDFW_LIGHT_MAX */
+    120u /* per mille of gentle-slope pixels in a band under which it is text */
+#define PDFW_TEXT_LEVELS SAN_GREY_TEXT_LEVELS /* grey levels kept on a page of grey text */
+#define PDFW_PALE_LEVELS 16u   /* ...and on one with flat grey lighter than PDFW_LIGHT_MAX */
 #define PDFW_COLOUR_LEVELS 16u /* levels per channel kept on a page of colour text */
 #ifndef PDFW_INK_MID
-#define PDFW_INK_MID 128u /* a bilevel page's ink: grey levels under this... */
+#define PDFW_INK_MID SAN_GREY_INK_MID /* a bilevel page's ink: grey levels under this... */
 #endif
 #ifndef PDFW_RIDGE_MAX
-#define PDFW_RIDGE_MAX 199u /* ...and ridges at or under this (a fifth ink and more) */
+#define PDFW_RIDGE_MAX SAN_GREY_RIDGE_MAX /* ...and ridges at or under this */
 #endif
 #define PDFW_FILL_MIN 48u     /* flat grey between these levels is a fill... */
 #define PDFW_FILL_MAX 240u    /* ...that bilevel would lose */

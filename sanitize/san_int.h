@@ -150,6 +150,10 @@ const char *jailns_step(void);
  * sixth of a second a start). 0 or -1 with errno (a build id that cannot be read is left
  * out). */
 int jailns_office_profile(const char *dir, const char *soffice, const jail_ids *ids);
+/* The URL of the LibreOffice profile jailns_office_profile makes in dir/profile, as
+ * LibreOffice takes it (encoded: dir may hold a space, '%' or '#'), into url (size bytes).
+ * 0 or -1 with errno. */
+int jailns_office_profile_url(const char *dir, char *url, size_t size);
 /* LibreOffice's program directory from soffice (its real path's directory) into out. 0 or
  * -1 with errno. */
 int jailns_office_program(const char *soffice, char *out, size_t size);
@@ -257,6 +261,15 @@ void san_text_font_objects(const san_text_font *f, size_t first, GString *objs[S
 
 /* ---- pdfout.c: image-only PDF built on the trusted side, page by page ---- */
 
+/* A page of grey text is written with SAN_GREY_TEXT_LEVELS grey levels (16 where it has flat
+ * grey too light for them; 85 = 5 x 17, so every boundary between 4 levels is one between
+ * 16), or in black and white: black under SAN_GREY_INK_MID, and thin strokes (ridges) no
+ * lighter than SAN_GREY_RIDGE_MAX. The text layer's ink check (textlayer.c) keeps a character
+ * only where both keep the difference its box shows. */
+#define SAN_GREY_TEXT_LEVELS 4u
+#define SAN_GREY_INK_MID 128u
+#define SAN_GREY_RIDGE_MAX 199u /* a fifth ink and more */
+
 typedef struct pdfw pdfw;
 /* Non-zero when every pixel of the width x height RGB page is grey (r == g == b); levels
  * (NULL for none), 256 bytes, then marks the grey levels the page holds. */
@@ -308,6 +321,10 @@ typedef struct san_class {
     int verdict;          /* san_verdict */
     char reason[256];     /* why it was blocked or held; a mismatch note otherwise */
 } san_class;
+
+/* Non-zero when the extension ext (lower case) honestly names a convertible kind ("office",
+ * "pdf", ...). */
+int san_ext_names(const char *ext, const char *kind);
 
 /* Classify by content type (libmagic MIME and description) and file name. name is borrowed
  * and must outlive out. */

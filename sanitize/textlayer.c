@@ -54,12 +54,6 @@
 #define TL_TZ_MAX 1000.0
 #define TL_INK_MIN 24u /* a range of any channel from which a box shows something, of 255 */
 #define TL_INK_GROW 1  /* pixels a character's box grows by on each side before it is looked at */
-/* A page all of grey may be written with 4 grey levels, or in black and white: black under
- * mid-grey, and strokes no lighter than TL_GREY_STROKE (pdfout.c PDFW_TEXT_LEVELS,
- * PDFW_INK_MID, PDFW_RIDGE_MAX). */
-#define TL_GREY_LEVELS 4u
-#define TL_GREY_MID 128u
-#define TL_GREY_STROKE 199u
 /* Most pixels read for one character: a larger box is sampled on a grid (its glyph is large). */
 #define TL_INK_BOX_READS (1u << 20)
 #define TL_INK_PAGE_READS 4u /* most pixels read for one page, in pages, plus one box's worth */
@@ -392,10 +386,10 @@ static unsigned tl_pixel(double v, unsigned max)
  * would show them. */
 static int tl_grey_shows(unsigned lo, unsigned hi)
 {
-    const unsigned step = 255u / (TL_GREY_LEVELS - 1); /* each level rounded to the nearest */
+    const unsigned step = 255u / (SAN_GREY_TEXT_LEVELS - 1); /* each level rounded to the nearest */
 
-    return (lo + step / 2) / step != (hi + step / 2) / step && lo <= TL_GREY_STROKE &&
-           hi >= TL_GREY_MID;
+    return (lo + step / 2) / step != (hi + step / 2) / step && lo <= SAN_GREY_RIDGE_MAX &&
+           hi >= SAN_GREY_INK_MID;
 }
 
 /* Non-zero when range g shows ink: a range of some channel of TL_INK_MIN or more, which on a
